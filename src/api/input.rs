@@ -1,0 +1,138 @@
+//! Request input: JSON bodies read field by field (so every problem names its
+//! field and all of them are reported at once), and list query parameters.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::body::Bytes;
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use crate::store::{Page, Sort, SortColumn};
+
+/// A JSON object body being validated. Take the known fields, then call
+/// [`Body::finish`]: unknown fields and every recorded problem become one 400.
+pub struct Body {
+    fields: Map<String, Value>,
+    errors: BTreeMap<String, Vec<String>>,
+}
+
+impl Body {
+    pub fn parse(bytes: &Bytes) -> Result<Body, ApiError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Body { fields: Map::new(), errors: BTreeMap::new() });
+        }
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(fields)) => Ok(Body { fields, errors: BTreeMap::new() }),
+            Ok(_) => Err(ApiError::invalid("body", "must be a JSON object")),
+            Err(e) => Err(ApiError::invalid("body", format!("is not valid JSON: {e}"))),
+        }
+    }
+
+    pub fn error(&mut self, field: &str, problem: impl Into<String>) {
+        self.errors.entry(field.to_string()).or_default().push(problem.into());
+    }
+
+    /// A string field; `None` (with an error recorded when `required`) if absent, null or blank.
+    pub fn string(&mut self, field: &str, required: bool) -> Option<String> {
+        match self.fields.remove(field) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+            Some(Value::String(_)) | Some(Value::Null) | None => {
+                if required {
+                    self.error(field, "can't be blank");
+                }
+                None
+            }
+            Some(other) => {
+                self.error(field, format!("must be a string, got {}", kind(&other)));
+                None
+            }
+        }
+    }
+
+    /// An integer field; `Ok(None)` if absent or null.
+    pub fn integer(&mut self, field: &str) -> Option<i64> {
+        match self.fields.remove(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+            Some(other) => {
+                self.error(field, format!("must be an integer, got {}", kind(&other)));
+                None
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Result<(), ApiError> {
+        let unknown: Vec<String> = self.fields.keys().cloned().collect();
+        for field in unknown {
+            self.error(&field, "is not a known field");
+        }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// DNSimple's default and maximum page sizes.
+pub const DEFAULT_PER_PAGE: u32 = 30;
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// `page`, `per_page` and `sort` of a list request.
+pub fn list_params(query: &HashMap<String, String>) -> Result<(Sort, Page), ApiError> {
+    let number = |key: &str, default: u32, max: u32| -> Result<u32, ApiError> {
+        match query.get(key) {
+            None => Ok(default),
+            Some(s) => match s.parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::invalid(key, format!("must be an integer from 1 to {max}, got `{s}`"))),
+            },
+        }
+    };
+    let page =
+        Page { page: number("page", 1, u32::MAX)?, per_page: number("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)? };
+    let sort = match query.get("sort").map(String::as_str) {
+        None | Some("") => Sort::DEFAULT,
+        Some(s) => parse_sort(s).ok_or_else(|| {
+            ApiError::invalid("sort", format!("`{s}` is not one of id:asc, id:desc, name:asc, name:desc"))
+        })?,
+    };
+    Ok((sort, page))
+}
+
+fn parse_sort(s: &str) -> Option<Sort> {
+    let (col, dir) = s.split_once(':').unwrap_or((s, "asc"));
+    let column = match col {
+        "id" => SortColumn::Id,
+        "name" => SortColumn::Name,
+        _ => return None,
+    };
+    let descending = match dir {
+        "asc" => false,
+        "desc" => true,
+        _ => return None,
+    };
+    Some(Sort { column, descending })
+}
+
+/// The `pagination` object of a list response.
+pub fn pagination(page: Page, total: u64) -> Value {
+    let per_page = u64::from(page.per_page);
+    serde_json::json!({
+        "current_page": page.page,
+        "per_page": page.per_page,
+        "total_entries": total,
+        "total_pages": total.div_ceil(per_page),
+    })
+}

@@ -1,0 +1,197 @@
+//! The control API: HTTP/1.1 + JSON in the shape of the DNSimple API v2
+//! secondary-DNS endpoints (DESIGN §4), so that a DNSimple client works when
+//! only its base URL changes.
+//!
+//! The same [`router`] is served on the Unix socket, where every account is
+//! reachable ([`Access::All`]), and on the optional TCP listener, where a bearer
+//! token grants exactly one account ([`Access::Account`]); another account's
+//! paths answer 404 as if they did not exist. Handlers validate, write the
+//! store, and (later) schedule zone events; they never transfer anything.
+
+pub mod error;
+pub mod input;
+mod primaries;
+mod zones;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+
+use crate::config::{Config, Token};
+use crate::store::Store;
+use error::ApiError;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub config: Arc<Config>,
+}
+
+/// Which accounts a connection may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The Unix socket: its file mode is the access control.
+    All,
+    /// A TCP request with the bearer token of this account.
+    Account(i64),
+}
+
+/// The account of a `/v2/{account}/…` request, checked against the caller's
+/// [`Access`], plus the other path parameters.
+pub struct Ctx {
+    pub account: i64,
+    params: Vec<(String, String)>,
+}
+
+impl Ctx {
+    /// A path parameter by name (always present for the routes that use it).
+    pub fn param(&self, name: &str) -> &str {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid path: {e}")))?;
+        let params: Vec<(String, String)> = raw.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let access = parts.extensions.get::<Access>().copied().unwrap_or(Access::All);
+        let given = params.iter().find(|(k, _)| k == "account").map(|(_, v)| v.as_str()).unwrap_or("");
+        let account = match given.parse::<i64>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(ApiError::not_found("Account", given)),
+        };
+        if let Access::Account(allowed) = access {
+            if allowed != account {
+                return Err(ApiError::not_found("Account", given));
+            }
+        }
+        Ok(Ctx { account, params })
+    }
+}
+
+/// The query string as a map; a malformed one is a 400, not a plain-text error.
+pub struct QueryMap(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryMap(q.0))
+            .map_err(|e| ApiError::invalid("query", e.body_text()))
+    }
+}
+
+pub(crate) fn data(value: Value) -> Json<Value> {
+    Json(json!({ "data": value }))
+}
+
+/// `GET /v2/whoami`: DNSimple clients call it to find their account id.
+async fn whoami(Extension(access): Extension<Access>) -> Json<Value> {
+    let account = match access {
+        Access::All => Value::Null,
+        Access::Account(id) => json!({ "id": id }),
+    };
+    data(json!({ "account": account, "user": null }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Not found: no such API endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed on this endpoint")
+}
+
+/// All routes, without the access layer (see [`unix_router`] and [`tcp_router`]).
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/v2/whoami", get(whoami))
+        .route("/v2/{account}/secondary_dns/primaries", get(primaries::list).post(primaries::create))
+        .route("/v2/{account}/secondary_dns/primaries/{id}", get(primaries::show).delete(primaries::remove))
+        .route("/v2/{account}/secondary_dns/primaries/{id}/link", put(primaries::link))
+        .route("/v2/{account}/secondary_dns/primaries/{id}/unlink", put(primaries::unlink))
+        .route("/v2/{account}/secondary_dns/zones", post(zones::create))
+        .route("/v2/{account}/zones", get(zones::list))
+        .route("/v2/{account}/zones/{zone}", get(zones::show))
+        .route("/v2/{account}/domains/{zone}", delete(zones::remove))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app)
+}
+
+/// The router of the Unix socket: every account.
+pub fn unix_router(app: App) -> Router {
+    router(app).layer(Extension(Access::All))
+}
+
+/// The router of the TCP listener: a bearer token per request.
+pub fn tcp_router(app: App) -> Router {
+    let tokens: Arc<Vec<Token>> = Arc::new(app.config.tokens.clone());
+    router(app).layer(axum::middleware::from_fn_with_state(tokens, authenticate))
+}
+
+async fn authenticate(State(tokens): State<Arc<Vec<Token>>>, mut req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let account = presented.and_then(|p| {
+        // Compare against every token without early exit, so timing does not
+        // reveal how much of a token matched.
+        let mut found = None;
+        for t in tokens.iter() {
+            if constant_time_eq(t.secret.as_bytes(), p.as_bytes()) {
+                found = Some(t.account);
+            }
+        }
+        found
+    });
+    match account {
+        Some(account) => {
+            req.extensions_mut().insert(Access::Account(account));
+            next.run(req).await
+        }
+        None => {
+            let why = if presented.is_some() {
+                "Authentication failed: unknown token"
+            } else {
+                "Authentication failed: send Authorization: Bearer <token>"
+            };
+            ApiError::new(StatusCode::UNAUTHORIZED, why).into_response()
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// RFC 3339 UTC timestamp, DNSimple's format (`2021-03-17T23:44:27Z`).
+pub(crate) fn timestamp(secs: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+pub(crate) fn opt_timestamp(secs: Option<i64>) -> Value {
+    secs.map(|s| Value::String(timestamp(s))).unwrap_or(Value::Null)
+}

@@ -1,0 +1,131 @@
+//! `/v2/{account}/secondary_dns/primaries`: DNSimple PrimaryServer objects,
+//! plus our `tsig_key` (the name of a `[[tsig_key]]` from the config).
+
+use std::net::IpAddr;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::input::{list_params, pagination, Body};
+use super::{data, timestamp, App, Ctx, QueryMap};
+use crate::store::primaries::{self, NewPrimary, Primary};
+use crate::zone::name::normalize_zone_name;
+
+/// Longest primary name we accept (a label for people, not a DNS name).
+const MAX_NAME_LEN: usize = 255;
+
+pub(crate) fn to_json(p: &Primary) -> Value {
+    json!({
+        "id": p.id,
+        "account_id": p.account_id,
+        "name": p.name,
+        "ip": p.ip,
+        "port": p.port,
+        "tsig_key": p.tsig_key,
+        "linked_secondary_zones": p.linked_zones,
+        "created_at": timestamp(p.created_at),
+        "updated_at": timestamp(p.updated_at),
+    })
+}
+
+pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Json<Value>, ApiError> {
+    let (sort, page) = list_params(&q)?;
+    let account = ctx.account;
+    let (items, total) = app.store.call(move |c| primaries::list(c, account, sort, page)).await?;
+    Ok(Json(json!({
+        "data": items.iter().map(to_json).collect::<Vec<_>>(),
+        "pagination": pagination(page, total),
+    })))
+}
+
+pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut b = Body::parse(&body)?;
+    let name = b.string("name", true).map(|s| s.trim().to_string());
+    if let Some(n) = &name {
+        if n.chars().count() > MAX_NAME_LEN {
+            b.error("name", format!("is too long (at most {MAX_NAME_LEN} characters)"));
+        }
+        if n.parse::<i64>().is_ok() {
+            // Primaries are addressed by id or name; an all-digit name would be ambiguous.
+            b.error("name", "must not be a number (primaries are looked up by id or name)");
+        }
+    }
+    let ip = b.string("ip", true).and_then(|s| match s.trim().parse::<IpAddr>() {
+        Ok(ip) => Some(ip.to_string()),
+        Err(_) => {
+            b.error("ip", format!("`{s}` is not a valid IPv4 or IPv6 address"));
+            None
+        }
+    });
+    let port = match b.integer("port") {
+        None => 53,
+        Some(p) => u16::try_from(p).ok().filter(|p| *p >= 1).unwrap_or_else(|| {
+            b.error("port", format!("must be from 1 to 65535, got {p}"));
+            0
+        }),
+    };
+    let tsig_key = b.string("tsig_key", false).and_then(|k| match app.config.tsig_key(&k) {
+        Some(key) => Some(key.name.clone()),
+        None => {
+            b.error("tsig_key", format!("`{k}` is not a key defined in the daemon's config ([[tsig_key]])"));
+            None
+        }
+    });
+    b.finish()?;
+    let (Some(name), Some(ip)) = (name, ip) else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Validation failed"));
+    };
+    let account = ctx.account;
+    let new = NewPrimary { name, ip, port, tsig_key };
+    let p = app.store.call(move |c| primaries::create(c, account, new)).await?;
+    tracing::info!(account, primary = %p.name, id = p.id, ip = %p.ip, port = p.port, "primary server created");
+    Ok((StatusCode::CREATED, data(to_json(&p))))
+}
+
+pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    let (account, id) = (ctx.account, ctx.param("id").to_string());
+    let p = app.store.call(move |c| primaries::get(c, account, &id)).await?;
+    Ok(data(to_json(&p)))
+}
+
+pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiError> {
+    let (account, id) = (ctx.account, ctx.param("id").to_string());
+    let p = app.store.call(move |c| primaries::delete(c, account, &id)).await?;
+    tracing::info!(account, primary = %p.name, id = p.id, unlinked = ?p.linked_zones, "primary server deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn zone_field(body: &Bytes) -> Result<String, ApiError> {
+    let mut b = Body::parse(body)?;
+    let zone = b.string("zone", true).and_then(|z| match normalize_zone_name(&z) {
+        Ok(z) => Some(z),
+        Err(problem) => {
+            b.error("zone", problem);
+            None
+        }
+    });
+    b.finish()?;
+    zone.ok_or_else(|| ApiError::invalid("zone", "can't be blank"))
+}
+
+pub async fn link(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let zone = zone_field(&body)?;
+    let (account, id) = (ctx.account, ctx.param("id").to_string());
+    let z = zone.clone();
+    let p = app.store.call(move |c| primaries::link(c, account, &id, &z)).await?;
+    tracing::info!(account, primary = %p.name, zone = %zone, "primary linked to zone");
+    Ok(data(to_json(&p)))
+}
+
+pub async fn unlink(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let zone = zone_field(&body)?;
+    let (account, id) = (ctx.account, ctx.param("id").to_string());
+    let z = zone.clone();
+    let p = app.store.call(move |c| primaries::unlink(c, account, &id, &z)).await?;
+    tracing::info!(account, primary = %p.name, zone = %zone, "primary unlinked from zone");
+    Ok(data(to_json(&p)))
+}

@@ -1,0 +1,349 @@
+//! `secondaryctl`: a thin client of the control API for people (tables) and
+//! scripts (`--json`). Exit codes: 0 ok, 1 the API refused, 3 cannot reach the
+//! daemon; clap uses 2 for usage errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secondaryd::client::{Client, Endpoint, Response};
+use secondaryd::config::{Config, DEV_DIR};
+use serde_json::{json, Value};
+
+/// Manage a running secondaryd over its control socket.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// The daemon's control socket [default: $SECONDARYD_SOCKET, else control.socket
+    /// of --config, else ./secondaryd-dev/control.sock with --dev, else /run/secondaryd/control.sock]
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Read the socket path and default account from this daemon config file.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Talk to a daemon started with `secondaryd --dev`.
+    #[arg(long, global = true)]
+    dev: bool,
+    /// The account to act on [default: $SECONDARYD_ACCOUNT, else the only token
+    /// account of --config, else 1]
+    #[arg(long, global = true, value_name = "N")]
+    account: Option<i64>,
+    /// Print the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Primary servers: the servers zones are transferred from.
+    #[command(subcommand)]
+    Primary(PrimaryCmd),
+    /// Secondary zones.
+    #[command(subcommand)]
+    Zone(ZoneCmd),
+    /// Link a primary (id or name) to a secondary zone; primaries are tried in link order.
+    Link { primary: String, zone: String },
+    /// Unlink a primary (id or name) from a secondary zone.
+    Unlink { primary: String, zone: String },
+}
+
+#[derive(Subcommand)]
+enum PrimaryCmd {
+    /// Create a primary server.
+    Add {
+        name: String,
+        ip: String,
+        #[arg(long, default_value_t = 53)]
+        port: u16,
+        /// Name of a [[tsig_key]] from the daemon's config, used for SOA queries and transfers.
+        #[arg(long)]
+        tsig_key: Option<String>,
+    },
+    /// List primary servers.
+    List {
+        /// id:asc, id:desc, name:asc or name:desc
+        #[arg(long, default_value = "id:asc")]
+        sort: String,
+    },
+    /// Show one primary server (by id or name).
+    Show { primary: String },
+    /// Delete a primary server (by id or name); its links go with it.
+    #[command(alias = "delete")]
+    Rm { primary: String },
+}
+
+#[derive(Subcommand)]
+enum ZoneCmd {
+    /// Create a secondary zone.
+    Add { name: String },
+    /// List secondary zones.
+    List {
+        /// Only zones whose name contains this text.
+        #[arg(long)]
+        name_like: Option<String>,
+        /// id:asc, id:desc, name:asc or name:desc
+        #[arg(long, default_value = "name:asc")]
+        sort: String,
+    },
+    /// Show one zone.
+    Show { zone: String },
+    /// Delete a zone and all its data.
+    #[command(alias = "delete")]
+    Rm { zone: String },
+}
+
+/// Percent-encodes one path segment (primary names may contain spaces).
+fn seg(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+struct Ctl {
+    client: Client,
+    account: i64,
+    json: bool,
+}
+
+enum Failure {
+    Api(Response),
+    Unreachable(String),
+}
+
+impl Ctl {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Response, Failure> {
+        let full = format!("/v2/{}{}", self.account, path);
+        let resp =
+            self.client.request(method, &full, body.as_ref()).await.map_err(|e| Failure::Unreachable(e.to_string()))?;
+        if resp.is_success() {
+            Ok(resp)
+        } else {
+            Err(Failure::Api(resp))
+        }
+    }
+
+    /// Fetches every page of a list.
+    async fn list_all(&self, path: &str, query: &str) -> Result<Vec<Value>, Failure> {
+        let mut items = Vec::new();
+        let mut page = 1;
+        loop {
+            let resp = self.call("GET", &format!("{path}?per_page=100&page={page}{query}"), None).await?;
+            let batch = resp.body["data"].as_array().cloned().unwrap_or_default();
+            items.extend(batch);
+            let total_pages = resp.body["pagination"]["total_pages"].as_u64().unwrap_or(1);
+            if page >= total_pages {
+                return Ok(items);
+            }
+            page += 1;
+        }
+    }
+
+    fn print_object(&self, v: &Value, show: fn(&Value)) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        } else {
+            show(v);
+        }
+    }
+
+    fn print_list(&self, items: &[Value], headers: &[&str], row: fn(&Value) -> Vec<String>) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&Value::Array(items.to_vec())).unwrap_or_default());
+        } else {
+            table(headers, items.iter().map(row).collect());
+        }
+    }
+}
+
+fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r);
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn primary_row(p: &Value) -> Vec<String> {
+    let zones: Vec<String> = p["linked_secondary_zones"].as_array().into_iter().flatten().map(s).collect();
+    vec![
+        s(&p["id"]),
+        s(&p["name"]),
+        s(&p["ip"]),
+        s(&p["port"]),
+        s(&p["tsig_key"]),
+        if zones.is_empty() { "-".into() } else { zones.join(",") },
+    ]
+}
+
+fn show_primary(p: &Value) {
+    let zones: Vec<String> = p["linked_secondary_zones"].as_array().into_iter().flatten().map(s).collect();
+    println!("id:           {}", s(&p["id"]));
+    println!("name:         {}", s(&p["name"]));
+    println!("address:      {} port {}", s(&p["ip"]), s(&p["port"]));
+    println!("tsig key:     {}", s(&p["tsig_key"]));
+    println!("linked zones: {}", if zones.is_empty() { "-".into() } else { zones.join(", ") });
+    println!("created:      {}", s(&p["created_at"]));
+}
+
+fn zone_primaries(z: &Value) -> String {
+    let names: Vec<String> = z["primaries"].as_array().into_iter().flatten().map(|p| s(&p["name"])).collect();
+    if names.is_empty() {
+        "-".into()
+    } else {
+        names.join(",")
+    }
+}
+
+fn zone_row(z: &Value) -> Vec<String> {
+    vec![s(&z["id"]), s(&z["name"]), zone_primaries(z), s(&z["last_transferred_at"])]
+}
+
+fn show_zone(z: &Value) {
+    println!("id:               {}", s(&z["id"]));
+    println!("name:             {}", s(&z["name"]));
+    println!("primaries:        {}", zone_primaries(z));
+    println!("last transferred: {}", s(&z["last_transferred_at"]));
+    println!("created:          {}", s(&z["created_at"]));
+}
+
+async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Primary(PrimaryCmd::Add { name, ip, port, tsig_key }) => {
+            let mut body = json!({ "name": name, "ip": ip, "port": port });
+            if let Some(k) = tsig_key {
+                body["tsig_key"] = Value::String(k);
+            }
+            let resp = ctl.call("POST", "/secondary_dns/primaries", Some(body)).await?;
+            ctl.print_object(&resp.body["data"], show_primary);
+        }
+        Command::Primary(PrimaryCmd::List { sort }) => {
+            let items = ctl.list_all("/secondary_dns/primaries", &format!("&sort={}", seg(&sort))).await?;
+            ctl.print_list(&items, &["ID", "NAME", "IP", "PORT", "TSIG KEY", "ZONES"], primary_row);
+        }
+        Command::Primary(PrimaryCmd::Show { primary }) => {
+            let resp = ctl.call("GET", &format!("/secondary_dns/primaries/{}", seg(&primary)), None).await?;
+            ctl.print_object(&resp.body["data"], show_primary);
+        }
+        Command::Primary(PrimaryCmd::Rm { primary }) => {
+            ctl.call("DELETE", &format!("/secondary_dns/primaries/{}", seg(&primary)), None).await?;
+            if !ctl.json {
+                println!("primary server {primary} deleted");
+            }
+        }
+        Command::Zone(ZoneCmd::Add { name }) => {
+            let resp = ctl.call("POST", "/secondary_dns/zones", Some(json!({ "name": name }))).await?;
+            ctl.print_object(&resp.body["data"], show_zone);
+        }
+        Command::Zone(ZoneCmd::List { name_like, sort }) => {
+            let mut query = format!("&sort={}", seg(&sort));
+            if let Some(n) = name_like {
+                query.push_str(&format!("&name_like={}", seg(&n)));
+            }
+            let items = ctl.list_all("/zones", &query).await?;
+            ctl.print_list(&items, &["ID", "NAME", "PRIMARIES", "LAST TRANSFER"], zone_row);
+        }
+        Command::Zone(ZoneCmd::Show { zone }) => {
+            let resp = ctl.call("GET", &format!("/zones/{}", seg(&zone)), None).await?;
+            ctl.print_object(&resp.body["data"], show_zone);
+        }
+        Command::Zone(ZoneCmd::Rm { zone }) => {
+            ctl.call("DELETE", &format!("/domains/{}", seg(&zone)), None).await?;
+            if !ctl.json {
+                println!("zone {zone} deleted");
+            }
+        }
+        Command::Link { primary, zone } => {
+            let path = format!("/secondary_dns/primaries/{}/link", seg(&primary));
+            let resp = ctl.call("PUT", &path, Some(json!({ "zone": zone }))).await?;
+            ctl.print_object(&resp.body["data"], show_primary);
+        }
+        Command::Unlink { primary, zone } => {
+            let path = format!("/secondary_dns/primaries/{}/unlink", seg(&primary));
+            let resp = ctl.call("PUT", &path, Some(json!({ "zone": zone }))).await?;
+            ctl.print_object(&resp.body["data"], show_primary);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("secondaryctl: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let socket = args
+        .socket
+        .clone()
+        .or_else(|| std::env::var_os("SECONDARYD_SOCKET").map(PathBuf::from))
+        .or_else(|| config.as_ref().map(|c| c.control_socket.clone()))
+        .unwrap_or_else(|| {
+            if args.dev {
+                PathBuf::from(DEV_DIR).join("control.sock")
+            } else {
+                PathBuf::from("/run/secondaryd/control.sock")
+            }
+        });
+    let account = args
+        .account
+        .or_else(|| std::env::var("SECONDARYD_ACCOUNT").ok().and_then(|a| a.parse().ok()))
+        .or_else(|| {
+            let c = config.as_ref()?;
+            let first = c.tokens.first()?.account;
+            c.tokens.iter().all(|t| t.account == first).then_some(first)
+        })
+        .unwrap_or(1);
+    let ctl = Ctl { client: Client::new(Endpoint::Unix(socket)), account, json: args.json };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("secondaryctl: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&ctl, args.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Api(resp)) => {
+            if ctl.json {
+                println!("{}", serde_json::to_string_pretty(&resp.body).unwrap_or_default());
+            }
+            eprintln!("secondaryctl: {}", resp.error_message());
+            ExitCode::FAILURE
+        }
+        Err(Failure::Unreachable(e)) => {
+            eprintln!("secondaryctl: {e}");
+            ExitCode::from(3)
+        }
+    }
+}

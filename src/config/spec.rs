@@ -1,0 +1,389 @@
+//! The config file as written on disk. Every key has a named default (the
+//! `default_*` functions, documented in `etc/secondaryd.toml`), unknown keys are
+//! rejected, and [`ConfigFile::validate`] turns it into a [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{normalize_key_name, Config, ConfigError, Token, TransferConfig, TsigKeyConfig, TSIG_ALGORITHMS};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub store: StoreSpec,
+    #[serde(default)]
+    pub control: ControlSpec,
+    #[serde(default)]
+    pub dns: DnsSpec,
+    #[serde(default)]
+    pub transfer: TransferSpec,
+    #[serde(default)]
+    pub tsig_key: Vec<TsigKeySpec>,
+    #[serde(default)]
+    pub token: Vec<TokenSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSpec {
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+pub fn default_store_path() -> PathBuf {
+    PathBuf::from("/var/lib/secondaryd/secondaryd.db")
+}
+
+impl Default for StoreSpec {
+    fn default() -> Self {
+        StoreSpec { path: default_store_path() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSpec {
+    #[serde(default = "default_control_socket")]
+    pub socket: PathBuf,
+    /// Optional TCP address of the API; every request there needs a bearer token.
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+pub fn default_control_socket() -> PathBuf {
+    PathBuf::from("/run/secondaryd/control.sock")
+}
+
+impl Default for ControlSpec {
+    fn default() -> Self {
+        ControlSpec { socket: default_control_socket(), listen: None }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSpec {
+    #[serde(default = "default_dns_listen")]
+    pub listen: Vec<String>,
+}
+
+pub fn default_dns_listen() -> Vec<String> {
+    vec!["0.0.0.0:53".to_string(), "[::]:53".to_string()]
+}
+
+impl Default for DnsSpec {
+    fn default() -> Self {
+        DnsSpec { listen: default_dns_listen() }
+    }
+}
+
+/// Transfer limits and SOA timer clamps. Durations are whole seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferSpec {
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: u64,
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: u64,
+    #[serde(default = "default_total_timeout")]
+    pub total_timeout: u64,
+    #[serde(default = "default_soa_timeout")]
+    pub soa_timeout: u64,
+    #[serde(default = "default_max_records")]
+    pub max_records: u64,
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: u64,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u64,
+    #[serde(default = "default_per_primary")]
+    pub per_primary: u64,
+    #[serde(default = "default_soa_queries_per_second")]
+    pub soa_queries_per_second: u64,
+    #[serde(default = "default_refresh_min")]
+    pub refresh_min: u64,
+    #[serde(default = "default_refresh_max")]
+    pub refresh_max: u64,
+    #[serde(default = "default_retry_min")]
+    pub retry_min: u64,
+    #[serde(default = "default_retry_max")]
+    pub retry_max: u64,
+    #[serde(default = "default_expire_min")]
+    pub expire_min: u64,
+    #[serde(default = "default_expire_max")]
+    pub expire_max: u64,
+    #[serde(default = "default_journal_max_diffs")]
+    pub journal_max_diffs: u64,
+}
+
+pub fn default_connect_timeout() -> u64 {
+    10
+}
+pub fn default_idle_timeout() -> u64 {
+    30
+}
+pub fn default_total_timeout() -> u64 {
+    7200
+}
+pub fn default_soa_timeout() -> u64 {
+    5
+}
+pub fn default_max_records() -> u64 {
+    10_000_000
+}
+pub fn default_max_bytes() -> u64 {
+    1 << 30
+}
+pub fn default_concurrency() -> u64 {
+    10
+}
+pub fn default_per_primary() -> u64 {
+    2
+}
+pub fn default_soa_queries_per_second() -> u64 {
+    20
+}
+/// BIND's `min-refresh-time` (300 s) and `max-refresh-time` (4 weeks).
+pub fn default_refresh_min() -> u64 {
+    300
+}
+pub fn default_refresh_max() -> u64 {
+    2_419_200
+}
+/// BIND's `min-retry-time` (500 s) and `max-retry-time` (2 weeks).
+pub fn default_retry_min() -> u64 {
+    500
+}
+pub fn default_retry_max() -> u64 {
+    1_209_600
+}
+/// Knot's `expire-min-interval` is 3 s; an hour keeps a typo from expiring zones at once.
+pub fn default_expire_min() -> u64 {
+    3600
+}
+/// RFC 1912 suggests 2–4 weeks; 1 year bounds a silly SOA.
+pub fn default_expire_max() -> u64 {
+    31_536_000
+}
+pub fn default_journal_max_diffs() -> u64 {
+    100
+}
+
+impl Default for TransferSpec {
+    fn default() -> Self {
+        TransferSpec {
+            connect_timeout: default_connect_timeout(),
+            idle_timeout: default_idle_timeout(),
+            total_timeout: default_total_timeout(),
+            soa_timeout: default_soa_timeout(),
+            max_records: default_max_records(),
+            max_bytes: default_max_bytes(),
+            concurrency: default_concurrency(),
+            per_primary: default_per_primary(),
+            soa_queries_per_second: default_soa_queries_per_second(),
+            refresh_min: default_refresh_min(),
+            refresh_max: default_refresh_max(),
+            retry_min: default_retry_min(),
+            retry_max: default_retry_max(),
+            expire_min: default_expire_min(),
+            expire_max: default_expire_max(),
+            journal_max_diffs: default_journal_max_diffs(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeySpec {
+    pub name: String,
+    #[serde(default = "default_tsig_algorithm")]
+    pub algorithm: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+pub fn default_tsig_algorithm() -> String {
+    "hmac-sha256".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSpec {
+    pub account: i64,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// Bearer tokens shorter than this are refused: they would be guessable.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+struct Checker<'a> {
+    file: &'a str,
+    base: &'a Path,
+}
+
+impl Checker<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { file: self.file.to_string(), key: Some(key.into()), message: message.into() }
+    }
+
+    fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn addr(&self, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+        s.parse()
+            .map_err(|_| self.err(key, format!("`{s}` is not an address and port such as 127.0.0.1:53 or [::1]:53")))
+    }
+
+    fn secs(&self, key: &str, v: u64, min: u64) -> Result<Duration, ConfigError> {
+        if v < min {
+            return Err(self.err(key, format!("must be at least {min} (seconds), got {v}")));
+        }
+        Ok(Duration::from_secs(v))
+    }
+
+    fn secret(&self, key: &str, inline: &Option<String>, file: &Option<PathBuf>) -> Result<String, ConfigError> {
+        match (inline, file) {
+            (Some(_), Some(_)) => Err(self.err(key, "set either `secret` or `secret_file`, not both")),
+            (None, None) => Err(self.err(key, "needs `secret` or `secret_file`")),
+            (Some(s), None) => Ok(s.trim().to_string()),
+            (None, Some(f)) => {
+                let path = self.path(f);
+                std::fs::read_to_string(&path)
+                    .map(|s| s.trim().to_string())
+                    .map_err(|e| self.err(format!("{key}.secret_file"), format!("cannot read {}: {e}", path.display())))
+            }
+        }
+    }
+}
+
+fn ordered(c: &Checker, lo_key: &str, lo: Duration, hi_key: &str, hi: Duration) -> Result<(), ConfigError> {
+    if lo > hi {
+        return Err(c.err(lo_key, format!("must not exceed `{hi_key}` ({} s > {} s)", lo.as_secs(), hi.as_secs())));
+    }
+    Ok(())
+}
+
+impl ConfigFile {
+    pub fn validate(self, file: &str, base: &Path) -> Result<Config, ConfigError> {
+        let c = Checker { file, base };
+        if self.store.path.as_os_str().is_empty() {
+            return Err(c.err("store.path", "must not be empty"));
+        }
+        if self.control.socket.as_os_str().is_empty() {
+            return Err(c.err("control.socket", "must not be empty"));
+        }
+        let control_listen = match &self.control.listen {
+            Some(s) => Some(c.addr("control.listen", s)?),
+            None => None,
+        };
+        let mut dns_listen = Vec::new();
+        for (i, s) in self.dns.listen.iter().enumerate() {
+            dns_listen.push(c.addr(&format!("dns.listen[{i}]"), s)?);
+        }
+
+        let t = &self.transfer;
+        let positive = |key: &str, v: u64| -> Result<u64, ConfigError> {
+            if v == 0 {
+                Err(c.err(format!("transfer.{key}"), "must be at least 1"))
+            } else {
+                Ok(v)
+            }
+        };
+        let transfer = TransferConfig {
+            connect_timeout: c.secs("transfer.connect_timeout", t.connect_timeout, 1)?,
+            idle_timeout: c.secs("transfer.idle_timeout", t.idle_timeout, 1)?,
+            total_timeout: c.secs("transfer.total_timeout", t.total_timeout, 1)?,
+            soa_timeout: c.secs("transfer.soa_timeout", t.soa_timeout, 1)?,
+            max_records: positive("max_records", t.max_records)?,
+            max_bytes: positive("max_bytes", t.max_bytes)?,
+            concurrency: positive("concurrency", t.concurrency)? as usize,
+            per_primary: positive("per_primary", t.per_primary)? as usize,
+            soa_queries_per_second: u32::try_from(positive("soa_queries_per_second", t.soa_queries_per_second)?)
+                .map_err(|_| c.err("transfer.soa_queries_per_second", "is too large"))?,
+            refresh_min: c.secs("transfer.refresh_min", t.refresh_min, 1)?,
+            refresh_max: c.secs("transfer.refresh_max", t.refresh_max, 1)?,
+            retry_min: c.secs("transfer.retry_min", t.retry_min, 1)?,
+            retry_max: c.secs("transfer.retry_max", t.retry_max, 1)?,
+            expire_min: c.secs("transfer.expire_min", t.expire_min, 1)?,
+            expire_max: c.secs("transfer.expire_max", t.expire_max, 1)?,
+            journal_max_diffs: u32::try_from(t.journal_max_diffs)
+                .map_err(|_| c.err("transfer.journal_max_diffs", "is too large"))?,
+        };
+        ordered(&c, "transfer.refresh_min", transfer.refresh_min, "transfer.refresh_max", transfer.refresh_max)?;
+        ordered(&c, "transfer.retry_min", transfer.retry_min, "transfer.retry_max", transfer.retry_max)?;
+        ordered(&c, "transfer.expire_min", transfer.expire_min, "transfer.expire_max", transfer.expire_max)?;
+
+        let mut tsig_keys: Vec<TsigKeyConfig> = Vec::new();
+        for (i, k) in self.tsig_key.iter().enumerate() {
+            let key = format!("tsig_key[{i}]");
+            let name = normalize_key_name(&k.name);
+            if name.is_empty() || !name.split('.').all(|l| !l.is_empty() && l.len() <= 63) || name.len() > 253 {
+                return Err(c.err(format!("{key}.name"), format!("`{}` is not a valid key name", k.name)));
+            }
+            if tsig_keys.iter().any(|o| o.name == name) {
+                return Err(c.err(format!("{key}.name"), format!("key `{name}` is defined twice")));
+            }
+            let algorithm = k.algorithm.to_ascii_lowercase();
+            if !TSIG_ALGORITHMS.contains(&algorithm.as_str()) {
+                return Err(c.err(
+                    format!("{key}.algorithm"),
+                    format!("`{}` is not one of {}", k.algorithm, TSIG_ALGORITHMS.join(", ")),
+                ));
+            }
+            let text = c.secret(&key, &k.secret, &k.secret_file)?;
+            let secret = data_encoding::BASE64
+                .decode(text.as_bytes())
+                .map_err(|_| c.err(format!("{key}.secret"), "is not valid base64 (as written by `tsig-keygen`)"))?;
+            if secret.is_empty() {
+                return Err(c.err(format!("{key}.secret"), "must not be empty"));
+            }
+            tsig_keys.push(TsigKeyConfig { name, algorithm, secret });
+        }
+
+        let mut tokens: Vec<Token> = Vec::new();
+        for (i, t) in self.token.iter().enumerate() {
+            let key = format!("token[{i}]");
+            if t.account < 1 {
+                return Err(c.err(format!("{key}.account"), "must be a positive account id"));
+            }
+            let secret = c.secret(&key, &t.secret, &t.secret_file)?;
+            if secret.len() < MIN_TOKEN_LEN || secret.chars().any(|ch| !ch.is_ascii_graphic()) {
+                return Err(c.err(
+                    format!("{key}.secret"),
+                    format!("must be at least {MIN_TOKEN_LEN} printable ASCII characters without spaces"),
+                ));
+            }
+            if tokens.iter().any(|o| o.secret == secret) {
+                return Err(c.err(format!("{key}.secret"), "the same token is configured twice"));
+            }
+            tokens.push(Token { account: t.account, secret });
+        }
+        if control_listen.is_some() && tokens.is_empty() {
+            return Err(c.err("control.listen", "a TCP control API needs at least one [[token]]"));
+        }
+
+        Ok(Config {
+            source: file.to_string(),
+            store_path: c.path(&self.store.path),
+            control_socket: c.path(&self.control.socket),
+            control_listen,
+            dns_listen,
+            transfer,
+            tsig_keys,
+            tokens,
+        })
+    }
+}

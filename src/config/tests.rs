@@ -1,0 +1,75 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(text, "test.toml", Path::new("/etc/secondaryd"))
+}
+
+#[test]
+fn an_empty_file_gives_the_documented_production_defaults() {
+    let c = parse("").expect("empty config is valid");
+    assert_eq!(c.store_path, Path::new("/var/lib/secondaryd/secondaryd.db"));
+    assert_eq!(c.control_socket, Path::new("/run/secondaryd/control.sock"));
+    assert_eq!(c.dns_listen.len(), 2);
+    assert_eq!(c.transfer.concurrency, 10);
+    assert_eq!(c.transfer.refresh_min.as_secs(), 300);
+    assert!(c.control_listen.is_none());
+}
+
+#[test]
+fn the_development_defaults_are_unprivileged_and_local() {
+    let c = Config::dev();
+    assert!(c.store_path.starts_with(DEV_DIR));
+    assert!(c.control_socket.starts_with(DEV_DIR));
+    assert_eq!(c.dns_listen[0].port(), 5300);
+}
+
+#[test]
+fn relative_paths_are_taken_from_the_config_files_directory() {
+    let c = parse("[store]\npath = \"db/x.db\"\n").expect("valid");
+    assert_eq!(c.store_path, Path::new("/etc/secondaryd/db/x.db"));
+}
+
+#[test]
+fn an_unknown_key_is_an_error_that_names_it_and_the_file() {
+    let e = parse("[store]\npaht = \"x\"\n").expect_err("unknown key");
+    let msg = e.to_string();
+    assert!(msg.contains("test.toml") && msg.contains("paht"), "{msg}");
+}
+
+#[test]
+fn a_bad_listen_address_names_the_key() {
+    let e = parse("[dns]\nlisten = [\"127.0.0.1:53\", \"nope\"]\n").expect_err("bad address");
+    assert_eq!(e.key.as_deref(), Some("dns.listen[1]"));
+}
+
+#[test]
+fn tsig_keys_need_a_known_algorithm_and_base64_secret() {
+    let ok = parse("[[tsig_key]]\nname = \"Xfr-Key.\"\nsecret = \"c2VjcmV0c2VjcmV0\"\n").expect("valid key");
+    assert_eq!(ok.tsig_keys[0].name, "xfr-key");
+    assert_eq!(ok.tsig_keys[0].algorithm, "hmac-sha256");
+    assert!(ok.tsig_key("XFR-KEY.").is_some());
+    let e = parse("[[tsig_key]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0\"\n").expect_err("md5");
+    assert_eq!(e.key.as_deref(), Some("tsig_key[0].algorithm"));
+    let e = parse("[[tsig_key]]\nname = \"k\"\nsecret = \"not base64!\"\n").expect_err("bad secret");
+    assert_eq!(e.key.as_deref(), Some("tsig_key[0].secret"));
+}
+
+#[test]
+fn a_tcp_api_without_tokens_is_refused() {
+    let e = parse("[control]\nlisten = \"127.0.0.1:8053\"\n").expect_err("no tokens");
+    assert_eq!(e.key.as_deref(), Some("control.listen"));
+    let ok =
+        parse("[control]\nlisten = \"127.0.0.1:8053\"\n[[token]]\naccount = 7\nsecret = \"0123456789abcdef0123\"\n")
+            .expect("valid");
+    assert_eq!(ok.tokens[0].account, 7);
+}
+
+#[test]
+fn short_tokens_and_inverted_clamps_are_refused() {
+    let e = parse("[[token]]\naccount = 1\nsecret = \"short\"\n").expect_err("short");
+    assert_eq!(e.key.as_deref(), Some("token[0].secret"));
+    let e = parse("[transfer]\nrefresh_min = 100\nrefresh_max = 50\n").expect_err("inverted");
+    assert_eq!(e.key.as_deref(), Some("transfer.refresh_min"));
+}

@@ -1,0 +1,148 @@
+//! The daemon's life: ordered start-up (config → logs → store → bind → READY),
+//! then, on SIGTERM/SIGINT, reverse shutdown (stop accepting, drain requests,
+//! remove the socket file, close the store).
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::api::{self, App};
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+
+/// Why the daemon could not start or stopped abnormally.
+#[derive(Debug)]
+pub enum DaemonError {
+    Store { path: PathBuf, error: StoreError },
+    Bind { what: &'static str, addr: String, error: std::io::Error },
+    AlreadyRunning { socket: PathBuf },
+    Signals(std::io::Error),
+}
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DaemonError::Store { path, error } => write!(f, "cannot open the store {}: {error}", path.display()),
+            DaemonError::Bind { what, addr, error } => write!(f, "cannot listen for {what} on {addr}: {error}"),
+            DaemonError::AlreadyRunning { socket } => {
+                write!(f, "another secondaryd is already answering on {}", socket.display())
+            }
+            DaemonError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+/// Logs go to stderr, one line per event, without colours (journald adds the
+/// time stamp; `RUST_LOG` sets the level, default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    let config = Arc::new(config);
+    tracing::info!(config = %config.source, store = %config.store_path.display(), "secondaryd starting");
+
+    let path = config.store_path.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+        .await
+        .map_err(|e| DaemonError::Store { path: config.store_path.clone(), error: StoreError::Setup(e.to_string()) })?
+        .map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let app = App { store: store.clone(), config: config.clone() };
+    let mut tasks = JoinSet::new();
+
+    let unix = bind_control_socket(&config.control_socket).await?;
+    let router = api::unix_router(app.clone());
+    let mut rx = shutdown_rx.clone();
+    tasks.spawn(async move {
+        let stop = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(unix, router).with_graceful_shutdown(stop).await {
+            tracing::error!(error = %e, "control socket server failed");
+        }
+    });
+    tracing::info!(socket = %config.control_socket.display(), "control API listening on the Unix socket");
+
+    if let Some(addr) = config.control_listen {
+        let tcp = bind_tcp(addr).await?;
+        let router = api::tcp_router(app.clone());
+        let mut rx = shutdown_rx.clone();
+        tasks.spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(tcp, router).with_graceful_shutdown(stop).await {
+                tracing::error!(error = %e, "TCP control API server failed");
+            }
+        });
+        tracing::info!(%addr, "control API listening on TCP (bearer tokens required)");
+    }
+
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!("secondaryd ready");
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    let _ = shutdown_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    if let Err(e) = std::fs::remove_file(&config.control_socket) {
+        tracing::warn!(socket = %config.control_socket.display(), error = %e, "could not remove the control socket");
+    }
+    drop(app);
+    drop(store);
+    tracing::info!("secondaryd stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<(), DaemonError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+    }
+    Ok(())
+}
+
+/// Binds the control socket with mode 0660. A stale socket file left by a
+/// crash is replaced; a live one means another daemon owns it.
+async fn bind_control_socket(path: &Path) -> Result<UnixListener, DaemonError> {
+    let err =
+        |error: std::io::Error| DaemonError::Bind { what: "the control API", addr: path.display().to_string(), error };
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+    }
+    if path.exists() {
+        if tokio::net::UnixStream::connect(path).await.is_ok() {
+            return Err(DaemonError::AlreadyRunning { socket: path.to_path_buf() });
+        }
+        std::fs::remove_file(path).map_err(err)?;
+    }
+    let listener = UnixListener::bind(path).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(err)?;
+    Ok(listener)
+}
+
+async fn bind_tcp(addr: SocketAddr) -> Result<TcpListener, DaemonError> {
+    TcpListener::bind(addr).await.map_err(|error| DaemonError::Bind {
+        what: "the TCP control API",
+        addr: addr.to_string(),
+        error,
+    })
+}

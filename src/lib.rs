@@ -1,0 +1,38 @@
+//! # secondaryd — a secondary DNS server
+//!
+//! secondaryd keeps copies of zones that live on other servers (the
+//! *primaries*). This crate root is the map; the logic lives in the modules.
+//!
+//! ## Parts
+//! - [`config`]: the TOML file → a validated [`config::Config`] (every key has a
+//!   default, unknown keys are errors).
+//! - [`store`]: SQLite, owned by one thread; async code hands it closures.
+//!   Primaries, zones, the ordered links between them (and zone data, journal and
+//!   timers as transfers land).
+//! - [`api`]: the control API, HTTP/JSON in the shape of DNSimple API v2, served
+//!   on a Unix socket (all accounts) and optionally on TCP (bearer token → one
+//!   account). Handlers validate, write the store and schedule; they never
+//!   transfer.
+//! - [`zone`]: zone names (and the per-zone state machine, timers and events).
+//! - [`xfr`]: the transfer core: DNS wire reader, TSIG, a sans-IO AXFR/IXFR
+//!   interpreter and a thin tokio I/O loop. It knows neither SQLite nor HTTP.
+//! - [`daemon`]: ordered start-up and shutdown, signals, systemd readiness.
+//! - [`client`]: the HTTP client of the control API used by `secondaryctl` and
+//!   the integration tests.
+//!
+//! ## Data flow
+//! ```text
+//! secondaryctl ──HTTP/JSON──► api ──► store (SQLite thread)
+//!                              │
+//!                              └──schedule──► zone events ──► xfr ◄──► primaries
+//! ```
+//! Imports run one way: binaries → daemon → api → zone → (xfr, store); `xfr`
+//! and `store` import nothing above them.
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod store;
+pub mod xfr;
+pub mod zone;

@@ -1,0 +1,174 @@
+//! The store: SQLite (bundled, WAL), owned by one thread.
+//!
+//! Async code never touches SQLite directly: it hands a closure to
+//! [`Store::call`], which runs it on the store thread and awaits the answer, so
+//! the tokio runtime is never blocked by disk I/O. Every multi-row change runs in
+//! one transaction inside such a closure.
+//!
+//! The schema is versioned with `PRAGMA user_version`; [`migrations`] brings an
+//! older file up to date when it is opened and refuses a newer one. Zone names
+//! are stored lower-case without the trailing dot (DESIGN §3). Timestamps are
+//! Unix seconds (UTC).
+
+pub mod migrations;
+pub mod primaries;
+pub mod zones;
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+/// Why a store operation did not happen. `NotFound` and `Invalid` are the
+/// caller's input problems (nothing was changed); `Db` and `Unavailable` are ours.
+#[derive(Debug)]
+pub enum StoreError {
+    /// No such object in this account: `kind` and the identifier as given.
+    NotFound {
+        kind: &'static str,
+        id: String,
+    },
+    /// The request conflicts with what is stored (a taken name, a missing link).
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// The object is in use and cannot be removed.
+    InUse {
+        message: String,
+    },
+    Db(rusqlite::Error),
+    /// A problem around the database itself (its directory, its schema version, the thread).
+    Setup(String),
+    /// The store thread has stopped (the daemon is shutting down).
+    Unavailable,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound { kind, id } => write!(f, "{kind} `{id}` not found"),
+            StoreError::Invalid { field, message } => write!(f, "{field} {message}"),
+            StoreError::InUse { message } => f.write_str(message),
+            StoreError::Db(e) => write!(f, "database error: {e}"),
+            StoreError::Setup(e) => f.write_str(e),
+            StoreError::Unavailable => f.write_str("the store is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e)
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A handle to the store thread. Cheap to clone; the thread stops when the last
+/// handle is dropped.
+#[derive(Clone)]
+pub struct Store {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+/// Seconds since the Unix epoch, the unit of every stored timestamp.
+pub fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Opens a connection with the settings every connection of ours uses.
+pub fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (creating it and its directory if needed) and migrates the database,
+    /// then starts the store thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Setup(format!("cannot create directory {}: {e}", dir.display())))?;
+            }
+        }
+        let mut conn = connect(path)?;
+        migrations::migrate(&mut conn)?;
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut conn);
+                }
+                let _ = conn.execute_batch("PRAGMA optimize;");
+            })
+            .map_err(|e| StoreError::Setup(format!("cannot start the store thread: {e}")))?;
+        Ok(Store { jobs })
+    }
+
+    /// Runs `f` on the store thread and returns its result.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Unavailable)?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+}
+
+/// Sort order of a list: column and direction (DNSimple `sort=name:desc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: SortColumn,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    Id,
+    Name,
+}
+
+impl Sort {
+    pub const DEFAULT: Sort = Sort { column: SortColumn::Id, descending: false };
+
+    /// The SQL `ORDER BY` clause; only ever built from the enum, never from input.
+    pub(crate) fn order_by(self) -> &'static str {
+        match (self.column, self.descending) {
+            (SortColumn::Id, false) => "id ASC",
+            (SortColumn::Id, true) => "id DESC",
+            (SortColumn::Name, false) => "name ASC, id ASC",
+            (SortColumn::Name, true) => "name DESC, id DESC",
+        }
+    }
+}
+
+/// One page of a list: 1-based page number and page size.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Page {
+    pub(crate) fn offset(self) -> i64 {
+        i64::from(self.page.saturating_sub(1)) * i64::from(self.per_page)
+    }
+}
+
+#[cfg(test)]
+mod tests;

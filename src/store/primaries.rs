@@ -1,0 +1,187 @@
+//! Primary servers of an account and their links to secondary zones.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{now_secs, Page, Sort, StoreError};
+
+/// A primary server as stored, with the names of the zones linked to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Primary {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub ip: String,
+    pub port: u16,
+    pub tsig_key: Option<String>,
+    pub linked_zones: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The validated fields of a new primary.
+#[derive(Debug, Clone)]
+pub struct NewPrimary {
+    pub name: String,
+    pub ip: String,
+    pub port: u16,
+    pub tsig_key: Option<String>,
+}
+
+const COLUMNS: &str = "id, account_id, name, ip, port, tsig_key, created_at, updated_at";
+
+fn from_row(row: &Row) -> rusqlite::Result<Primary> {
+    Ok(Primary {
+        id: row.get(0)?,
+        account_id: row.get(1)?,
+        name: row.get(2)?,
+        ip: row.get(3)?,
+        port: row.get(4)?,
+        tsig_key: row.get(5)?,
+        linked_zones: Vec::new(),
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+    })
+}
+
+fn with_links(conn: &Connection, mut p: Primary) -> Result<Primary, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT z.name FROM zone_primaries zp JOIN zones z ON z.id = zp.zone_id WHERE zp.primary_id = ?1 ORDER BY z.name",
+    )?;
+    p.linked_zones = stmt.query_map([p.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(p)
+}
+
+fn not_found(id: &str) -> StoreError {
+    StoreError::NotFound { kind: "Primary server", id: id.to_string() }
+}
+
+pub fn create(conn: &mut Connection, account: i64, new: NewPrimary) -> Result<Primary, StoreError> {
+    let tx = conn.transaction()?;
+    let taken: bool =
+        tx.query_row("SELECT 1 FROM primaries WHERE account_id = ?1 AND name = ?2", params![account, new.name], |_| {
+            Ok(())
+        })
+        .optional()?
+        .is_some();
+    if taken {
+        return Err(StoreError::Invalid {
+            field: "name",
+            message: format!("has already been taken: this account already has a primary server named `{}`", new.name),
+        });
+    }
+    let now = now_secs();
+    tx.execute(
+        "INSERT INTO primaries (account_id, name, ip, port, tsig_key, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![account, new.name, new.ip, new.port, new.tsig_key, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    let p = get_by_id(&tx, account, id)?;
+    tx.commit()?;
+    Ok(p)
+}
+
+fn get_by_id(conn: &Connection, account: i64, id: i64) -> Result<Primary, StoreError> {
+    let p = conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM primaries WHERE account_id = ?1 AND id = ?2"),
+            params![account, id],
+            from_row,
+        )
+        .optional()?
+        .ok_or_else(|| not_found(&id.to_string()))?;
+    with_links(conn, p)
+}
+
+/// Finds a primary by id or, when `key` is not a number, by name (what
+/// `secondaryctl` lets people type).
+pub fn get(conn: &Connection, account: i64, key: &str) -> Result<Primary, StoreError> {
+    if let Ok(id) = key.parse::<i64>() {
+        return get_by_id(conn, account, id).map_err(|e| match e {
+            StoreError::NotFound { .. } => not_found(key),
+            other => other,
+        });
+    }
+    let p = conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM primaries WHERE account_id = ?1 AND name = ?2"),
+            params![account, key],
+            from_row,
+        )
+        .optional()?
+        .ok_or_else(|| not_found(key))?;
+    with_links(conn, p)
+}
+
+pub fn list(conn: &Connection, account: i64, sort: Sort, page: Page) -> Result<(Vec<Primary>, u64), StoreError> {
+    let total: i64 = conn.query_row("SELECT count(*) FROM primaries WHERE account_id = ?1", [account], |r| r.get(0))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM primaries WHERE account_id = ?1 ORDER BY {} LIMIT ?2 OFFSET ?3",
+        sort.order_by()
+    ))?;
+    let rows: Vec<Primary> =
+        stmt.query_map(params![account, page.per_page, page.offset()], from_row)?.collect::<Result<_, _>>()?;
+    let items = rows.into_iter().map(|p| with_links(conn, p)).collect::<Result<_, _>>()?;
+    Ok((items, total as u64))
+}
+
+/// Deletes a primary; its links go with it (the zones stay).
+pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<Primary, StoreError> {
+    let tx = conn.transaction()?;
+    let p = get(&tx, account, key)?;
+    tx.execute("DELETE FROM primaries WHERE id = ?1", [p.id])?;
+    tx.commit()?;
+    Ok(p)
+}
+
+fn zone_of_account(conn: &Connection, account: i64, zone: &str) -> Result<i64, StoreError> {
+    let found: Option<(i64, i64)> = conn
+        .query_row("SELECT id, account_id FROM zones WHERE name = ?1", [zone], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match found {
+        Some((id, owner)) if owner == account => Ok(id),
+        _ => Err(StoreError::Invalid {
+            field: "zone",
+            message: format!("`{zone}` is not a secondary zone of account {account}"),
+        }),
+    }
+}
+
+/// Links a zone to a primary, after the zone's existing primaries.
+pub fn link(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<Primary, StoreError> {
+    let tx = conn.transaction()?;
+    let p = get(&tx, account, key)?;
+    let zone_id = zone_of_account(&tx, account, zone)?;
+    if p.linked_zones.iter().any(|z| z == zone) {
+        return Err(StoreError::Invalid {
+            field: "zone",
+            message: format!("`{zone}` is already linked to primary server `{}`", p.name),
+        });
+    }
+    tx.execute(
+        "INSERT INTO zone_primaries (zone_id, primary_id, position)
+         VALUES (?1, ?2, (SELECT coalesce(max(position), 0) + 1 FROM zone_primaries WHERE zone_id = ?1))",
+        params![zone_id, p.id],
+    )?;
+    tx.execute("UPDATE zones SET updated_at = ?2 WHERE id = ?1", params![zone_id, now_secs()])?;
+    let p = get_by_id(&tx, account, p.id)?;
+    tx.commit()?;
+    Ok(p)
+}
+
+pub fn unlink(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<Primary, StoreError> {
+    let tx = conn.transaction()?;
+    let p = get(&tx, account, key)?;
+    let zone_id = zone_of_account(&tx, account, zone)?;
+    let removed =
+        tx.execute("DELETE FROM zone_primaries WHERE zone_id = ?1 AND primary_id = ?2", params![zone_id, p.id])?;
+    if removed == 0 {
+        return Err(StoreError::Invalid {
+            field: "zone",
+            message: format!("`{zone}` is not linked to primary server `{}`", p.name),
+        });
+    }
+    tx.execute("UPDATE zones SET updated_at = ?2 WHERE id = ?1", params![zone_id, now_secs()])?;
+    let p = get_by_id(&tx, account, p.id)?;
+    tx.commit()?;
+    Ok(p)
+}

@@ -1,0 +1,317 @@
+//! The control API over the Unix socket and TCP, driven against the real daemon.
+
+mod common;
+
+use common::Daemon;
+use serde_json::{json, Value};
+
+const PRIMARIES: &str = "/v2/1/secondary_dns/primaries";
+
+async fn add_primary(d: &Daemon, name: &str, ip: &str) -> Value {
+    let r = d.call("POST", PRIMARIES, Some(json!({ "name": name, "ip": ip }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["data"].clone()
+}
+
+async fn add_zone(d: &Daemon, account: i64, name: &str) -> Value {
+    let r = d.call("POST", &format!("/v2/{account}/secondary_dns/zones"), Some(json!({ "name": name }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["data"].clone()
+}
+
+async fn primary_count(d: &Daemon) -> u64 {
+    let r = d.call("GET", PRIMARIES, None).await;
+    r.body["pagination"]["total_entries"].as_u64().expect("total_entries")
+}
+
+#[tokio::test]
+async fn primaries_and_zones_have_dnsimple_shapes_and_links_show_on_both_sides() {
+    let d = Daemon::start("").await;
+    let p = add_primary(&d, "Primary Production", "2001:DB8::1").await;
+    assert_eq!(p["name"], "Primary Production");
+    assert_eq!(p["ip"], "2001:db8::1", "addresses are stored in canonical form");
+    assert_eq!(p["port"], 53, "port defaults to 53");
+    assert_eq!(p["account_id"], 1);
+    assert_eq!(p["linked_secondary_zones"], json!([]));
+    assert!(p["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let id = p["id"].as_i64().expect("id");
+
+    let z = add_zone(&d, 1, "Secondary.Example.").await;
+    assert_eq!(z["name"], "secondary.example");
+    assert_eq!(z["secondary"], true);
+    assert_eq!(z["reverse"], false);
+    assert_eq!(z["active"], true);
+    assert_eq!(z["last_transferred_at"], Value::Null);
+
+    let r = d.call("PUT", &format!("{PRIMARIES}/{id}/link"), Some(json!({ "zone": "secondary.example" }))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["linked_secondary_zones"], json!(["secondary.example"]));
+    let r = d.call("GET", "/v2/1/zones/SECONDARY.example.", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"]["primaries"][0]["name"], "Primary Production");
+
+    let r = d.call("GET", &format!("{PRIMARIES}/{id}"), None).await;
+    assert_eq!(r.body["data"]["linked_secondary_zones"], json!(["secondary.example"]));
+
+    let r = d.call("PUT", &format!("{PRIMARIES}/{id}/unlink"), Some(json!({ "zone": "secondary.example" }))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"]["linked_secondary_zones"], json!([]));
+    let r = d.call("GET", "/v2/1/zones/secondary.example", None).await;
+    assert_eq!(r.body["data"]["primaries"], json!([]));
+
+    let r = d.call("DELETE", "/v2/1/domains/secondary.example", None).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(d.call("GET", "/v2/1/zones/secondary.example", None).await.status, 404);
+    let r = d.call("DELETE", &format!("{PRIMARIES}/{id}"), None).await;
+    assert_eq!(r.status, 204);
+    let r = d.call("GET", &format!("{PRIMARIES}/{id}"), None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["message"], format!("Primary server `{id}` not found"));
+}
+
+#[tokio::test]
+async fn lists_paginate_and_sort_like_dnsimple() {
+    let d = Daemon::start("").await;
+    for n in ["bravo", "charlie", "alpha"] {
+        add_primary(&d, n, "192.0.2.1").await;
+    }
+    let r = d.call("GET", &format!("{PRIMARIES}?sort=name:asc&per_page=2"), None).await;
+    let names: Vec<&str> = r.body["data"].as_array().expect("list").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["alpha", "bravo"]);
+    assert_eq!(r.body["pagination"], json!({"current_page": 1, "per_page": 2, "total_entries": 3, "total_pages": 2}));
+    let r = d.call("GET", &format!("{PRIMARIES}?sort=name:asc&per_page=2&page=2"), None).await;
+    assert_eq!(r.body["data"][0]["name"], "charlie");
+    let r = d.call("GET", &format!("{PRIMARIES}?sort=id:desc"), None).await;
+    assert_eq!(r.body["data"][0]["name"], "alpha");
+    assert_eq!(r.body["pagination"]["per_page"], 30);
+
+    for z in ["b.example", "a.example", "c.test"] {
+        add_zone(&d, 1, z).await;
+    }
+    let r = d.call("GET", "/v2/1/zones?sort=name:desc", None).await;
+    let names: Vec<&str> = r.body["data"].as_array().expect("list").iter().filter_map(|z| z["name"].as_str()).collect();
+    assert_eq!(names, ["c.test", "b.example", "a.example"]);
+    let r = d.call("GET", "/v2/1/zones?name_like=example", None).await;
+    assert_eq!(r.body["pagination"]["total_entries"], 2);
+
+    for (q, field) in
+        [("sort=ip:asc", "sort"), ("per_page=0", "per_page"), ("per_page=101", "per_page"), ("page=x", "page")]
+    {
+        let r = d.call("GET", &format!("{PRIMARIES}?{q}"), None).await;
+        assert_eq!(r.status, 400, "{q}");
+        assert!(r.body["errors"][field].is_array(), "{q}: {:?}", r.body);
+    }
+}
+
+/// Each bad request gets a 4xx JSON error naming the field, and changes nothing.
+#[tokio::test]
+async fn bad_input_is_refused_with_the_field_named_and_nothing_changes() {
+    let d = Daemon::start("[[tsig_key]]\nname = \"xfr-key\"\nsecret = \"c2VjcmV0c2VjcmV0c2VjcmV0\"\n").await;
+    let p = add_primary(&d, "p1", "192.0.2.1").await;
+    add_zone(&d, 1, "taken.example").await;
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({ "ip": "192.0.2.1" }), "name"),
+        (json!({ "name": "x" }), "ip"),
+        (json!({ "name": "x", "ip": "192.0.2.300" }), "ip"),
+        (json!({ "name": "x", "ip": "192.0.2.1", "port": 0 }), "port"),
+        (json!({ "name": "x", "ip": "192.0.2.1", "port": 65536 }), "port"),
+        (json!({ "name": "x", "ip": "192.0.2.1", "port": "53" }), "port"),
+        (json!({ "name": "x", "ip": "192.0.2.1", "colour": "red" }), "colour"),
+        (json!({ "name": "x", "ip": "192.0.2.1", "tsig_key": "nope" }), "tsig_key"),
+        (json!({ "name": "p1", "ip": "192.0.2.1" }), "name"),
+        (json!({ "name": 5, "ip": "192.0.2.1" }), "name"),
+    ];
+    for (body, field) in cases {
+        let r = d.call("POST", PRIMARIES, Some(body.clone())).await;
+        assert_eq!(r.status, 400, "{body}: {:?}", r.body);
+        assert!(r.body["errors"][field].is_array(), "{body}: {:?}", r.body);
+        assert!(r.body["message"].as_str().is_some_and(|m| m.contains(field)), "{:?}", r.body);
+    }
+    // Malformed JSON and a non-object body.
+    for raw in ["{\"name\": ", "[1,2]"] {
+        let r = d.client().request_raw("POST", PRIMARIES, Some(raw.into())).await.expect("call");
+        assert_eq!(r.status, 400, "{raw}");
+        assert!(r.body["errors"]["body"].is_array(), "{:?}", r.body);
+    }
+    assert_eq!(primary_count(&d).await, 1, "no bad request created a primary");
+
+    // A key from the config is accepted, case-insensitively.
+    let r =
+        d.call("POST", PRIMARIES, Some(json!({ "name": "signed", "ip": "192.0.2.2", "tsig_key": "XFR-KEY." }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["data"]["tsig_key"], "xfr-key");
+
+    let long_label = format!("{}.example", "a".repeat(64));
+    let long_name = vec!["abcdefghi"; 26].join(".");
+    for name in
+        ["", "a..b", long_label.as_str(), long_name.as_str(), "bad name.example", "taken.example", "TAKEN.example."]
+    {
+        let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(json!({ "name": name }))).await;
+        assert_eq!(r.status, 400, "{name:?}: {:?}", r.body);
+        assert!(r.body["errors"]["name"].is_array(), "{name:?}: {:?}", r.body);
+    }
+    // Zone names are unique across accounts.
+    let r = d.call("POST", "/v2/2/secondary_dns/zones", Some(json!({ "name": "taken.example" }))).await;
+    assert_eq!(r.status, 400);
+
+    let id = p["id"].as_i64().expect("id");
+    let link = format!("{PRIMARIES}/{id}/link");
+    add_zone(&d, 2, "other-account.example").await;
+    for (zone, status) in [("missing.example", 400), ("other-account.example", 400), ("", 400)] {
+        let r = d.call("PUT", &link, Some(json!({ "zone": zone }))).await;
+        assert_eq!(r.status, status, "{zone}: {:?}", r.body);
+        assert!(r.body["errors"]["zone"].is_array(), "{zone}: {:?}", r.body);
+    }
+    assert_eq!(d.call("PUT", &link, Some(json!({ "zone": "taken.example" }))).await.status, 200);
+    let twice = d.call("PUT", &link, Some(json!({ "zone": "taken.example" }))).await;
+    assert_eq!(twice.status, 400);
+    assert!(twice.body["message"].as_str().is_some_and(|m| m.contains("already linked")), "{:?}", twice.body);
+    let r = d.call("PUT", &format!("{PRIMARIES}/999/link"), Some(json!({ "zone": "taken.example" }))).await;
+    assert_eq!(r.status, 404);
+    let r = d.call("GET", PRIMARIES, None).await;
+    let linked: Vec<Value> =
+        r.body["data"].as_array().expect("list").iter().map(|p| p["linked_secondary_zones"].clone()).collect();
+    assert_eq!(linked, vec![json!(["taken.example"]), json!([])]);
+
+    // Unknown paths and methods still answer JSON.
+    let r = d.call("GET", "/v2/1/nothing-here", None).await;
+    assert_eq!(r.status, 404);
+    assert!(r.body["message"].is_string());
+    let r = d.call("PATCH", PRIMARIES, None).await;
+    assert_eq!(r.status, 405);
+    assert!(r.body["message"].is_string());
+}
+
+const TOKENS: &str = "[[token]]\naccount = 1\nsecret = \"token-for-account-one\"\n\
+                      [[token]]\naccount = 2\nsecret = \"token-for-account-two\"\n";
+
+#[tokio::test]
+async fn over_tcp_a_token_reaches_only_its_own_account() {
+    let d = Daemon::start_with_tcp(TOKENS).await;
+    let none = d.tcp_client(None).get("/v2/1/zones").await.expect("call");
+    assert_eq!(none.status, 401);
+    assert!(none.body["message"].is_string());
+    let wrong = d.tcp_client(Some("not-a-configured-token")).get("/v2/1/zones").await.expect("call");
+    assert_eq!(wrong.status, 401);
+
+    let one = d.tcp_client(Some("token-for-account-one"));
+    let r =
+        one.request("POST", "/v2/1/secondary_dns/zones", Some(&json!({ "name": "one.example" }))).await.expect("call");
+    assert_eq!(r.status, 201);
+    let r = one.get("/v2/whoami").await.expect("call");
+    assert_eq!(r.body["data"]["account"]["id"], 1);
+    let r = one.get("/v2/2/zones").await.expect("call");
+    assert_eq!(r.status, 404, "another account's path is not found");
+    let r = one
+        .request("POST", "/v2/2/secondary_dns/zones", Some(&json!({ "name": "sneaky.example" })))
+        .await
+        .expect("call");
+    assert_eq!(r.status, 404);
+
+    let two = d.tcp_client(Some("token-for-account-two"));
+    let r = two.get("/v2/2/zones/one.example").await.expect("call");
+    assert_eq!(r.status, 404, "another account's zone is not found");
+    let r = two.get("/v2/2/zones").await.expect("call");
+    assert_eq!(r.body["pagination"]["total_entries"], 0);
+
+    // The Unix socket reaches every account without a token.
+    let r = d.call("GET", "/v2/1/zones", None).await;
+    assert_eq!(r.body["pagination"]["total_entries"], 1);
+    assert_eq!(d.call("GET", "/v2/2/zones/sneaky.example", None).await.status, 404, "the refused create left nothing");
+}
+
+#[tokio::test]
+async fn everything_is_still_there_after_a_restart_and_the_socket_file_is_removed_on_stop() {
+    let mut d = Daemon::start("").await;
+    let p = add_primary(&d, "p1", "192.0.2.1").await;
+    add_zone(&d, 1, "keep.example").await;
+    let id = p["id"].as_i64().expect("id");
+    let r = d.call("PUT", &format!("{PRIMARIES}/{id}/link"), Some(json!({ "zone": "keep.example" }))).await;
+    assert_eq!(r.status, 200);
+
+    d.stop();
+    assert!(!d.socket.exists(), "the control socket is removed on SIGTERM");
+    d.restart().await;
+    let r = d.call("GET", &format!("{PRIMARIES}/{id}"), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"]["linked_secondary_zones"], json!(["keep.example"]));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&d.socket).expect("socket").permissions());
+    assert_eq!(mode & 0o777, 0o660);
+}
+
+#[tokio::test]
+async fn check_config_accepts_a_good_file_and_names_the_key_of_a_bad_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/etc/secondaryd.toml")).expect("etc"),
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_secondaryd"))
+        .args(["--check-config", "--config"])
+        .arg(&good)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[dns]\nlisten = [\"127.0.0.1:53\", \"localhost\"]\n").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_secondaryd"))
+        .args(["--check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("dns.listen[1]"), "{err}");
+
+    std::fs::write(&bad, "[control]\nsokcet = \"/tmp/x\"\n").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_secondaryd"))
+        .args(["--check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sokcet"));
+}
+
+#[tokio::test]
+async fn secondaryctl_manages_primaries_zones_and_links_by_name() {
+    let d = Daemon::start("").await;
+    let (code, out, err) = d.ctl(&["primary", "add", "Primary One", "127.0.0.1", "--port", "5301"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Primary One"), "{out}");
+    assert_eq!(d.ctl(&["zone", "add", "Example.COM"]).0, 0);
+    let (code, out, err) = d.ctl(&["link", "Primary One", "example.com"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("example.com"));
+
+    let (code, out, _) = d.ctl(&["--json", "primary", "list"]);
+    assert_eq!(code, 0);
+    let list: Value = serde_json::from_str(&out).expect("json output");
+    assert_eq!(list[0]["linked_secondary_zones"], json!(["example.com"]));
+    assert_eq!(list[0]["port"], 5301);
+
+    let (code, out, _) = d.ctl(&["zone", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().next().is_some_and(|h| h.starts_with("ID")), "a table with a header: {out}");
+    assert!(out.contains("example.com") && out.contains("Primary One"), "{out}");
+
+    let (code, _, err) = d.ctl(&["zone", "add", "bad..zone"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("empty label"), "{err}");
+    let (code, _, err) = d.ctl(&["primary", "show", "nobody"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Primary server `nobody` not found"), "{err}");
+
+    assert_eq!(d.ctl(&["unlink", "Primary One", "example.com"]).0, 0);
+    assert_eq!(d.ctl(&["zone", "rm", "example.com"]).0, 0);
+    assert_eq!(d.ctl(&["primary", "rm", "Primary One"]).0, 0);
+    let (_, out, _) = d.ctl(&["--json", "primary", "list"]);
+    assert_eq!(serde_json::from_str::<Value>(&out).expect("json"), json!([]));
+
+    let (code, _, err) = common::ctl_with(&d.dir.path().join("nope.sock"), &["zone", "list"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("cannot reach secondaryd"), "{err}");
+}
