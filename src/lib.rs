@@ -33,6 +33,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod scheduler;
 pub mod store;
 pub mod xfr;
 pub mod zone;

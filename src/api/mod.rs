@@ -11,6 +11,7 @@
 pub mod error;
 pub mod input;
 mod primaries;
+mod records;
 mod zones;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use serde_json::{json, Value};
 
 use crate::config::{Config, Token};
 use crate::store::Store;
+use crate::zone::Engine;
 use error::ApiError;
 
 /// What the API handlers share.
@@ -34,6 +36,8 @@ use error::ApiError;
 pub struct App {
     pub store: Store,
     pub config: Arc<Config>,
+    /// Runs zone events; handlers only schedule through it.
+    pub engine: Arc<Engine>,
 }
 
 /// Which accounts a connection may reach.
@@ -128,6 +132,11 @@ pub fn router(app: App) -> Router {
         .route("/v2/{account}/secondary_dns/zones", post(zones::create))
         .route("/v2/{account}/zones", get(zones::list))
         .route("/v2/{account}/zones/{zone}", get(zones::show))
+        .route("/v2/{account}/zones/{zone}/records", get(records::list))
+        .route("/v2/{account}/zones/{zone}/file", get(records::file))
+        .route("/v2/{account}/zones/{zone}/distribution", get(zones::distribution))
+        .route("/v2/{account}/zones/{zone}/refresh", post(zones::refresh))
+        .route("/v2/{account}/zones/{zone}/retransfer", post(zones::retransfer))
         .route("/v2/{account}/domains/{zone}", delete(zones::remove))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -116,8 +116,16 @@ pub async fn link(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<
     let zone = zone_field(&body)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
-    let p = app.store.call(move |c| primaries::link(c, account, &id, &z)).await?;
+    let (p, zone_id) = app
+        .store
+        .call(move |c| {
+            let p = primaries::link(c, account, &id, &z)?;
+            Ok((p, crate::store::zones::get(c, account, &z)?.id))
+        })
+        .await?;
     tracing::info!(account, primary = %p.name, zone = %zone, "primary linked to zone");
+    // A new primary may have the zone (or a newer copy): check now.
+    app.engine.request_refresh(zone_id, false);
     Ok(data(to_json(&p)))
 }
 

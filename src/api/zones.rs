@@ -1,6 +1,8 @@
 //! Secondary zones: `POST /secondary_dns/zones`, `GET /zones[/{zone}]`,
-//! `DELETE /domains/{zone}`. Zone objects are DNSimple's, plus our `primaries`
-//! (the linked primaries in the order they are tried).
+//! `DELETE /domains/{zone}`, and the transfer extensions: the `transfer`
+//! status object, `distribution`, `refresh` and `retransfer`.
+//! Zone objects are DNSimple's plus our `primaries` (in the order they are
+//! tried) and `transfer`.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,10 +13,44 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::input::{list_params, pagination, Body};
 use super::{data, opt_timestamp, timestamp, App, Ctx, QueryMap};
+use crate::scheduler::ZoneSchedule;
 use crate::store::zones::{self, Zone};
 use crate::zone::name::{is_reverse_zone, normalize_zone_name};
+use crate::zone::timers::Clamps;
 
-pub(crate) fn to_json(z: &Zone) -> Value {
+/// The zone's state for people: one word.
+pub(crate) fn state_word(z: &Zone, sched: &ZoneSchedule) -> &'static str {
+    let st = &z.status;
+    if sched.running {
+        "refreshing"
+    } else if st.expired {
+        "expired"
+    } else if st.serial.is_none() {
+        "bootstrapping"
+    } else if st.last_error.is_some() {
+        "retrying"
+    } else {
+        "ok"
+    }
+}
+
+pub(crate) fn to_json(app: &App, z: &Zone) -> Value {
+    let st = &z.status;
+    let sched = app.engine.scheduler.zone(z.id);
+    let clamps = Clamps::from_config(&app.config.transfer);
+    let timers = st.soa_timers.map(|t| {
+        let (refresh, retry, expire) = clamps.effective(t[0], t[1], t[2]);
+        json!({ "refresh": refresh, "retry": retry, "expire": expire, "minimum": t[3] })
+    });
+    let last_transfer: Value = st.last_xfr.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null);
+    let last_error = match &st.last_error {
+        Some(message) => json!({
+            "primary": st.last_error_primary,
+            "message": message,
+            "at": opt_timestamp(st.last_error_at),
+        }),
+        None => Value::Null,
+    };
     json!({
         "id": z.id,
         "account_id": z.account_id,
@@ -28,13 +64,36 @@ pub(crate) fn to_json(z: &Zone) -> Value {
         "primaries": z.primaries.iter().map(|p| json!({
             "id": p.id, "name": p.name, "ip": p.ip, "port": p.port,
         })).collect::<Vec<_>>(),
+        "transfer": {
+            "state": state_word(z, &sched),
+            "serial": st.serial,
+            "primary_serial": st.primary_serial,
+            "records": st.record_count,
+            "refreshing": sched.running,
+            "queued": sched.queued,
+            "attempts": st.attempts,
+            "last_attempt_at": opt_timestamp(st.last_attempt_at),
+            "last_success_at": opt_timestamp(st.last_success_at),
+            "last_primary": st.last_primary,
+            "last_transfer": last_transfer,
+            "last_error": last_error,
+            "next_refresh_at": opt_timestamp(st.next_refresh_at),
+            "expires_at": opt_timestamp(if st.serial.is_some() { st.expires_at } else { None }),
+            "backoff": st.backoff,
+            "timers": timers,
+        },
     })
 }
 
 /// The zone as named in a path: case and a trailing dot do not matter.
-fn path_zone(ctx: &Ctx) -> String {
+pub(crate) fn path_zone(ctx: &Ctx) -> String {
     let z = ctx.param("zone");
     normalize_zone_name(z).unwrap_or_else(|_| z.to_string())
+}
+
+pub(crate) async fn load(app: &App, ctx: &Ctx) -> Result<Zone, ApiError> {
+    let (account, zone) = (ctx.account, path_zone(ctx));
+    Ok(app.store.call(move |c| zones::get(c, account, &zone)).await?)
 }
 
 pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -51,7 +110,7 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
     let account = ctx.account;
     let z = app.store.call(move |c| zones::create(c, account, &name)).await?;
     tracing::info!(account, zone = %z.name, id = z.id, "secondary zone created");
-    Ok((StatusCode::CREATED, data(to_json(&z))))
+    Ok((StatusCode::CREATED, data(to_json(&app, &z))))
 }
 
 pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Json<Value>, ApiError> {
@@ -60,20 +119,52 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
     let account = ctx.account;
     let (items, total) = app.store.call(move |c| zones::list(c, account, name_like.as_deref(), sort, page)).await?;
     Ok(Json(json!({
-        "data": items.iter().map(to_json).collect::<Vec<_>>(),
+        "data": items.iter().map(|z| to_json(&app, z)).collect::<Vec<_>>(),
         "pagination": pagination(page, total),
     })))
 }
 
 pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
-    let (account, zone) = (ctx.account, path_zone(&ctx));
-    let z = app.store.call(move |c| zones::get(c, account, &zone)).await?;
-    Ok(data(to_json(&z)))
+    let z = load(&app, &ctx).await?;
+    Ok(data(to_json(&app, &z)))
 }
 
 pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiError> {
     let (account, zone) = (ctx.account, path_zone(&ctx));
     let z = app.store.call(move |c| zones::delete(c, account, &zone)).await?;
+    app.engine.scheduler.remove(z.id);
     tracing::info!(account, zone = %z.name, id = z.id, "secondary zone deleted with its data");
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn schedule(app: App, ctx: Ctx, force_axfr: bool) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let z = load(&app, &ctx).await?;
+    app.engine.request_refresh(z.id, force_axfr);
+    tracing::info!(zone = %z.name, force_axfr, "refresh requested over the API");
+    let event = if force_axfr { "retransfer" } else { "refresh" };
+    Ok((StatusCode::ACCEPTED, data(json!({ "zone": z.name, "event": event, "attempts": z.status.attempts }))))
+}
+
+/// `POST /zones/{zone}/refresh`: check the primary's serial now (202).
+pub async fn refresh(State(app): State<App>, ctx: Ctx) -> Result<(StatusCode, Json<Value>), ApiError> {
+    schedule(app, ctx, false).await
+}
+
+/// `POST /zones/{zone}/retransfer`: a full AXFR now, whatever the serial (202).
+pub async fn retransfer(State(app): State<App>, ctx: Ctx) -> Result<(StatusCode, Json<Value>), ApiError> {
+    schedule(app, ctx, true).await
+}
+
+/// `GET /zones/{zone}/distribution`: asks the primaries for their serial now;
+/// distributed = we serve exactly that serial. 504 when no primary answers, as
+/// DNSimple does when it cannot query.
+pub async fn distribution(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    let z = load(&app, &ctx).await?;
+    let primary_serial = app
+        .engine
+        .primary_serial(&z)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("Could not query zone, {e}")))?;
+    let distributed = !z.status.expired && z.status.serial == Some(primary_serial);
+    Ok(data(json!({ "distributed": distributed })))
 }

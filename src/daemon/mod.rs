@@ -13,7 +13,9 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, App};
 use crate::config::Config;
-use crate::store::{Store, StoreError};
+use crate::scheduler::Scheduler;
+use crate::store::{zonedata, Store, StoreError};
+use crate::zone::Engine;
 
 /// Why the daemon could not start or stopped abnormally.
 #[derive(Debug)]
@@ -22,6 +24,7 @@ pub enum DaemonError {
     Bind { what: &'static str, addr: String, error: std::io::Error },
     AlreadyRunning { socket: PathBuf },
     Signals(std::io::Error),
+    Config(String),
 }
 
 impl std::fmt::Display for DaemonError {
@@ -33,6 +36,7 @@ impl std::fmt::Display for DaemonError {
                 write!(f, "another secondaryd is already answering on {}", socket.display())
             }
             DaemonError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
+            DaemonError::Config(e) => write!(f, "configuration: {e}"),
         }
     }
 }
@@ -58,9 +62,21 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         .map_err(|e| DaemonError::Store { path: config.store_path.clone(), error: StoreError::Setup(e.to_string()) })?
         .map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
 
+    match store.call(zonedata::collect_garbage).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(rows = n, "removed records left by interrupted transfers or deleted zones"),
+        Err(error) => return Err(DaemonError::Store { path: config.store_path.clone(), error }),
+    }
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let app = App { store: store.clone(), config: config.clone() };
+    let scheduler = Scheduler::new(config.transfer.concurrency);
+    let engine = Engine::new(store.clone(), config.clone(), scheduler.clone()).map_err(DaemonError::Config)?;
+    let zones =
+        engine.replan_all().await.map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
+    tracing::info!(zones, "zone timers planned from the store");
+    let app = App { store: store.clone(), config: config.clone(), engine: engine.clone() };
     let mut tasks = JoinSet::new();
+    let scheduler_task = tokio::spawn(scheduler.clone().run(engine.handler(), shutdown_rx.clone()));
 
     let unix = bind_control_socket(&config.control_socket).await?;
     let router = api::unix_router(app.clone());
@@ -98,10 +114,15 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let _ = shutdown_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    // Running transfers finish (or fail and are discarded); nothing new starts.
+    if let Err(e) = scheduler_task.await {
+        tracing::error!(error = %e, "the scheduler task failed");
+    }
     if let Err(e) = std::fs::remove_file(&config.control_socket) {
         tracing::warn!(socket = %config.control_socket.display(), error = %e, "could not remove the control socket");
     }
     drop(app);
+    drop(engine);
     drop(store);
     tracing::info!("secondaryd stopped");
     Ok(())

@@ -37,6 +37,65 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX zone_primaries_primary ON zone_primaries (primary_id);
     "#,
+    // 2: zone data in versions, the refresh state, and the IXFR journal.
+    //
+    // Readers see the records of `zones.version`: rows with `added` between
+    // `zones.base_version` and `version` and not `deleted` at or before it. A
+    // transfer writes the next version's rows while readers keep seeing the
+    // current one, then one small transaction moves `version` (an AXFR also moves
+    // `base_version`, hiding every older row at once); superseded rows are
+    // removed afterwards. So a commit is atomic and an IXFR costs what its diff
+    // costs, whatever the zone's size.
+    r#"
+    ALTER TABLE zones ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE zones ADD COLUMN base_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE zones ADD COLUMN serial INTEGER;
+    ALTER TABLE zones ADD COLUMN record_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE zones ADD COLUMN soa_refresh INTEGER;
+    ALTER TABLE zones ADD COLUMN soa_retry INTEGER;
+    ALTER TABLE zones ADD COLUMN soa_expire INTEGER;
+    ALTER TABLE zones ADD COLUMN soa_minimum INTEGER;
+    ALTER TABLE zones ADD COLUMN primary_serial INTEGER;
+    ALTER TABLE zones ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE zones ADD COLUMN last_attempt_at INTEGER;
+    ALTER TABLE zones ADD COLUMN last_success_at INTEGER;
+    ALTER TABLE zones ADD COLUMN last_primary TEXT;
+    ALTER TABLE zones ADD COLUMN last_error TEXT;
+    ALTER TABLE zones ADD COLUMN last_error_primary TEXT;
+    ALTER TABLE zones ADD COLUMN last_error_at INTEGER;
+    ALTER TABLE zones ADD COLUMN last_xfr TEXT;
+    ALTER TABLE zones ADD COLUMN next_refresh_at INTEGER;
+    ALTER TABLE zones ADD COLUMN expires_at INTEGER;
+    ALTER TABLE zones ADD COLUMN backoff INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE zones ADD COLUMN expired INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE zone_records (
+        id       INTEGER PRIMARY KEY,
+        zone_id  INTEGER NOT NULL,
+        added    INTEGER NOT NULL,
+        deleted  INTEGER,
+        rkey     INTEGER NOT NULL,
+        owner    TEXT NOT NULL,
+        rtype    INTEGER NOT NULL,
+        class    INTEGER NOT NULL,
+        ttl      INTEGER NOT NULL,
+        rdata    BLOB NOT NULL
+    );
+    CREATE INDEX zone_records_key ON zone_records (zone_id, rkey);
+    CREATE INDEX zone_records_deleted ON zone_records (zone_id, deleted) WHERE deleted IS NOT NULL;
+
+    CREATE TABLE zone_journal (
+        id           INTEGER PRIMARY KEY,
+        zone_id      INTEGER NOT NULL REFERENCES zones (id) ON DELETE CASCADE,
+        serial_from  INTEGER NOT NULL,
+        serial_to    INTEGER NOT NULL,
+        deleted      INTEGER NOT NULL,
+        added        INTEGER NOT NULL,
+        diff         BLOB NOT NULL,
+        created_at   INTEGER NOT NULL
+    );
+    CREATE INDEX zone_journal_zone ON zone_journal (zone_id, id);
+    "#,
 ];
 
 /// The schema version this build writes.

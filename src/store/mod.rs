@@ -12,6 +12,7 @@
 
 pub mod migrations;
 pub mod primaries;
+pub mod zonedata;
 pub mod zones;
 
 use std::path::Path;

@@ -15,6 +15,32 @@ pub struct Zone {
     pub created_at: i64,
     pub updated_at: i64,
     pub primaries: Vec<LinkedPrimary>,
+    pub status: ZoneStatus,
+}
+
+/// The persisted refresh state of a zone (DESIGN §2: persisted timers are the truth).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ZoneStatus {
+    /// The serial we hold; `None` until the first transfer.
+    pub serial: Option<u32>,
+    pub record_count: u64,
+    /// SOA REFRESH, RETRY, EXPIRE, MINIMUM of the copy we hold.
+    pub soa_timers: Option<[u32; 4]>,
+    /// The newest serial a primary reported to us.
+    pub primary_serial: Option<u32>,
+    pub attempts: u64,
+    pub last_attempt_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub last_primary: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_primary: Option<String>,
+    pub last_error_at: Option<i64>,
+    /// JSON text of the last transfer's summary.
+    pub last_xfr: Option<String>,
+    pub next_refresh_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub backoff: u32,
+    pub expired: bool,
 }
 
 /// A primary of a zone, as the zone sees it (in link order).
@@ -27,7 +53,9 @@ pub struct LinkedPrimary {
     pub tsig_key: Option<String>,
 }
 
-const COLUMNS: &str = "id, account_id, name, last_transferred_at, created_at, updated_at";
+const COLUMNS: &str = "id, account_id, name, last_transferred_at, created_at, updated_at, serial, record_count, \
+    soa_refresh, soa_retry, soa_expire, soa_minimum, primary_serial, attempts, last_attempt_at, last_success_at, \
+    last_primary, last_error, last_error_primary, last_error_at, last_xfr, next_refresh_at, expires_at, backoff, expired";
 
 fn from_row(row: &Row) -> rusqlite::Result<Zone> {
     Ok(Zone {
@@ -38,6 +66,27 @@ fn from_row(row: &Row) -> rusqlite::Result<Zone> {
         created_at: row.get(4)?,
         updated_at: row.get(5)?,
         primaries: Vec::new(),
+        status: ZoneStatus {
+            serial: row.get::<_, Option<i64>>(6)?.map(|s| s as u32),
+            record_count: row.get::<_, i64>(7)? as u64,
+            soa_timers: match (row.get::<_, Option<u32>>(8)?, row.get(9)?, row.get(10)?, row.get(11)?) {
+                (Some(a), Some(b), Some(c), Some(d)) => Some([a, b, c, d]),
+                _ => None,
+            },
+            primary_serial: row.get::<_, Option<i64>>(12)?.map(|s| s as u32),
+            attempts: row.get::<_, i64>(13)? as u64,
+            last_attempt_at: row.get(14)?,
+            last_success_at: row.get(15)?,
+            last_primary: row.get(16)?,
+            last_error: row.get(17)?,
+            last_error_primary: row.get(18)?,
+            last_error_at: row.get(19)?,
+            last_xfr: row.get(20)?,
+            next_refresh_at: row.get(21)?,
+            expires_at: row.get(22)?,
+            backoff: row.get(23)?,
+            expired: row.get(24)?,
+        },
     })
 }
 
@@ -99,6 +148,22 @@ pub fn get(conn: &Connection, account: i64, key: &str) -> Result<Zone, StoreErro
     with_primaries(conn, z)
 }
 
+/// Every zone's id with its status, for the start-up replan.
+pub fn all_status(conn: &Connection) -> Result<Vec<(i64, ZoneStatus)>, StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM zones ORDER BY id"))?;
+    let rows = stmt.query_map([], from_row)?.map(|z| z.map(|z| (z.id, z.status))).collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// A zone by id alone (the zone handler's view), with its primaries.
+pub fn by_id(conn: &Connection, id: i64) -> Result<Zone, StoreError> {
+    let z = conn
+        .query_row(&format!("SELECT {COLUMNS} FROM zones WHERE id = ?1"), [id], from_row)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: id.to_string() })?;
+    with_primaries(conn, z)
+}
+
 /// Lists an account's zones; `name_like` filters on a substring of the name.
 pub fn list(
     conn: &Connection,
@@ -126,6 +191,7 @@ pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<Zone, St
     let tx = conn.transaction()?;
     let z = get(&tx, account, key)?;
     tx.execute("DELETE FROM zones WHERE id = ?1", [z.id])?;
+    tx.execute("DELETE FROM zone_records WHERE zone_id = ?1", [z.id])?;
     tx.commit()?;
     Ok(z)
 }

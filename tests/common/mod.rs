@@ -135,11 +135,84 @@ impl Daemon {
         self.client().request(method, path, body.as_ref()).await.expect("API call")
     }
 
+    /// `GET /v2/1/zones/{zone}`'s data.
+    pub async fn zone(&self, zone: &str) -> Value {
+        let r = self.call("GET", &format!("/v2/1/zones/{zone}"), None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["data"].clone()
+    }
+
+    /// Polls the zone until `done` holds (20 s at most) and returns it.
+    pub async fn wait_zone(&self, zone: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let z = self.zone(zone).await;
+            if done(&z) {
+                return z;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; zone: {z:#}
+log:
+{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the zone serves `serial`.
+    pub async fn wait_serial(&self, zone: &str, serial: u32) -> Value {
+        self.wait_zone(zone, &format!("serial {serial}"), |z| z["transfer"]["serial"] == serial).await
+    }
+
+    /// Waits until a refresh attempt after `attempts` has finished.
+    pub async fn wait_attempt(&self, zone: &str, attempts: u64) -> Value {
+        self.wait_zone(zone, "a refresh attempt to finish", |z| {
+            z["transfer"]["attempts"].as_u64().unwrap_or(0) > attempts
+                && z["transfer"]["refreshing"] == false
+                && z["transfer"]["queued"] == false
+        })
+        .await
+    }
+
+    /// Creates a primary (with an optional TSIG key name) and a zone, and links them.
+    pub async fn add_linked(&self, primary: &str, addr: SocketAddr, key: Option<&str>, zone: &str) {
+        let mut body = serde_json::json!({ "name": primary, "ip": addr.ip().to_string(), "port": addr.port() });
+        if let Some(k) = key {
+            body["tsig_key"] = Value::String(k.to_string());
+        }
+        let r = self.call("POST", "/v2/1/secondary_dns/primaries", Some(body)).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let r = self.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": zone }))).await;
+        assert!(r.status == 201 || r.status == 400, "{:?}", r.body);
+        let path = format!(
+            "/v2/1/secondary_dns/primaries/{}/link",
+            r_id(&self.call("GET", &format!("/v2/1/secondary_dns/primaries/{primary}"), None).await)
+        );
+        let r = self.call("PUT", &path, Some(serde_json::json!({ "zone": zone }))).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+
+    /// The zone file export.
+    pub async fn export(&self, zone: &str) -> String {
+        let r = self.call("GET", &format!("/v2/1/zones/{zone}/file"), None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["data"]["zone"].as_str().expect("zone text").to_string()
+    }
+
     /// Runs `secondaryctl --socket <ours> ARGS…` and returns (exit code, stdout, stderr).
     pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
         ctl_with(&self.socket, args)
     }
 }
+
+fn r_id(r: &Response) -> i64 {
+    r.body["data"]["id"].as_i64().expect("object id")
+}
+
+/// Test config for transfers: small clamps so timers are seconds, not hours.
+pub const FAST_TIMERS: &str = "[transfer]\nrefresh_min = 1\nretry_min = 1\nexpire_min = 1\nidle_timeout = 2\nconnect_timeout = 2\nsoa_timeout = 2\n";
 
 pub fn ctl_with(socket: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_secondaryctl"))
@@ -162,4 +235,64 @@ impl Drop for Daemon {
             let _ = child.wait();
         }
     }
+}
+
+pub mod bind;
+pub mod fake;
+
+/// A zone with every record type the transfer tests care about, at `serial`.
+pub fn rich_zone(serial: u32) -> String {
+    format!(
+        r#"$ORIGIN example.test.
+$TTL 3600
+@       IN SOA ns1.example.test. hostmaster.example.test. {serial} 3600 600 604800 300
+@       IN NS  ns1.example.test.
+@       IN NS  ns2.elsewhere.test.
+@       IN A   192.0.2.1
+@       IN AAAA 2001:db8::1
+@       IN MX  10 mail.example.test.
+@       IN MX  20 mail2.elsewhere.test.
+@       IN TXT "v=spf1 -all"
+@       IN TXT "several" "strings" "in one record"
+@       IN TXT "quote \" and backslash \\ inside"
+@       IN TXT "bytes \195\169\226\130\172 and \000 and tab\009"
+@       IN CAA 0 issue "letsencrypt.org"
+@       IN CAA 128 iodef "mailto:security@example.test"
+@       IN DNSKEY 257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==
+@       IN RRSIG SOA 13 2 3600 20300101000000 20200101000000 12345 example.test. KmGp5ao6E4X4OQ7yZsaJpSgX3Ek3tJlsc9T3zrVYaZfJyqn2DOs69RMdUnyhMNGKs3mAGlIGJVyNIiTl0X4tRA==
+@       IN NSEC a.example.test. A NS SOA MX TXT AAAA RRSIG NSEC DNSKEY CAA
+@       IN HTTPS 1 . alpn="h2,h3" port=8443 ipv4hint=192.0.2.1 ipv6hint=2001:db8::1
+_sip._tcp IN SRV 10 60 5060 sip.example.test.
+svc     IN SVCB 1 svc-backend.example.test. alpn=h2 port=8080 key65333=ab
+ns1     IN A   192.0.2.53
+mail    IN A   192.0.2.25
+sip     IN A   192.0.2.26
+a       IN A   192.0.2.2
+www     IN CNAME @
+1.2.0.192.in-addr IN PTR host.example.test.
+naptr   IN NAPTR 100 10 "S" "SIP+D2U" "" _sip._udp.example.test.
+naptr   IN NAPTR 100 20 "U" "E2U+sip" "!^.*$!sip:info@example.test!" .
+ssh     IN SSHFP 4 2 123456789abcdef67890123456789abcdef67890123456789abcdef123456789
+_443._tcp.www IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+*.wild  IN A   192.0.2.99
+*.wild  IN TXT "wildcard"
+sub     IN NS  ns.sub.example.test.
+sub     IN DS  12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+ns.sub  IN A   192.0.2.77
+ns.sub  IN AAAA 2001:db8::77
+unknown IN TYPE65400 \# 4 0a000001
+empty   IN TYPE65401 \# 0
+"#
+    )
+}
+
+/// A small zone of `n` A records plus SOA/NS at `serial` with short timers.
+pub fn small_zone(name: &str, serial: u32, n: usize, timers: &str) -> String {
+    let mut z = format!(
+        "$ORIGIN {name}.\n$TTL 300\n@ IN SOA ns1.{name}. hostmaster.{name}. {serial} {timers}\n@ IN NS ns1.{name}.\nns1 IN A 192.0.2.53\n"
+    );
+    for i in 0..n {
+        z.push_str(&format!("h{i} IN A 10.0.{}.{}\n", i / 250, i % 250 + 1));
+    }
+    z
 }

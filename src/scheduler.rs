@@ -1,0 +1,309 @@
+//! One inspectable, time-ordered queue of zone events (STYLE principle 6).
+//!
+//! Each zone has at most one pending refresh and one pending expiry. Inputs
+//! (NOTIFY, API calls, start-up) call [`Scheduler::refresh`]; requests for the
+//! same zone merge: the earlier time wins and `force_axfr` accumulates. A request
+//! that arrives while the zone's event runs is remembered and runs once after it
+//! (RFC 1996 §4.4), never N times. One event runs at a time per zone, and at most
+//! `concurrency` run at once overall; among due events, urgent ones (NOTIFY,
+//! operator) go before routine timer refreshes, so a backlog of due zones never
+//! delays a NOTIFY.
+//!
+//! The handler returns the zone's next [`Plan`] (derived from persisted timers),
+//! which replaces the zone's timers.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::time::Instant;
+
+pub type ZoneId = i64;
+
+/// The closed set of zone events (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Check the primary's serial and transfer if newer (or always, with `force_axfr`).
+    Refresh { force_axfr: bool },
+    /// The zone's expire timer ran out without a successful refresh.
+    Expire,
+}
+
+/// What to schedule for a zone after an event: `None` = no such timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub refresh_at: Option<Instant>,
+    pub expire_at: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    /// Ordered first: an expiry due at the same time as a refresh marks the zone expired first.
+    Expire,
+    Refresh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// NOTIFY and operator requests.
+    Urgent = 0,
+    /// Timer-driven refreshes.
+    Routine = 1,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    at: Instant,
+    priority: Priority,
+    force_axfr: bool,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    refresh: Option<Pending>,
+    expire: Option<Instant>,
+    running: bool,
+    /// A refresh asked for while the zone's event ran: runs right after it.
+    again: Option<(Priority, bool)>,
+}
+
+#[derive(Default)]
+struct State {
+    /// (due time, priority, zone, kind): the timeline the loop walks.
+    timeline: BTreeSet<(Instant, Priority, ZoneId, Kind)>,
+    entries: HashMap<ZoneId, Entry>,
+    running: usize,
+}
+
+/// A zone's place in the schedule, for status output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ZoneSchedule {
+    pub running: bool,
+    pub refresh_at: Option<Instant>,
+    pub expire_at: Option<Instant>,
+    /// A refresh is queued (due now or later) or will run again after the current one.
+    pub queued: bool,
+}
+
+/// Counts for the daemon status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub running: usize,
+    /// Events due now but waiting for a free slot.
+    pub waiting: usize,
+    pub scheduled: usize,
+}
+
+pub type BoxFuture = Pin<Box<dyn Future<Output = Plan> + Send>>;
+pub type Handler = Arc<dyn Fn(ZoneId, Event) -> BoxFuture + Send + Sync>;
+
+pub struct Scheduler {
+    state: Mutex<State>,
+    wake: Notify,
+    slots: Arc<Semaphore>,
+}
+
+impl Scheduler {
+    pub fn new(concurrency: usize) -> Arc<Scheduler> {
+        Arc::new(Scheduler {
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent data (every update is
+        // a few field writes), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks for a refresh of `zone` at `at`, merging with what is pending.
+    pub fn refresh(&self, zone: ZoneId, at: Instant, priority: Priority, force_axfr: bool) {
+        let mut st = self.lock();
+        let State { timeline, entries, .. } = &mut *st;
+        let e = entries.entry(zone).or_default();
+        if e.running {
+            let (p, f) = e.again.unwrap_or((priority, false));
+            e.again = Some((p.min(priority), f || force_axfr));
+            return;
+        }
+        let merged = match e.refresh {
+            Some(old) => {
+                timeline.remove(&(old.at, old.priority, zone, Kind::Refresh));
+                Pending {
+                    at: old.at.min(at),
+                    priority: old.priority.min(priority),
+                    force_axfr: old.force_axfr || force_axfr,
+                }
+            }
+            None => Pending { at, priority, force_axfr },
+        };
+        timeline.insert((merged.at, merged.priority, zone, Kind::Refresh));
+        e.refresh = Some(merged);
+        drop(st);
+        self.wake.notify_one();
+    }
+
+    /// Replaces the zone's timers with `plan` (start-up replan; after each event).
+    pub fn plan(&self, zone: ZoneId, plan: Plan) {
+        let mut st = self.lock();
+        Self::apply_plan(&mut st, zone, plan);
+        drop(st);
+        self.wake.notify_one();
+    }
+
+    fn apply_plan(st: &mut State, zone: ZoneId, plan: Plan) {
+        let State { timeline, entries, .. } = st;
+        let e = entries.entry(zone).or_default();
+        if let Some(old) = e.refresh.take() {
+            timeline.remove(&(old.at, old.priority, zone, Kind::Refresh));
+        }
+        if let Some(old) = e.expire.take() {
+            timeline.remove(&(old, Priority::Routine, zone, Kind::Expire));
+        }
+        if let Some(at) = plan.refresh_at {
+            timeline.insert((at, Priority::Routine, zone, Kind::Refresh));
+            e.refresh = Some(Pending { at, priority: Priority::Routine, force_axfr: false });
+        }
+        if let Some(at) = plan.expire_at {
+            timeline.insert((at, Priority::Routine, zone, Kind::Expire));
+            e.expire = Some(at);
+        }
+    }
+
+    /// Forgets a deleted zone (a running event finishes; nothing follows it).
+    pub fn remove(&self, zone: ZoneId) {
+        let mut st = self.lock();
+        let State { timeline, entries, .. } = &mut *st;
+        if let Some(e) = entries.get_mut(&zone) {
+            if let Some(old) = e.refresh.take() {
+                timeline.remove(&(old.at, old.priority, zone, Kind::Refresh));
+            }
+            if let Some(old) = e.expire.take() {
+                timeline.remove(&(old, Priority::Routine, zone, Kind::Expire));
+            }
+            e.again = None;
+            if !e.running {
+                entries.remove(&zone);
+            }
+        }
+    }
+
+    pub fn zone(&self, zone: ZoneId) -> ZoneSchedule {
+        let st = self.lock();
+        match st.entries.get(&zone) {
+            None => ZoneSchedule::default(),
+            Some(e) => ZoneSchedule {
+                running: e.running,
+                refresh_at: e.refresh.map(|p| p.at),
+                expire_at: e.expire,
+                queued: e.again.is_some() || e.refresh.is_some_and(|p| p.at <= Instant::now()),
+            },
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        let st = self.lock();
+        let now = Instant::now();
+        let waiting = st.timeline.iter().take_while(|(at, ..)| *at <= now).count();
+        Counts { running: st.running, waiting, scheduled: st.timeline.len() }
+    }
+
+    /// Takes the most urgent due event of a zone that is not running.
+    fn pop_due(&self, now: Instant) -> Option<(ZoneId, Event)> {
+        let mut st = self.lock();
+        let State { timeline, entries, running } = &mut *st;
+        // Due events, urgent first, then by time.
+        let pick = timeline
+            .iter()
+            .take_while(|(at, ..)| *at <= now)
+            .filter(|(_, _, zone, _)| entries.get(zone).is_some_and(|e| !e.running))
+            .min_by_key(|(at, prio, _, kind)| (*prio, *at, *kind))
+            .copied()?;
+        timeline.remove(&pick);
+        let (_, _, zone, kind) = pick;
+        let e = entries.entry(zone).or_default();
+        let event = match kind {
+            Kind::Refresh => Event::Refresh { force_axfr: e.refresh.take().is_some_and(|p| p.force_axfr) },
+            Kind::Expire => {
+                e.expire = None;
+                Event::Expire
+            }
+        };
+        e.running = true;
+        *running += 1;
+        Some((zone, event))
+    }
+
+    /// The earliest event of a zone that is not running (a running zone's
+    /// events wait for [`Scheduler::finished`], which wakes the loop).
+    fn next_wake(&self) -> Option<Instant> {
+        let st = self.lock();
+        st.timeline.iter().find(|(_, _, zone, _)| st.entries.get(zone).is_some_and(|e| !e.running)).map(|(at, ..)| *at)
+    }
+
+    fn finished(&self, zone: ZoneId, plan: Plan) {
+        let mut st = self.lock();
+        st.running = st.running.saturating_sub(1);
+        let Some(e) = st.entries.get_mut(&zone) else { return };
+        e.running = false;
+        let again = e.again.take();
+        Self::apply_plan(&mut st, zone, plan);
+        drop(st);
+        if let Some((priority, force_axfr)) = again {
+            self.refresh(zone, Instant::now(), priority, force_axfr);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Runs due events with `handler` until `shutdown` turns true, then waits
+    /// (briefly) for the running ones to finish.
+    pub async fn run(self: Arc<Self>, handler: Handler, mut shutdown: watch::Receiver<bool>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            // Wait for a free slot first, so the choice of event is made as late
+            // as possible (an urgent event arriving meanwhile goes first).
+            let permit = tokio::select! {
+                p = self.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = shutdown.changed() => continue,
+            };
+            let now = Instant::now();
+            if let Some((zone, event)) = self.pop_due(now) {
+                let me = self.clone();
+                let fut = handler(zone, event);
+                tasks.spawn(async move {
+                    let plan = fut.await;
+                    me.finished(zone, plan);
+                    drop(permit);
+                });
+                continue;
+            }
+            drop(permit);
+            let sleep_until = self.next_wake().unwrap_or(now + std::time::Duration::from_secs(3600));
+            tokio::select! {
+                _ = tokio::time::sleep_until(sleep_until) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.changed() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        // Give running events a moment to finish; then abort them. Aborting is
+        // safe: a transfer's rows stay invisible until its commit, which is one
+        // store transaction, and start-up removes what an aborted one wrote.
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(std::time::Duration::from_secs(5), drain).await.is_err() {
+            tracing::warn!(running = tasks.len(), "aborting zone events still running at shutdown");
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,396 @@
+//! Zone contents in versions, and the refresh state of each zone.
+//!
+//! See migration 2 for the visibility rule. A full transfer (AXFR) writes its
+//! rows as version `v + 1` in batches, each its own transaction (so the API keeps
+//! answering during a large transfer), then [`commit_full`] makes it current in
+//! one small transaction. An incremental transfer (IXFR) is applied by
+//! [`apply_diffs`] in one transaction whose cost follows the diff. A transfer
+//! that fails leaves the current version untouched; [`discard`] removes what it
+//! wrote. Records keep their wire-format RDATA: no text round trip, no loss.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{now_secs, StoreError};
+use crate::xfr::wire::Record;
+
+/// A record as stored and read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub id: i64,
+    /// Absolute owner name in presentation form, case as received.
+    pub owner: String,
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    pub rdata: Vec<u8>,
+}
+
+/// One IXFR step: records to delete, then records to add (RFC 1995 §4).
+#[derive(Debug, Clone, Default)]
+pub struct Diff {
+    pub from: u32,
+    pub to: u32,
+    pub deleted: Vec<Record>,
+    pub added: Vec<Record>,
+}
+
+/// What a successful transfer leaves in the zone's row.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub serial: u32,
+    /// REFRESH, RETRY, EXPIRE, MINIMUM of the new SOA.
+    pub soa: [u32; 4],
+    /// Display name and address of the primary, for the status.
+    pub primary: String,
+    /// The `last_transfer` object of the status, as JSON text.
+    pub summary_json: String,
+}
+
+/// A stable 64-bit key of a record's identity (owner case-folded, type, class,
+/// RDATA), persisted and indexed to find the row an IXFR deletes. FNV-1a: it
+/// must never change between builds, unlike std's hasher.
+pub fn record_key(r: &Record) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    for &b in r.owner.as_wire() {
+        eat(b.to_ascii_lowercase());
+    }
+    for b in r.rtype.to_be_bytes().into_iter().chain(r.class.to_be_bytes()) {
+        eat(b);
+    }
+    for &b in &r.rdata {
+        eat(b);
+    }
+    h as i64
+}
+
+const VISIBLE: &str = "r.zone_id = z.id AND r.added BETWEEN z.base_version AND z.version \
+                       AND (r.deleted IS NULL OR r.deleted > z.version)";
+
+/// Notes the start of a refresh attempt.
+pub fn begin_attempt(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE zones SET attempts = attempts + 1, last_attempt_at = ?2 WHERE id = ?1",
+        params![zone_id, now_secs()],
+    )?;
+    Ok(())
+}
+
+/// Starts a full load and returns the version it writes. Rows of an earlier
+/// load that never committed (a crash, a failure) are removed first.
+pub fn begin_full(conn: &mut Connection, zone_id: i64) -> Result<i64, StoreError> {
+    let version: i64 = conn
+        .query_row("SELECT version FROM zones WHERE id = ?1", [zone_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
+    conn.execute("DELETE FROM zone_records WHERE zone_id = ?1 AND added > ?2", params![zone_id, version])?;
+    Ok(version + 1)
+}
+
+fn insert_rows(conn: &Connection, zone_id: i64, version: i64, records: &[Record]) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO zone_records (zone_id, added, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for r in records {
+        stmt.execute(params![zone_id, version, record_key(r), r.owner.to_string(), r.rtype, r.class, r.ttl, r.rdata])?;
+    }
+    Ok(())
+}
+
+/// Writes one batch of a full load (invisible until [`commit_full`]).
+pub fn insert_batch(conn: &mut Connection, zone_id: i64, version: i64, records: &[Record]) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    insert_rows(&tx, zone_id, version, records)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Removes the rows of a full load that will not be committed.
+pub fn discard(conn: &mut Connection, zone_id: i64, version: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM zone_records WHERE zone_id = ?1 AND added >= ?2", params![zone_id, version])?;
+    Ok(())
+}
+
+fn commit_state(conn: &Connection, zone_id: i64, c: &Committed, record_count: i64) -> Result<(), StoreError> {
+    let now = now_secs();
+    conn.execute(
+        "UPDATE zones SET serial = ?2, record_count = ?3, soa_refresh = ?4, soa_retry = ?5, soa_expire = ?6,
+             soa_minimum = ?7, primary_serial = ?2, last_success_at = ?8, last_transferred_at = ?8,
+             last_primary = ?9, last_xfr = ?10, last_error = NULL, last_error_primary = NULL, last_error_at = NULL,
+             backoff = 0, expired = 0, updated_at = ?8
+         WHERE id = ?1",
+        params![
+            zone_id,
+            c.serial,
+            record_count,
+            c.soa[0],
+            c.soa[1],
+            c.soa[2],
+            c.soa[3],
+            now,
+            c.primary,
+            c.summary_json
+        ],
+    )?;
+    Ok(())
+}
+
+/// Makes a full load current, atomically, then drops the superseded rows.
+pub fn commit_full(
+    conn: &mut Connection,
+    zone_id: i64,
+    version: i64,
+    records: u64,
+    c: &Committed,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let exists =
+        tx.execute("UPDATE zones SET version = ?2, base_version = ?2 WHERE id = ?1", params![zone_id, version])?;
+    if exists == 0 {
+        return Err(StoreError::NotFound { kind: "Zone", id: zone_id.to_string() });
+    }
+    commit_state(&tx, zone_id, c, records as i64)?;
+    // An AXFR ends the IXFR history: the journal cannot bridge it.
+    tx.execute("DELETE FROM zone_journal WHERE zone_id = ?1", [zone_id])?;
+    tx.commit()?;
+    conn.execute("DELETE FROM zone_records WHERE zone_id = ?1 AND added < ?2", params![zone_id, version])?;
+    Ok(())
+}
+
+/// Why a diff could not be applied: the primary's IXFR does not match our copy.
+#[derive(Debug)]
+pub enum DiffError {
+    Store(StoreError),
+    /// A record the diff deletes is not in our copy (or one it adds is already there).
+    Mismatch(String),
+}
+
+impl From<StoreError> for DiffError {
+    fn from(e: StoreError) -> Self {
+        DiffError::Store(e)
+    }
+}
+
+impl From<rusqlite::Error> for DiffError {
+    fn from(e: rusqlite::Error) -> Self {
+        DiffError::Store(StoreError::Db(e))
+    }
+}
+
+/// Applies IXFR steps in one transaction and makes the result current; keeps
+/// each step in the journal (at most `journal_max` per zone). Any mismatch
+/// rolls everything back.
+pub fn apply_diffs(
+    conn: &mut Connection,
+    zone_id: i64,
+    diffs: &[Diff],
+    c: &Committed,
+    journal_max: u32,
+) -> Result<u64, DiffError> {
+    let tx = conn.transaction()?;
+    let (version, count): (i64, i64) = tx
+        .query_row("SELECT version, record_count FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
+    let new = version + 1;
+    let mut count = count;
+    {
+        let mut del = tx.prepare_cached(
+            "UPDATE zone_records SET deleted = ?2 WHERE id = (
+                 SELECT id FROM zone_records WHERE zone_id = ?1 AND rkey = ?3 AND deleted IS NULL
+                   AND rtype = ?4 AND class = ?5 AND rdata = ?6 AND lower(owner) = lower(?7) LIMIT 1)",
+        )?;
+        let mut present = tx.prepare_cached(
+            "SELECT 1 FROM zone_records WHERE zone_id = ?1 AND rkey = ?2 AND deleted IS NULL
+               AND rtype = ?3 AND class = ?4 AND rdata = ?5 AND lower(owner) = lower(?6) LIMIT 1",
+        )?;
+        for d in diffs {
+            for r in &d.deleted {
+                let owner = r.owner.to_string();
+                let n = del.execute(params![zone_id, new, record_key(r), r.rtype, r.class, r.rdata, owner])?;
+                if n == 0 {
+                    return Err(DiffError::Mismatch(format!(
+                        "the IXFR step {}→{} deletes `{owner} {}`, which our copy does not have",
+                        d.from,
+                        d.to,
+                        crate::xfr::text::type_name(r.rtype)
+                    )));
+                }
+                count -= 1;
+            }
+            for r in &d.added {
+                let owner = r.owner.to_string();
+                let dup = present
+                    .query_row(params![zone_id, record_key(r), r.rtype, r.class, r.rdata, owner], |_| Ok(()))
+                    .optional()?;
+                if dup.is_some() {
+                    // RFC 1995 does not allow adding a record that exists; a TTL
+                    // change arrives as delete + add, so this is a broken diff.
+                    return Err(DiffError::Mismatch(format!(
+                        "the IXFR step {}→{} adds `{owner} {}`, which our copy already has",
+                        d.from,
+                        d.to,
+                        crate::xfr::text::type_name(r.rtype)
+                    )));
+                }
+                insert_rows(&tx, zone_id, new, std::slice::from_ref(r))?;
+                count += 1;
+            }
+            let mut blob = Vec::new();
+            encode_diff(&mut blob, &d.deleted, &d.added);
+            tx.execute(
+                "INSERT INTO zone_journal (zone_id, serial_from, serial_to, deleted, added, diff, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![zone_id, d.from, d.to, d.deleted.len() as i64, d.added.len() as i64, blob, now_secs()],
+            )?;
+        }
+    }
+    tx.execute("UPDATE zones SET version = ?2 WHERE id = ?1", params![zone_id, new])?;
+    commit_state(&tx, zone_id, c, count)?;
+    tx.execute(
+        "DELETE FROM zone_journal WHERE zone_id = ?1 AND id NOT IN
+           (SELECT id FROM zone_journal WHERE zone_id = ?1 ORDER BY id DESC LIMIT ?2)",
+        params![zone_id, journal_max],
+    )?;
+    tx.execute(
+        "DELETE FROM zone_records WHERE zone_id = ?1 AND deleted IS NOT NULL AND deleted <= ?2",
+        params![zone_id, new],
+    )?;
+    tx.commit()?;
+    Ok(count as u64)
+}
+
+/// Journal encoding of one step: per record, 1 op byte (0 delete, 1 add), owner
+/// length + wire owner, type, class, TTL, RDATA length + RDATA (big-endian).
+fn encode_diff(out: &mut Vec<u8>, deleted: &[Record], added: &[Record]) {
+    for (op, records) in [(0u8, deleted), (1u8, added)] {
+        for r in records {
+            out.push(op);
+            let owner = r.owner.as_wire();
+            out.push(owner.len() as u8);
+            out.extend_from_slice(owner);
+            out.extend_from_slice(&r.rtype.to_be_bytes());
+            out.extend_from_slice(&r.class.to_be_bytes());
+            out.extend_from_slice(&r.ttl.to_be_bytes());
+            out.extend_from_slice(&(r.rdata.len() as u16).to_be_bytes());
+            out.extend_from_slice(&r.rdata);
+        }
+    }
+}
+
+/// Records a refresh that found the zone up to date at `primary_serial`.
+pub fn record_up_to_date(
+    conn: &Connection,
+    zone_id: i64,
+    primary: &str,
+    primary_serial: u32,
+) -> Result<(), StoreError> {
+    let now = now_secs();
+    conn.execute(
+        "UPDATE zones SET primary_serial = ?2, last_success_at = ?3, last_primary = ?4, last_error = NULL,
+             last_error_primary = NULL, last_error_at = NULL, backoff = 0, expired = 0 WHERE id = ?1",
+        params![zone_id, primary_serial, now, primary],
+    )?;
+    Ok(())
+}
+
+/// Records a failed refresh; the data and serial stay as they were.
+pub fn record_failure(conn: &Connection, zone_id: i64, primary: Option<&str>, message: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE zones SET last_error = ?2, last_error_primary = ?3, last_error_at = ?4 WHERE id = ?1",
+        params![zone_id, message, primary, now_secs()],
+    )?;
+    Ok(())
+}
+
+/// Persists the zone's timers after an event (Unix seconds).
+pub fn set_timers(
+    conn: &Connection,
+    zone_id: i64,
+    next_refresh_at: Option<i64>,
+    expires_at: Option<i64>,
+    backoff: u32,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE zones SET next_refresh_at = ?2, expires_at = ?3, backoff = ?4 WHERE id = ?1",
+        params![zone_id, next_refresh_at, expires_at, backoff],
+    )?;
+    Ok(())
+}
+
+/// Marks the zone expired (RFC 1034 §4.3.5): it keeps its data but is no
+/// longer served; refreshes go on.
+pub fn set_expired(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
+    conn.execute("UPDATE zones SET expired = 1 WHERE id = ?1", [zone_id])?;
+    Ok(())
+}
+
+/// Filters of a record listing.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    /// Exact owner, relative to the zone (`""` = apex), case-insensitive.
+    pub name: Option<String>,
+    pub rtype: Option<u16>,
+}
+
+/// The zone's current records in transfer order, optionally filtered, one page.
+pub fn records(
+    conn: &Connection,
+    zone_id: i64,
+    filter: &RecordFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StoredRecord>, u64), StoreError> {
+    let zone_name: String = conn
+        .query_row("SELECT name FROM zones WHERE id = ?1", [zone_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
+    let owner = filter.name.as_ref().map(|n| {
+        let n = n.trim_end_matches('.').to_ascii_lowercase();
+        if n.is_empty() {
+            format!("{zone_name}.")
+        } else {
+            format!("{n}.{zone_name}.")
+        }
+    });
+    let filter_sql = "(?2 IS NULL OR lower(r.owner) = ?2) AND (?3 IS NULL OR r.rtype = ?3)";
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM zone_records r, zones z WHERE z.id = ?1 AND {VISIBLE} AND {filter_sql}"),
+        params![zone_id, owner, filter.rtype],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT r.id, r.owner, r.rtype, r.class, r.ttl, r.rdata FROM zone_records r, zones z
+         WHERE z.id = ?1 AND {VISIBLE} AND {filter_sql} ORDER BY r.id LIMIT ?4 OFFSET ?5"
+    ))?;
+    let rows = stmt
+        .query_map(params![zone_id, owner, filter.rtype, limit, offset], |r| {
+            Ok(StoredRecord {
+                id: r.get(0)?,
+                owner: r.get(1)?,
+                rtype: r.get(2)?,
+                class: r.get(3)?,
+                ttl: r.get(4)?,
+                rdata: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok((rows, total as u64))
+}
+
+/// Removes rows no zone version can reach any more (left by a crash mid-transfer
+/// or by a deleted zone). Run at start-up.
+pub fn collect_garbage(conn: &mut Connection) -> Result<u64, StoreError> {
+    let tx = conn.transaction()?;
+    let mut n = tx.execute("DELETE FROM zone_records WHERE zone_id NOT IN (SELECT id FROM zones)", [])?;
+    n += tx.execute(
+        "DELETE FROM zone_records WHERE id IN (SELECT r.id FROM zone_records r JOIN zones z ON z.id = r.zone_id
+           WHERE r.added > z.version OR r.added < z.base_version OR (r.deleted IS NOT NULL AND r.deleted <= z.version))",
+        [],
+    )?;
+    tx.commit()?;
+    Ok(n as u64)
+}

@@ -1,0 +1,374 @@
+//! The thin I/O around the sans-IO parts: a SOA query over UDP (TCP on truncation) and an
+//! AXFR/IXFR over TCP.
+//!
+//! Everything protocol-specific lives in [`super::interpret`], [`super::tsig`] and
+//! [`super::wire`]; this file only moves bytes, enforces time limits, and hands updates to the
+//! storing task through a bounded channel with `send().await`, so a slow store slows the transfer
+//! down (TCP flow control reaches the primary) instead of dropping data.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, timeout_at, Instant};
+use tracing::debug;
+
+use super::error::{Peer, QueryKind, XfrError};
+use super::interpret::{Interpreter, Limits, Outcome, Progress, Request, Update};
+use super::tsig::{sign_request, unix_now, StreamVerifier, TsigKey};
+use super::wire::{build_query, class, opcode, parse_message, rtype, Message, Name, Record};
+
+/// Updates are handed over in batches of about this many, to keep channel overhead per record
+/// low while still streaming.
+const BATCH: usize = 1024;
+
+/// Time limits and size limits of one transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferOptions {
+    pub connect_timeout: Duration,
+    /// Longest wait for the next message (RFC 5936 §4.1 leaves this to the client).
+    pub idle_timeout: Duration,
+    /// Longest the whole transfer may take, including time spent waiting for the store to take
+    /// updates.
+    pub total_timeout: Duration,
+    pub limits: Limits,
+}
+
+impl Default for TransferOptions {
+    /// 10 s to connect, 30 s between messages, 2 h in all (BIND's `max-transfer-time-in` is
+    /// 120 min), no size limits.
+    fn default() -> TransferOptions {
+        TransferOptions {
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            total_timeout: Duration::from_secs(2 * 3600),
+            limits: Limits::NONE,
+        }
+    }
+}
+
+/// What a completed transfer did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub outcome: Outcome,
+    pub messages: u32,
+    /// DNS message bytes received (without the 2-byte TCP length prefixes).
+    pub bytes: u64,
+    pub duration: Duration,
+}
+
+/// The primary's SOA for the zone (RFC 1035 §3.3.13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoaAnswer {
+    pub serial: u32,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    pub minimum: u32,
+    pub record: Record,
+}
+
+/// A fresh random query ID (RFC 5452 §9.2), from the OS generator.
+fn random_id() -> u16 {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 2];
+    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
+        // The OS generator does not fail in practice; the time's low bits are a weak but
+        // harmless fallback over TCP, and over UDP the primary's answer is still checked.
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        return (nanos ^ (nanos >> 16)) as u16;
+    }
+    u16::from_be_bytes(b)
+}
+
+/// Builds (and signs, with a key) a query; returns the bytes and the TSIG request MAC.
+fn make_query(
+    id: u16,
+    zone: &Name,
+    qtype: u16,
+    ixfr_serial: Option<u32>,
+    key: Option<&TsigKey>,
+    primary: SocketAddr,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), XfrError> {
+    let mut q = build_query(id, zone, qtype, ixfr_serial);
+    let mac = match key {
+        Some(k) => Some(
+            sign_request(&mut q, k, unix_now())
+                .map_err(|error| XfrError::Tsig { primary: Peer(Some(primary)), error })?,
+        ),
+        None => None,
+    };
+    Ok((q, mac))
+}
+
+/// Asks `primary` for the SOA of `zone` (the refresh check of RFC 1034 §4.3.5): over UDP, again
+/// over TCP when the answer is truncated. The datagram is resent after a third and two thirds of
+/// `timeout`, which bounds the whole query.
+pub async fn query_soa(
+    primary: SocketAddr,
+    zone: &Name,
+    key: Option<&TsigKey>,
+    timeout: Duration,
+) -> Result<SoaAnswer, XfrError> {
+    let deadline = Instant::now() + timeout;
+    let id = random_id();
+    let (query, mac) = make_query(id, zone, rtype::SOA, None, key, primary)?;
+    let io = |error| XfrError::Io { primary, error };
+    let local: SocketAddr =
+        if primary.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
+    let sock = UdpSocket::bind(local).await.map_err(io)?;
+    sock.connect(primary).await.map_err(io)?;
+    let mut buf = vec![0u8; 65535];
+    for attempt in 1..=3u32 {
+        sock.send(&query).await.map_err(io)?;
+        let resend_at = Instant::now() + timeout / 3;
+        let until = if attempt == 3 { deadline } else { resend_at.min(deadline) };
+        loop {
+            let n = match timeout_at(until, sock.recv(&mut buf)).await {
+                Err(_) => break,
+                Ok(r) => r.map_err(io)?,
+            };
+            let bytes = &buf[..n];
+            // Anything without our ID is a stray datagram (or a spoof); keep waiting.
+            if super::wire::message_id(bytes) != Some(id) {
+                continue;
+            }
+            let msg = parse_message(bytes).map_err(|error| XfrError::Malformed {
+                primary: Peer(Some(primary)),
+                message: 1,
+                error,
+            })?;
+            if msg.header.tc() {
+                debug!(%primary, zone = %zone, "SOA answer truncated, asking again over TCP");
+                return timeout_at(deadline, query_soa_tcp(primary, zone, key, &query, mac, id))
+                    .await
+                    .map_err(|_| XfrError::SoaTimeout { primary, after: timeout })?;
+            }
+            return check_soa_answer(bytes, msg, zone, id, key, mac.as_deref()).map_err(|e| e.with_primary(primary));
+        }
+    }
+    Err(XfrError::SoaTimeout { primary, after: timeout })
+}
+
+async fn query_soa_tcp(
+    primary: SocketAddr,
+    zone: &Name,
+    key: Option<&TsigKey>,
+    query: &[u8],
+    mac: Option<Vec<u8>>,
+    id: u16,
+) -> Result<SoaAnswer, XfrError> {
+    let io = |error| XfrError::Io { primary, error };
+    let mut stream = TcpStream::connect(primary).await.map_err(|error| XfrError::Connect { primary, error })?;
+    stream.write_all(&frame(query)?).await.map_err(io)?;
+    let bytes = match read_frame(&mut stream, &mut Vec::new()).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(XfrError::Closed { primary, messages: 0 }),
+        Err(e) => return Err(io(e)),
+    };
+    if bytes.is_empty() {
+        return Err(XfrError::EmptyFrame { primary, messages: 0 });
+    }
+    let msg = parse_message(&bytes).map_err(|error| XfrError::Malformed {
+        primary: Peer(Some(primary)),
+        message: 1,
+        error,
+    })?;
+    check_soa_answer(&bytes, msg, zone, id, key, mac.as_deref()).map_err(|e| e.with_primary(primary))
+}
+
+/// The sanity checks of a SOA answer: ours (ID, question), signed when we signed, NOERROR,
+/// authoritative (AA, RFC 1035 §4.1.1), and holding the zone's SOA.
+fn check_soa_answer(
+    bytes: &[u8],
+    msg: Message,
+    zone: &Name,
+    id: u16,
+    key: Option<&TsigKey>,
+    mac: Option<&[u8]>,
+) -> Result<SoaAnswer, XfrError> {
+    let h = msg.header;
+    let peer = Peer(None);
+    if !h.is_response() || h.opcode() != opcode::QUERY {
+        return Err(XfrError::NotAnAnswer { primary: peer, message: 1, why: "that is not an answer to a QUERY" });
+    }
+    if h.id != id {
+        return Err(XfrError::WrongId { primary: peer, message: 1, expected: id, got: h.id });
+    }
+    if let (Some(k), Some(mac)) = (key, mac) {
+        let mut v = StreamVerifier::new(k, mac);
+        v.verify(bytes, &msg)
+            .and_then(|()| if h.rcode() == 0 { v.finish() } else { Ok(()) })
+            .map_err(|error| XfrError::Tsig { primary: peer, error })?;
+    }
+    if h.rcode() != 0 {
+        return Err(XfrError::Rcode { primary: peer, query: QueryKind::Soa, rcode: h.rcode(), message: 1 });
+    }
+    match msg.questions.as_slice() {
+        [q] if q.name == *zone && q.qtype == rtype::SOA && q.qclass == class::IN => {}
+        _ => {
+            return Err(XfrError::Question {
+                primary: peer,
+                message: 1,
+                expected: format!("{zone} IN SOA"),
+                got: msg
+                    .questions
+                    .iter()
+                    .map(|q| format!("{} {}", q.name, super::text::type_name(q.qtype)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    }
+    if !h.aa() {
+        return Err(XfrError::NotAuthoritative { primary: peer, zone: zone.clone() });
+    }
+    let record = msg
+        .answers
+        .into_iter()
+        .find(|r| r.rtype == rtype::SOA && r.class == class::IN && r.owner == *zone)
+        .ok_or_else(|| XfrError::NoSoa { primary: peer, zone: zone.clone() })?;
+    let [serial, refresh, retry, expire, minimum] =
+        record.soa_fields().ok_or_else(|| XfrError::NoSoa { primary: peer, zone: zone.clone() })?;
+    Ok(SoaAnswer { serial, refresh, retry, expire, minimum, record })
+}
+
+/// Prefixes a message with its 2-byte length (RFC 1035 §4.2.2, RFC 7766 §8).
+fn frame(msg: &[u8]) -> Result<Vec<u8>, XfrError> {
+    let len = u16::try_from(msg.len()).map_err(|_| XfrError::TooManyBytes { limit: u64::from(u16::MAX) })?;
+    let mut f = Vec::with_capacity(msg.len() + 2);
+    f.extend_from_slice(&len.to_be_bytes());
+    f.extend_from_slice(msg);
+    Ok(f)
+}
+
+/// Reads one length-prefixed message; `Ok(None)` on a clean end of stream before the length.
+async fn read_frame<R: tokio::io::AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 2];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    buf.resize(usize::from(u16::from_be_bytes(len)), 0);
+    r.read_exact(buf).await?;
+    Ok(Some(std::mem::take(buf)))
+}
+
+/// Transfers `zone` from `primary` (RFC 5936 AXFR, RFC 1995 IXFR) and sends the updates to `tx`
+/// as they arrive, in batches, waiting for the receiver to take them.
+///
+/// The transfer is only valid when this returns `Ok`; on any error the caller discards what it
+/// received. With `key`, the query is signed and every answer verified (RFC 8945 §5.3.1).
+pub async fn transfer(
+    primary: SocketAddr,
+    zone: &Name,
+    request: Request,
+    key: Option<&TsigKey>,
+    opts: &TransferOptions,
+    tx: mpsc::Sender<Vec<Update>>,
+) -> Result<Summary, XfrError> {
+    let started = Instant::now();
+    let mut stats = Stats::default();
+    let result =
+        timeout_at(started + opts.total_timeout, run_transfer(primary, zone, request, key, opts, tx, &mut stats)).await;
+    let outcome = match result {
+        Ok(r) => r.map_err(|e| e.with_primary(primary))?,
+        Err(_) => return Err(XfrError::TotalTimeout { primary, after: opts.total_timeout, messages: stats.messages }),
+    };
+    let summary = Summary { outcome, messages: stats.messages, bytes: stats.bytes, duration: started.elapsed() };
+    debug!(%primary, zone = %zone, ?summary, "transfer finished");
+    Ok(summary)
+}
+
+#[derive(Default)]
+struct Stats {
+    messages: u32,
+    bytes: u64,
+}
+
+async fn run_transfer(
+    primary: SocketAddr,
+    zone: &Name,
+    request: Request,
+    key: Option<&TsigKey>,
+    opts: &TransferOptions,
+    tx: mpsc::Sender<Vec<Update>>,
+    stats: &mut Stats,
+) -> Result<Outcome, XfrError> {
+    let io = |error| XfrError::Io { primary, error };
+    let stream = timeout(opts.connect_timeout, TcpStream::connect(primary))
+        .await
+        .map_err(|_| XfrError::ConnectTimeout { primary, after: opts.connect_timeout })?
+        .map_err(|error| XfrError::Connect { primary, error })?;
+    stream.set_nodelay(true).map_err(io)?;
+    let id = random_id();
+    let ixfr_serial = match request {
+        Request::Ixfr { current_serial } => Some(current_serial),
+        Request::Axfr => None,
+    };
+    let (query, mac) = make_query(id, zone, request.qtype(), ixfr_serial, key, primary)?;
+    let mut verifier = match (key, &mac) {
+        (Some(k), Some(m)) => Some(StreamVerifier::new(k, m)),
+        _ => None,
+    };
+    // Keep the write half open until we are done: some primaries stop sending on a half-close.
+    let (rd, mut wr) = stream.into_split();
+    wr.write_all(&frame(&query)?).await.map_err(io)?;
+    debug!(%primary, zone = %zone, ?request, id, signed = key.is_some(), "transfer query sent");
+
+    let mut rd = BufReader::with_capacity(64 * 1024, rd);
+    let mut interp = Interpreter::new(zone.clone(), request, opts.limits).with_query_id(id);
+    let mut pending: Vec<Update> = Vec::with_capacity(2 * BATCH);
+    let mut buf = Vec::with_capacity(65535);
+    loop {
+        let read = timeout(opts.idle_timeout, read_frame(&mut rd, &mut buf)).await;
+        let bytes = match read {
+            Err(_) => return Err(XfrError::IdleTimeout { primary, after: opts.idle_timeout }),
+            Ok(Ok(Some(b))) => b,
+            Ok(Ok(None)) => return Err(XfrError::Closed { primary, messages: stats.messages }),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(XfrError::Closed { primary, messages: stats.messages })
+            }
+            Ok(Err(e)) => return Err(io(e)),
+        };
+        if bytes.is_empty() {
+            return Err(XfrError::EmptyFrame { primary, messages: stats.messages });
+        }
+        stats.messages += 1;
+        stats.bytes += bytes.len() as u64;
+        let msg = parse_message(&bytes).map_err(|error| XfrError::Malformed {
+            primary: Peer(Some(primary)),
+            message: stats.messages,
+            error,
+        })?;
+        if let Some(v) = verifier.as_mut() {
+            v.verify(&bytes, &msg).map_err(|error| XfrError::Tsig { primary: Peer(Some(primary)), error })?;
+        }
+        let progress = interp.feed(msg, bytes.len(), &mut pending)?;
+        // Reuse the allocation for the next frame.
+        buf = bytes;
+        match progress {
+            Progress::More => {
+                if pending.len() >= BATCH {
+                    let batch = std::mem::replace(&mut pending, Vec::with_capacity(2 * BATCH));
+                    tx.send(batch).await.map_err(|_| XfrError::ReceiverGone)?;
+                }
+            }
+            Progress::Done(outcome) => {
+                // A NeedAxfr carries no data and may come from an unsigned error reply; the AXFR
+                // that follows is verified on its own.
+                if let (Some(v), false) = (&verifier, matches!(outcome, Outcome::NeedAxfr { .. })) {
+                    v.finish().map_err(|error| XfrError::Tsig { primary: Peer(Some(primary)), error })?;
+                }
+                if !pending.is_empty() {
+                    tx.send(pending).await.map_err(|_| XfrError::ReceiverGone)?;
+                }
+                return Ok(outcome);
+            }
+        }
+    }
+}

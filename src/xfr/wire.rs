@@ -1,0 +1,1153 @@
+//! Our own reader of DNS messages (RFC 1035 §4) and builder of the few queries we send.
+//!
+//! Why not hickory's decoder: it refuses records with zero-length RDATA in non-UPDATE messages
+//! (so an AXFR of a zone holding `x TYPE65400 \# 0` fails outright) and its presentation format is
+//! lossy. A transfer of a million records goes through here, so the reader is a single forward
+//! pass that copies each record once: names are decompressed into owned wire form, RDATA is kept
+//! as bytes, decompressed only for the types whose RDATA may carry compressed names (RFC 3597 §4).
+//! Everything is bounds-checked; nothing derived from the network can panic.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
+
+/// Numeric record types used by this module tree (IANA "Resource Record (RR) TYPEs").
+pub mod rtype {
+    pub const A: u16 = 1;
+    pub const NS: u16 = 2;
+    pub const MD: u16 = 3;
+    pub const MF: u16 = 4;
+    pub const CNAME: u16 = 5;
+    pub const SOA: u16 = 6;
+    pub const MB: u16 = 7;
+    pub const MG: u16 = 8;
+    pub const MR: u16 = 9;
+    pub const NULL: u16 = 10;
+    pub const WKS: u16 = 11;
+    pub const PTR: u16 = 12;
+    pub const HINFO: u16 = 13;
+    pub const MINFO: u16 = 14;
+    pub const MX: u16 = 15;
+    pub const TXT: u16 = 16;
+    pub const RP: u16 = 17;
+    pub const AFSDB: u16 = 18;
+    pub const RT: u16 = 21;
+    pub const SIG: u16 = 24;
+    pub const KEY: u16 = 25;
+    pub const PX: u16 = 26;
+    pub const AAAA: u16 = 28;
+    pub const LOC: u16 = 29;
+    pub const NXT: u16 = 30;
+    pub const SRV: u16 = 33;
+    pub const NAPTR: u16 = 35;
+    pub const KX: u16 = 36;
+    pub const CERT: u16 = 37;
+    pub const DNAME: u16 = 39;
+    pub const OPT: u16 = 41;
+    pub const APL: u16 = 42;
+    pub const DS: u16 = 43;
+    pub const SSHFP: u16 = 44;
+    pub const IPSECKEY: u16 = 45;
+    pub const RRSIG: u16 = 46;
+    pub const NSEC: u16 = 47;
+    pub const DNSKEY: u16 = 48;
+    pub const DHCID: u16 = 49;
+    pub const NSEC3: u16 = 50;
+    pub const NSEC3PARAM: u16 = 51;
+    pub const TLSA: u16 = 52;
+    pub const SMIMEA: u16 = 53;
+    pub const HIP: u16 = 55;
+    pub const CDS: u16 = 59;
+    pub const CDNSKEY: u16 = 60;
+    pub const OPENPGPKEY: u16 = 61;
+    pub const CSYNC: u16 = 62;
+    pub const ZONEMD: u16 = 63;
+    pub const SVCB: u16 = 64;
+    pub const HTTPS: u16 = 65;
+    pub const SPF: u16 = 99;
+    pub const NID: u16 = 104;
+    pub const L32: u16 = 105;
+    pub const L64: u16 = 106;
+    pub const LP: u16 = 107;
+    pub const EUI48: u16 = 108;
+    pub const EUI64: u16 = 109;
+    pub const TKEY: u16 = 249;
+    pub const TSIG: u16 = 250;
+    pub const IXFR: u16 = 251;
+    pub const AXFR: u16 = 252;
+    pub const ANY: u16 = 255;
+    pub const URI: u16 = 256;
+    pub const CAA: u16 = 257;
+}
+
+/// Numeric classes (RFC 1035 §3.2.4, RFC 2136 §2.4 for NONE, RFC 8945 §4.2 for ANY in TSIG).
+pub mod class {
+    pub const IN: u16 = 1;
+    pub const CH: u16 = 3;
+    pub const HS: u16 = 4;
+    pub const NONE: u16 = 254;
+    pub const ANY: u16 = 255;
+}
+
+/// Response codes (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 8945 §3 for the TSIG error field).
+pub mod rcode {
+    pub const NOERROR: u16 = 0;
+    pub const FORMERR: u16 = 1;
+    pub const SERVFAIL: u16 = 2;
+    pub const NXDOMAIN: u16 = 3;
+    pub const NOTIMP: u16 = 4;
+    pub const REFUSED: u16 = 5;
+    pub const NOTAUTH: u16 = 9;
+    pub const NOTZONE: u16 = 10;
+    pub const BADSIG: u16 = 16;
+    pub const BADKEY: u16 = 17;
+    pub const BADTIME: u16 = 18;
+    pub const BADTRUNC: u16 = 22;
+
+    /// The mnemonic of an RCODE or TSIG error, `RCODE42` for unassigned values.
+    pub fn name(code: u16) -> std::borrow::Cow<'static, str> {
+        let s = match code {
+            0 => "NOERROR",
+            1 => "FORMERR",
+            2 => "SERVFAIL",
+            3 => "NXDOMAIN",
+            4 => "NOTIMP",
+            5 => "REFUSED",
+            6 => "YXDOMAIN",
+            7 => "YXRRSET",
+            8 => "NXRRSET",
+            9 => "NOTAUTH",
+            10 => "NOTZONE",
+            16 => "BADSIG",
+            17 => "BADKEY",
+            18 => "BADTIME",
+            19 => "BADMODE",
+            20 => "BADNAME",
+            21 => "BADALG",
+            22 => "BADTRUNC",
+            23 => "BADCOOKIE",
+            other => return format!("RCODE{other}").into(),
+        };
+        s.into()
+    }
+}
+
+/// Opcodes (RFC 1035 §4.1.1, RFC 1996 for NOTIFY, RFC 2136 for UPDATE).
+pub mod opcode {
+    pub const QUERY: u8 = 0;
+    pub const NOTIFY: u8 = 4;
+    pub const UPDATE: u8 = 5;
+}
+
+/// The longest name in wire form, including the root label (RFC 1035 §2.3.4).
+pub const MAX_NAME_LEN: usize = 255;
+/// The longest label (RFC 1035 §2.3.4).
+pub const MAX_LABEL_LEN: usize = 63;
+
+// ---------------------------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------------------------
+
+/// An absolute domain name in uncompressed wire form (length-prefixed labels ending with the root
+/// label), case preserved as received.
+///
+/// Equality and hashing ignore ASCII case, as DNS name comparison does (RFC 4343 §3); use
+/// [`Name::as_wire`] when the exact bytes matter. The invariants (labels ≤ 63 bytes, whole name ≤
+/// 255 bytes, ends with the root label) are established by every constructor, so the accessors
+/// never need to re-check them.
+#[derive(Clone)]
+pub struct Name(Box<[u8]>);
+
+/// Why a presentation-form or wire-form name was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameError(pub String);
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NameError {}
+
+impl Name {
+    /// The root name `.`.
+    pub fn root() -> Name {
+        Name(Box::new([0u8]))
+    }
+
+    /// Parses presentation form (RFC 1035 §5.1): labels separated by dots, `\.` and `\X` for a
+    /// literal character, `\DDD` for a byte in decimal; a trailing dot is optional because every
+    /// name here is absolute. `.` alone is the root. `@` is not special (there is no origin).
+    pub fn from_ascii(s: &str) -> Result<Name, NameError> {
+        if s == "." {
+            return Ok(Name::root());
+        }
+        if s.is_empty() {
+            return Err(NameError("empty domain name".into()));
+        }
+        let bytes = s.as_bytes();
+        let mut wire: Vec<u8> = Vec::with_capacity(bytes.len() + 2);
+        let mut label_start = 0usize;
+        wire.push(0);
+        let mut i = 0;
+        let mut label_len = 0usize;
+        let mut ended_with_dot = false;
+        while i < bytes.len() {
+            let c = bytes[i];
+            ended_with_dot = false;
+            let byte = match c {
+                b'.' => {
+                    if label_len == 0 {
+                        return Err(NameError(format!("empty label in domain name `{s}`")));
+                    }
+                    wire[label_start] = label_len as u8;
+                    label_start = wire.len();
+                    wire.push(0);
+                    label_len = 0;
+                    i += 1;
+                    ended_with_dot = true;
+                    continue;
+                }
+                b'\\' => {
+                    let d = |k: usize| bytes.get(i + k).filter(|b| b.is_ascii_digit());
+                    match (d(1), d(2), d(3)) {
+                        (Some(a), Some(b), Some(c)) => {
+                            let v = u32::from(a - b'0') * 100 + u32::from(b - b'0') * 10 + u32::from(c - b'0');
+                            let v = u8::try_from(v)
+                                .map_err(|_| NameError(format!("escape \\{v} in `{s}` is above 255")))?;
+                            i += 4;
+                            v
+                        }
+                        (Some(_), _, _) => {
+                            return Err(NameError(format!("incomplete \\DDD escape in domain name `{s}`")))
+                        }
+                        _ => match bytes.get(i + 1) {
+                            Some(&b) => {
+                                i += 2;
+                                b
+                            }
+                            None => return Err(NameError(format!("domain name `{s}` ends with a lone backslash"))),
+                        },
+                    }
+                }
+                other => {
+                    i += 1;
+                    other
+                }
+            };
+            label_len += 1;
+            if label_len > MAX_LABEL_LEN {
+                return Err(NameError(format!("label longer than 63 bytes in domain name `{s}`")));
+            }
+            wire.push(byte);
+        }
+        if !ended_with_dot {
+            wire[label_start] = label_len as u8;
+            wire.push(0);
+        }
+        if wire.len() > MAX_NAME_LEN {
+            return Err(NameError(format!("domain name `{s}` is longer than 255 bytes in wire form")));
+        }
+        Ok(Name(wire.into_boxed_slice()))
+    }
+
+    /// Takes an uncompressed wire-form name and checks it.
+    pub fn from_wire(wire: &[u8]) -> Result<Name, NameError> {
+        let mut pos = 0usize;
+        loop {
+            let Some(&len) = wire.get(pos) else {
+                return Err(NameError("wire-form name has no root label".into()));
+            };
+            if len == 0 {
+                break;
+            }
+            if usize::from(len) > MAX_LABEL_LEN {
+                return Err(NameError(format!("wire-form name has a label length byte {len:#04x}")));
+            }
+            pos += 1 + usize::from(len);
+        }
+        if pos + 1 != wire.len() || wire.len() > MAX_NAME_LEN {
+            return Err(NameError("wire-form name has bytes after the root label or is too long".into()));
+        }
+        Ok(Name(wire.into()))
+    }
+
+    /// The uncompressed wire form, root label included.
+    pub fn as_wire(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether this is the root name.
+    pub fn is_root(&self) -> bool {
+        self.0.len() == 1
+    }
+
+    /// The labels, leftmost first, without the root label.
+    pub fn labels(&self) -> Labels<'_> {
+        Labels { wire: &self.0 }
+    }
+
+    /// The number of labels, not counting the root (so `www.example.` has 2, the root 0).
+    pub fn label_count(&self) -> usize {
+        self.labels().count()
+    }
+
+    /// Name equality ignoring ASCII case (RFC 4343 §3). Length bytes are ≤ 63, below `A`, so the
+    /// whole wire form can be compared at once.
+    pub fn eq_ignore_case(&self, other: &Name) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+
+    /// Whether `self` is `zone` or below it, label-wise and ignoring case: `a.example.` is under
+    /// `example.`, `aexample.` is not.
+    pub fn is_subdomain_of(&self, zone: &Name) -> bool {
+        self.suffix_offset(zone).is_some()
+    }
+
+    /// The byte offset in `self` where `zone` starts as a label-aligned suffix, if it does.
+    fn suffix_offset(&self, zone: &Name) -> Option<usize> {
+        let (me, z) = (&self.0[..], &zone.0[..]);
+        if z.len() > me.len() {
+            return None;
+        }
+        let want = me.len() - z.len();
+        let mut pos = 0usize;
+        while pos < want {
+            pos += 1 + usize::from(me[pos]);
+        }
+        (pos == want && me[pos..].eq_ignore_ascii_case(z)).then_some(pos)
+    }
+
+    /// A copy with ASCII letters lowered, the canonical form of RFC 4034 §6.2 (used for TSIG).
+    pub fn to_lowercase(&self) -> Name {
+        Name(self.0.to_ascii_lowercase().into_boxed_slice())
+    }
+
+    /// Presentation form of the part below `origin`, without a trailing dot; `""` for the apex
+    /// itself. A name that is not under `origin` is returned absolute, with its trailing dot, so
+    /// the result is never ambiguous.
+    pub fn relative_to(&self, origin: &Name) -> String {
+        match self.suffix_offset(origin) {
+            Some(0) => String::new(),
+            Some(end) => {
+                let mut s = String::with_capacity(end + 4);
+                write_labels(&mut s, &self.0[..end], false);
+                s
+            }
+            None => self.to_string(),
+        }
+    }
+}
+
+/// Iterator over the labels of a [`Name`].
+pub struct Labels<'a> {
+    wire: &'a [u8],
+}
+
+impl<'a> Iterator for Labels<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (&len, rest) = self.wire.split_first()?;
+        if len == 0 {
+            return None;
+        }
+        let (label, rest) = rest.split_at_checked(usize::from(len))?;
+        self.wire = rest;
+        Some(label)
+    }
+}
+
+/// Appends the labels of `wire` (which may or may not end with the root label) in presentation
+/// form, separated by dots, with a dot after the last one when `trailing_dot`.
+fn write_labels(out: &mut String, wire: &[u8], trailing_dot: bool) {
+    let mut labels = Labels { wire }.peekable();
+    while let Some(label) = labels.next() {
+        escape_label(out, label);
+        if trailing_dot || labels.peek().is_some() {
+            out.push('.');
+        }
+    }
+}
+
+/// RFC 1035 §5.1 escaping of one label: `\.` and `\\`, a backslash before the characters that are
+/// special in master files (`"`, `(`, `)`, `;`, `@`, `$`), `\DDD` for bytes outside 0x21..=0x7e.
+pub(crate) fn escape_label(out: &mut String, label: &[u8]) {
+    for &b in label {
+        match b {
+            b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            0x21..=0x7e => out.push(char::from(b)),
+            _ => push_ddd(out, b),
+        }
+    }
+}
+
+/// `\DDD` with exactly three decimal digits.
+pub(crate) fn push_ddd(out: &mut String, b: u8) {
+    out.push('\\');
+    out.push(char::from(b'0' + b / 100));
+    out.push(char::from(b'0' + (b / 10) % 10));
+    out.push(char::from(b'0' + b % 10));
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_root() {
+            return f.write_str(".");
+        }
+        let mut s = String::with_capacity(self.0.len() + 4);
+        write_labels(&mut s, &self.0, true);
+        f.write_str(&s)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Name({self})")
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.eq_ignore_case(other)
+    }
+}
+
+impl Eq for Name {}
+
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for b in self.0.iter() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+    }
+}
+
+impl FromStr for Name {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Name, NameError> {
+        Name::from_ascii(s)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------------------
+
+/// The fixed 12-byte message header (RFC 1035 §4.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub id: u16,
+    pub flags: u16,
+    pub qdcount: u16,
+    pub ancount: u16,
+    pub nscount: u16,
+    pub arcount: u16,
+}
+
+impl Header {
+    /// The 4-bit RCODE of the header (the OPT extension is not needed for transfers).
+    pub fn rcode(&self) -> u16 {
+        self.flags & 0x000f
+    }
+    pub fn opcode(&self) -> u8 {
+        ((self.flags >> 11) & 0x0f) as u8
+    }
+    pub fn is_response(&self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+    /// Authoritative Answer.
+    pub fn aa(&self) -> bool {
+        self.flags & 0x0400 != 0
+    }
+    /// TrunCation: the answer did not fit in the UDP datagram.
+    pub fn tc(&self) -> bool {
+        self.flags & 0x0200 != 0
+    }
+    pub fn rd(&self) -> bool {
+        self.flags & 0x0100 != 0
+    }
+
+    fn read(buf: &[u8]) -> Result<Header, WireError> {
+        let Some(h) = buf.get(..12) else {
+            return Err(WireError::Truncated { section: Section::Header, offset: buf.len() });
+        };
+        let w = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+        Ok(Header { id: w(0), flags: w(2), qdcount: w(4), ancount: w(6), nscount: w(8), arcount: w(10) })
+    }
+
+    /// The 12 bytes of wire form.
+    pub fn to_bytes(&self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        for (i, v) in
+            [self.id, self.flags, self.qdcount, self.ancount, self.nscount, self.arcount].into_iter().enumerate()
+        {
+            b[2 * i..2 * i + 2].copy_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+}
+
+/// One entry of the question section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub name: Name,
+    pub qtype: u16,
+    pub qclass: u16,
+}
+
+/// A resource record with RDATA in uncompressed canonical wire form (names inside RDATA of the
+/// RFC 3597 §4 types decompressed; everything else verbatim, including zero-length RDATA).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub owner: Name,
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    pub rdata: Vec<u8>,
+}
+
+impl Record {
+    /// The SERIAL of a SOA record (RFC 1035 §3.3.13), `None` for other types or malformed RDATA.
+    pub fn soa_serial(&self) -> Option<u32> {
+        self.soa_fields().map(|f| f[0])
+    }
+
+    /// SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM of a SOA record, in that order.
+    pub fn soa_fields(&self) -> Option<[u32; 5]> {
+        if self.rtype != rtype::SOA {
+            return None;
+        }
+        let names = skip_uncompressed_name(&self.rdata, 0)?;
+        let names = skip_uncompressed_name(&self.rdata, names)?;
+        let fixed = self.rdata.get(names..)?;
+        if fixed.len() != 20 {
+            return None;
+        }
+        let mut f = [0u32; 5];
+        for (i, v) in f.iter_mut().enumerate() {
+            *v = u32::from_be_bytes([fixed[4 * i], fixed[4 * i + 1], fixed[4 * i + 2], fixed[4 * i + 3]]);
+        }
+        Some(f)
+    }
+}
+
+/// Returns the offset after an uncompressed name starting at `pos`.
+pub(crate) fn skip_uncompressed_name(buf: &[u8], mut pos: usize) -> Option<usize> {
+    let start = pos;
+    loop {
+        let len = usize::from(*buf.get(pos)?);
+        if len == 0 {
+            return (pos + 1 - start <= MAX_NAME_LEN).then_some(pos + 1);
+        }
+        if len > MAX_LABEL_LEN {
+            return None;
+        }
+        pos += 1 + len;
+    }
+}
+
+/// The TSIG record of a message (RFC 8945 §4.2), with where it starts so the MAC can be computed
+/// over the bytes before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsigRecord {
+    /// Byte offset of the TSIG RR (its owner name) in the message.
+    pub offset: usize,
+    pub key_name: Name,
+    pub algorithm: Name,
+    /// 48-bit seconds since the epoch.
+    pub time_signed: u64,
+    pub fudge: u16,
+    pub mac: Vec<u8>,
+    pub original_id: u16,
+    pub error: u16,
+    pub other: Vec<u8>,
+}
+
+/// A parsed message. OPT and TSIG are taken out of the additional section.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub header: Header,
+    pub questions: Vec<Question>,
+    pub answers: Vec<Record>,
+    pub authority: Vec<Record>,
+    /// Additional records other than OPT and TSIG.
+    pub additional: Vec<Record>,
+    pub opt: Option<Record>,
+    pub tsig: Option<TsigRecord>,
+}
+
+/// Which part of a message a problem was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Header,
+    Question,
+    Answer,
+    Authority,
+    Additional,
+}
+
+impl fmt::Display for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Section::Header => "the header",
+            Section::Question => "the question section",
+            Section::Answer => "the answer section",
+            Section::Authority => "the authority section",
+            Section::Additional => "the additional section",
+        })
+    }
+}
+
+/// A malformed message. Offsets are bytes from the start of the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireError {
+    Truncated { section: Section, offset: usize },
+    LabelType { section: Section, offset: usize, byte: u8 },
+    Pointer { section: Section, offset: usize, target: usize },
+    NameTooLong { section: Section, offset: usize },
+    Rdata { section: Section, offset: usize, rtype: u16 },
+    TrailingBytes { offset: usize, count: usize },
+    Misplaced { section: Section, offset: usize, what: &'static str },
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::Truncated { section, offset } => {
+                write!(f, "message truncated inside {section} at byte {offset}")
+            }
+            WireError::LabelType { section, offset, byte } => {
+                write!(f, "unsupported label type {byte:#04x} at byte {offset} in {section}")
+            }
+            WireError::Pointer { section, offset, target } => write!(
+                f,
+                "compression pointer at byte {offset} in {section} points to byte {target}, \
+                 which is not before the name it continues"
+            ),
+            WireError::NameTooLong { section, offset } => {
+                write!(f, "domain name at byte {offset} in {section} is longer than 255 bytes")
+            }
+            WireError::Rdata { section, offset, rtype } => {
+                write!(f, "malformed {} RDATA at byte {offset} in {section}", crate::xfr::text::type_name(*rtype))
+            }
+            WireError::TrailingBytes { offset, count } => {
+                write!(f, "{count} bytes after the last record, at byte {offset}")
+            }
+            WireError::Misplaced { section, offset, what } => write!(f, "{what} at byte {offset} in {section}"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// Types whose RDATA may contain compressed names, and its layout (RFC 1035 §3.3, RFC 3597 §4).
+#[derive(Clone, Copy)]
+enum Field {
+    Name,
+    Fixed(usize),
+    CharString,
+    /// Everything up to the end of the RDATA, verbatim.
+    Rest,
+}
+
+fn compressible_layout(rt: u16) -> Option<&'static [Field]> {
+    use Field::*;
+    Some(match rt {
+        rtype::NS | rtype::MD | rtype::MF | rtype::CNAME | rtype::MB | rtype::MG | rtype::MR | rtype::PTR => &[Name],
+        rtype::SOA => &[Name, Name, Fixed(20)],
+        rtype::MINFO | rtype::RP => &[Name, Name],
+        rtype::MX | rtype::AFSDB | rtype::RT => &[Fixed(2), Name],
+        rtype::PX => &[Fixed(2), Name, Name],
+        rtype::SRV => &[Fixed(6), Name],
+        rtype::SIG => &[Fixed(18), Name, Rest],
+        rtype::NXT => &[Name, Rest],
+        rtype::NAPTR => &[Fixed(4), CharString, CharString, CharString, Name],
+        _ => return None,
+    })
+}
+
+/// The single-pass reader state.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    scratch: Vec<u8>,
+}
+
+impl<'a> Reader<'a> {
+    /// Decompresses the name at `start` and appends its wire form to `out`; returns the offset
+    /// just after the name as it is stored at `start`.
+    ///
+    /// Loop protection: each pointer must point strictly before the start of the name segment that
+    /// contains it (every compressor points back to names it has already written), so the read
+    /// position strictly decreases at every jump and the walk always ends.
+    fn name_into(buf: &[u8], start: usize, out: &mut Vec<u8>, section: Section) -> Result<usize, WireError> {
+        let base = out.len();
+        let mut pos = start;
+        let mut limit = start;
+        let mut after: Option<usize> = None;
+        loop {
+            let Some(&len) = buf.get(pos) else {
+                return Err(WireError::Truncated { section, offset: pos });
+            };
+            match len & 0xc0 {
+                0x00 => {
+                    let len = usize::from(len);
+                    // This label, plus the root label still to come unless this is it.
+                    if out.len() - base + 1 + len + usize::from(len != 0) > MAX_NAME_LEN {
+                        return Err(WireError::NameTooLong { section, offset: start });
+                    }
+                    let Some(label) = buf.get(pos..pos + 1 + len) else {
+                        return Err(WireError::Truncated { section, offset: buf.len() });
+                    };
+                    out.extend_from_slice(label);
+                    pos += 1 + len;
+                    if len == 0 {
+                        return Ok(after.unwrap_or(pos));
+                    }
+                }
+                0xc0 => {
+                    let Some(&lo) = buf.get(pos + 1) else {
+                        return Err(WireError::Truncated { section, offset: pos + 1 });
+                    };
+                    let target = (usize::from(len & 0x3f) << 8) | usize::from(lo);
+                    if target >= limit {
+                        return Err(WireError::Pointer { section, offset: pos, target });
+                    }
+                    after.get_or_insert(pos + 2);
+                    limit = target;
+                    pos = target;
+                }
+                _ => return Err(WireError::LabelType { section, offset: pos, byte: len }),
+            }
+        }
+    }
+
+    fn name(&mut self, section: Section) -> Result<Name, WireError> {
+        self.scratch.clear();
+        self.pos = Self::name_into(self.buf, self.pos, &mut self.scratch, section)?;
+        Ok(Name(Box::from(&self.scratch[..])))
+    }
+
+    fn u16(&mut self, section: Section) -> Result<u16, WireError> {
+        match self.buf.get(self.pos..self.pos + 2) {
+            Some(b) => {
+                self.pos += 2;
+                Ok(u16::from_be_bytes([b[0], b[1]]))
+            }
+            None => Err(WireError::Truncated { section, offset: self.buf.len() }),
+        }
+    }
+
+    fn u32(&mut self, section: Section) -> Result<u32, WireError> {
+        match self.buf.get(self.pos..self.pos + 4) {
+            Some(b) => {
+                self.pos += 4;
+                Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            }
+            None => Err(WireError::Truncated { section, offset: self.buf.len() }),
+        }
+    }
+
+    /// Reads one RR; returns it with the offset where it started.
+    fn record(&mut self, section: Section) -> Result<(Record, usize), WireError> {
+        let start = self.pos;
+        let owner = self.name(section)?;
+        let rt = self.u16(section)?;
+        let class = self.u16(section)?;
+        let ttl = self.u32(section)?;
+        let rdlen = usize::from(self.u16(section)?);
+        let rd_start = self.pos;
+        let rd_end = rd_start + rdlen;
+        if rd_end > self.buf.len() {
+            return Err(WireError::Truncated { section, offset: self.buf.len() });
+        }
+        let rdata = match compressible_layout(rt) {
+            None => self.buf[rd_start..rd_end].to_vec(),
+            Some(layout) => Self::decompress_rdata(self.buf, rd_start, rd_end, layout).ok_or(WireError::Rdata {
+                section,
+                offset: rd_start,
+                rtype: rt,
+            })?,
+        };
+        self.pos = rd_end;
+        Ok((Record { owner, rtype: rt, class, ttl, rdata }, start))
+    }
+
+    fn decompress_rdata(buf: &[u8], start: usize, end: usize, layout: &[Field]) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(end - start + 32);
+        let mut pos = start;
+        for field in layout {
+            match *field {
+                Field::Name => {
+                    pos = Self::name_into(buf, pos, &mut out, Section::Answer).ok()?;
+                }
+                Field::Fixed(n) => {
+                    out.extend_from_slice(buf.get(pos..pos + n)?);
+                    pos += n;
+                }
+                Field::CharString => {
+                    let n = usize::from(*buf.get(pos)?);
+                    out.extend_from_slice(buf.get(pos..pos + 1 + n)?);
+                    pos += 1 + n;
+                }
+                Field::Rest => {
+                    out.extend_from_slice(buf.get(pos..end)?);
+                    pos = end;
+                }
+            }
+            if pos > end {
+                return None;
+            }
+        }
+        (pos == end).then_some(out)
+    }
+}
+
+/// Parses a whole message (RFC 1035 §4.1), strictly: every count must be honoured, nothing may
+/// follow the last record, TSIG must be the last additional record (RFC 8945 §5.1) and at most one
+/// OPT may appear (RFC 6891 §6.1.1).
+pub fn parse_message(buf: &[u8]) -> Result<Message, WireError> {
+    let header = Header::read(buf)?;
+    let mut r = Reader { buf, pos: 12, scratch: Vec::with_capacity(MAX_NAME_LEN) };
+    // A record takes at least 11 bytes, so never pre-allocate more than the message can hold.
+    let cap = |n: u16| usize::from(n).min(buf.len() / 11);
+    let mut questions = Vec::with_capacity(usize::from(header.qdcount).min(buf.len() / 5));
+    for _ in 0..header.qdcount {
+        let name = r.name(Section::Question)?;
+        let qtype = r.u16(Section::Question)?;
+        let qclass = r.u16(Section::Question)?;
+        questions.push(Question { name, qtype, qclass });
+    }
+    let mut answers = Vec::with_capacity(cap(header.ancount));
+    let mut authority = Vec::with_capacity(cap(header.nscount));
+    for (count, section, out) in
+        [(header.ancount, Section::Answer, &mut answers), (header.nscount, Section::Authority, &mut authority)]
+    {
+        for _ in 0..count {
+            let (rec, at) = r.record(section)?;
+            if rec.rtype == rtype::TSIG || rec.rtype == rtype::OPT {
+                return Err(WireError::Misplaced {
+                    section,
+                    offset: at,
+                    what: if rec.rtype == rtype::TSIG {
+                        "TSIG record outside the additional section"
+                    } else {
+                        "OPT record outside the additional section"
+                    },
+                });
+            }
+            out.push(rec);
+        }
+    }
+    let mut additional = Vec::with_capacity(cap(header.arcount));
+    let mut opt = None;
+    let mut tsig = None;
+    for i in 0..header.arcount {
+        let (rec, at) = r.record(Section::Additional)?;
+        match rec.rtype {
+            rtype::OPT => {
+                if opt.is_some() {
+                    return Err(WireError::Misplaced {
+                        section: Section::Additional,
+                        offset: at,
+                        what: "second OPT record",
+                    });
+                }
+                opt = Some(rec);
+            }
+            rtype::TSIG => {
+                if i + 1 != header.arcount {
+                    return Err(WireError::Misplaced {
+                        section: Section::Additional,
+                        offset: at,
+                        what: "TSIG record that is not the last record",
+                    });
+                }
+                tsig = Some(parse_tsig(rec, at)?);
+            }
+            _ => additional.push(rec),
+        }
+    }
+    if r.pos != buf.len() {
+        return Err(WireError::TrailingBytes { offset: r.pos, count: buf.len() - r.pos });
+    }
+    Ok(Message { header, questions, answers, authority, additional, opt, tsig })
+}
+
+/// Splits TSIG RDATA (RFC 8945 §4.2): algorithm name, 48-bit time, fudge, MAC, original ID, error,
+/// other data.
+fn parse_tsig(rec: Record, offset: usize) -> Result<TsigRecord, WireError> {
+    let bad = || WireError::Rdata { section: Section::Additional, offset, rtype: rtype::TSIG };
+    let d = &rec.rdata;
+    let alg_end = skip_uncompressed_name(d, 0).ok_or_else(bad)?;
+    let algorithm = Name::from_wire(&d[..alg_end]).map_err(|_| bad())?;
+    let u16_at = |p: usize| -> Result<u16, WireError> {
+        d.get(p..p + 2).map(|b| u16::from_be_bytes([b[0], b[1]])).ok_or_else(bad)
+    };
+    let t = d.get(alg_end..alg_end + 6).ok_or_else(bad)?;
+    let time_signed = t.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    let fudge = u16_at(alg_end + 6)?;
+    let mac_len = usize::from(u16_at(alg_end + 8)?);
+    let mac_start = alg_end + 10;
+    let mac = d.get(mac_start..mac_start + mac_len).ok_or_else(bad)?.to_vec();
+    let p = mac_start + mac_len;
+    let original_id = u16_at(p)?;
+    let error = u16_at(p + 2)?;
+    let other_len = usize::from(u16_at(p + 4)?);
+    let other = d.get(p + 6..p + 6 + other_len).ok_or_else(bad)?.to_vec();
+    if p + 6 + other_len != d.len() {
+        return Err(bad());
+    }
+    Ok(TsigRecord { offset, key_name: rec.owner, algorithm, time_signed, fudge, mac, original_id, error, other })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building the queries we send
+// ---------------------------------------------------------------------------------------------
+
+/// Builds a query for `qname`/`qtype`/IN with RD clear (transfers and SOA checks go to an
+/// authoritative server, RFC 5936 §2.1.1).
+///
+/// With `ixfr_serial`, the authority section carries the SOA that RFC 1995 §3 requires in an IXFR
+/// query. Only its SERIAL is looked at by primaries, so MNAME and RNAME are the root and the
+/// timers zero; the owner is a compression pointer to the question name.
+pub fn build_query(id: u16, qname: &Name, qtype: u16, ixfr_serial: Option<u32>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(12 + qname.as_wire().len() + 4 + 40 + 128);
+    let header = Header { id, flags: 0, qdcount: 1, ancount: 0, nscount: u16::from(ixfr_serial.is_some()), arcount: 0 };
+    b.extend_from_slice(&header.to_bytes());
+    b.extend_from_slice(qname.as_wire());
+    b.extend_from_slice(&qtype.to_be_bytes());
+    b.extend_from_slice(&class::IN.to_be_bytes());
+    if let Some(serial) = ixfr_serial {
+        b.extend_from_slice(&[0xc0, 12]);
+        b.extend_from_slice(&rtype::SOA.to_be_bytes());
+        b.extend_from_slice(&class::IN.to_be_bytes());
+        b.extend_from_slice(&0u32.to_be_bytes());
+        b.extend_from_slice(&22u16.to_be_bytes());
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(&serial.to_be_bytes());
+        b.extend_from_slice(&[0u8; 16]);
+    }
+    b
+}
+
+/// Reads the ID of a message we built or received, `None` if it is shorter than a header.
+pub fn message_id(buf: &[u8]) -> Option<u16> {
+    buf.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Appends one RR in uncompressed form to a message being built and bumps the count of
+/// `section` in its header. Used for TSIG and for responses we compose.
+pub fn append_record(
+    msg: &mut Vec<u8>,
+    section: Section,
+    owner: &Name,
+    rt: u16,
+    class: u16,
+    ttl: u32,
+    rdata: &[u8],
+) -> Result<(), Cow<'static, str>> {
+    let count_at = match section {
+        Section::Answer => 6,
+        Section::Authority => 8,
+        Section::Additional => 10,
+        Section::Header | Section::Question => return Err("cannot append a record there".into()),
+    };
+    let Some(count) = msg.get(count_at..count_at + 2) else {
+        return Err("message shorter than its header".into());
+    };
+    let count = u16::from_be_bytes([count[0], count[1]]).checked_add(1).ok_or("section already holds 65535 records")?;
+    let rdlen = u16::try_from(rdata.len()).map_err(|_| "RDATA longer than 65535 bytes")?;
+    msg[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
+    msg.extend_from_slice(owner.as_wire());
+    msg.extend_from_slice(&rt.to_be_bytes());
+    msg.extend_from_slice(&class.to_be_bytes());
+    msg.extend_from_slice(&ttl.to_be_bytes());
+    msg.extend_from_slice(&rdlen.to_be_bytes());
+    msg.extend_from_slice(rdata);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn names_round_trip_through_presentation_form_with_escapes() {
+        for (input, shown) in [
+            ("example.test", "example.test."),
+            ("Example.TEST.", "Example.TEST."),
+            (".", "."),
+            ("a\\.b.example.", "a\\.b.example."),
+            ("a\\032b.example", "a\\032b.example."),
+            ("a\\ b.example", "a\\032b.example."),
+            ("\\@\\$\\;\\(\\)\\\"\\\\.x", "\\@\\$\\;\\(\\)\\\"\\\\.x."),
+            ("\\255\\000.x.", "\\255\\000.x."),
+        ] {
+            let name = n(input);
+            assert_eq!(name.to_string(), shown, "{input}");
+            assert_eq!(n(&name.to_string()).as_wire(), name.as_wire(), "{input}");
+        }
+    }
+
+    #[test]
+    fn bad_presentation_names_are_rejected_with_a_reason() {
+        for bad in ["", "a..b", "..", "a\\", "a\\25", "a\\256.b", &"x".repeat(64)] {
+            assert!(Name::from_ascii(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = vec!["abcdefghi"; 26].join(".");
+        assert!(Name::from_ascii(&long).unwrap_err().0.contains("longer than 255"));
+        let max = [vec!["a".repeat(63); 3], vec!["a".repeat(61)]].concat().join(".");
+        assert_eq!(n(&max).as_wire().len(), 255);
+    }
+
+    #[test]
+    fn subdomain_test_is_label_wise_and_case_insensitive() {
+        let zone = n("Example.test.");
+        assert!(n("www.EXAMPLE.test").is_subdomain_of(&zone));
+        assert!(n("example.test").is_subdomain_of(&zone));
+        assert!(!n("wwwexample.test").is_subdomain_of(&zone));
+        assert!(!n("test").is_subdomain_of(&zone));
+        assert!(n("anything.at.all").is_subdomain_of(&Name::root()));
+        // A label containing the zone's wire bytes must not fool the check.
+        assert!(!n("a\\007example\\004test.x").is_subdomain_of(&zone));
+    }
+
+    #[test]
+    fn relative_names_are_empty_at_the_apex_and_absolute_outside_the_zone() {
+        let zone = n("example.test");
+        assert_eq!(n("example.test").relative_to(&zone), "");
+        assert_eq!(n("a.B.example.test").relative_to(&zone), "a.B");
+        assert_eq!(n("a\\.b.example.test").relative_to(&zone), "a\\.b");
+        assert_eq!(n("other.test").relative_to(&zone), "other.test.");
+        assert_eq!(n("www.example.test").label_count(), 3);
+        assert_eq!(Name::root().label_count(), 0);
+    }
+
+    #[test]
+    fn names_compare_and_hash_without_case() {
+        use std::collections::HashSet;
+        let a = n("WWW.example.test");
+        let b = n("www.EXAMPLE.test.");
+        assert_eq!(a, b);
+        assert_ne!(a.as_wire(), b.as_wire());
+        assert_eq!(a.to_lowercase().as_wire(), b.to_lowercase().as_wire());
+        let set: HashSet<Name> = [a, b].into_iter().collect();
+        assert_eq!(set.len(), 1);
+    }
+
+    /// Builds a response with the given answer records (owner, type, rdata) in uncompressed form.
+    fn response(answers: &[(&[u8], u16, &[u8])]) -> Vec<u8> {
+        let mut m = build_query(7, &n("example.test"), rtype::AXFR, None);
+        m[2] |= 0x80;
+        for (owner, t, rd) in answers {
+            let owner = Name::from_wire(owner).unwrap_or_else(|e| panic!("{e}"));
+            append_record(&mut m, Section::Answer, &owner, *t, class::IN, 60, rd).unwrap_or_else(|e| panic!("{e}"));
+        }
+        m
+    }
+
+    #[test]
+    fn compressed_names_in_owner_and_mx_rdata_are_expanded() {
+        let mut m = build_query(1, &n("example.test"), rtype::MX, None);
+        m[2] |= 0x80;
+        m[7] = 1; // ancount
+        m.extend_from_slice(&[0xc0, 12]); // owner -> question name
+        m.extend_from_slice(&rtype::MX.to_be_bytes());
+        m.extend_from_slice(&class::IN.to_be_bytes());
+        m.extend_from_slice(&300u32.to_be_bytes());
+        m.extend_from_slice(&9u16.to_be_bytes());
+        m.extend_from_slice(&[0, 10, 4, b'm', b'a', b'i', b'l', 0xc0, 12]);
+        let msg = parse_message(&m).unwrap_or_else(|e| panic!("{e}"));
+        let rr = &msg.answers[0];
+        assert_eq!(rr.owner, n("example.test"));
+        assert_eq!(rr.ttl, 300);
+        let mut want = vec![0, 10];
+        want.extend_from_slice(n("mail.example.test").as_wire());
+        assert_eq!(rr.rdata, want);
+    }
+
+    #[test]
+    fn zero_length_rdata_of_an_unknown_type_is_kept() {
+        let m = response(&[(b"\x01x\x07example\x04test\x00", 65400, b"")]);
+        let msg = parse_message(&m).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(msg.answers[0].rtype, 65400);
+        assert!(msg.answers[0].rdata.is_empty());
+    }
+
+    #[test]
+    fn a_pointer_loop_is_rejected_not_followed() {
+        let mut m = build_query(1, &n("example.test"), rtype::A, None);
+        m[2] |= 0x80;
+        m[7] = 1;
+        let at = m.len();
+        m.extend_from_slice(&[1, b'a']);
+        m.extend_from_slice(&[0xc0 | (at >> 8) as u8, at as u8]); // points at itself
+        m.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+        let err = parse_message(&m).unwrap_err();
+        assert!(matches!(err, WireError::Pointer { .. }), "{err}");
+        // A forward pointer is refused too.
+        let mut m2 = build_query(1, &n("example.test"), rtype::A, None);
+        m2[2] |= 0x80;
+        m2[7] = 1;
+        m2.extend_from_slice(&[0xc0, 200, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert!(matches!(parse_message(&m2), Err(WireError::Pointer { target: 200, .. })));
+    }
+
+    #[test]
+    fn a_truncated_answer_names_its_section_and_offset() {
+        let m = response(&[(b"\x07example\x04test\x00", rtype::A, &[192, 0, 2, 1])]);
+        let err = parse_message(&m[..m.len() - 2]).unwrap_err();
+        assert_eq!(err.to_string(), format!("message truncated inside the answer section at byte {}", m.len() - 2));
+        let err = parse_message(&m[..5]).unwrap_err();
+        assert_eq!(err.to_string(), "message truncated inside the header at byte 5");
+    }
+
+    #[test]
+    fn malformed_soa_rdata_is_an_error_not_a_panic() {
+        let m = response(&[(b"\x07example\x04test\x00", rtype::SOA, &[0, 0, 1, 2, 3])]);
+        let err = parse_message(&m).unwrap_err();
+        assert!(err.to_string().starts_with("malformed SOA RDATA"), "{err}");
+    }
+
+    #[test]
+    fn bytes_after_the_last_record_are_refused() {
+        let mut m = response(&[]);
+        m.push(0);
+        assert!(matches!(parse_message(&m), Err(WireError::TrailingBytes { count: 1, .. })));
+    }
+
+    #[test]
+    fn every_prefix_of_a_message_fails_cleanly() {
+        let m = response(&[
+            (b"\x07example\x04test\x00", rtype::NS, b"\x02ns\x07example\x04test\x00"),
+            (b"\x03www\x07example\x04test\x00", 65400, b""),
+        ]);
+        assert!(parse_message(&m).is_ok());
+        for len in 0..m.len() {
+            assert!(parse_message(&m[..len]).is_err(), "prefix {len} parsed");
+        }
+    }
+
+    #[test]
+    fn ixfr_query_carries_our_serial_in_the_authority_soa() {
+        let q = build_query(0x1234, &n("example.test"), rtype::IXFR, Some(2024010101));
+        let msg = parse_message(&q).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(msg.header.id, 0x1234);
+        assert_eq!(msg.questions[0].qtype, rtype::IXFR);
+        assert_eq!(msg.authority[0].owner, n("example.test"));
+        assert_eq!(msg.authority[0].soa_serial(), Some(2024010101));
+        // hickory decodes it too, so primaries built on common codecs will.
+        let h = hickory_proto::op::Message::from_vec(&q).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.authorities.len(), 1);
+    }
+}

@@ -1,0 +1,240 @@
+//! The zone engine: runs zone events for the [`Scheduler`] and derives each
+//! zone's next timers from what is persisted (STYLE principles 2–4).
+//!
+//! ```text
+//!   Bootstrapping ──transfer ok──► Serving{serial} ──expire timer──► Expired
+//!        │   ▲                        │   ▲                             │
+//!        └───┘ failure: back-off      └───┘ refresh / failure: retry    │
+//!                                         ▲                             │
+//!                                         └──── any successful refresh ─┘
+//! ```
+//! The state is derived from the store (`serial` unset → bootstrapping,
+//! `expired` flag → expired); events are [`Event::Refresh`] and
+//! [`Event::Expire`], one at a time per zone.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::refresh::{self, Refreshed};
+use super::timers::{self, Clamps};
+use crate::config::Config;
+use crate::scheduler::{Event, Handler, Plan, Priority, Scheduler, ZoneId};
+use crate::store::zones::{self, ZoneStatus};
+use crate::store::{now_secs, zonedata, Store, StoreError};
+use crate::xfr::client::TransferOptions;
+use crate::xfr::interpret::Limits;
+use crate::xfr::tsig::TsigKey;
+
+pub struct Engine {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub scheduler: Arc<Scheduler>,
+    keys: HashMap<String, TsigKey>,
+    clamps: Clamps,
+    per_primary: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
+    /// When the next SOA query may go out (the global SOA query rate).
+    soa_next: tokio::sync::Mutex<Instant>,
+}
+
+impl Engine {
+    /// Builds the engine; fails when a configured TSIG key cannot be used.
+    pub fn new(store: Store, config: Arc<Config>, scheduler: Arc<Scheduler>) -> Result<Arc<Engine>, String> {
+        let mut keys = HashMap::new();
+        for k in &config.tsig_keys {
+            let secret = data_encoding::BASE64.encode(&k.secret);
+            let key = TsigKey::from_parts(&k.name, &k.algorithm, &secret)
+                .map_err(|e| format!("tsig key `{}`: {e}", k.name))?;
+            keys.insert(k.name.clone(), key);
+        }
+        Ok(Arc::new(Engine {
+            clamps: Clamps::from_config(&config.transfer),
+            store,
+            config,
+            scheduler,
+            keys,
+            per_primary: Mutex::new(HashMap::new()),
+            soa_next: tokio::sync::Mutex::new(Instant::now()),
+        }))
+    }
+
+    pub(super) fn key(&self, name: &str) -> Option<&TsigKey> {
+        self.keys.get(name)
+    }
+
+    pub(super) fn transfer_options(&self) -> TransferOptions {
+        let t = &self.config.transfer;
+        TransferOptions {
+            connect_timeout: t.connect_timeout,
+            idle_timeout: t.idle_timeout,
+            total_timeout: t.total_timeout,
+            limits: Limits { max_records: t.max_records, max_bytes: t.max_bytes },
+        }
+    }
+
+    /// The transfer slots of one primary (`transfer.per_primary`).
+    pub(super) fn primary_slot(&self, addr: SocketAddr) -> Arc<Semaphore> {
+        let mut map = self.per_primary.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(addr).or_insert_with(|| Arc::new(Semaphore::new(self.config.transfer.per_primary))).clone()
+    }
+
+    /// Waits for this SOA query's turn under `transfer.soa_queries_per_second`.
+    pub(super) async fn soa_turn(&self) {
+        let gap = Duration::from_secs(1) / self.config.transfer.soa_queries_per_second.max(1);
+        let at = {
+            let mut next = self.soa_next.lock().await;
+            let at = (*next).max(Instant::now());
+            *next = at + gap;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// Asks the zone's primaries, in order, for their current serial (the
+    /// `distribution` check); the first answer counts.
+    pub async fn primary_serial(&self, zone: &crate::store::zones::Zone) -> Result<u32, String> {
+        let origin = crate::xfr::wire::Name::from_ascii(&zone.name).map_err(|e| e.to_string())?;
+        let mut errors = Vec::new();
+        for p in &zone.primaries {
+            let Ok(ip) = p.ip.parse::<std::net::IpAddr>() else { continue };
+            let key = p.tsig_key.as_deref().and_then(|k| self.key(k));
+            self.soa_turn().await;
+            match crate::xfr::client::query_soa(
+                SocketAddr::new(ip, p.port),
+                &origin,
+                key,
+                self.config.transfer.soa_timeout,
+            )
+            .await
+            {
+                Ok(soa) => return Ok(soa.serial),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if errors.is_empty() {
+            Err("the zone has no primary servers linked".into())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// The scheduler's view of this engine.
+    pub fn handler(self: &Arc<Self>) -> Handler {
+        let me = self.clone();
+        Arc::new(move |zone, event| {
+            let me = me.clone();
+            Box::pin(async move { me.handle(zone, event).await })
+        })
+    }
+
+    /// Asks for a refresh now, ahead of routine ones (API, NOTIFY, a new link).
+    pub fn request_refresh(&self, zone: ZoneId, force_axfr: bool) {
+        self.scheduler.refresh(zone, Instant::now(), Priority::Urgent, force_axfr);
+    }
+
+    async fn handle(&self, zone: ZoneId, event: Event) -> Plan {
+        match event {
+            Event::Refresh { force_axfr } => {
+                let outcome = refresh::run(self, zone, force_axfr).await;
+                self.after_refresh(zone, outcome).await
+            }
+            Event::Expire => self.expire(zone).await,
+        }
+    }
+
+    async fn after_refresh(&self, zone: ZoneId, outcome: Refreshed) -> Plan {
+        if let Refreshed::Gone = outcome {
+            return Plan::default();
+        }
+        let clamps = self.clamps;
+        let jitter: f64 = rand::rng().random();
+        let ok = matches!(outcome, Refreshed::Ok);
+        let planned = self
+            .store
+            .call(move |c| {
+                let z = zones::by_id(c, zone)?;
+                let now = now_secs();
+                let st = &z.status;
+                let (next, expires, backoff) = if ok {
+                    let soa = st.soa_timers.unwrap_or([3600, 600, 604_800, 300]);
+                    let t = timers::after_success(now, soa, &clamps, jitter);
+                    (t.next_refresh_at, t.expires_at, 0)
+                } else {
+                    let backoff = st.backoff.saturating_add(1);
+                    let delay = timers::retry_delay(st.soa_timers, backoff, &clamps, jitter);
+                    (now + delay as i64, st.expires_at, backoff)
+                };
+                zonedata::set_timers(c, zone, Some(next), expires, backoff)?;
+                let mut st = st.clone();
+                st.next_refresh_at = Some(next);
+                st.expires_at = expires;
+                st.backoff = backoff;
+                Ok(st)
+            })
+            .await;
+        match planned {
+            Ok(st) => plan_from(&st, now_secs()),
+            Err(StoreError::NotFound { .. }) => Plan::default(),
+            Err(e) => {
+                tracing::error!(zone_id = zone, error = %e, "cannot persist the zone's timers; retrying in a minute");
+                Plan { refresh_at: Some(Instant::now() + Duration::from_secs(60)), expire_at: None }
+            }
+        }
+    }
+
+    async fn expire(&self, zone: ZoneId) -> Plan {
+        let r = self
+            .store
+            .call(move |c| {
+                let z = zones::by_id(c, zone)?;
+                let due = z.status.expires_at.is_some_and(|at| at <= now_secs());
+                if due && !z.status.expired && z.status.serial.is_some() {
+                    zonedata::set_expired(c, zone)?;
+                    tracing::warn!(zone = %z.name, serial = ?z.status.serial, last_success_at = ?z.status.last_success_at,
+                        "zone expired: no successful refresh within SOA expire; no longer served, refreshes continue");
+                }
+                zones::by_id(c, zone).map(|z| z.status)
+            })
+            .await;
+        match r {
+            Ok(st) => plan_from(&st, now_secs()),
+            Err(_) => Plan::default(),
+        }
+    }
+
+    /// Derives every zone's schedule from the store (start-up). Zones whose
+    /// refresh came due while the daemon was down are spread over a window that
+    /// the SOA query rate can serve, instead of all firing at once.
+    pub async fn replan_all(&self) -> Result<usize, StoreError> {
+        let all = self.store.call(|c| zones::all_status(c)).await?;
+        let now = now_secs();
+        let overdue = all.iter().filter(|(_, st)| st.next_refresh_at.is_none_or(|t| t <= now)).count();
+        let window = (overdue as f64 / f64::from(self.config.transfer.soa_queries_per_second.max(1))).clamp(1.0, 300.0);
+        let mut rng = rand::rng();
+        for (id, st) in &all {
+            let mut plan = plan_from(st, now);
+            if st.next_refresh_at.is_none_or(|t| t <= now) {
+                plan.refresh_at = Some(Instant::now() + Duration::from_secs_f64(rng.random::<f64>() * window));
+            }
+            self.scheduler.plan(*id, plan);
+        }
+        Ok(all.len())
+    }
+}
+
+/// The schedule implied by a zone's persisted timers.
+pub fn plan_from(st: &ZoneStatus, now: i64) -> Plan {
+    let at = |secs: i64| Instant::now() + Duration::from_secs((secs - now).max(0) as u64);
+    Plan {
+        refresh_at: Some(st.next_refresh_at.map(at).unwrap_or_else(Instant::now)),
+        expire_at: match (st.serial, st.expired, st.expires_at) {
+            (Some(_), false, Some(t)) => Some(at(t)),
+            _ => None,
+        },
+    }
+}

@@ -1,0 +1,395 @@
+//! The refresh handler (DESIGN §2 steps 1–5): SOA check, then IXFR or AXFR
+//! from the zone's primaries, validated by the transfer core, committed to the
+//! store atomically. Any failure leaves the previous version serving and says
+//! in `last_error` what went wrong and with which primary.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::Engine;
+use crate::store::zonedata::{self, Committed, Diff, DiffError};
+use crate::store::zones::{self, LinkedPrimary, Zone};
+use crate::store::{Store, StoreError};
+use crate::xfr::client::{self, Summary};
+use crate::xfr::interpret::{Outcome, Request, Update};
+use crate::xfr::serial::Serial;
+use crate::xfr::wire::{rtype, Name, Record};
+use crate::xfr::XfrError;
+
+/// Records per store transaction while loading a full zone.
+const STORE_BATCH: usize = 8192;
+
+/// How a refresh ended, for the engine's timer planning.
+pub(super) enum Refreshed {
+    /// The zone is current (transferred, or found up to date).
+    Ok,
+    /// Every primary failed; the message is in the store.
+    Failed,
+    /// The zone was deleted meanwhile.
+    Gone,
+}
+
+/// Why one primary could not refresh the zone.
+enum Failure {
+    Xfr(XfrError),
+    Store(StoreError),
+    Diff(String),
+    Other(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Xfr(e) => write!(f, "{e}"),
+            Failure::Store(e) => write!(f, "{e}"),
+            Failure::Diff(e) => f.write_str(e),
+            Failure::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+fn label(p: &LinkedPrimary) -> String {
+    format!("{} ({})", p.name, addr_text(p))
+}
+
+fn addr_text(p: &LinkedPrimary) -> String {
+    match p.ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(ip)) => format!("[{ip}]:{}", p.port),
+        _ => format!("{}:{}", p.ip, p.port),
+    }
+}
+
+pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool) -> Refreshed {
+    let loaded = engine
+        .store
+        .call(move |c| {
+            zonedata::begin_attempt(c, zone_id)?;
+            zones::by_id(c, zone_id)
+        })
+        .await;
+    let zone = match loaded {
+        Ok(z) => z,
+        Err(StoreError::NotFound { .. }) => return Refreshed::Gone,
+        Err(e) => {
+            tracing::error!(zone_id, error = %e, "cannot read the zone from the store");
+            return Refreshed::Failed;
+        }
+    };
+    let origin = match Name::from_ascii(&zone.name) {
+        Ok(n) => n,
+        Err(e) => return fail(engine, &zone, None, format!("zone name `{}` is not a DNS name: {e}", zone.name)).await,
+    };
+    if zone.primaries.is_empty() {
+        return fail(engine, &zone, None, "the zone has no primary servers linked".into()).await;
+    }
+    // Link order, starting with the last primary that worked (DESIGN §2 step 1).
+    let mut order = zone.primaries.clone();
+    if let Some(last) = &zone.status.last_primary {
+        if let Some(i) = order.iter().position(|p| &label(p) == last) {
+            order.rotate_left(i);
+        }
+    }
+    let mut errors = Vec::new();
+    for p in &order {
+        match refresh_from(engine, &zone, &origin, p, force_axfr).await {
+            Ok(()) => return Refreshed::Ok,
+            Err(e) => {
+                tracing::warn!(zone = %zone.name, primary = %label(p), error = %e, "refresh from primary failed");
+                errors.push((label(p), e.to_string()));
+            }
+        }
+    }
+    let message = errors.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join("; ");
+    let primary = errors.last().map(|(p, _)| p.clone());
+    fail(engine, &zone, primary, message).await
+}
+
+async fn fail(engine: &Engine, zone: &Zone, primary: Option<String>, message: String) -> Refreshed {
+    tracing::warn!(zone = %zone.name, primary = primary.as_deref().unwrap_or("-"), error = %message, "refresh failed; the previous version stays");
+    let id = zone.id;
+    let r = engine.store.call(move |c| zonedata::record_failure(c, id, primary.as_deref(), &message)).await;
+    match r {
+        Err(StoreError::NotFound { .. }) => Refreshed::Gone,
+        _ => Refreshed::Failed,
+    }
+}
+
+async fn refresh_from(
+    engine: &Engine,
+    zone: &Zone,
+    origin: &Name,
+    p: &LinkedPrimary,
+    force_axfr: bool,
+) -> Result<(), Failure> {
+    let ip: IpAddr = p.ip.parse().map_err(|_| Failure::Other(format!("`{}` is not an IP address", p.ip)))?;
+    let addr = SocketAddr::new(ip, p.port);
+    let key = match &p.tsig_key {
+        Some(name) => Some(engine.key(name).ok_or_else(|| {
+            Failure::Other(format!("TSIG key `{name}` of primary `{}` is not in the daemon's config", p.name))
+        })?),
+        None => None,
+    };
+    let ours = zone.status.serial;
+    let expired = zone.status.expired;
+    let mut request = match ours {
+        Some(serial) if !force_axfr && !expired => Request::Ixfr { current_serial: serial },
+        _ => Request::Axfr,
+    };
+    if let (Some(serial), false) = (ours, force_axfr) {
+        engine.soa_turn().await;
+        let soa =
+            client::query_soa(addr, origin, key, engine.config.transfer.soa_timeout).await.map_err(Failure::Xfr)?;
+        let newer = Serial(soa.serial).is_newer_than(Serial(serial));
+        if !newer && !(expired && soa.serial != serial) {
+            let (id, who) = (zone.id, label(p));
+            engine
+                .store
+                .call(move |c| zonedata::record_up_to_date(c, id, &who, soa.serial))
+                .await
+                .map_err(Failure::Store)?;
+            tracing::info!(zone = %zone.name, primary = %label(p), serial, primary_serial = soa.serial, "zone is up to date");
+            return Ok(());
+        }
+        if !newer {
+            // Expired, and the primary went back in time: only a full copy will do.
+            request = Request::Axfr;
+        }
+    }
+
+    let _slot = engine.primary_slot(addr).acquire_owned().await;
+    let first = transfer_once(engine, zone, origin, p, addr, key, request, false).await;
+    match first {
+        Ok(TransferEnd::Done) => Ok(()),
+        Ok(TransferEnd::NeedAxfr(reason)) => {
+            tracing::info!(zone = %zone.name, primary = %label(p), %reason, "falling back from IXFR to AXFR");
+            match transfer_once(engine, zone, origin, p, addr, key, Request::Axfr, true).await? {
+                TransferEnd::Done => Ok(()),
+                TransferEnd::NeedAxfr(reason) => Err(Failure::Other(reason)),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+enum TransferEnd {
+    Done,
+    NeedAxfr(String),
+}
+
+/// What the store side of a transfer holds when the stream ends.
+enum Loaded {
+    Nothing,
+    Full { version: i64, records: u64 },
+    Diffs(Vec<Diff>),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn transfer_once(
+    engine: &Engine,
+    zone: &Zone,
+    origin: &Name,
+    p: &LinkedPrimary,
+    addr: SocketAddr,
+    key: Option<&crate::xfr::tsig::TsigKey>,
+    request: Request,
+    fallback: bool,
+) -> Result<TransferEnd, Failure> {
+    let kind = match (request, fallback) {
+        (Request::Axfr, false) => "AXFR",
+        (Request::Axfr, true) => "IXFR→AXFR",
+        (Request::Ixfr { .. }, _) => "IXFR",
+    };
+    tracing::info!(zone = %zone.name, primary = %label(p), r#type = kind, serial = ?zone.status.serial, "transfer started");
+    let started = Instant::now();
+    let (tx, rx) = mpsc::channel::<Vec<Update>>(4);
+    let consumer = tokio::spawn(consume(engine.store.clone(), zone.id, rx));
+    let opts = engine.transfer_options();
+    let result = client::transfer(addr, origin, request, key, &opts, tx).await;
+    let consumed = consumer.await.map_err(|e| Failure::Other(format!("the store task failed: {e}")));
+    let (loaded, soa) = match consumed {
+        Ok(Ok(v)) => v,
+        Ok(Err((e, loaded))) => {
+            discard(&engine.store, zone.id, loaded).await;
+            return Err(Failure::Store(e));
+        }
+        Err(e) => return Err(e),
+    };
+    let summary: Summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            discard(&engine.store, zone.id, loaded).await;
+            return Err(Failure::Xfr(e));
+        }
+    };
+    let kind = match (&summary.outcome, request) {
+        (Outcome::Full { .. }, Request::Ixfr { .. }) => "IXFR→AXFR",
+        _ => kind,
+    };
+    let from = zone.status.serial;
+    let (to, records) = match &summary.outcome {
+        Outcome::UpToDate { serial } => {
+            let (id, who, s) = (zone.id, label(p), *serial);
+            engine.store.call(move |c| zonedata::record_up_to_date(c, id, &who, s)).await.map_err(Failure::Store)?;
+            tracing::info!(zone = %zone.name, primary = %label(p), serial = s, "IXFR says the zone is up to date");
+            return Ok(TransferEnd::Done);
+        }
+        Outcome::NeedAxfr { reason } => {
+            discard(&engine.store, zone.id, loaded).await;
+            return Ok(TransferEnd::NeedAxfr(reason.clone()));
+        }
+        Outcome::Full { serial, records } => (*serial, *records),
+        Outcome::Incremental { to, added, deleted, .. } => (*to, added + deleted),
+    };
+    let Some(soa) = soa else {
+        discard(&engine.store, zone.id, loaded).await;
+        return Err(Failure::Other(format!("{} sent no SOA for the new version", label(p))));
+    };
+    let elapsed = started.elapsed();
+    let committed = Committed {
+        serial: to,
+        soa,
+        primary: label(p),
+        summary_json: json!({
+            "type": kind,
+            "primary": label(p),
+            "serial_from": from,
+            "serial_to": to,
+            "messages": summary.messages,
+            "records": records,
+            "bytes": summary.bytes,
+            "duration_ms": elapsed.as_millis() as u64,
+            "at": crate::store::now_secs(),
+        })
+        .to_string(),
+    };
+    let id = zone.id;
+    let journal_max = engine.config.transfer.journal_max_diffs;
+    match loaded {
+        Loaded::Full { version, records: written } => {
+            engine
+                .store
+                .call(move |c| zonedata::commit_full(c, id, version, written, &committed))
+                .await
+                .map_err(Failure::Store)?;
+        }
+        Loaded::Diffs(diffs) => {
+            let applied =
+                engine.store.call(move |c| Ok(zonedata::apply_diffs(c, id, &diffs, &committed, journal_max))).await;
+            match applied {
+                Ok(Ok(_)) => {}
+                Ok(Err(DiffError::Mismatch(why))) => {
+                    return Ok(TransferEnd::NeedAxfr(format!("the IXFR from {} does not apply: {why}", label(p))))
+                }
+                Ok(Err(DiffError::Store(e))) | Err(e) => return Err(Failure::Store(e)),
+            }
+        }
+        Loaded::Nothing => return Err(Failure::Diff(format!("{} sent an empty transfer", label(p)))),
+    }
+    tracing::info!(
+        zone = %zone.name,
+        primary = %label(p),
+        r#type = kind,
+        serial_from = ?from,
+        serial_to = to,
+        messages = summary.messages,
+        records,
+        bytes = summary.bytes,
+        duration_ms = elapsed.as_millis() as u64,
+        "transfer finished"
+    );
+    Ok(TransferEnd::Done)
+}
+
+async fn discard(store: &Store, zone_id: i64, loaded: Loaded) {
+    if let Loaded::Full { version, .. } = loaded {
+        if let Err(e) = store.call(move |c| zonedata::discard(c, zone_id, version)).await {
+            tracing::error!(zone_id, error = %e, "cannot remove the rows of a failed transfer (they stay invisible)");
+        }
+    }
+}
+
+type Consumed = (Loaded, Option<[u32; 4]>);
+
+/// The store side of a transfer: takes update batches off the channel (the
+/// transfer waits while the store is busy: backpressure, nothing dropped),
+/// writes a full zone in batches as an invisible new version, and keeps IXFR
+/// steps in memory to apply in one transaction at the end.
+async fn consume(
+    store: Store,
+    zone_id: i64,
+    mut rx: mpsc::Receiver<Vec<Update>>,
+) -> Result<Consumed, (StoreError, Loaded)> {
+    let mut loaded = Loaded::Nothing;
+    let mut buf: Vec<Record> = Vec::new();
+    let mut soa: Option<[u32; 4]> = None;
+    while let Some(batch) = rx.recv().await {
+        for update in batch {
+            match update {
+                Update::BeginFull => {
+                    let version = match store.call(move |c| zonedata::begin_full(c, zone_id)).await {
+                        Ok(v) => v,
+                        Err(e) => return Err((e, loaded)),
+                    };
+                    loaded = Loaded::Full { version, records: 0 };
+                }
+                Update::BeginDiff { from, to } => {
+                    let mut diffs = match std::mem::replace(&mut loaded, Loaded::Nothing) {
+                        Loaded::Diffs(d) => d,
+                        _ => Vec::new(),
+                    };
+                    diffs.push(Diff { from, to, ..Diff::default() });
+                    loaded = Loaded::Diffs(diffs);
+                }
+                Update::Delete(r) => {
+                    if let Loaded::Diffs(d) = &mut loaded {
+                        if let Some(last) = d.last_mut() {
+                            last.deleted.push(r);
+                        }
+                    }
+                }
+                Update::Add(r) => {
+                    if r.rtype == rtype::SOA {
+                        if let Some(f) = r.soa_fields() {
+                            soa = Some([f[1], f[2], f[3], f[4]]);
+                        }
+                    }
+                    match &mut loaded {
+                        Loaded::Full { .. } => buf.push(r),
+                        Loaded::Diffs(d) => {
+                            if let Some(last) = d.last_mut() {
+                                last.added.push(r);
+                            }
+                        }
+                        Loaded::Nothing => {}
+                    }
+                }
+            }
+        }
+        if buf.len() >= STORE_BATCH {
+            if let Err(e) = flush(&store, zone_id, &mut loaded, &mut buf).await {
+                return Err((e, loaded));
+            }
+        }
+    }
+    if let Err(e) = flush(&store, zone_id, &mut loaded, &mut buf).await {
+        return Err((e, loaded));
+    }
+    Ok((loaded, soa))
+}
+
+async fn flush(store: &Store, zone_id: i64, loaded: &mut Loaded, buf: &mut Vec<Record>) -> Result<(), StoreError> {
+    if let Loaded::Full { version, records } = loaded {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(buf);
+        let n = batch.len() as u64;
+        let v = *version;
+        store.call(move |c| zonedata::insert_batch(c, zone_id, v, &batch)).await?;
+        *records += n;
+    }
+    Ok(())
+}

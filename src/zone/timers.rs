@@ -1,0 +1,123 @@
+//! Timer arithmetic of a secondary zone (RFC 1034 §4.3.5, RFC 1996), as pure
+//! functions of the clock reading and the SOA, so it is tested without waiting.
+//!
+//! - After a successful refresh: next refresh at `now + REFRESH`, the zone
+//!   expires at `now + EXPIRE` (both clamped to the configured bounds). The
+//!   refresh is pulled earlier by up to 10% (at most 5 minutes) of jitter, so
+//!   zones loaded together do not refresh in lock-step, and never later than the
+//!   SOA asks.
+//! - After a failure: retry after `RETRY · n` for the n-th failure in a row,
+//!   capped at the larger of `RETRY` and 2 hours; a zone never loaded has no SOA
+//!   and retries after 5·n² s (Knot's bootstrap back-off) within the retry
+//!   clamps, capped at 2 hours. Up to 10% jitter is added.
+
+use crate::config::TransferConfig;
+
+/// The cap of the growing retry interval (Knot: 2 h).
+pub const BACKOFF_CAP_SECS: u64 = 7200;
+
+/// The configured bounds, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Clamps {
+    pub refresh: (u64, u64),
+    pub retry: (u64, u64),
+    pub expire: (u64, u64),
+}
+
+impl Clamps {
+    pub fn from_config(t: &TransferConfig) -> Clamps {
+        Clamps {
+            refresh: (t.refresh_min.as_secs(), t.refresh_max.as_secs()),
+            retry: (t.retry_min.as_secs(), t.retry_max.as_secs()),
+            expire: (t.expire_min.as_secs(), t.expire_max.as_secs()),
+        }
+    }
+
+    /// REFRESH, RETRY and EXPIRE in effect for a SOA's values.
+    pub fn effective(&self, refresh: u32, retry: u32, expire: u32) -> (u64, u64, u64) {
+        (
+            u64::from(refresh).clamp(self.refresh.0, self.refresh.1),
+            u64::from(retry).clamp(self.retry.0, self.retry.1),
+            u64::from(expire).clamp(self.expire.0, self.expire.1),
+        )
+    }
+}
+
+/// The zone's timers after an event, in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    pub next_refresh_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// `jitter` is a uniform random number in `[0, 1)`.
+pub fn after_success(now: i64, soa: [u32; 4], clamps: &Clamps, jitter: f64) -> Timers {
+    let (refresh, _, expire) = clamps.effective(soa[0], soa[1], soa[2]);
+    let spread = (refresh / 10).min(300) as f64;
+    let next = refresh.saturating_sub((spread * jitter) as u64).max(1);
+    Timers { next_refresh_at: now + next as i64, expires_at: Some(now + expire as i64) }
+}
+
+/// Seconds until the next try after the `failures`-th failure in a row.
+pub fn retry_delay(soa: Option<[u32; 4]>, failures: u32, clamps: &Clamps, jitter: f64) -> u64 {
+    let n = u64::from(failures.max(1));
+    let base = match soa {
+        Some(t) => {
+            let (_, retry, _) = clamps.effective(t[0], t[1], t[2]);
+            retry.saturating_mul(n).min(retry.max(BACKOFF_CAP_SECS))
+        }
+        None => {
+            let cap = clamps.retry.0.max(BACKOFF_CAP_SECS);
+            (5 * n * n).clamp(clamps.retry.0, cap)
+        }
+    };
+    base + (base as f64 * 0.1 * jitter) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BIND_LIKE: Clamps = Clamps { refresh: (300, 2_419_200), retry: (500, 1_209_600), expire: (3600, 31_536_000) };
+
+    #[test]
+    fn success_plans_refresh_and_expiry_from_the_soa() {
+        let t = after_success(1_000, [3600, 900, 604_800, 300], &BIND_LIKE, 0.0);
+        assert_eq!(t, Timers { next_refresh_at: 4_600, expires_at: Some(605_800) });
+    }
+
+    #[test]
+    fn silly_soa_timers_are_clamped() {
+        let t = after_success(0, [1, 1, 5, 0], &BIND_LIKE, 0.0);
+        assert_eq!(t.next_refresh_at, 300);
+        assert_eq!(t.expires_at, Some(3600));
+        let t = after_success(0, [u32::MAX, 1, u32::MAX, 0], &BIND_LIKE, 0.0);
+        assert_eq!(t.next_refresh_at, 2_419_200);
+    }
+
+    #[test]
+    fn jitter_pulls_the_refresh_earlier_by_at_most_a_tenth_and_five_minutes() {
+        let t = after_success(0, [3600, 900, 604_800, 300], &BIND_LIKE, 0.999);
+        assert!((3240..3600).contains(&t.next_refresh_at), "{t:?}");
+        let t = after_success(0, [86_400, 900, 604_800, 300], &BIND_LIKE, 0.999);
+        assert!(t.next_refresh_at >= 86_400 - 300, "{t:?}");
+    }
+
+    #[test]
+    fn retries_grow_with_each_failure_and_stop_growing_at_the_cap() {
+        let soa = Some([3600, 600, 604_800, 300]);
+        let delays: Vec<u64> = (1..=20).map(|n| retry_delay(soa, n, &BIND_LIKE, 0.0)).collect();
+        assert_eq!(&delays[..4], &[600, 1200, 1800, 2400]);
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(*delays.last().expect("delays"), BACKOFF_CAP_SECS);
+    }
+
+    #[test]
+    fn a_zone_never_loaded_backs_off_quadratically() {
+        let small = Clamps { refresh: (1, 100), retry: (1, 100), expire: (1, 100) };
+        let delays: Vec<u64> = (1..=4).map(|n| retry_delay(None, n, &small, 0.0)).collect();
+        assert_eq!(delays, vec![5, 20, 45, 80]);
+        assert_eq!(retry_delay(None, 1000, &small, 0.0), BACKOFF_CAP_SECS);
+        assert_eq!(retry_delay(None, 1, &BIND_LIKE, 0.0), 500, "the retry floor applies");
+    }
+}

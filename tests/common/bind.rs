@@ -1,0 +1,269 @@
+//! A real BIND `named` primary for the tests: its own config and temp dir,
+//! 127.0.0.1 on a free port, a TSIG key, `ixfr-from-differences yes`, and
+//! (optionally) NOTIFY to the daemon under test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::free_port;
+
+/// The TSIG secret the tests share with BIND (base64 of 32 bytes).
+pub const KEY_NAME: &str = "xfr-key";
+pub const KEY_SECRET: &str = "c2Vjb25kYXJ5ZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=";
+
+/// Finds a BIND tool in PATH or the usual sbin directories, or fails the test
+/// with the install command: BIND tests never pass silently without BIND.
+pub fn tool(name: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin"].iter().map(PathBuf::from));
+    for d in dirs {
+        let p = d.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "`{name}` is not installed: the BIND tests need a real BIND. \
+         Install it with: apt-get install -y bind9 bind9-utils bind9-dnsutils"
+    );
+}
+
+/// How the primary restricts transfers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone may transfer.
+    Open,
+    /// Only requests signed with the test key.
+    Tsig,
+}
+
+pub struct Zone<'a> {
+    pub name: &'a str,
+    /// Zone file text (with `$ORIGIN`/`$TTL` as needed).
+    pub text: String,
+}
+
+pub struct Bind {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    notify_port: Option<u16>,
+    access: Access,
+    zones: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Bind {
+    /// Starts `named` serving `zones`; NOTIFY goes to `notify_port` when set.
+    pub async fn start(zones: &[Zone<'_>], access: Access, notify_port: Option<u16>) -> Bind {
+        let named = tool("named");
+        let dir = tempfile::tempdir().expect("temp dir for named");
+        let port = free_port();
+        for z in zones {
+            std::fs::write(dir.path().join(format!("{}.zone", z.name)), &z.text).expect("write zone file");
+        }
+        let mut b = Bind {
+            dir,
+            port,
+            notify_port,
+            access,
+            zones: zones.iter().map(|z| z.name.to_string()).collect(),
+            child: None,
+        };
+        b.write_config();
+        b.spawn(&named).await;
+        b
+    }
+
+    fn write_config(&self) {
+        let d = self.dir.path().display();
+        let allow = match self.access {
+            Access::Open => "any;".to_string(),
+            Access::Tsig => format!("key \"{KEY_NAME}\";"),
+        };
+        let notify = match self.notify_port {
+            Some(p) => format!("notify explicit;\n    also-notify {{ 127.0.0.1 port {p}; }};\n    notify-delay 0;"),
+            None => "notify no;".to_string(),
+        };
+        let mut conf = format!(
+            r#"key "{KEY_NAME}" {{ algorithm hmac-sha256; secret "{KEY_SECRET}"; }};
+options {{
+    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    ixfr-from-differences yes;
+    allow-transfer {{ {allow} }};
+    {notify}
+    transfers-out 100;
+    tcp-clients 1000;
+    serial-query-rate 1000;
+    notify-rate 1000;
+    startup-notify-rate 1000;
+}};
+controls {{ }};
+logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; category xfer-out {{ s; }}; category notify {{ s; }}; }};
+"#,
+            port = self.port
+        );
+        for z in &self.zones {
+            conf.push_str(&format!("zone \"{z}\" {{ type primary; file \"{z}.zone\"; }};\n"));
+        }
+        std::fs::write(self.dir.path().join("named.conf"), conf).expect("write named.conf");
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("named.log")).unwrap_or_default()
+    }
+
+    async fn spawn(&mut self, named: &Path) {
+        let log = std::fs::File::create(self.dir.path().join("named.log")).expect("named log");
+        let child = Command::new(named)
+            .arg("-g")
+            .arg("-c")
+            .arg(self.dir.path().join("named.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start named");
+        self.child = Some(child);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!("named exited with {status} during start-up; log:\n{}", self.log());
+                }
+            }
+            let mut all = true;
+            for z in &self.zones {
+                if self.serial(z).await.is_none() {
+                    all = false;
+                    break;
+                }
+            }
+            if all {
+                return;
+            }
+            assert!(Instant::now() < deadline, "named did not serve its zones within 30 s; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The SOA serial BIND serves for `zone`, if it answers.
+    pub async fn serial(&self, zone: &str) -> Option<u32> {
+        let name = secondaryd::xfr::wire::Name::from_ascii(zone).ok()?;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        secondaryd::xfr::client::query_soa(addr, &name, None, Duration::from_millis(500)).await.ok().map(|s| s.serial)
+    }
+
+    /// Rewrites a zone file and reloads (SIGHUP), then waits until BIND serves `serial`.
+    pub async fn update_zone(&self, zone: &str, text: &str, serial: u32) {
+        std::fs::write(self.dir.path().join(format!("{zone}.zone")), text).expect("write zone file");
+        self.reload().await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.serial(zone).await != Some(serial) {
+            assert!(Instant::now() < deadline, "named did not load serial {serial} of {zone}; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn reload(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").arg("-HUP").arg(c.id().to_string()).status();
+        }
+    }
+
+    /// `dig axfr` of a zone (with the test key when the primary requires it).
+    pub fn dig_axfr(&self, zone: &str) -> String {
+        let mut cmd = Command::new(tool("dig"));
+        cmd.args(["+nocmd", "+nostats", "+nocomments", "+noquestion", "axfr", zone, "@127.0.0.1", "-p"])
+            .arg(self.port.to_string());
+        if self.access == Access::Tsig {
+            cmd.arg("-y").arg(format!("hmac-sha256:{KEY_NAME}:{KEY_SECRET}"));
+        }
+        let out = cmd.output().expect("run dig");
+        assert!(out.status.success(), "dig axfr failed: {}", String::from_utf8_lossy(&out.stderr));
+        // dig prints the TSIG records of the answer messages: not zone data.
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.split_whitespace().nth(3) != Some("TSIG"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the same named again (same port, same files).
+    pub async fn start_again(&mut self) {
+        self.spawn(&tool("named")).await;
+    }
+}
+
+impl Drop for Bind {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Canonical form of a zone, via `named-checkzone -D`: one record per line,
+/// names absolute and lower-case, sorted. Also proves BIND accepts the text.
+pub fn canonical(zone: &str, text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zone.db");
+    // dig's AXFR output repeats the SOA at the end; named-checkzone treats the
+    // copy as the same record, which is what we want.
+    std::fs::write(&path, text).expect("write");
+    let out = Command::new(tool("named-checkzone"))
+        .args([
+            "-D", "-o", "-", "-i", "none", "-k", "ignore", "-n", "ignore", "-m", "ignore", "-M", "ignore", "-S",
+            "ignore",
+        ])
+        .arg(zone)
+        .arg(&path)
+        .output()
+        .expect("run named-checkzone");
+    assert!(
+        out.status.success(),
+        "named-checkzone rejected the zone: {}{}\n--- zone ---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with(';'))
+        .map(|l| {
+            let mut fields = l.split_whitespace();
+            let owner = fields.next().unwrap_or_default().to_ascii_lowercase();
+            std::iter::once(owner).chain(fields.map(str::to_string)).collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}

@@ -1,0 +1,148 @@
+//! A small fake primary for faults BIND will not produce: it answers AXFR over
+//! TCP with a zone of SOA + NS + `records` A records, split over two messages,
+//! and breaks the stream the way the current [`Fault`] says.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use secondaryd::xfr::wire::{self, Name, Section};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Close the connection after the first message.
+    CloseAfterFirst,
+    /// Send the first message, then nothing (keep the connection open).
+    StallAfterFirst,
+    /// The closing SOA has another serial than the opening one.
+    WrongFinalSoa,
+    /// One record's owner is outside the zone.
+    OutOfZone,
+    /// A frame of random bytes instead of the second message.
+    Garbage,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Behaviour {
+    pub serial: u32,
+    pub records: usize,
+    pub fault: Fault,
+}
+
+pub struct FakePrimary {
+    pub addr: SocketAddr,
+    pub behaviour: Arc<Mutex<Behaviour>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakePrimary {
+    pub async fn start(zone: &str, serial: u32, records: usize) -> FakePrimary {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake primary");
+        let addr = listener.local_addr().expect("addr");
+        let behaviour = Arc::new(Mutex::new(Behaviour { serial, records, fault: Fault::None }));
+        let zone = Name::from_ascii(zone).expect("zone name");
+        let b = behaviour.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let current = *b.lock().expect("behaviour");
+                tokio::spawn(serve(sock, zone.clone(), current));
+            }
+        });
+        FakePrimary { addr, behaviour, task }
+    }
+
+    pub fn set(&self, serial: u32, fault: Fault) {
+        let mut b = self.behaviour.lock().expect("behaviour");
+        b.serial = serial;
+        b.fault = fault;
+    }
+
+    pub fn set_records(&self, records: usize) {
+        self.behaviour.lock().expect("behaviour").records = records;
+    }
+}
+
+impl Drop for FakePrimary {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn soa_rdata(zone: &Name, serial: u32) -> Vec<u8> {
+    let mut r = Vec::new();
+    r.extend_from_slice(Name::from_ascii(&format!("ns1.{zone}")).expect("mname").as_wire());
+    r.extend_from_slice(Name::from_ascii(&format!("hostmaster.{zone}")).expect("rname").as_wire());
+    for v in [serial, 3600, 600, 604_800, 300] {
+        r.extend_from_slice(&v.to_be_bytes());
+    }
+    r
+}
+
+fn message(id: u16, zone: &Name) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&0x8400u16.to_be_bytes()); // QR, AA, NOERROR
+    m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    m.extend_from_slice(zone.as_wire());
+    m.extend_from_slice(&wire::rtype::AXFR.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    m
+}
+
+fn add(m: &mut Vec<u8>, owner: &Name, rt: u16, rdata: &[u8]) {
+    wire::append_record(m, Section::Answer, owner, rt, 1, 300, rdata).expect("append record");
+}
+
+async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
+    let mut len = [0u8; 2];
+    if sock.read_exact(&mut len).await.is_err() {
+        return;
+    }
+    let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    if sock.read_exact(&mut q).await.is_err() {
+        return;
+    }
+    let id = wire::message_id(&q).unwrap_or(0);
+    let mut first = message(id, &zone);
+    add(&mut first, &zone, wire::rtype::SOA, &soa_rdata(&zone, b.serial));
+    add(&mut first, &zone, wire::rtype::NS, Name::from_ascii(&format!("ns1.{zone}")).expect("ns").as_wire());
+    let mut second = message(id, &zone);
+    for i in 0..b.records {
+        let owner = if b.fault == Fault::OutOfZone && i == 3 {
+            Name::from_ascii("intruder.other.test.").expect("name")
+        } else {
+            Name::from_ascii(&format!("h{i}.{zone}")).expect("name")
+        };
+        let target = if i < b.records / 2 { &mut first } else { &mut second };
+        add(target, &owner, wire::rtype::A, &[10, 0, (i / 250) as u8, (i % 250) as u8 + 1]);
+    }
+    let final_serial = if b.fault == Fault::WrongFinalSoa { b.serial + 1 } else { b.serial };
+    add(&mut second, &zone, wire::rtype::SOA, &soa_rdata(&zone, final_serial));
+
+    let send = |m: Vec<u8>| {
+        let mut f = (m.len() as u16).to_be_bytes().to_vec();
+        f.extend_from_slice(&m);
+        f
+    };
+    if sock.write_all(&send(first)).await.is_err() {
+        return;
+    }
+    match b.fault {
+        Fault::CloseAfterFirst => return,
+        Fault::StallAfterFirst => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            return;
+        }
+        Fault::Garbage => {
+            let junk: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+            let _ = sock.write_all(&send(junk)).await;
+        }
+        _ => {
+            let _ = sock.write_all(&send(second)).await;
+        }
+    }
+    let _ = sock.shutdown().await;
+}
