@@ -137,3 +137,36 @@ async fn tsig_a_wrong_key_or_none_fails_with_a_clear_error_and_keeps_nothing() {
     assert!(msg.contains("BADKEY") || msg.contains("TSIG"), "{msg}");
     assert_eq!(z["transfer"]["serial"], serde_json::Value::Null);
 }
+
+#[tokio::test]
+async fn secondaryctl_waits_for_a_refresh_shows_status_and_exports_the_zone() {
+    let zone = "ctl.test";
+    let timers = "3600 600 604800 300";
+    let b = Bind::start(&[bind::Zone { name: zone, text: small_zone(zone, 7, 5, timers) }], Access::Open, None).await;
+    let d = Daemon::start("").await;
+    d.add_linked("bind", bind_addr(&b), None, zone).await;
+    d.wait_serial(zone, 7).await;
+
+    b.update_zone(zone, &small_zone(zone, 8, 6, timers), 8).await;
+    let (code, out, err) = d.ctl(&["zone", "refresh", zone, "--wait"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("state:         ok"), "{out}");
+    assert!(out.contains("IXFR from bind"), "{out}");
+    assert!(out.contains("serial 7 → 8"), "{out}");
+
+    let (code, out, _) = d.ctl(&["zone", "export", zone]);
+    assert_eq!(code, 0);
+    assert_eq!(bind::canonical(zone, &out), bind::canonical(zone, &b.dig_axfr(zone)));
+
+    let (code, out, _) = d.ctl(&["zone", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("ctl.test") && out.contains(" ok ") && out.contains(" 8 "), "{out}");
+
+    // A failing refresh: --wait reports the error and exits non-zero.
+    let mut b = b;
+    b.stop();
+    let (code, out, _) = d.ctl(&["zone", "retransfer", zone, "--wait"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("last error:") && out.contains("refused"), "{out}");
+    assert!(out.contains("serial:        8"), "the copy is still served: {out}");
+}

@@ -89,6 +89,24 @@ enum ZoneCmd {
     },
     /// Show one zone.
     Show { zone: String },
+    /// Show a zone's transfer status: state, serials, last transfer, last error, timers.
+    Status { zone: String },
+    /// Print the zone as an RFC 1035 master file.
+    Export { zone: String },
+    /// Check the primary's serial now and transfer if it is newer.
+    Refresh {
+        zone: String,
+        /// Wait until this refresh has finished and print its outcome (exit 1 if it failed).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Transfer the whole zone now (AXFR), whatever the serial.
+    Retransfer {
+        zone: String,
+        /// Wait until this transfer has finished and print its outcome (exit 1 if it failed).
+        #[arg(long)]
+        wait: bool,
+    },
     /// Delete a zone and all its data.
     #[command(alias = "delete")]
     Rm { zone: String },
@@ -116,6 +134,8 @@ struct Ctl {
 enum Failure {
     Api(Response),
     Unreachable(String),
+    /// The operation ran and failed; its outcome was printed.
+    Refused,
 }
 
 impl Ctl {
@@ -220,15 +240,81 @@ fn zone_primaries(z: &Value) -> String {
 }
 
 fn zone_row(z: &Value) -> Vec<String> {
-    vec![s(&z["id"]), s(&z["name"]), zone_primaries(z), s(&z["last_transferred_at"])]
+    let t = &z["transfer"];
+    vec![
+        s(&z["id"]),
+        s(&z["name"]),
+        s(&t["state"]),
+        s(&t["serial"]),
+        s(&t["records"]),
+        zone_primaries(z),
+        s(&z["last_transferred_at"]),
+        t["last_error"]["message"].as_str().unwrap_or("-").to_string(),
+    ]
 }
 
 fn show_zone(z: &Value) {
     println!("id:               {}", s(&z["id"]));
     println!("name:             {}", s(&z["name"]));
     println!("primaries:        {}", zone_primaries(z));
+    println!("state:            {}", s(&z["transfer"]["state"]));
+    println!("serial:           {}", s(&z["transfer"]["serial"]));
     println!("last transferred: {}", s(&z["last_transferred_at"]));
     println!("created:          {}", s(&z["created_at"]));
+}
+
+fn last_transfer_line(t: &Value) -> String {
+    if t.is_null() {
+        return "-".into();
+    }
+    format!(
+        "{} from {}, serial {} → {}, {} records, {} messages, {} bytes, {} ms, at {}",
+        s(&t["type"]),
+        s(&t["primary"]),
+        s(&t["serial_from"]),
+        s(&t["serial_to"]),
+        s(&t["records"]),
+        s(&t["messages"]),
+        s(&t["bytes"]),
+        s(&t["duration_ms"]),
+        t["at"].as_i64().map(|a| secondaryd_time(a)).unwrap_or_else(|| "-".into()),
+    )
+}
+
+fn secondaryd_time(secs: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn show_status(z: &Value) {
+    let t = &z["transfer"];
+    println!("zone:          {}", s(&z["name"]));
+    println!("state:         {}", s(&t["state"]));
+    println!("serial:        {} (primary reported {})", s(&t["serial"]), s(&t["primary_serial"]));
+    println!("records:       {}", s(&t["records"]));
+    println!("primaries:     {}", zone_primaries(z));
+    println!("last primary:  {}", s(&t["last_primary"]));
+    println!("last transfer: {}", last_transfer_line(&t["last_transfer"]));
+    let err = &t["last_error"];
+    if err.is_null() {
+        println!("last error:    -");
+    } else {
+        println!("last error:    {} (at {})", s(&err["message"]), s(&err["at"]));
+    }
+    println!("last attempt:  {}", s(&t["last_attempt_at"]));
+    println!("last success:  {}", s(&t["last_success_at"]));
+    println!("next refresh:  {}", s(&t["next_refresh_at"]));
+    println!("expires at:    {}", s(&t["expires_at"]));
+    let timers = &t["timers"];
+    if !timers.is_null() {
+        println!(
+            "timers:        refresh {} s, retry {} s, expire {} s (after clamps), back-off step {}",
+            s(&timers["refresh"]),
+            s(&timers["retry"]),
+            s(&timers["expire"]),
+            s(&t["backoff"])
+        );
+    }
 }
 
 async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
@@ -265,12 +351,30 @@ async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
                 query.push_str(&format!("&name_like={}", seg(&n)));
             }
             let items = ctl.list_all("/zones", &query).await?;
-            ctl.print_list(&items, &["ID", "NAME", "PRIMARIES", "LAST TRANSFER"], zone_row);
+            ctl.print_list(
+                &items,
+                &["ID", "NAME", "STATE", "SERIAL", "RECORDS", "PRIMARIES", "LAST TRANSFER", "LAST ERROR"],
+                zone_row,
+            );
         }
         Command::Zone(ZoneCmd::Show { zone }) => {
             let resp = ctl.call("GET", &format!("/zones/{}", seg(&zone)), None).await?;
             ctl.print_object(&resp.body["data"], show_zone);
         }
+        Command::Zone(ZoneCmd::Status { zone }) => {
+            let resp = ctl.call("GET", &format!("/zones/{}", seg(&zone)), None).await?;
+            ctl.print_object(&resp.body["data"], show_status);
+        }
+        Command::Zone(ZoneCmd::Export { zone }) => {
+            let resp = ctl.call("GET", &format!("/zones/{}/file", seg(&zone)), None).await?;
+            if ctl.json {
+                ctl.print_object(&resp.body["data"], |_| {});
+            } else {
+                print!("{}", resp.body["data"]["zone"].as_str().unwrap_or_default());
+            }
+        }
+        Command::Zone(ZoneCmd::Refresh { zone, wait }) => return refresh(ctl, &zone, "refresh", wait).await,
+        Command::Zone(ZoneCmd::Retransfer { zone, wait }) => return refresh(ctl, &zone, "retransfer", wait).await,
         Command::Zone(ZoneCmd::Rm { zone }) => {
             ctl.call("DELETE", &format!("/domains/{}", seg(&zone)), None).await?;
             if !ctl.json {
@@ -289,6 +393,32 @@ async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Schedules a refresh; with `wait`, polls until it has run and reports how it went.
+async fn refresh(ctl: &Ctl, zone: &str, what: &str, wait: bool) -> Result<(), Failure> {
+    let path = format!("/zones/{}", seg(zone));
+    let resp = ctl.call("POST", &format!("{path}/{what}"), None).await?;
+    let before = resp.body["data"]["attempts"].as_u64().unwrap_or(0);
+    if !wait {
+        if ctl.json {
+            ctl.print_object(&resp.body["data"], |_| {});
+        } else {
+            println!("{what} of {zone} scheduled");
+        }
+        return Ok(());
+    }
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let z = ctl.call("GET", &path, None).await?.body["data"].clone();
+        let t = &z["transfer"];
+        let done = t["attempts"].as_u64().unwrap_or(0) > before && t["refreshing"] == false && t["queued"] == false;
+        if !done {
+            continue;
+        }
+        ctl.print_object(&z, show_status);
+        return if t["last_error"].is_null() { Ok(()) } else { Err(Failure::Refused) };
+    }
 }
 
 fn main() -> ExitCode {
@@ -341,6 +471,7 @@ fn main() -> ExitCode {
             eprintln!("secondaryctl: {}", resp.error_message());
             ExitCode::FAILURE
         }
+        Err(Failure::Refused) => ExitCode::FAILURE,
         Err(Failure::Unreachable(e)) => {
             eprintln!("secondaryctl: {e}");
             ExitCode::from(3)

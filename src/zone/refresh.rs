@@ -98,7 +98,10 @@ pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool) -> Refr
             Ok(()) => return Refreshed::Ok,
             Err(e) => {
                 tracing::warn!(zone = %zone.name, primary = %label(p), error = %e, "refresh from primary failed");
-                errors.push((label(p), e.to_string()));
+                // Every sentence names its primary, so a zone with several reads clearly.
+                let text = e.to_string();
+                let text = if text.contains(&addr_text(p)) { text } else { format!("{}: {text}", label(p)) };
+                errors.push((label(p), text));
             }
         }
     }

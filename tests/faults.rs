@@ -1,0 +1,64 @@
+//! A broken or hostile primary never damages the copy we serve: the whole
+//! transfer is discarded, the previous version stays, and `last_error` says
+//! what was wrong and with which primary.
+
+mod common;
+
+use common::fake::{FakePrimary, Fault};
+use common::Daemon;
+
+const ZONE: &str = "fault.test";
+
+async fn loaded(extra: &str) -> (Daemon, FakePrimary) {
+    let fake = FakePrimary::start(ZONE, 1, 50).await;
+    let d = Daemon::start(&format!("{}max_records = 500\n{extra}", common::FAST_TIMERS)).await;
+    d.add_linked("fake", fake.addr, None, ZONE).await;
+    let z = d.wait_serial(ZONE, 1).await;
+    assert_eq!(z["transfer"]["records"], 52);
+    (d, fake)
+}
+
+/// Serves serial 2 with `fault`, forces a transfer, and checks that serial 1 is
+/// still served intact and the error contains one of `expected`.
+async fn check(d: &Daemon, fake: &FakePrimary, fault: Fault, expected: &[&str]) {
+    let before = d.export(ZONE).await;
+    fake.set(2, fault);
+    let attempts = d.zone(ZONE).await["transfer"]["attempts"].as_u64().expect("attempts");
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await.status, 202);
+    let z = d.wait_attempt(ZONE, attempts).await;
+    let t = &z["transfer"];
+    assert_eq!(t["serial"], 1, "{fault:?}: the previous version keeps serving");
+    assert_eq!(t["records"], 52, "{fault:?}");
+    assert_eq!(t["state"], "retrying", "{fault:?}");
+    let msg = t["last_error"]["message"].as_str().expect("an error message").to_lowercase();
+    assert!(expected.iter().any(|e| msg.contains(e)), "{fault:?}: unexpected error: {msg}");
+    assert!(msg.contains(&fake.addr.to_string()), "{fault:?}: the error names the primary: {msg}");
+    assert_eq!(d.export(ZONE).await, before, "{fault:?}: the zone data is unchanged");
+    let r = d.call("GET", &format!("/v2/1/zones/{ZONE}/records?per_page=100"), None).await;
+    assert_eq!(r.body["pagination"]["total_entries"], 52, "{fault:?}: no rows of the failed transfer are visible");
+}
+
+#[tokio::test]
+async fn a_broken_stream_leaves_the_previous_version_serving_and_says_why() {
+    let (d, fake) = loaded("").await;
+    check(&d, &fake, Fault::CloseAfterFirst, &["closed"]).await;
+    check(&d, &fake, Fault::WrongFinalSoa, &["soa", "serial"]).await;
+    check(&d, &fake, Fault::OutOfZone, &["outside"]).await;
+    check(&d, &fake, Fault::Garbage, &["malformed", "truncated", "invalid", "garbage", "parse", "message"]).await;
+    fake.set_records(600);
+    check(&d, &fake, Fault::None, &["limit"]).await;
+    fake.set_records(50);
+
+    // And a good transfer afterwards works: nothing was left half-done.
+    fake.set(3, Fault::None);
+    d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await;
+    let z = d.wait_serial(ZONE, 3).await;
+    assert_eq!(z["transfer"]["state"], "ok");
+    assert_eq!(z["transfer"]["last_error"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn a_primary_that_stalls_mid_stream_times_out_without_harm() {
+    let (d, fake) = loaded("").await;
+    check(&d, &fake, Fault::StallAfterFirst, &["timed out", "timeout"]).await;
+}
