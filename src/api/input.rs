@@ -61,6 +61,18 @@ impl Body {
         }
     }
 
+    /// A boolean field; `None` if absent or null.
+    pub fn boolean(&mut self, field: &str) -> Option<bool> {
+        match self.fields.remove(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(b),
+            Some(other) => {
+                self.error(field, format!("must be true or false, got {}", kind(&other)));
+                None
+            }
+        }
+    }
+
     pub fn finish(mut self) -> Result<(), ApiError> {
         let unknown: Vec<String> = self.fields.keys().cloned().collect();
         for field in unknown {

@@ -26,6 +26,7 @@ pub(crate) fn to_json(p: &Primary) -> Value {
         "ip": p.ip,
         "port": p.port,
         "tsig_key": p.tsig_key,
+        "notify_requires_tsig": p.notify_requires_tsig,
         "linked_secondary_zones": p.linked_zones,
         "created_at": timestamp(p.created_at),
         "updated_at": timestamp(p.updated_at),
@@ -75,12 +76,16 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
             None
         }
     });
+    let notify_requires_tsig = b.boolean("notify_requires_tsig").unwrap_or(false);
+    if notify_requires_tsig && tsig_key.is_none() {
+        b.error("notify_requires_tsig", "needs a tsig_key to check NOTIFY signatures with");
+    }
     b.finish()?;
     let (Some(name), Some(ip)) = (name, ip) else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "Validation failed"));
     };
     let account = ctx.account;
-    let new = NewPrimary { name, ip, port, tsig_key };
+    let new = NewPrimary { name, ip, port, tsig_key, notify_requires_tsig };
     let p = app.store.call(move |c| primaries::create(c, account, new)).await?;
     tracing::info!(account, primary = %p.name, id = p.id, ip = %p.ip, port = p.port, "primary server created");
     Ok((StatusCode::CREATED, data(to_json(&p))))

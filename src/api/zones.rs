@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::input::{list_params, pagination, Body};
 use super::{data, opt_timestamp, timestamp, App, Ctx, QueryMap};
 use crate::scheduler::ZoneSchedule;
-use crate::store::zones::{self, Zone};
+use crate::store::zones::{self, StateFilter, Zone};
 use crate::zone::name::{is_reverse_zone, normalize_zone_name};
 use crate::zone::timers::Clamps;
 
@@ -63,6 +63,7 @@ pub(crate) fn to_json(app: &App, z: &Zone) -> Value {
         "updated_at": timestamp(z.updated_at),
         "primaries": z.primaries.iter().map(|p| json!({
             "id": p.id, "name": p.name, "ip": p.ip, "port": p.port,
+            "last_used": st.last_primary.as_deref() == Some(format!("{} ({})", p.name, addr_label(&p.ip, p.port)).as_str()),
         })).collect::<Vec<_>>(),
         "transfer": {
             "state": state_word(z, &sched),
@@ -81,8 +82,20 @@ pub(crate) fn to_json(app: &App, z: &Zone) -> Value {
             "expires_at": opt_timestamp(if st.serial.is_some() { st.expires_at } else { None }),
             "backoff": st.backoff,
             "timers": timers,
+            "last_notify": match &st.last_notify {
+                Some((from, serial, at)) => json!({ "from": from, "serial": serial, "at": timestamp(*at) }),
+                None => Value::Null,
+            },
         },
     })
+}
+
+fn addr_label(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
 }
 
 /// The zone as named in a path: case and a trailing dot do not matter.
@@ -116,8 +129,22 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
 pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Json<Value>, ApiError> {
     let (sort, page) = list_params(&q)?;
     let name_like = q.get("name_like").map(|s| s.to_ascii_lowercase());
+    let state = match q.get("state").map(String::as_str) {
+        None | Some("") => None,
+        Some("ok") => Some(StateFilter::Ok),
+        Some("bootstrapping") => Some(StateFilter::Bootstrapping),
+        Some("retrying") => Some(StateFilter::Retrying),
+        Some("expired") => Some(StateFilter::Expired),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "state",
+                format!("`{other}` is not one of ok, bootstrapping, retrying, expired"),
+            ))
+        }
+    };
     let account = ctx.account;
-    let (items, total) = app.store.call(move |c| zones::list(c, account, name_like.as_deref(), sort, page)).await?;
+    let (items, total) =
+        app.store.call(move |c| zones::list(c, account, name_like.as_deref(), state, sort, page)).await?;
     Ok(Json(json!({
         "data": items.iter().map(|z| to_json(&app, z)).collect::<Vec<_>>(),
         "pagination": pagination(page, total),

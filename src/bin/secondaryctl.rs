@@ -277,7 +277,7 @@ fn last_transfer_line(t: &Value) -> String {
         s(&t["messages"]),
         s(&t["bytes"]),
         s(&t["duration_ms"]),
-        t["at"].as_i64().map(|a| secondaryd_time(a)).unwrap_or_else(|| "-".into()),
+        t["at"].as_i64().map(secondaryd_time).unwrap_or_else(|| "-".into()),
     )
 }
 

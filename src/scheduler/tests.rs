@@ -3,8 +3,10 @@ use std::time::Duration;
 
 use super::*;
 
+type Log = Arc<Mutex<Vec<(ZoneId, Event, Instant)>>>;
+
 /// A handler that records events and takes `work` of (paused) time per event.
-fn recorder(work: Duration) -> (Handler, Arc<Mutex<Vec<(ZoneId, Event, Instant)>>>, Arc<AtomicUsize>) {
+fn recorder(work: Duration) -> (Handler, Log, Arc<AtomicUsize>) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let peak = Arc::new(AtomicUsize::new(0));
     let current = Arc::new(AtomicUsize::new(0));

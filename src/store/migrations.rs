@@ -96,6 +96,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX zone_journal_zone ON zone_journal (zone_id, id);
     "#,
+    // 3: NOTIFY: per-primary "signed NOTIFY only", and the last NOTIFY per zone.
+    r#"
+    ALTER TABLE primaries ADD COLUMN notify_requires_tsig INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE zones ADD COLUMN last_notify_from TEXT;
+    ALTER TABLE zones ADD COLUMN last_notify_serial INTEGER;
+    ALTER TABLE zones ADD COLUMN last_notify_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -13,6 +13,7 @@ pub struct Primary {
     pub ip: String,
     pub port: u16,
     pub tsig_key: Option<String>,
+    pub notify_requires_tsig: bool,
     pub linked_zones: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -25,9 +26,10 @@ pub struct NewPrimary {
     pub ip: String,
     pub port: u16,
     pub tsig_key: Option<String>,
+    pub notify_requires_tsig: bool,
 }
 
-const COLUMNS: &str = "id, account_id, name, ip, port, tsig_key, created_at, updated_at";
+const COLUMNS: &str = "id, account_id, name, ip, port, tsig_key, created_at, updated_at, notify_requires_tsig";
 
 fn from_row(row: &Row) -> rusqlite::Result<Primary> {
     Ok(Primary {
@@ -37,6 +39,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Primary> {
         ip: row.get(3)?,
         port: row.get(4)?,
         tsig_key: row.get(5)?,
+        notify_requires_tsig: row.get(8)?,
         linked_zones: Vec::new(),
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
@@ -71,8 +74,9 @@ pub fn create(conn: &mut Connection, account: i64, new: NewPrimary) -> Result<Pr
     }
     let now = now_secs();
     tx.execute(
-        "INSERT INTO primaries (account_id, name, ip, port, tsig_key, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        params![account, new.name, new.ip, new.port, new.tsig_key, now],
+        "INSERT INTO primaries (account_id, name, ip, port, tsig_key, notify_requires_tsig, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![account, new.name, new.ip, new.port, new.tsig_key, new.notify_requires_tsig, now],
     )?;
     let id = tx.last_insert_rowid();
     let p = get_by_id(&tx, account, id)?;

@@ -9,7 +9,7 @@ fn db() -> Connection {
 }
 
 fn primary(name: &str) -> NewPrimary {
-    NewPrimary { name: name.into(), ip: "192.0.2.1".into(), port: 53, tsig_key: None }
+    NewPrimary { name: name.into(), ip: "192.0.2.1".into(), port: 53, tsig_key: None, notify_requires_tsig: false }
 }
 
 const ALL: Page = Page { page: 1, per_page: 100 };

@@ -41,6 +41,8 @@ pub struct ZoneStatus {
     pub expires_at: Option<i64>,
     pub backoff: u32,
     pub expired: bool,
+    /// The last NOTIFY accepted for the zone: source, SOA serial hint, time.
+    pub last_notify: Option<(String, Option<u32>, i64)>,
 }
 
 /// A primary of a zone, as the zone sees it (in link order).
@@ -51,11 +53,14 @@ pub struct LinkedPrimary {
     pub ip: String,
     pub port: u16,
     pub tsig_key: Option<String>,
+    /// Unsigned NOTIFY from this primary is refused.
+    pub notify_requires_tsig: bool,
 }
 
 const COLUMNS: &str = "id, account_id, name, last_transferred_at, created_at, updated_at, serial, record_count, \
     soa_refresh, soa_retry, soa_expire, soa_minimum, primary_serial, attempts, last_attempt_at, last_success_at, \
-    last_primary, last_error, last_error_primary, last_error_at, last_xfr, next_refresh_at, expires_at, backoff, expired";
+    last_primary, last_error, last_error_primary, last_error_at, last_xfr, next_refresh_at, expires_at, backoff, expired, \
+    last_notify_from, last_notify_serial, last_notify_at";
 
 fn from_row(row: &Row) -> rusqlite::Result<Zone> {
     Ok(Zone {
@@ -86,18 +91,29 @@ fn from_row(row: &Row) -> rusqlite::Result<Zone> {
             expires_at: row.get(22)?,
             backoff: row.get(23)?,
             expired: row.get(24)?,
+            last_notify: match (row.get::<_, Option<String>>(25)?, row.get::<_, Option<i64>>(26)?, row.get(27)?) {
+                (Some(from), serial, Some(at)) => Some((from, serial.map(|s| s as u32), at)),
+                _ => None,
+            },
         },
     })
 }
 
 fn with_primaries(conn: &Connection, mut z: Zone) -> Result<Zone, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT p.id, p.name, p.ip, p.port, p.tsig_key FROM zone_primaries zp JOIN primaries p ON p.id = zp.primary_id
+        "SELECT p.id, p.name, p.ip, p.port, p.tsig_key, p.notify_requires_tsig FROM zone_primaries zp JOIN primaries p ON p.id = zp.primary_id
          WHERE zp.zone_id = ?1 ORDER BY zp.position",
     )?;
     z.primaries = stmt
         .query_map([z.id], |r| {
-            Ok(LinkedPrimary { id: r.get(0)?, name: r.get(1)?, ip: r.get(2)?, port: r.get(3)?, tsig_key: r.get(4)? })
+            Ok(LinkedPrimary {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                ip: r.get(2)?,
+                port: r.get(3)?,
+                tsig_key: r.get(4)?,
+                notify_requires_tsig: r.get(5)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(z)
@@ -164,16 +180,55 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Zone, StoreError> {
     with_primaries(conn, z)
 }
 
+/// A zone by name in any account (NOTIFY does not know accounts).
+pub fn by_name(conn: &Connection, name: &str) -> Result<Option<Zone>, StoreError> {
+    let z = conn.query_row(&format!("SELECT {COLUMNS} FROM zones WHERE name = ?1"), [name], from_row).optional()?;
+    z.map(|z| with_primaries(conn, z)).transpose()
+}
+
+/// Records an accepted NOTIFY.
+pub fn record_notify(conn: &Connection, id: i64, from: &str, serial: Option<u32>) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE zones SET last_notify_from = ?2, last_notify_serial = ?3, last_notify_at = ?4 WHERE id = ?1",
+        params![id, from, serial, super::now_secs()],
+    )?;
+    Ok(())
+}
+
+/// The zone states a list can be filtered on (`refreshing` is live, not stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    Ok,
+    Bootstrapping,
+    Retrying,
+    Expired,
+}
+
+impl StateFilter {
+    fn sql(self) -> &'static str {
+        match self {
+            StateFilter::Ok => "serial IS NOT NULL AND expired = 0 AND last_error IS NULL",
+            StateFilter::Bootstrapping => "serial IS NULL",
+            StateFilter::Retrying => "serial IS NOT NULL AND expired = 0 AND last_error IS NOT NULL",
+            StateFilter::Expired => "expired = 1",
+        }
+    }
+}
+
 /// Lists an account's zones; `name_like` filters on a substring of the name.
 pub fn list(
     conn: &Connection,
     account: i64,
     name_like: Option<&str>,
+    state: Option<StateFilter>,
     sort: Sort,
     page: Page,
 ) -> Result<(Vec<Zone>, u64), StoreError> {
     let pattern = name_like.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-    let filter = "account_id = ?1 AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\')";
+    let filter = format!(
+        "account_id = ?1 AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\') AND ({})",
+        state.map(StateFilter::sql).unwrap_or("1")
+    );
     let total: i64 =
         conn.query_row(&format!("SELECT count(*) FROM zones WHERE {filter}"), params![account, pattern], |r| r.get(0))?;
     let mut stmt = conn.prepare(&format!(

@@ -199,7 +199,7 @@ fn check_soa_answer(
         return Err(XfrError::WrongId { primary: peer, message: 1, expected: id, got: h.id });
     }
     if let (Some(k), Some(mac)) = (key, mac) {
-        let mut v = StreamVerifier::new(k, mac);
+        let mut v = StreamVerifier::new(k, mac, id);
         v.verify(bytes, &msg)
             .and_then(|()| if h.rcode() == 0 { v.finish() } else { Ok(()) })
             .map_err(|error| XfrError::Tsig { primary: peer, error })?;
@@ -312,7 +312,7 @@ async fn run_transfer(
     };
     let (query, mac) = make_query(id, zone, request.qtype(), ixfr_serial, key, primary)?;
     let mut verifier = match (key, &mac) {
-        (Some(k), Some(m)) => Some(StreamVerifier::new(k, m)),
+        (Some(k), Some(m)) => Some(StreamVerifier::new(k, m, id)),
         _ => None,
     };
     // Keep the write half open until we are done: some primaries stop sending on a half-close.
@@ -370,5 +370,230 @@ async fn run_transfer(
                 return Ok(outcome);
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use crate::xfr::interpret::tests::{a, answer_bytes, name, soa};
+    use crate::xfr::tsig::{sign_response, Algorithm};
+    use crate::xfr::wire::Header;
+    use tokio::net::TcpListener;
+
+    /// What the fake primary does after reading the query.
+    enum Act {
+        /// An answer with these records, carrying the query's ID.
+        Answer(u16, Vec<Record>),
+        /// The same, TSIG-signed as a single-message answer with the key.
+        Signed(Vec<Record>, TsigKey),
+        Raw(Vec<u8>),
+        Stall,
+    }
+
+    /// Listens on a free port, serves one TCP connection with `acts`, then closes it.
+    async fn fake_primary(acts: Vec<Act>) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let query = read_frame(&mut s, &mut Vec::new()).await.unwrap().unwrap();
+            let q = parse_message(&query).unwrap();
+            for act in acts {
+                let mut bytes = match act {
+                    Act::Answer(qtype, recs) => answer_bytes(qtype, 0, &recs),
+                    Act::Signed(recs, key) => {
+                        let mut b = answer_bytes(rtype::AXFR, 0, &recs);
+                        b[..2].copy_from_slice(&q.header.id.to_be_bytes());
+                        let mac = q.tsig.as_ref().map(|t| t.mac.clone()).unwrap_or_default();
+                        sign_response(&key, &mac, &b, unix_now()).unwrap()
+                    }
+                    Act::Raw(b) => b,
+                    Act::Stall => {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        return;
+                    }
+                };
+                if bytes.len() >= 2 {
+                    bytes[..2].copy_from_slice(&q.header.id.to_be_bytes());
+                }
+                let mut f = (bytes.len() as u16).to_be_bytes().to_vec();
+                f.extend_from_slice(&bytes);
+                if s.write_all(&f).await.is_err() {
+                    return;
+                }
+            }
+        });
+        addr
+    }
+
+    fn opts() -> TransferOptions {
+        TransferOptions {
+            connect_timeout: Duration::from_secs(2),
+            idle_timeout: Duration::from_millis(300),
+            total_timeout: Duration::from_secs(5),
+            limits: Limits::NONE,
+        }
+    }
+
+    async fn run(
+        addr: SocketAddr,
+        request: Request,
+        key: Option<&TsigKey>,
+    ) -> (Result<Summary, XfrError>, Vec<Update>) {
+        let (tx, mut rx) = mpsc::channel(4);
+        let collect = tokio::spawn(async move {
+            let mut all = Vec::new();
+            while let Some(batch) = rx.recv().await {
+                all.extend(batch);
+            }
+            all
+        });
+        let r = transfer(addr, &name("example.test"), request, key, &opts(), tx).await;
+        (r, collect.await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn axfr_from_a_primary_arrives_complete_through_the_channel() {
+        let mut big: Vec<Record> = (0..3000).map(|i| a(&format!("h{i}.example.test"), (i % 250) as u8)).collect();
+        big.insert(0, soa(7));
+        let tail = big.split_off(1500);
+        let addr =
+            fake_primary(vec![Act::Answer(rtype::AXFR, big), Act::Answer(rtype::AXFR, [tail, vec![soa(7)]].concat())])
+                .await;
+        let (r, updates) = run(addr, Request::Axfr, None).await;
+        let s = r.unwrap();
+        assert_eq!(s.outcome, Outcome::Full { serial: 7, records: 3001 });
+        assert_eq!(s.messages, 2);
+        assert_eq!(updates.len(), 3002);
+        assert_eq!(updates[0], Update::BeginFull);
+        assert_eq!(updates[1], Update::Add(soa(7)));
+    }
+
+    #[tokio::test]
+    async fn a_primary_closing_mid_transfer_is_reported_with_the_message_count() {
+        let addr = fake_primary(vec![Act::Answer(rtype::AXFR, vec![soa(7), a("a.example.test", 1)])]).await;
+        let (r, _) = run(addr, Request::Axfr, None).await;
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            format!("primary {addr} closed the connection after 1 message, before the closing SOA")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_primary_hits_the_idle_timeout() {
+        let addr = fake_primary(vec![Act::Answer(rtype::AXFR, vec![soa(7)]), Act::Stall]).await;
+        let (r, _) = run(addr, Request::Axfr, None).await;
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            format!("timed out after 300 ms waiting for the next message from primary {addr}")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_zero_length_frame_is_refused() {
+        let addr = fake_primary(vec![Act::Raw(vec![])]).await;
+        let (r, _) = run(addr, Request::Axfr, None).await;
+        assert_eq!(r.unwrap_err().to_string(), format!("primary {addr} sent a frame of 0 bytes after 0 messages"));
+    }
+
+    #[tokio::test]
+    async fn an_up_to_date_ixfr_ends_on_the_single_soa_without_waiting_for_close() {
+        let addr = fake_primary(vec![Act::Answer(rtype::IXFR, vec![soa(7)]), Act::Stall]).await;
+        let (r, updates) = run(addr, Request::Ixfr { current_serial: 7 }, None).await;
+        assert_eq!(r.unwrap().outcome, Outcome::UpToDate { serial: 7 });
+        assert!(updates.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refused_axfr_is_reported_with_its_rcode() {
+        let mut refused = answer_bytes(rtype::AXFR, 5, &[]);
+        refused[2] |= 0x80;
+        let addr = fake_primary(vec![Act::Raw(refused)]).await;
+        let (r, _) = run(addr, Request::Axfr, None).await;
+        assert_eq!(r.unwrap_err().to_string(), format!("primary {addr} answered AXFR with REFUSED"));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_receiver_stops_the_transfer() {
+        let addr = fake_primary(vec![Act::Answer(rtype::AXFR, vec![soa(7), a("a.example.test", 1), soa(7)])]).await;
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let r = transfer(addr, &name("example.test"), Request::Axfr, None, &opts(), tx).await;
+        assert!(matches!(r, Err(XfrError::ReceiverGone)));
+    }
+
+    #[tokio::test]
+    async fn a_signed_transfer_verifies_and_an_unsigned_one_is_refused() {
+        let key = TsigKey { name: name("xfr-key"), algorithm: Algorithm::HmacSha256, secret: b"secret!".to_vec() };
+        let zone = vec![soa(7), a("a.example.test", 1), soa(7)];
+        let addr = fake_primary(vec![Act::Signed(zone.clone(), key.clone())]).await;
+        let (r, _) = run(addr, Request::Axfr, Some(&key)).await;
+        assert_eq!(r.unwrap().outcome, Outcome::Full { serial: 7, records: 2 });
+
+        let addr = fake_primary(vec![Act::Answer(rtype::AXFR, zone)]).await;
+        let (r, _) = run(addr, Request::Axfr, Some(&key)).await;
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            format!("primary {addr} sent message #1 without TSIG although we expect key `xfr-key.`")
+        );
+    }
+
+    #[tokio::test]
+    async fn connecting_to_a_closed_port_names_the_primary() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let (r, _) = run(addr, Request::Axfr, None).await;
+        assert!(r.unwrap_err().to_string().starts_with(&format!("could not connect to primary {addr}: ")));
+    }
+
+    /// A UDP server that answers with TC set, and a TCP server on the same port with the SOA.
+    #[tokio::test]
+    async fn a_truncated_soa_answer_is_retried_over_tcp() {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let udp = UdpSocket::bind(addr).await.unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            let (n, from) = udp.recv_from(&mut buf).await.unwrap();
+            let mut h = Header {
+                flags: 0x8600,
+                ancount: 0,
+                nscount: 0,
+                arcount: 0,
+                ..parse_message(&buf[..n]).unwrap().header
+            };
+            h.qdcount = 0;
+            udp.send_to(&h.to_bytes(), from).await.unwrap();
+        });
+        let acts = vec![Act::Answer(rtype::SOA, vec![soa(2024)])];
+        tokio::spawn(async move {
+            let (mut s, _) = tcp.accept().await.unwrap();
+            let q = read_frame(&mut s, &mut Vec::new()).await.unwrap().unwrap();
+            let id = parse_message(&q).unwrap().header.id;
+            for act in acts {
+                if let Act::Answer(t, recs) = act {
+                    let mut b = answer_bytes(t, 0, &recs);
+                    b[..2].copy_from_slice(&id.to_be_bytes());
+                    s.write_all(&frame(&b).unwrap()).await.unwrap();
+                }
+            }
+        });
+        let soa = query_soa(addr, &name("example.test"), None, Duration::from_secs(2)).await.unwrap();
+        assert_eq!((soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum), (2024, 3600, 600, 86400, 300));
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_soa_query_times_out_with_a_sentence() {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let r = query_soa(addr, &name("example.test"), None, Duration::from_millis(300)).await;
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            format!("timed out after 300 ms waiting for primary {addr} to answer the SOA query")
+        );
+        drop(udp);
     }
 }

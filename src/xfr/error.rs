@@ -210,9 +210,7 @@ impl XfrError {
             | XfrError::AfterEnd { primary, .. }
             | XfrError::NotAuthoritative { primary, .. }
             | XfrError::NoSoa { primary, .. } => {
-                if primary.0.is_none() {
-                    primary.0 = Some(addr);
-                }
+                primary.0.get_or_insert(addr);
             }
             _ => {}
         }

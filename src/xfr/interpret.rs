@@ -133,6 +133,8 @@ enum State {
         stats: DiffStats,
     },
     Done,
+    /// An error was returned; the transfer is void.
+    Failed,
 }
 
 /// The interpreter of one transfer. Create one per query; feed it every answer message in order.
@@ -174,12 +176,30 @@ impl Interpreter {
     /// Takes the message by value so records move into the updates without a copy. After an
     /// error, the interpreter must not be fed again, and everything emitted must be discarded.
     pub fn feed(&mut self, msg: Message, msg_len: usize, out: &mut Vec<Update>) -> Result<Progress, XfrError> {
-        if matches!(self.state, State::Done) {
-            return Err(XfrError::AfterEnd {
-                primary: Peer(None),
-                what: "another message after the end of the transfer".into(),
-            });
+        match self.state {
+            State::Done => {
+                return Err(XfrError::AfterEnd {
+                    primary: Peer(None),
+                    what: "another message after the end of the transfer".into(),
+                })
+            }
+            State::Failed => {
+                return Err(XfrError::AfterEnd {
+                    primary: Peer(None),
+                    what: "another message after the transfer had failed".into(),
+                })
+            }
+            _ => {}
         }
+        // Any early return below leaves the transfer failed; success paths set the next state.
+        let result = self.feed_inner(msg, msg_len, out);
+        if result.is_err() {
+            self.state = State::Failed;
+        }
+        result
+    }
+
+    fn feed_inner(&mut self, msg: Message, msg_len: usize, out: &mut Vec<Update>) -> Result<Progress, XfrError> {
         self.messages += 1;
         self.bytes = self.bytes.saturating_add(msg_len as u64);
         if self.bytes > self.limits.max_bytes {
@@ -343,7 +363,7 @@ impl Interpreter {
         self.check_record(&rec)?;
         // The parser only accepts SOA RDATA of the right shape, so a SOA always has a serial.
         let soa = if rec.rtype == rtype::SOA { rec.soa_serial() } else { None };
-        match std::mem::replace(&mut self.state, State::Done) {
+        match std::mem::replace(&mut self.state, State::Failed) {
             State::Start => {
                 let Some(serial) = soa else {
                     return Err(XfrError::FirstNotSoa {
@@ -455,14 +475,15 @@ impl Interpreter {
                 self.state = State::Deleting { new, from: to, old_soa: rec, pending: Vec::new(), stats };
                 Ok(None)
             }
-            State::Done => {
-                Err(XfrError::AfterEnd { primary: Peer(None), what: "records after the closing SOA".into() })
+            State::Done | State::Failed => {
+                Err(XfrError::AfterEnd { primary: Peer(None), what: "records after the end of the transfer".into() })
             }
         }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 pub(crate) mod tests {
     use super::*;
     use crate::xfr::wire::{append_record, build_query, parse_message, Section};

@@ -18,9 +18,12 @@ impl Serial {
     pub fn is_newer_than(self, other: Serial) -> bool {
         self.partial_cmp(&other) == Some(Ordering::Greater)
     }
+}
 
+impl std::ops::Add<u32> for Serial {
+    type Output = Serial;
     /// RFC 1982 §3.1 addition; `n` must be at most 2^31 − 1 to be meaningful.
-    pub fn add(self, n: u32) -> Serial {
+    fn add(self, n: u32) -> Serial {
         Serial(self.0.wrapping_add(n))
     }
 }
@@ -45,6 +48,7 @@ impl fmt::Display for Serial {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -54,7 +58,7 @@ mod tests {
         assert!(Serial(0).is_newer_than(Serial(u32::MAX)));
         assert!(!Serial(u32::MAX).is_newer_than(Serial(5)));
         assert!(Serial(u32::MAX - 5) < Serial(10));
-        assert_eq!(Serial(u32::MAX - 5).add(20), Serial(14));
+        assert_eq!(Serial(u32::MAX - 5) + 20, Serial(14));
     }
 
     #[test]

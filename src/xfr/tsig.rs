@@ -160,6 +160,8 @@ pub enum TsigError {
     WrongKey { expected: Name, got: Name, algorithm: Name },
     /// A request signed with a key we do not know (we answer BADKEY).
     UnknownKey { got: Name, algorithm: Name },
+    /// Signed for another query: the Original ID is not our query's ID.
+    OriginalId { key: Name, message: u32, expected: u16, got: u16 },
     /// The MAC does not verify (we answer BADSIG).
     BadSig { key: Name, message: u32 },
     /// The MAC is shorter than RFC 8945 §5.2.2.1 allows, or longer than the algorithm's output.
@@ -213,6 +215,9 @@ impl fmt::Display for TsigError {
             }
             TsigError::UnknownKey { got, algorithm } => {
                 write!(f, "signed with TSIG key `{got}` ({algorithm}), which we do not know (BADKEY)")
+            }
+            TsigError::OriginalId { key, message, expected, got } => {
+                write!(f, "signed message #{message} with key `{key}` for query ID {got}, ours was {expected}")
             }
             TsigError::BadSig { key, message } => write!(
                 f,
@@ -377,6 +382,7 @@ pub fn sign_request(msg: &mut Vec<u8>, key: &TsigKey, now: u64) -> Result<Vec<u8
 /// 4. The MAC (with the Original ID), then the time against our clock with the fudge (§5.2.3
 ///    puts the time check after the MAC so forged packets cannot probe clocks).
 pub struct StreamVerifier {
+    request_id: u16,
     key: TsigKey,
     hkey: hmac::Key,
     algorithm: Name,
@@ -388,14 +394,15 @@ pub struct StreamVerifier {
 }
 
 impl StreamVerifier {
-    /// `request_mac` is what [`sign_request`] returned. The request ID is not needed: every
-    /// answer's TSIG carries the Original ID it was signed with, and the interpreter checks the
-    /// message IDs.
-    pub fn new(key: &TsigKey, request_mac: &[u8]) -> StreamVerifier {
+    /// `request_mac` is what [`sign_request`] returned, `request_id` the ID of our query: the
+    /// primary signs its answers with that ID as Original ID (RFC 8945 §4.2), and the MAC is
+    /// recomputed with the Original ID from each TSIG RR, whatever the header says (§5.4.1).
+    pub fn new(key: &TsigKey, request_mac: &[u8], request_id: u16) -> StreamVerifier {
         let hkey = key.hmac_key();
         let mut running = hmac::Context::with_key(&hkey);
         digest_mac(&mut running, request_mac);
         StreamVerifier {
+            request_id,
             key: key.clone(),
             algorithm: key.algorithm.wire_name(),
             hkey,
@@ -466,6 +473,14 @@ impl StreamVerifier {
         }
         if !mac_matches(ctx.sign().as_ref(), &tsig.mac) {
             return Err(TsigError::BadSig { key: key_name.clone(), message: self.messages });
+        }
+        if tsig.original_id != self.request_id {
+            return Err(TsigError::OriginalId {
+                key: key_name.clone(),
+                message: self.messages,
+                expected: self.request_id,
+                got: tsig.original_id,
+            });
         }
         if tsig.time_signed.abs_diff(now) > u64::from(tsig.fudge) {
             return Err(TsigError::BadTime {
@@ -564,6 +579,7 @@ pub fn append_unsigned_tsig_error(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::super::wire::{build_query, parse_message};
     use super::*;
@@ -668,7 +684,7 @@ mod tests {
     fn a_hickory_signed_answer_verifies_and_finishes() {
         let (_, req_mac) = signed_query();
         let (a, _) = hickory_first(4242, &req_mac, SECRET);
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         v.verify_at(&a, &parse(&a), NOW + 10).unwrap_or_else(|e| panic!("{e}"));
         assert!(v.finish().is_ok());
     }
@@ -679,7 +695,7 @@ mod tests {
         let (m1, mac1) = hickory_first(4242, &req_mac, SECRET);
         let m2 = to_vec(&answer(4242, 2));
         let (m3, _) = follow_on(4242, 3, &mac1, std::slice::from_ref(&m2));
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         for m in [&m1, &m2, &m3] {
             v.verify_at(m, &parse(m), NOW).unwrap_or_else(|e| panic!("{e}"));
         }
@@ -691,7 +707,7 @@ mod tests {
         let (_, req_mac) = signed_query();
         let (m1, _) = hickory_first(4242, &req_mac, SECRET);
         let m2 = to_vec(&answer(4242, 2));
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         v.verify_at(&m1, &parse(&m1), NOW).unwrap_or_else(|e| panic!("{e}"));
         v.verify_at(&m2, &parse(&m2), NOW).unwrap_or_else(|e| panic!("{e}"));
         let err = v.finish().unwrap_err();
@@ -705,10 +721,21 @@ mod tests {
         let m2 = to_vec(&answer(4242, 2));
         // Signed as if m2 had not been sent.
         let (m3, _) = follow_on(4242, 3, &mac1, &[]);
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         v.verify_at(&m1, &parse(&m1), NOW).unwrap_or_else(|e| panic!("{e}"));
         v.verify_at(&m2, &parse(&m2), NOW).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(v.verify_at(&m3, &parse(&m3), NOW), Err(TsigError::BadSig { message: 3, .. })));
+    }
+
+    #[test]
+    fn an_answer_signed_for_another_query_id_is_refused() {
+        let (_, req_mac) = signed_query();
+        let (a, _) = hickory_first(4243, &req_mac, SECRET);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
+        assert!(matches!(
+            v.verify_at(&a, &parse(&a), NOW),
+            Err(TsigError::OriginalId { expected: 4242, got: 4243, .. })
+        ));
     }
 
     #[test]
@@ -719,7 +746,7 @@ mod tests {
         let p = parse(&a);
         let tsig_at = p.tsig.as_ref().map(|t| t.offset).unwrap_or(0);
         a[tsig_at - 1] ^= 0x01;
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         let err = v.verify_at(&a, &parse(&a), NOW).unwrap_err();
         assert!(matches!(err, TsigError::BadSig { message: 1, .. }), "{err}");
         assert!(err.to_string().contains("does not verify with key `xfr-key.`"));
@@ -729,7 +756,7 @@ mod tests {
     fn an_answer_signed_with_another_secret_is_a_bad_signature() {
         let (_, req_mac) = signed_query();
         let (a, _) = hickory_first(4242, &req_mac, b"another secret, same key name..");
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         assert!(matches!(v.verify_at(&a, &parse(&a), NOW), Err(TsigError::BadSig { .. })));
     }
 
@@ -739,7 +766,7 @@ mod tests {
         let (a, _) = hickory_first(4242, &req_mac, SECRET);
         let mut other = key();
         other.name = Name::from_ascii("other-key").unwrap_or_else(|_| Name::root());
-        let mut v = StreamVerifier::new(&other, &req_mac);
+        let mut v = StreamVerifier::new(&other, &req_mac, 4242);
         let err = v.verify_at(&a, &parse(&a), NOW).unwrap_err();
         assert_eq!(err.to_string(), "signed with TSIG key `xfr-key.` (hmac-sha256.) instead of our key `other-key.`");
     }
@@ -748,7 +775,7 @@ mod tests {
     fn a_first_answer_without_tsig_is_refused() {
         let (_, req_mac) = signed_query();
         let a = to_vec(&answer(4242, 1));
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         assert!(matches!(v.verify_at(&a, &parse(&a), NOW), Err(TsigError::Unsigned { message: 1, .. })));
     }
 
@@ -764,14 +791,14 @@ mod tests {
         r[3] = (r[3] & 0xf0) | rcode::NOTAUTH as u8;
         append_unsigned_tsig_error(&mut r, &key().name, &Algorithm::HmacSha256.wire_name(), rcode::BADKEY, NOW)
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         let err = v.verify_at(&r, &parse(&r), NOW).unwrap_err();
         assert_eq!(err.to_string(), "rejected our TSIG key `xfr-key.`: BADKEY");
         // And without any TSIG at all, the NOTAUTH still says so.
         let mut bare = r.clone();
         bare.truncate(parse(&r).tsig.as_ref().map(|t| t.offset).unwrap_or(0));
         bare[10..12].copy_from_slice(&0u16.to_be_bytes());
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         let err = v.verify_at(&bare, &parse(&bare), NOW).unwrap_err();
         assert_eq!(err.to_string(), "rejected our TSIG key `xfr-key.`: NOTAUTH");
     }
@@ -780,7 +807,7 @@ mod tests {
     fn a_signature_outside_the_fudge_is_badtime_after_the_mac_checks() {
         let (_, req_mac) = signed_query();
         let (a, _) = hickory_first(4242, &req_mac, SECRET);
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         let err = v.verify_at(&a, &parse(&a), NOW + 301).unwrap_err();
         assert!(matches!(err, TsigError::BadTime { .. }), "{err}");
         assert!(err.to_string().contains("301 s from our clock"), "{err}");
@@ -792,7 +819,7 @@ mod tests {
         let (m1, _) = hickory_first(4242, &req_mac, SECRET);
         let u = to_vec(&answer(4242, 2));
         let pu = parse(&u);
-        let mut v = StreamVerifier::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
         v.verify_at(&m1, &parse(&m1), NOW).unwrap_or_else(|e| panic!("{e}"));
         for _ in 0..99 {
             v.verify_at(&u, &pu, NOW).unwrap_or_else(|e| panic!("{e}"));
@@ -818,9 +845,8 @@ mod tests {
             verify_request(|name| keys.iter().find(|k| k.name.eq_ignore_case(name)), &bytes, &parse(&bytes), NOW)
                 .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(k.name, key().name);
-        let mut reply = HMessage::new(777, MessageType::Response, OpCode::Notify);
-        reply.add_query(n.queries[0].clone());
-        let signed = sign_response(k, &mac, &to_vec(&reply), NOW).unwrap_or_else(|e| panic!("{e}"));
+        let reply = super::super::wire::build_response(&parse(&bytes), 0);
+        let signed = sign_response(k, &mac, &reply, NOW).unwrap();
         verifier.verify(&signed).unwrap_or_else(|e| panic!("{e}"));
     }
 

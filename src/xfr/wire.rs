@@ -936,6 +936,32 @@ pub fn build_query(id: u16, qname: &Name, qtype: u16, ixfr_serial: Option<u32>) 
     b
 }
 
+/// Builds the answer to a request we received, e.g. a NOTIFY (RFC 1996 §4.7: the reply echoes
+/// the ID, opcode and question, with QR and AA set and no records). `rcode` is 4 bits.
+pub fn build_response(request: &Message, rcode: u16) -> Vec<u8> {
+    let q = &request.header;
+    // QR, the request's opcode, AA, RD copied (RFC 1035 §4.1.1), the RCODE.
+    let flags = 0x8000 | (q.flags & 0x7800) | 0x0400 | (q.flags & 0x0100) | (rcode & 0x000f);
+    let header = Header {
+        id: q.id,
+        flags,
+        qdcount: u16::try_from(request.questions.len()).unwrap_or(0),
+        ancount: 0,
+        nscount: 0,
+        arcount: 0,
+    };
+    let mut b = Vec::with_capacity(64);
+    b.extend_from_slice(&header.to_bytes());
+    if header.qdcount > 0 {
+        for question in &request.questions {
+            b.extend_from_slice(question.name.as_wire());
+            b.extend_from_slice(&question.qtype.to_be_bytes());
+            b.extend_from_slice(&question.qclass.to_be_bytes());
+        }
+    }
+    b
+}
+
 /// Reads the ID of a message we built or received, `None` if it is shorter than a header.
 pub fn message_id(buf: &[u8]) -> Option<u16> {
     buf.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))
@@ -974,6 +1000,7 @@ pub fn append_record(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -1149,5 +1176,64 @@ mod tests {
         // hickory decodes it too, so primaries built on common codecs will.
         let h = hickory_proto::op::Message::from_vec(&q).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(h.authorities.len(), 1);
+    }
+
+    /// Bit flips, truncations and byte smashes of a compressed multi-type message: the reader,
+    /// the interpreter and the printer must return errors, never panic or loop.
+    #[test]
+    fn mangled_messages_never_panic_the_reader_interpreter_or_printer() {
+        use crate::xfr::interpret::{Interpreter, Limits, Request};
+        let mut m = build_query(7, &n("example.test"), rtype::AXFR, None);
+        m[2] |= 0x84;
+        let rrs: &[(u16, &[u8])] = &[
+            (rtype::SOA, &[0xc0, 12, 0xc0, 12, 0, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]),
+            (rtype::MX, &[0, 10, 4, b'm', b'a', b'i', b'l', 0xc0, 12]),
+            (rtype::TXT, b"\x03abc\x00"),
+            (rtype::SRV, &[0, 1, 0, 2, 0, 3, 0xc0, 12]),
+            (rtype::NAPTR, &[0, 1, 0, 2, 1, b'U', 0, 0, 0]),
+            (rtype::HTTPS, &[0, 1, 0, 0, 1, 0, 3, 2, b'h', b'2']),
+            (65400, &[]),
+            (rtype::SOA, &[0xc0, 12, 0xc0, 12, 0, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]),
+        ];
+        for (t, rd) in rrs {
+            m.extend_from_slice(&[0xc0, 12]);
+            m.extend_from_slice(&t.to_be_bytes());
+            m.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+            m.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+            m.extend_from_slice(rd);
+        }
+        m[7] = rrs.len() as u8;
+        let msg = parse_message(&m).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(msg.answers.len(), rrs.len());
+
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut parsed = 0;
+        for _ in 0..50_000 {
+            let mut b = m.clone();
+            for _ in 0..1 + rnd() % 4 {
+                let at = (rnd() as usize) % b.len();
+                match rnd() % 3 {
+                    0 => b[at] ^= 1 << (rnd() % 8),
+                    1 => b[at] = rnd() as u8,
+                    _ => b.truncate(at.max(1)),
+                }
+            }
+            if let Ok(msg) = parse_message(&b) {
+                parsed += 1;
+                for r in msg.answers.iter().chain(&msg.authority) {
+                    let _ = crate::xfr::text::record_to_line(r);
+                    let _ = crate::xfr::text::dnsimple_content(r);
+                }
+                let mut i = Interpreter::new(n("example.test"), Request::Ixfr { current_serial: 4 }, Limits::NONE);
+                let _ = i.feed(msg, b.len(), &mut Vec::new());
+            }
+        }
+        assert!(parsed > 1000, "only {parsed} mutants parsed; the test exercises too little");
     }
 }

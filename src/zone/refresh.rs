@@ -146,7 +146,10 @@ async fn refresh_from(
         let soa =
             client::query_soa(addr, origin, key, engine.config.transfer.soa_timeout).await.map_err(Failure::Xfr)?;
         let newer = Serial(soa.serial).is_newer_than(Serial(serial));
-        if !newer && !(expired && soa.serial != serial) {
+        // An expired zone takes any other serial, even an older one (the
+        // primary may have been rebuilt); a serving zone only a newer one.
+        let wanted = newer || (expired && soa.serial != serial);
+        if !wanted {
             let (id, who) = (zone.id, label(p));
             engine
                 .store
