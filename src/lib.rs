@@ -13,9 +13,13 @@
 //!   on a Unix socket (all accounts) and optionally on TCP (bearer token → one
 //!   account). Handlers validate, write the store and schedule; they never
 //!   transfer.
-//! - [`zone`]: zone names (and the per-zone state machine, timers and events).
+//! - [`zone`]: zone names, timer arithmetic, and the engine that runs zone
+//!   events: the refresh handler (SOA check, IXFR/AXFR, commit) and expiry.
 //! - [`xfr`]: the transfer core: DNS wire reader, TSIG, a sans-IO AXFR/IXFR
 //!   interpreter and a thin tokio I/O loop. It knows neither SQLite nor HTTP.
+//! - [`scheduler`]: one time-ordered queue of zone events; merges requests,
+//!   runs one event per zone at a time and at most N overall, urgent first.
+//! - [`dns`]: the UDP/TCP listener; NOTIFY only schedules a refresh.
 //! - [`daemon`]: ordered start-up and shutdown, signals, systemd readiness.
 //! - [`client`]: the HTTP client of the control API used by `secondaryctl` and
 //!   the integration tests.
@@ -33,6 +37,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod dns;
 pub mod scheduler;
 pub mod store;
 pub mod xfr;

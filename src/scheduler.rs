@@ -75,6 +75,8 @@ struct State {
     timeline: BTreeSet<(Instant, Priority, ZoneId, Kind)>,
     entries: HashMap<ZoneId, Entry>,
     running: usize,
+    /// The most events ever running at once (status: proves the limit holds).
+    peak: usize,
 }
 
 /// A zone's place in the schedule, for status output.
@@ -91,6 +93,8 @@ pub struct ZoneSchedule {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counts {
     pub running: usize,
+    pub peak_running: usize,
+    pub concurrency: usize,
     /// Events due now but waiting for a free slot.
     pub waiting: usize,
     pub scheduled: usize,
@@ -103,6 +107,7 @@ pub struct Scheduler {
     state: Mutex<State>,
     wake: Notify,
     slots: Arc<Semaphore>,
+    concurrency: usize,
 }
 
 impl Scheduler {
@@ -111,6 +116,7 @@ impl Scheduler {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            concurrency: concurrency.max(1),
         })
     }
 
@@ -209,13 +215,19 @@ impl Scheduler {
         let st = self.lock();
         let now = Instant::now();
         let waiting = st.timeline.iter().take_while(|(at, ..)| *at <= now).count();
-        Counts { running: st.running, waiting, scheduled: st.timeline.len() }
+        Counts {
+            running: st.running,
+            peak_running: st.peak,
+            concurrency: self.concurrency,
+            waiting,
+            scheduled: st.timeline.len(),
+        }
     }
 
     /// Takes the most urgent due event of a zone that is not running.
     fn pop_due(&self, now: Instant) -> Option<(ZoneId, Event)> {
         let mut st = self.lock();
-        let State { timeline, entries, running } = &mut *st;
+        let State { timeline, entries, running, peak } = &mut *st;
         // Due events, urgent first, then by time.
         let pick = timeline
             .iter()
@@ -235,6 +247,7 @@ impl Scheduler {
         };
         e.running = true;
         *running += 1;
+        *peak = (*peak).max(*running);
         Some((zone, event))
     }
 

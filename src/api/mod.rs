@@ -12,6 +12,7 @@ pub mod error;
 pub mod input;
 mod primaries;
 mod records;
+mod status;
 mod zones;
 
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// Runs zone events; handlers only schedule through it.
     pub engine: Arc<Engine>,
+    /// NOTIFY counters of the DNS listener.
+    pub dns: Arc<crate::dns::DnsStats>,
 }
 
 /// Which accounts a connection may reach.
@@ -125,6 +128,7 @@ async fn method_not_allowed() -> ApiError {
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/v2/whoami", get(whoami))
+        .route("/v2/status", get(status::show))
         .route("/v2/{account}/secondary_dns/primaries", get(primaries::list).post(primaries::create))
         .route("/v2/{account}/secondary_dns/primaries/{id}", get(primaries::show).delete(primaries::remove))
         .route("/v2/{account}/secondary_dns/primaries/{id}/link", put(primaries::link))

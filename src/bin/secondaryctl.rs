@@ -43,6 +43,8 @@ enum Command {
     /// Secondary zones.
     #[command(subcommand)]
     Zone(ZoneCmd),
+    /// The daemon at a glance: zones per state, zones not in sync and why, transfers.
+    Status,
     /// Link a primary (id or name) to a secondary zone; primaries are tried in link order.
     Link { primary: String, zone: String },
     /// Unlink a primary (id or name) from a secondary zone.
@@ -60,6 +62,9 @@ enum PrimaryCmd {
         /// Name of a [[tsig_key]] from the daemon's config, used for SOA queries and transfers.
         #[arg(long)]
         tsig_key: Option<String>,
+        /// Refuse unsigned NOTIFY from this primary (needs --tsig-key).
+        #[arg(long)]
+        notify_requires_tsig: bool,
     },
     /// List primary servers.
     List {
@@ -83,6 +88,9 @@ enum ZoneCmd {
         /// Only zones whose name contains this text.
         #[arg(long)]
         name_like: Option<String>,
+        /// Only zones in this state: ok, bootstrapping, retrying or expired.
+        #[arg(long)]
+        state: Option<String>,
         /// id:asc, id:desc, name:asc or name:desc
         #[arg(long, default_value = "name:asc")]
         sort: String,
@@ -286,6 +294,46 @@ fn secondaryd_time(secs: i64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+fn show_daemon_status(d: &Value) {
+    let z = &d["zones"];
+    println!(
+        "zones:   {} total: {} ok, {} bootstrapping, {} retrying, {} expired; {} expire within 24 h",
+        s(&z["total"]),
+        s(&z["ok"]),
+        s(&z["bootstrapping"]),
+        s(&z["retrying"]),
+        s(&z["expired"]),
+        s(&z["expiring_within_24h"])
+    );
+    let e = &d["events"];
+    println!(
+        "refresh: {} running (limit {}, peak {}), {} waiting, {} scheduled",
+        s(&e["running"]),
+        s(&e["concurrency"]),
+        s(&e["peak_running"]),
+        s(&e["waiting"]),
+        s(&e["scheduled"])
+    );
+    let n = &d["notify"];
+    println!(
+        "notify:  {} accepted, {} refused, {} malformed dropped",
+        s(&n["accepted"]),
+        s(&n["refused"]),
+        s(&n["malformed_dropped"])
+    );
+    let problems = d["not_in_sync"].as_array().cloned().unwrap_or_default();
+    if problems.is_empty() {
+        println!("all zones are in sync");
+    } else {
+        println!("\nnot in sync:");
+        let rows = problems
+            .iter()
+            .map(|p| vec![s(&p["name"]), s(&p["state"]), s(&p["serial"]), s(&p["expires_at"]), s(&p["last_error"])])
+            .collect();
+        table(&["ZONE", "STATE", "SERIAL", "EXPIRES", "LAST ERROR"], rows);
+    }
+}
+
 fn show_status(z: &Value) {
     let t = &z["transfer"];
     println!("zone:          {}", s(&z["name"]));
@@ -305,6 +353,12 @@ fn show_status(z: &Value) {
     println!("last success:  {}", s(&t["last_success_at"]));
     println!("next refresh:  {}", s(&t["next_refresh_at"]));
     println!("expires at:    {}", s(&t["expires_at"]));
+    let n = &t["last_notify"];
+    if n.is_null() {
+        println!("last notify:   -");
+    } else {
+        println!("last notify:   from {} serial {} at {}", s(&n["from"]), s(&n["serial"]), s(&n["at"]));
+    }
     let timers = &t["timers"];
     if !timers.is_null() {
         println!(
@@ -319,8 +373,9 @@ fn show_status(z: &Value) {
 
 async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
     match command {
-        Command::Primary(PrimaryCmd::Add { name, ip, port, tsig_key }) => {
-            let mut body = json!({ "name": name, "ip": ip, "port": port });
+        Command::Primary(PrimaryCmd::Add { name, ip, port, tsig_key, notify_requires_tsig }) => {
+            let mut body =
+                json!({ "name": name, "ip": ip, "port": port, "notify_requires_tsig": notify_requires_tsig });
             if let Some(k) = tsig_key {
                 body["tsig_key"] = Value::String(k);
             }
@@ -345,8 +400,11 @@ async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
             let resp = ctl.call("POST", "/secondary_dns/zones", Some(json!({ "name": name }))).await?;
             ctl.print_object(&resp.body["data"], show_zone);
         }
-        Command::Zone(ZoneCmd::List { name_like, sort }) => {
+        Command::Zone(ZoneCmd::List { name_like, state, sort }) => {
             let mut query = format!("&sort={}", seg(&sort));
+            if let Some(st) = state {
+                query.push_str(&format!("&state={}", seg(&st)));
+            }
             if let Some(n) = name_like {
                 query.push_str(&format!("&name_like={}", seg(&n)));
             }
@@ -360,6 +418,13 @@ async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
         Command::Zone(ZoneCmd::Show { zone }) => {
             let resp = ctl.call("GET", &format!("/zones/{}", seg(&zone)), None).await?;
             ctl.print_object(&resp.body["data"], show_zone);
+        }
+        Command::Status => {
+            let resp = ctl.client.get("/v2/status").await.map_err(|e| Failure::Unreachable(e.to_string()))?;
+            if !resp.is_success() {
+                return Err(Failure::Api(resp));
+            }
+            ctl.print_object(&resp.body["data"], show_daemon_status);
         }
         Command::Zone(ZoneCmd::Status { zone }) => {
             let resp = ctl.call("GET", &format!("/zones/{}", seg(&zone)), None).await?;

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, App};
 use crate::config::Config;
+use crate::dns::{self, DnsServer, DnsStats};
 use crate::scheduler::Scheduler;
 use crate::store::{zonedata, Store, StoreError};
 use crate::zone::Engine;
@@ -74,7 +75,15 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let zones =
         engine.replan_all().await.map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
     tracing::info!(zones, "zone timers planned from the store");
-    let app = App { store: store.clone(), config: config.clone(), engine: engine.clone() };
+    let listeners = dns::bind(&config.dns_listen).await.map_err(|(addr, error)| DaemonError::Bind {
+        what: "DNS (NOTIFY)",
+        addr: addr.to_string(),
+        error,
+    })?;
+    let dns_stats = Arc::new(DnsStats::default());
+    let dns_task =
+        tokio::spawn(DnsServer::new(engine.clone(), dns_stats.clone()).serve(listeners, shutdown_rx.clone()));
+    let app = App { store: store.clone(), config: config.clone(), engine: engine.clone(), dns: dns_stats };
     let mut tasks = JoinSet::new();
     let scheduler_task = tokio::spawn(scheduler.clone().run(engine.handler(), shutdown_rx.clone()));
 
@@ -114,6 +123,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let _ = shutdown_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    if let Err(e) = dns_task.await {
+        tracing::error!(error = %e, "the DNS listener failed");
+    }
     // Running transfers finish (or fail and are discarded); nothing new starts.
     if let Err(e) = scheduler_task.await {
         tracing::error!(error = %e, "the scheduler task failed");

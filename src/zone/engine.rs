@@ -63,7 +63,7 @@ impl Engine {
         }))
     }
 
-    pub(super) fn key(&self, name: &str) -> Option<&TsigKey> {
+    pub(crate) fn key(&self, name: &str) -> Option<&TsigKey> {
         self.keys.get(name)
     }
 
