@@ -1,0 +1,152 @@
+//! Zones stay fresh by themselves: SOA refresh, retry with back-off, expiry,
+//! recovery, and a restart that neither forgets nor stampedes.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::bind::{self, Access, Bind};
+use common::{small_zone, Daemon, FAST_TIMERS};
+
+fn addr(b: &Bind) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], b.port))
+}
+
+#[tokio::test]
+async fn without_notify_the_soa_refresh_timer_alone_picks_up_a_change() {
+    let zone = "refresh.test";
+    // SOA refresh 2 s; the test clamps allow it.
+    let timers = "2 1 600 60";
+    let b = Bind::start(&[bind::Zone { name: zone, text: small_zone(zone, 1, 5, timers) }], Access::Open, None).await;
+    let d = Daemon::start(FAST_TIMERS).await;
+    d.add_linked("bind", addr(&b), None, zone).await;
+    let z = d.wait_serial(zone, 1).await;
+    assert_eq!(z["transfer"]["timers"]["refresh"], 2);
+    assert!(z["transfer"]["next_refresh_at"].is_string());
+    b.update_zone(zone, &small_zone(zone, 2, 6, timers), 2).await;
+    let z = d.wait_serial(zone, 2).await;
+    assert_eq!(z["transfer"]["last_notify"], serde_json::Value::Null, "no NOTIFY was involved");
+    assert_eq!(z["transfer"]["last_transfer"]["type"], "IXFR");
+}
+
+#[tokio::test]
+async fn an_outage_means_growing_retries_then_expiry_then_recovery_without_a_hand() {
+    let zone = "outage.test";
+    // refresh 1 s, retry 1 s, expire 5 s.
+    let timers = "1 1 5 60";
+    let mut b =
+        Bind::start(&[bind::Zone { name: zone, text: small_zone(zone, 50, 5, timers) }], Access::Open, None).await;
+    let d = Daemon::start(FAST_TIMERS).await;
+    d.add_linked("bind", addr(&b), None, zone).await;
+    d.wait_serial(zone, 50).await;
+
+    b.stop();
+    let z = d.wait_zone(zone, "a second failed retry", |z| z["transfer"]["backoff"].as_u64() >= Some(2)).await;
+    assert_eq!(z["transfer"]["state"], "retrying");
+    assert!(z["transfer"]["last_error"]["message"].as_str().is_some_and(|m| m.contains("refused")), "{z:#}");
+    let z = d.wait_zone(zone, "expiry", |z| z["transfer"]["state"] == "expired").await;
+    assert!(z["transfer"]["backoff"].as_u64() >= Some(3), "retries went on: {:#}", z["transfer"]);
+    assert_eq!(z["transfer"]["serial"], 50, "an expired zone keeps its data");
+    let st = d.call("GET", "/v2/status", None).await;
+    assert_eq!(st.body["data"]["zones"]["expired"], 1);
+    assert_eq!(st.body["data"]["not_in_sync"][0]["name"], zone);
+    let (code, out, _) = d.ctl(&["zone", "list", "--state", "expired"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(zone), "{out}");
+    let r = d.call("GET", &format!("/v2/1/zones/{zone}/distribution"), None).await;
+    assert_eq!(r.status, 504, "nobody answers: {:?}", r.body);
+
+    // BIND comes back with an *older* serial (rebuilt from scratch): after
+    // expiry that is taken as is, by AXFR.
+    for entry in std::fs::read_dir(b.dir.path()).expect("dir").flatten() {
+        if entry.path().extension().is_some_and(|e| e == "jnl") {
+            std::fs::remove_file(entry.path()).expect("remove journal");
+        }
+    }
+    std::fs::write(b.dir.path().join(format!("{zone}.zone")), small_zone(zone, 7, 3, timers)).expect("write");
+    b.start_again().await;
+    let z = d.wait_zone(zone, "recovery", |z| z["transfer"]["state"] == "ok").await;
+    assert_eq!(z["transfer"]["serial"], 7);
+    assert_eq!(z["transfer"]["backoff"], 0);
+    assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
+}
+
+#[tokio::test]
+async fn a_restart_queries_nothing_that_is_not_due_and_refreshes_what_came_due() {
+    let calm = "calm.test";
+    let due = "due.test";
+    let b = Bind::start(
+        &[
+            bind::Zone { name: calm, text: small_zone(calm, 1, 3, "3600 600 604800 60") },
+            bind::Zone { name: due, text: small_zone(due, 1, 3, "3 1 604800 60") },
+        ],
+        Access::Open,
+        None,
+    )
+    .await;
+    let mut d = Daemon::start(FAST_TIMERS).await;
+    d.add_linked("bind", addr(&b), None, calm).await;
+    let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": due }))).await;
+    assert_eq!(r.status, 201);
+    let r = d.call("PUT", "/v2/1/secondary_dns/primaries/bind/link", Some(serde_json::json!({ "zone": due }))).await;
+    assert_eq!(r.status, 200);
+    d.wait_serial(calm, 1).await;
+    d.wait_serial(due, 1).await;
+
+    d.stop();
+    let calm_attempts = zone_attempts_offline(&d, calm);
+    let due_attempts = zone_attempts_offline(&d, due);
+    // Down long enough for due.test's 3 s refresh to come due.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    d.restart().await;
+    d.wait_attempt(due, due_attempts).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let z = d.zone(calm).await;
+    assert_eq!(z["transfer"]["attempts"].as_u64(), Some(calm_attempts), "the calm zone was not touched");
+    assert_eq!(z["transfer"]["state"], "ok");
+}
+
+/// Reads a zone's attempt counter straight from the stopped daemon's database.
+fn zone_attempts_offline(d: &Daemon, zone: &str) -> u64 {
+    let conn = rusqlite::Connection::open(d.dir.path().join("secondaryd.db")).expect("open db");
+    conn.query_row("SELECT attempts FROM zones WHERE name = ?1", [zone], |r| r.get::<_, i64>(0)).expect("attempts")
+        as u64
+}
+
+#[tokio::test]
+async fn a_thousand_zones_on_one_bind_all_load_within_the_transfer_limit() {
+    let names: Vec<String> = (0..1000).map(|i| format!("z{i}.many.test")).collect();
+    let zones: Vec<bind::Zone> = names
+        .iter()
+        .map(|n| bind::Zone { name: n.as_str(), text: small_zone(n, 1, 3, "3600 600 604800 60") })
+        .collect();
+    let b = Bind::start(&zones, Access::Open, None).await;
+    let d = Daemon::start("[transfer]\nconcurrency = 10\nper_primary = 4\n").await;
+    let r = d
+        .call(
+            "POST",
+            "/v2/1/secondary_dns/primaries",
+            Some(serde_json::json!({ "name": "bind", "ip": "127.0.0.1", "port": b.port })),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    for n in &names {
+        let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": n }))).await;
+        assert_eq!(r.status, 201);
+        let r = d.call("PUT", "/v2/1/secondary_dns/primaries/bind/link", Some(serde_json::json!({ "zone": n }))).await;
+        assert_eq!(r.status, 200);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let st = d.call("GET", "/v2/status", None).await;
+        let data = &st.body["data"];
+        assert!(data["events"]["peak_running"].as_u64() <= Some(10), "{data:#}");
+        if data["zones"]["ok"] == 1000 {
+            assert_eq!(data["zones"]["records"], 6000);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not all zones loaded: {data:#}\n{}", d.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
