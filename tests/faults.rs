@@ -52,8 +52,9 @@ async fn a_broken_stream_leaves_the_previous_version_serving_and_says_why() {
     // And a good transfer afterwards works: nothing was left half-done.
     fake.set(3, Fault::None);
     d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await;
-    let z = d.wait_serial(ZONE, 3).await;
-    assert_eq!(z["transfer"]["state"], "ok");
+    let z = d
+        .wait_zone(ZONE, "serial 3, state ok", |z| z["transfer"]["serial"] == 3 && z["transfer"]["state"] == "ok")
+        .await;
     assert_eq!(z["transfer"]["last_error"], serde_json::Value::Null);
 }
 

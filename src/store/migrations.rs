@@ -37,18 +37,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX zone_primaries_primary ON zone_primaries (primary_id);
     "#,
-    // 2: zone data in versions, the refresh state, and the IXFR journal.
+    // 2: zone data, the refresh state, and the IXFR journal.
     //
-    // Readers see the records of `zones.version`: rows with `added` between
-    // `zones.base_version` and `version` and not `deleted` at or before it. A
-    // transfer writes the next version's rows while readers keep seeing the
-    // current one, then one small transaction moves `version` (an AXFR also moves
-    // `base_version`, hiding every older row at once); superseded rows are
-    // removed afterwards. So a commit is atomic and an IXFR costs what its diff
-    // costs, whatever the zone's size.
+    // The records of a zone live in their own table, `records_<zone id>_<version>`,
+    // named by `zones.version` (0: no data yet; see store::zonedata). A full
+    // transfer fills a new table without an index, indexes it in one sorted pass,
+    // and switches `zones.version` in one small transaction; an IXFR changes the
+    // current table in one transaction. Readers see the old or the new zone,
+    // never a mix.
     r#"
     ALTER TABLE zones ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE zones ADD COLUMN base_version INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE zones ADD COLUMN serial INTEGER;
     ALTER TABLE zones ADD COLUMN record_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE zones ADD COLUMN soa_refresh INTEGER;
@@ -68,21 +66,6 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE zones ADD COLUMN expires_at INTEGER;
     ALTER TABLE zones ADD COLUMN backoff INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE zones ADD COLUMN expired INTEGER NOT NULL DEFAULT 0;
-
-    CREATE TABLE zone_records (
-        id       INTEGER PRIMARY KEY,
-        zone_id  INTEGER NOT NULL,
-        added    INTEGER NOT NULL,
-        deleted  INTEGER,
-        rkey     INTEGER NOT NULL,
-        owner    TEXT NOT NULL,
-        rtype    INTEGER NOT NULL,
-        class    INTEGER NOT NULL,
-        ttl      INTEGER NOT NULL,
-        rdata    BLOB NOT NULL
-    );
-    CREATE INDEX zone_records_key ON zone_records (zone_id, rkey);
-    CREATE INDEX zone_records_deleted ON zone_records (zone_id, deleted) WHERE deleted IS NOT NULL;
 
     CREATE TABLE zone_journal (
         id           INTEGER PRIMARY KEY,

@@ -1,11 +1,14 @@
 //! Zone contents in versions, and the refresh state of each zone.
 //!
-//! See migration 2 for the visibility rule. A full transfer (AXFR) writes its
-//! rows as version `v + 1` in batches, each its own transaction (so the API keeps
-//! answering during a large transfer), then [`commit_full`] makes it current in
-//! one small transaction. An incremental transfer (IXFR) is applied by
-//! [`apply_diffs`] in one transaction whose cost follows the diff. A transfer
-//! that fails leaves the current version untouched; [`discard`] removes what it
+//! Each version of a zone's records is a table `records_<zone>_<version>`;
+//! `zones.version` names the current one (0 = none yet). A full transfer (AXFR)
+//! creates the next version's table and fills it in batches, each its own
+//! transaction (so the API keeps answering during a large transfer, and the
+//! inserts go without index maintenance), then [`commit_full`] indexes it in one
+//! sorted pass and makes it current in one small transaction, and the old table
+//! is dropped. An incremental transfer (IXFR) is applied by [`apply_diffs`] to
+//! the current table in one transaction whose cost follows the diff. A transfer
+//! that fails leaves the current version untouched; [`discard`] drops what it
 //! wrote. Records keep their wire-format RDATA: no text round trip, no loss.
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -67,8 +70,40 @@ pub fn record_key(r: &Record) -> i64 {
     h as i64
 }
 
-const VISIBLE: &str = "r.zone_id = z.id AND r.added BETWEEN z.base_version AND z.version \
-                       AND (r.deleted IS NULL OR r.deleted > z.version)";
+/// The table of one version of a zone (both numbers come from the store, never from input).
+fn table(zone_id: i64, version: i64) -> String {
+    format!("records_{zone_id}_{version}")
+}
+
+fn current_version(conn: &Connection, zone_id: i64) -> Result<i64, StoreError> {
+    conn.query_row("SELECT version FROM zones WHERE id = ?1", [zone_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })
+}
+
+/// Every record table of `zone_id` (any version).
+fn tables_of(conn: &Connection, zone_id: Option<i64>) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'records_*_*'")?;
+    let names: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(names
+        .into_iter()
+        .filter_map(|n| {
+            let mut parts = n.strip_prefix("records_")?.split('_');
+            let z = parts.next()?.parse().ok()?;
+            let v = parts.next()?.parse().ok()?;
+            Some((n, z, v))
+        })
+        .filter(|(_, z, _)| zone_id.is_none_or(|id| id == *z))
+        .collect())
+}
+
+/// Drops every record table of a zone (it is being deleted).
+pub fn drop_tables(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
+    for (name, _, _) in tables_of(conn, Some(zone_id))? {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {name}"))?;
+    }
+    Ok(())
+}
 
 /// Notes the start of a refresh attempt.
 pub fn begin_attempt(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
@@ -79,23 +114,34 @@ pub fn begin_attempt(conn: &Connection, zone_id: i64) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Starts a full load and returns the version it writes. Rows of an earlier
-/// load that never committed (a crash, a failure) are removed first.
+/// Starts a full load and returns the version it writes, in a new empty table.
+/// Tables of earlier loads that never committed (a crash, a failure) go first.
 pub fn begin_full(conn: &mut Connection, zone_id: i64) -> Result<i64, StoreError> {
-    let version: i64 = conn
-        .query_row("SELECT version FROM zones WHERE id = ?1", [zone_id], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
-    conn.execute("DELETE FROM zone_records WHERE zone_id = ?1 AND added > ?2", params![zone_id, version])?;
-    Ok(version + 1)
+    let version = current_version(conn, zone_id)?;
+    for (name, _, v) in tables_of(conn, Some(zone_id))? {
+        if v > version {
+            conn.execute_batch(&format!("DROP TABLE IF EXISTS {name}"))?;
+        }
+    }
+    let new = version + 1;
+    conn.execute_batch(&format!(
+        "CREATE TABLE {} (id INTEGER PRIMARY KEY, rkey INTEGER NOT NULL, owner TEXT NOT NULL,
+           rtype INTEGER NOT NULL, class INTEGER NOT NULL, ttl INTEGER NOT NULL, rdata BLOB NOT NULL)",
+        table(zone_id, new)
+    ))?;
+    Ok(new)
 }
 
-fn insert_rows(conn: &Connection, zone_id: i64, version: i64, records: &[Record]) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO zone_records (zone_id, added, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
+fn insert_rows(conn: &Connection, table: &str, records: &[Record]) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO {table} (rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))?;
+    let mut owner = String::new();
     for r in records {
-        stmt.execute(params![zone_id, version, record_key(r), r.owner.to_string(), r.rtype, r.class, r.ttl, r.rdata])?;
+        use std::fmt::Write;
+        owner.clear();
+        let _ = write!(owner, "{}", r.owner);
+        stmt.execute(params![record_key(r), owner, r.rtype, r.class, r.ttl, r.rdata])?;
     }
     Ok(())
 }
@@ -103,14 +149,17 @@ fn insert_rows(conn: &Connection, zone_id: i64, version: i64, records: &[Record]
 /// Writes one batch of a full load (invisible until [`commit_full`]).
 pub fn insert_batch(conn: &mut Connection, zone_id: i64, version: i64, records: &[Record]) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
-    insert_rows(&tx, zone_id, version, records)?;
+    insert_rows(&tx, &table(zone_id, version), records)?;
     tx.commit()?;
     Ok(())
 }
 
-/// Removes the rows of a full load that will not be committed.
+/// Drops the table of a full load that will not be committed.
 pub fn discard(conn: &mut Connection, zone_id: i64, version: i64) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM zone_records WHERE zone_id = ?1 AND added >= ?2", params![zone_id, version])?;
+    if current_version(conn, zone_id).is_ok_and(|v| v == version) {
+        return Ok(()); // never drop what is being served
+    }
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(zone_id, version)))?;
     Ok(())
 }
 
@@ -138,7 +187,7 @@ fn commit_state(conn: &Connection, zone_id: i64, c: &Committed, record_count: i6
     Ok(())
 }
 
-/// Makes a full load current, atomically, then drops the superseded rows.
+/// Indexes a full load, makes it current atomically, then drops the old table.
 pub fn commit_full(
     conn: &mut Connection,
     zone_id: i64,
@@ -146,17 +195,20 @@ pub fn commit_full(
     records: u64,
     c: &Committed,
 ) -> Result<(), StoreError> {
+    let new_table = table(zone_id, version);
+    // One sorted pass (CREATE INDEX) is far cheaper than keeping the index
+    // up to date through a million inserts in random key order.
+    conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {new_table}_rkey ON {new_table} (rkey)"))?;
     let tx = conn.transaction()?;
-    let exists =
-        tx.execute("UPDATE zones SET version = ?2, base_version = ?2 WHERE id = ?1", params![zone_id, version])?;
-    if exists == 0 {
-        return Err(StoreError::NotFound { kind: "Zone", id: zone_id.to_string() });
-    }
+    let old = current_version(&tx, zone_id)?;
+    tx.execute("UPDATE zones SET version = ?2 WHERE id = ?1", params![zone_id, version])?;
     commit_state(&tx, zone_id, c, records as i64)?;
     // An AXFR ends the IXFR history: the journal cannot bridge it.
     tx.execute("DELETE FROM zone_journal WHERE zone_id = ?1", [zone_id])?;
     tx.commit()?;
-    conn.execute("DELETE FROM zone_records WHERE zone_id = ?1 AND added < ?2", params![zone_id, version])?;
+    if old > 0 {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(zone_id, old)))?;
+    }
     Ok(())
 }
 
@@ -195,22 +247,23 @@ pub fn apply_diffs(
         .query_row("SELECT version, record_count FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
-    let new = version + 1;
+    if version == 0 {
+        return Err(DiffError::Mismatch("we hold no copy to apply a diff to".into()));
+    }
+    let t = table(zone_id, version);
     let mut count = count;
     {
-        let mut del = tx.prepare_cached(
-            "UPDATE zone_records SET deleted = ?2 WHERE id = (
-                 SELECT id FROM zone_records WHERE zone_id = ?1 AND rkey = ?3 AND deleted IS NULL
-                   AND rtype = ?4 AND class = ?5 AND rdata = ?6 AND lower(owner) = lower(?7) LIMIT 1)",
-        )?;
-        let mut present = tx.prepare_cached(
-            "SELECT 1 FROM zone_records WHERE zone_id = ?1 AND rkey = ?2 AND deleted IS NULL
-               AND rtype = ?3 AND class = ?4 AND rdata = ?5 AND lower(owner) = lower(?6) LIMIT 1",
-        )?;
+        let mut del = tx.prepare_cached(&format!(
+            "DELETE FROM {t} WHERE id = (SELECT id FROM {t} WHERE rkey = ?1 AND rtype = ?2 AND class = ?3
+               AND rdata = ?4 AND lower(owner) = lower(?5) LIMIT 1)"
+        ))?;
+        let mut present = tx.prepare_cached(&format!(
+            "SELECT 1 FROM {t} WHERE rkey = ?1 AND rtype = ?2 AND class = ?3 AND rdata = ?4 AND lower(owner) = lower(?5) LIMIT 1"
+        ))?;
         for d in diffs {
             for r in &d.deleted {
                 let owner = r.owner.to_string();
-                let n = del.execute(params![zone_id, new, record_key(r), r.rtype, r.class, r.rdata, owner])?;
+                let n = del.execute(params![record_key(r), r.rtype, r.class, r.rdata, owner])?;
                 if n == 0 {
                     return Err(DiffError::Mismatch(format!(
                         "the IXFR step {}→{} deletes `{owner} {}`, which our copy does not have",
@@ -224,7 +277,7 @@ pub fn apply_diffs(
             for r in &d.added {
                 let owner = r.owner.to_string();
                 let dup = present
-                    .query_row(params![zone_id, record_key(r), r.rtype, r.class, r.rdata, owner], |_| Ok(()))
+                    .query_row(params![record_key(r), r.rtype, r.class, r.rdata, owner], |_| Ok(()))
                     .optional()?;
                 if dup.is_some() {
                     // RFC 1995 does not allow adding a record that exists; a TTL
@@ -236,7 +289,7 @@ pub fn apply_diffs(
                         crate::xfr::text::type_name(r.rtype)
                     )));
                 }
-                insert_rows(&tx, zone_id, new, std::slice::from_ref(r))?;
+                insert_rows(&tx, &t, std::slice::from_ref(r))?;
                 count += 1;
             }
             let mut blob = Vec::new();
@@ -248,16 +301,11 @@ pub fn apply_diffs(
             )?;
         }
     }
-    tx.execute("UPDATE zones SET version = ?2 WHERE id = ?1", params![zone_id, new])?;
     commit_state(&tx, zone_id, c, count)?;
     tx.execute(
         "DELETE FROM zone_journal WHERE zone_id = ?1 AND id NOT IN
            (SELECT id FROM zone_journal WHERE zone_id = ?1 ORDER BY id DESC LIMIT ?2)",
         params![zone_id, journal_max],
-    )?;
-    tx.execute(
-        "DELETE FROM zone_records WHERE zone_id = ?1 AND deleted IS NOT NULL AND deleted <= ?2",
-        params![zone_id, new],
     )?;
     tx.commit()?;
     Ok(count as u64)
@@ -344,10 +392,14 @@ pub fn records(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<StoredRecord>, u64), StoreError> {
-    let zone_name: String = conn
-        .query_row("SELECT name FROM zones WHERE id = ?1", [zone_id], |r| r.get(0))
+    let (zone_name, version): (String, i64) = conn
+        .query_row("SELECT name, version FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
+    if version == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    let t = table(zone_id, version);
     let owner = filter.name.as_ref().map(|n| {
         let n = n.trim_end_matches('.').to_ascii_lowercase();
         if n.is_empty() {
@@ -356,18 +408,16 @@ pub fn records(
             format!("{n}.{zone_name}.")
         }
     });
-    let filter_sql = "(?2 IS NULL OR lower(r.owner) = ?2) AND (?3 IS NULL OR r.rtype = ?3)";
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM zone_records r, zones z WHERE z.id = ?1 AND {VISIBLE} AND {filter_sql}"),
-        params![zone_id, owner, filter.rtype],
-        |r| r.get(0),
-    )?;
+    let filter_sql = "(?1 IS NULL OR lower(owner) = ?1) AND (?2 IS NULL OR rtype = ?2)";
+    let total: i64 =
+        conn.query_row(&format!("SELECT count(*) FROM {t} WHERE {filter_sql}"), params![owner, filter.rtype], |r| {
+            r.get(0)
+        })?;
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT r.id, r.owner, r.rtype, r.class, r.ttl, r.rdata FROM zone_records r, zones z
-         WHERE z.id = ?1 AND {VISIBLE} AND {filter_sql} ORDER BY r.id LIMIT ?4 OFFSET ?5"
+        "SELECT id, owner, rtype, class, ttl, rdata FROM {t} WHERE {filter_sql} ORDER BY id LIMIT ?3 OFFSET ?4"
     ))?;
     let rows = stmt
-        .query_map(params![zone_id, owner, filter.rtype, limit, offset], |r| {
+        .query_map(params![owner, filter.rtype, limit, offset], |r| {
             Ok(StoredRecord {
                 id: r.get(0)?,
                 owner: r.get(1)?,
@@ -381,16 +431,17 @@ pub fn records(
     Ok((rows, total as u64))
 }
 
-/// Removes rows no zone version can reach any more (left by a crash mid-transfer
-/// or by a deleted zone). Run at start-up.
+/// Drops record tables no zone version names (left by a crash mid-transfer or
+/// by a deleted zone). Run at start-up; returns how many were dropped.
 pub fn collect_garbage(conn: &mut Connection) -> Result<u64, StoreError> {
-    let tx = conn.transaction()?;
-    let mut n = tx.execute("DELETE FROM zone_records WHERE zone_id NOT IN (SELECT id FROM zones)", [])?;
-    n += tx.execute(
-        "DELETE FROM zone_records WHERE id IN (SELECT r.id FROM zone_records r JOIN zones z ON z.id = r.zone_id
-           WHERE r.added > z.version OR r.added < z.base_version OR (r.deleted IS NOT NULL AND r.deleted <= z.version))",
-        [],
-    )?;
-    tx.commit()?;
-    Ok(n as u64)
+    let mut dropped = 0;
+    for (name, zone, version) in tables_of(conn, None)? {
+        let current: Option<i64> =
+            conn.query_row("SELECT version FROM zones WHERE id = ?1", [zone], |r| r.get(0)).optional()?;
+        if current != Some(version) {
+            conn.execute_batch(&format!("DROP TABLE IF EXISTS {name}"))?;
+            dropped += 1;
+        }
+    }
+    Ok(dropped)
 }

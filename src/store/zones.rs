@@ -246,7 +246,7 @@ pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<Zone, St
     let tx = conn.transaction()?;
     let z = get(&tx, account, key)?;
     tx.execute("DELETE FROM zones WHERE id = ?1", [z.id])?;
-    tx.execute("DELETE FROM zone_records WHERE zone_id = ?1", [z.id])?;
+    super::zonedata::drop_tables(&tx, z.id)?;
     tx.commit()?;
     Ok(z)
 }
