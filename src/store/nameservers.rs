@@ -316,11 +316,15 @@ pub fn delete_set(conn: &mut Connection, account: i64, key: &str) -> Result<Name
     let s = get_set(&tx, account, key)?;
     if s.in_use() {
         let mut users = Vec::new();
-        if !s.nameservers.is_empty() {
-            users.push(format!("it has the nameservers {}", and_list(&s.nameservers)));
+        match s.nameservers.len() {
+            0 => {}
+            1 => users.push(format!("it has the nameserver {}", and_list(&s.nameservers))),
+            _ => users.push(format!("it has the nameservers {}", and_list(&s.nameservers))),
         }
-        if !s.zones.is_empty() {
-            users.push(format!("the zones {} publish it", and_list(&s.zones)));
+        match s.zones.len() {
+            0 => {}
+            1 => users.push(format!("zone {} uses it", and_list(&s.zones))),
+            _ => users.push(format!("zones {} use it", and_list(&s.zones))),
         }
         return Err(StoreError::InUse {
             message: format!(
@@ -475,10 +479,11 @@ pub fn delete_ns(conn: &mut Connection, account: i64, ns_name: &str) -> Result<C
     if !stranded.is_empty() {
         return Err(StoreError::InUse {
             message: format!(
-                "Custom nameserver `{}` is the last nameserver of the zones {}: deleting it would leave them without \
-                 NS records. Change their NS records first",
+                "Custom nameserver `{}` is the last nameserver of {} {}: deleting it would leave no NS records. \
+                 Change the zone's NS records first",
                 n.ns_name,
-                and_list(&stranded)
+                if stranded.len() == 1 { "zone" } else { "zones" },
+                and_list(&stranded),
             ),
         });
     }

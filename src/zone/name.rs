@@ -74,7 +74,7 @@ pub fn normalize_host_name(input: &str) -> Result<String, String> {
         }
     }
     if labels.len() < 2 {
-        return Err(format!("`{input}` is a single label; give the nameserver's full name (e.g. ns1.example.com)"));
+        return Err(format!("`{input}` is a single label; a fully qualified host name has at least two"));
     }
     if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
         return Err(format!("`{input}` looks like an IP address, not a host name"));
