@@ -8,13 +8,17 @@
 //!   default, unknown keys are errors).
 //! - [`store`]: SQLite, owned by one thread; async code hands it closures.
 //!   Primaries, zones, the ordered links between them (and zone data, journal and
-//!   timers as transfers land).
+//!   timers as transfers land); nameserver sets, custom nameservers and each
+//!   zone's NS settings, kept apart from the transferred data.
 //! - [`api`]: the control API, HTTP/JSON in the shape of DNSimple API v2, served
 //!   on a Unix socket (all accounts) and optionally on TCP (bearer token → one
 //!   account). Handlers validate, write the store and schedule; they never
 //!   transfer.
-//! - [`zone`]: zone names, timer arithmetic, and the engine that runs zone
-//!   events: the refresh handler (SOA check, IXFR/AXFR, commit) and expiry.
+//! - [`zone`]: zone names, timer arithmetic, the engine that runs zone events
+//!   (the refresh handler: SOA check, IXFR/AXFR, commit; and expiry), and
+//!   `zone::publish`: the records we publish are the stored ones with the
+//!   zone's NS settings applied as an overlay on every read (API listing and
+//!   export now, DNS answers and XFR-out later).
 //! - [`xfr`]: the transfer core: DNS wire reader, TSIG, a sans-IO AXFR/IXFR
 //!   interpreter and a thin tokio I/O loop. It knows neither SQLite nor HTTP.
 //! - [`scheduler`]: one time-ordered queue of zone events; merges requests,
@@ -28,6 +32,7 @@
 //! ```text
 //! secondaryctl ──HTTP/JSON──► api ──► store (SQLite thread)
 //!                              │
+//!                              ├──read──► zone::publish (stored records + NS settings → what we publish)
 //!                              └──schedule──► zone events ──► xfr ◄──► primaries
 //! ```
 //! Imports run one way: binaries → daemon → api → zone → (xfr, store); `xfr`

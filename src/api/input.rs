@@ -32,6 +32,11 @@ impl Body {
         self.errors.entry(field.to_string()).or_default().push(problem.into());
     }
 
+    /// Whether a problem has been recorded for `field` already.
+    pub fn has_error(&self, field: &str) -> bool {
+        self.errors.contains_key(field)
+    }
+
     /// A string field; `None` (with an error recorded when `required`) if absent, null or blank.
     pub fn string(&mut self, field: &str, required: bool) -> Option<String> {
         match self.fields.remove(field) {
@@ -73,6 +78,59 @@ impl Body {
         }
     }
 
+    /// A string field of an update, where null clears: `None` if absent,
+    /// `Some(None)` if null or blank, `Some(Some(s))` for a string.
+    pub fn nullable_string(&mut self, field: &str) -> Option<Option<String>> {
+        match self.fields.remove(field) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Some(None),
+            Some(Value::String(s)) => Some(Some(s)),
+            Some(other) => {
+                self.error(field, format!("must be a string or null, got {}", kind(&other)));
+                None
+            }
+        }
+    }
+
+    /// An array field; `None` if absent or null.
+    pub fn array(&mut self, field: &str) -> Option<Vec<Value>> {
+        match self.fields.remove(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => Some(items),
+            Some(other) => {
+                self.error(field, format!("must be an array, got {}", kind(&other)));
+                None
+            }
+        }
+    }
+
+    /// An array of strings; an entry of another kind is an error naming it.
+    pub fn string_list(&mut self, field: &str) -> Option<Vec<String>> {
+        let items = self.array(field)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, v) in items.into_iter().enumerate() {
+            match v {
+                Value::String(s) => out.push(s),
+                other => self.error(field, format!("entry {} must be a string, got {}", i + 1, kind(&other))),
+            }
+        }
+        Some(out)
+    }
+
+    /// An array of integers; an entry of another kind is an error naming it.
+    pub fn integer_list(&mut self, field: &str) -> Option<Vec<i64>> {
+        let items = self.array(field)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, v) in items.into_iter().enumerate() {
+            match v.as_i64() {
+                Some(n) => out.push(n),
+                None => self.error(field, format!("entry {} must be an integer, got {}", i + 1, kind(&v))),
+            }
+        }
+        Some(out)
+    }
+
     pub fn finish(mut self) -> Result<(), ApiError> {
         let unknown: Vec<String> = self.fields.keys().cloned().collect();
         for field in unknown {
@@ -86,7 +144,7 @@ impl Body {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -8,11 +8,14 @@
 //! paths answer 404 as if they did not exist. Handlers validate, write the
 //! store, and (later) schedule zone events; they never transfer anything.
 
+mod custom_ns;
 pub mod error;
 pub mod input;
+mod nameserver_sets;
 mod primaries;
 mod records;
 mod status;
+mod zone_ns;
 mod zones;
 
 use std::collections::HashMap;
@@ -141,7 +144,16 @@ pub fn router(app: App) -> Router {
         .route("/v2/{account}/zones/{zone}/distribution", get(zones::distribution))
         .route("/v2/{account}/zones/{zone}/refresh", post(zones::refresh))
         .route("/v2/{account}/zones/{zone}/retransfer", post(zones::retransfer))
+        .route("/v2/{account}/zones/{zone}/ns_records", get(zone_ns::show).put(zone_ns::update).delete(zone_ns::clear))
+        .route("/v2/{account}/zones/{zone}/nameservers", get(zone_ns::nameservers))
         .route("/v2/{account}/domains/{zone}", delete(zones::remove))
+        .route("/v2/{account}/nameserver_sets", get(nameserver_sets::list).post(nameserver_sets::create))
+        .route(
+            "/v2/{account}/nameserver_sets/{id}",
+            get(nameserver_sets::show).put(nameserver_sets::update).delete(nameserver_sets::remove),
+        )
+        .route("/v2/{account}/custom_ns", get(custom_ns::list).post(custom_ns::create))
+        .route("/v2/{account}/custom_ns/{ns_name}", get(custom_ns::show).delete(custom_ns::remove))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)

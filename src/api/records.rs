@@ -1,8 +1,11 @@
 //! The zone's records, read-only: `GET /zones/{zone}/records` as DNSimple
 //! ZoneRecord objects, and `GET /zones/{zone}/file` as an RFC 1035 master file.
-//! Both show the current version only (never a transfer in progress).
+//! Both show the current version only (never a transfer in progress), as we
+//! publish it: with the zone's NS settings applied by [`publish`] (records
+//! the overlay adds are `system_record`s with ids from [`SYNTHETIC_ID_BASE`]).
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -10,9 +13,12 @@ use super::error::ApiError;
 use super::input::{list_params, pagination};
 use super::zones::load;
 use super::{data, opt_timestamp, App, Ctx, QueryMap};
+use crate::store::nameservers;
 use crate::store::zonedata::{self, RecordFilter, StoredRecord};
+use crate::store::zones::Zone;
 use crate::xfr::text;
 use crate::xfr::wire::{rtype, Name, Record};
+use crate::zone::publish::{publish, Settings, SYNTHETIC_ID_BASE};
 
 /// `name` relative to the zone (`""` for the apex), as DNSimple shows it.
 fn relative(owner: &str, zone: &str) -> String {
@@ -27,7 +33,7 @@ fn relative(owner: &str, zone: &str) -> String {
     }
 }
 
-fn record_json(r: &StoredRecord, zone: &str, at: &Value) -> Value {
+pub(crate) fn record_json(r: &StoredRecord, zone: &str, at: &Value) -> Value {
     let rec = Name::from_ascii(&r.owner).ok().map(|owner| Record {
         owner,
         rtype: r.rtype,
@@ -50,10 +56,73 @@ fn record_json(r: &StoredRecord, zone: &str, at: &Value) -> Value {
         "priority": priority,
         "type": text::type_name(r.rtype),
         "regions": ["global"],
-        "system_record": r.rtype == rtype::SOA || (r.rtype == rtype::NS && name.is_empty()),
+        "system_record": r.rtype == rtype::SOA || (r.rtype == rtype::NS && name.is_empty()) || r.id >= SYNTHETIC_ID_BASE,
         "created_at": at,
         "updated_at": at,
     })
+}
+
+/// The zone's apex as a DNS name.
+pub(crate) fn apex(z: &Zone) -> Result<Name, ApiError> {
+    Name::from_ascii(&z.name).map_err(|e| {
+        tracing::error!(zone = %z.name, error = %e, "stored zone name is not a domain name");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("zone `{}` has an unusable name: {e}", z.name))
+    })
+}
+
+/// Whether a published record passes a listing's filter (the same rule as the
+/// store's: exact owner relative to the zone, case-insensitive; exact type).
+fn matches(filter: &RecordFilter, zone: &str, r: &StoredRecord) -> bool {
+    let name_ok = filter.name.as_ref().is_none_or(|n| {
+        let n = n.trim_end_matches('.').to_ascii_lowercase();
+        let want = if n.is_empty() { format!("{zone}.") } else { format!("{n}.{zone}.") };
+        r.owner.eq_ignore_ascii_case(&want)
+    });
+    name_ok && filter.rtype.is_none_or(|t| r.rtype == t)
+}
+
+/// What one read of the store gives: a page of a zone without NS settings (no
+/// overlay, paginated by SQL), or every matching record plus the settings.
+enum Read {
+    Page(Vec<StoredRecord>, u64),
+    Overlay(Vec<StoredRecord>, Settings),
+}
+
+async fn read(app: &App, z: &Zone, filter: RecordFilter, limit: i64, offset: i64) -> Result<Read, ApiError> {
+    let id = z.id;
+    let read = app
+        .store
+        .call(move |c| match nameservers::zone_ns(c, id)? {
+            None => {
+                let (rows, total) = zonedata::records(c, id, &filter, limit, offset)?;
+                Ok(Read::Page(rows, total))
+            }
+            Some(ns) => {
+                let (rows, _) = zonedata::records(c, id, &filter, -1, 0)?;
+                Ok(Read::Overlay(rows, Settings::from_store(&ns)))
+            }
+        })
+        .await?;
+    Ok(read)
+}
+
+/// The zone's published records that match `filter`, all of them. A zone
+/// never transferred publishes nothing unless `even_unloaded` (the NS
+/// endpoints show what it will publish once it has data).
+pub(crate) async fn published(
+    app: &App,
+    z: &Zone,
+    filter: RecordFilter,
+    even_unloaded: bool,
+) -> Result<Vec<StoredRecord>, ApiError> {
+    match read(app, z, filter.clone(), -1, 0).await? {
+        Read::Page(rows, _) => Ok(rows),
+        Read::Overlay(rows, _) if z.status.serial.is_none() && !even_unloaded => Ok(rows),
+        Read::Overlay(rows, settings) => {
+            let out = publish(&apex(z)?, rows, Some(&settings));
+            Ok(out.into_iter().filter(|r| matches(&filter, &z.name, r)).collect())
+        }
+    }
 }
 
 pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Json<Value>, ApiError> {
@@ -66,8 +135,20 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
     };
     let filter = RecordFilter { name: q.get("name").cloned(), rtype };
     let z = load(&app, &ctx).await?;
-    let (id, per_page, offset) = (z.id, i64::from(page.per_page), page.offset());
-    let (rows, total) = app.store.call(move |c| zonedata::records(c, id, &filter, per_page, offset)).await?;
+    let (per_page, offset) = (i64::from(page.per_page), page.offset());
+    let (rows, total) = match read(&app, &z, filter.clone(), per_page, offset).await? {
+        Read::Page(rows, total) => (rows, total),
+        Read::Overlay(rows, _) if z.status.serial.is_none() => (rows, 0),
+        Read::Overlay(rows, settings) => {
+            let all: Vec<StoredRecord> = publish(&apex(&z)?, rows, Some(&settings))
+                .into_iter()
+                .filter(|r| matches(&filter, &z.name, r))
+                .collect();
+            let total = all.len() as u64;
+            let start = usize::try_from(offset).unwrap_or(usize::MAX);
+            (all.into_iter().skip(start).take(page.per_page as usize).collect(), total)
+        }
+    };
     let at = opt_timestamp(z.last_transferred_at);
     Ok(Json(json!({
         "data": rows.iter().map(|r| record_json(r, &z.name, &at)).collect::<Vec<_>>(),
@@ -77,8 +158,7 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
 
 pub async fn file(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let z = load(&app, &ctx).await?;
-    let id = z.id;
-    let (rows, _) = app.store.call(move |c| zonedata::records(c, id, &RecordFilter::default(), -1, 0)).await?;
+    let rows = published(&app, &z, RecordFilter::default(), false).await?;
     let mut out = String::with_capacity(rows.len() * 64 + 64);
     out.push_str(&format!("$ORIGIN {}.\n", z.name));
     for r in &rows {

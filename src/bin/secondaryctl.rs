@@ -45,6 +45,13 @@ enum Command {
     Zone(ZoneCmd),
     /// The daemon at a glance: zones per state, zones not in sync and why, transfers.
     Status,
+    /// Nameserver sets: nameservers grouped with the NS/address TTLs and the
+    /// hostmaster published with them.
+    #[command(subcommand)]
+    Nsset(NssetCmd),
+    /// Custom (vanity) nameservers: host names in a set, with their addresses.
+    #[command(subcommand)]
+    Ns(NsCmd),
     /// Link a primary (id or name) to a secondary zone; primaries are tried in link order.
     Link { primary: String, zone: String },
     /// Unlink a primary (id or name) from a secondary zone.
@@ -118,6 +125,110 @@ enum ZoneCmd {
     /// Delete a zone and all its data.
     #[command(alias = "delete")]
     Rm { zone: String },
+    /// The nameservers a zone publishes (its apex NS, their addresses, the SOA MNAME/RNAME).
+    #[command(subcommand)]
+    Ns(ZoneNsCmd),
+}
+
+#[derive(Subcommand)]
+enum NssetCmd {
+    /// Create a nameserver set.
+    Add {
+        name: String,
+        /// E-mail address published as the SOA RNAME of the zones using the set.
+        #[arg(long)]
+        hostmaster: Option<String>,
+        /// TTL of the NS records [default: 86400]
+        #[arg(long)]
+        ns_ttl: Option<u32>,
+        /// TTL of the nameservers' A/AAAA records [default: 3600]
+        #[arg(long)]
+        ip_ttl: Option<u32>,
+        /// Your own identifier for the set.
+        #[arg(long)]
+        external_ref: Option<String>,
+    },
+    /// List nameserver sets.
+    List {
+        /// Only sets with this external_ref.
+        #[arg(long)]
+        external_ref: Option<String>,
+        /// id:asc, id:desc, name:asc or name:desc
+        #[arg(long, default_value = "id:asc")]
+        sort: String,
+    },
+    /// Show one set (by id or name).
+    Show { set: String },
+    /// Change a set's fields (by id or name); fields not given stay.
+    Update {
+        set: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, conflicts_with = "no_hostmaster")]
+        hostmaster: Option<String>,
+        /// Remove the hostmaster (zones keep the primary's SOA RNAME).
+        #[arg(long)]
+        no_hostmaster: bool,
+        #[arg(long)]
+        ns_ttl: Option<u32>,
+        #[arg(long)]
+        ip_ttl: Option<u32>,
+        #[arg(long, conflicts_with = "no_external_ref")]
+        external_ref: Option<String>,
+        #[arg(long)]
+        no_external_ref: bool,
+    },
+    /// Delete a set (by id or name); refused while it has nameservers or zones use it.
+    #[command(alias = "delete")]
+    Rm { set: String },
+}
+
+#[derive(Subcommand)]
+enum NsCmd {
+    /// Create a custom nameserver in a set.
+    Add {
+        /// The nameserver's host name, e.g. ns1.example.com.
+        ns_name: String,
+        /// The set (id or name) it belongs to.
+        #[arg(long)]
+        set: String,
+        /// An IPv4 (A) or IPv6 (AAAA) address; repeat for several.
+        #[arg(long = "address", value_name = "IP")]
+        addresses: Vec<String>,
+    },
+    /// List custom nameservers.
+    List {
+        /// Only the nameservers of this set (id or name).
+        #[arg(long)]
+        set: Option<String>,
+        /// id:asc, id:desc, name:asc or name:desc
+        #[arg(long, default_value = "name:asc")]
+        sort: String,
+    },
+    /// Show one custom nameserver.
+    Show { ns_name: String },
+    /// Delete a custom nameserver.
+    #[command(alias = "delete")]
+    Rm { ns_name: String },
+}
+
+#[derive(Subcommand)]
+enum ZoneNsCmd {
+    /// Publish these nameservers for the zone instead of the primary's NS:
+    /// the --name ones first, then each --set's nameservers, in order.
+    Set {
+        zone: String,
+        /// A nameserver host name; repeat for several.
+        #[arg(long = "name", value_name = "NS_NAME")]
+        names: Vec<String>,
+        /// A nameserver set (id or name); repeat for several.
+        #[arg(long = "set", value_name = "SET")]
+        sets: Vec<String>,
+    },
+    /// Publish the primary's NS records again.
+    Clear { zone: String },
+    /// Show the zone's nameservers in priority order and its settings.
+    Show { zone: String },
 }
 
 /// Percent-encodes one path segment (primary names may contain spaces).
@@ -371,6 +482,241 @@ fn show_status(z: &Value) {
     }
 }
 
+fn list_cell(v: &Value) -> String {
+    let items: Vec<String> = v.as_array().into_iter().flatten().map(s).collect();
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(",")
+    }
+}
+
+fn nsset_row(n: &Value) -> Vec<String> {
+    vec![
+        s(&n["id"]),
+        s(&n["name"]),
+        s(&n["hostmaster"]),
+        s(&n["ns_ttl"]),
+        s(&n["ip_ttl"]),
+        s(&n["external_ref"]),
+        if n["in_use"] == true { "yes".into() } else { "no".into() },
+        list_cell(&n["nameservers"]),
+    ]
+}
+
+fn show_nsset(n: &Value) {
+    println!("id:           {}", s(&n["id"]));
+    println!("name:         {}", s(&n["name"]));
+    println!("hostmaster:   {}", s(&n["hostmaster"]));
+    println!("NS TTL:       {}", s(&n["ns_ttl"]));
+    println!("address TTL:  {}", s(&n["ip_ttl"]));
+    println!("external ref: {}", s(&n["external_ref"]));
+    println!("in use:       {}", if n["in_use"] == true { "yes" } else { "no" });
+    println!("nameservers:  {}", list_cell(&n["nameservers"]).replace(',', ", "));
+    println!("zones:        {}", list_cell(&n["zones"]).replace(',', ", "));
+    println!("created:      {}", s(&n["created_at"]));
+}
+
+fn addresses(n: &Value) -> String {
+    let items: Vec<String> = n["dns_records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| format!("{} {}", s(&r["type"]), s(&r["value"])))
+        .collect();
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn ns_row(n: &Value) -> Vec<String> {
+    vec![s(&n["ns_name"]), s(&n["ns_set"]), addresses(n)]
+}
+
+fn show_ns(n: &Value) {
+    println!("name:      {}", s(&n["ns_name"]));
+    println!("set:       {}", s(&n["ns_set"]));
+    println!("addresses: {}", addresses(n));
+    println!("created:   {}", s(&n["created_at"]));
+}
+
+/// `zone ns show`: `{zone, settings, nameservers, ns_records}`.
+fn show_zone_ns(v: &Value) {
+    println!("zone:        {}", s(&v["zone"]));
+    let settings = &v["settings"];
+    if settings.is_null() {
+        println!("settings:    none: the primary's NS records are published");
+    } else {
+        println!(
+            "settings:    names {}; sets {}",
+            list_cell(&settings["ns_names"]).replace(',', ", "),
+            list_cell(&settings["ns_set_ids"]).replace(',', ", ")
+        );
+    }
+    if let Some(ttl) = v["ns_records"].as_array().and_then(|r| r.first()).map(|r| s(&r["ttl"])) {
+        println!("NS TTL:      {ttl}");
+    }
+    let rows: Vec<Vec<String>> = v["nameservers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let note = if n["priority"] == 1 { "SOA MNAME" } else { "" };
+            vec![s(&n["priority"]), s(&n["hostname"]), note.to_string()]
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("nameservers: - (the zone has no data yet)");
+    } else {
+        println!();
+        table(&["PRIORITY", "HOSTNAME", ""], rows);
+    }
+}
+
+impl Ctl {
+    /// The id of a nameserver set given by id or name.
+    async fn set_id(&self, set: &str) -> Result<i64, Failure> {
+        let resp = self.call("GET", &format!("/nameserver_sets/{}", seg(set)), None).await?;
+        Ok(resp.body["data"]["id"].as_i64().unwrap_or_default())
+    }
+
+    async fn zone_ns(&self, zone: &str) -> Result<(), Failure> {
+        let path = format!("/zones/{}", seg(zone));
+        let records = self.call("GET", &format!("{path}/ns_records"), None).await?;
+        let nameservers = self.call("GET", &format!("{path}/nameservers"), None).await?;
+        let v = json!({
+            "zone": zone,
+            "settings": records.body["settings"],
+            "nameservers": nameservers.body["data"],
+            "ns_records": records.body["data"],
+        });
+        self.print_object(&v, show_zone_ns);
+        Ok(())
+    }
+}
+
+async fn run_nameservers(ctl: &Ctl, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Nsset(NssetCmd::Add { name, hostmaster, ns_ttl, ip_ttl, external_ref }) => {
+            let mut body = json!({ "name": name });
+            for (k, v) in [("hostmaster", hostmaster), ("external_ref", external_ref)] {
+                if let Some(v) = v {
+                    body[k] = Value::String(v);
+                }
+            }
+            for (k, v) in [("ns_ttl", ns_ttl), ("ip_ttl", ip_ttl)] {
+                if let Some(v) = v {
+                    body[k] = json!(v);
+                }
+            }
+            let resp = ctl.call("POST", "/nameserver_sets", Some(body)).await?;
+            ctl.print_object(&resp.body["data"], show_nsset);
+        }
+        Command::Nsset(NssetCmd::List { external_ref, sort }) => {
+            let mut query = format!("&sort={}", seg(&sort));
+            if let Some(r) = external_ref {
+                query.push_str(&format!("&external_ref={}", seg(&r)));
+            }
+            let items = ctl.list_all("/nameserver_sets", &query).await?;
+            ctl.print_list(
+                &items,
+                &["ID", "NAME", "HOSTMASTER", "NS TTL", "IP TTL", "EXTERNAL REF", "IN USE", "NAMESERVERS"],
+                nsset_row,
+            );
+        }
+        Command::Nsset(NssetCmd::Show { set }) => {
+            let resp = ctl.call("GET", &format!("/nameserver_sets/{}", seg(&set)), None).await?;
+            ctl.print_object(&resp.body["data"], show_nsset);
+        }
+        Command::Nsset(NssetCmd::Update {
+            set,
+            name,
+            hostmaster,
+            no_hostmaster,
+            ns_ttl,
+            ip_ttl,
+            external_ref,
+            no_external_ref,
+        }) => {
+            let mut body = json!({});
+            if let Some(n) = name {
+                body["name"] = Value::String(n);
+            }
+            if let Some(h) = hostmaster {
+                body["hostmaster"] = Value::String(h);
+            } else if no_hostmaster {
+                body["hostmaster"] = Value::Null;
+            }
+            if let Some(r) = external_ref {
+                body["external_ref"] = Value::String(r);
+            } else if no_external_ref {
+                body["external_ref"] = Value::Null;
+            }
+            for (k, v) in [("ns_ttl", ns_ttl), ("ip_ttl", ip_ttl)] {
+                if let Some(v) = v {
+                    body[k] = json!(v);
+                }
+            }
+            let resp = ctl.call("PUT", &format!("/nameserver_sets/{}", seg(&set)), Some(body)).await?;
+            ctl.print_object(&resp.body["data"], show_nsset);
+        }
+        Command::Nsset(NssetCmd::Rm { set }) => {
+            ctl.call("DELETE", &format!("/nameserver_sets/{}", seg(&set)), None).await?;
+            if !ctl.json {
+                println!("nameserver set {set} deleted");
+            }
+        }
+        Command::Ns(NsCmd::Add { ns_name, set, addresses }) => {
+            let set_id = ctl.set_id(&set).await?;
+            let records: Vec<Value> = addresses
+                .iter()
+                .map(|a| json!({ "type": if a.contains(':') { "AAAA" } else { "A" }, "value": a }))
+                .collect();
+            let body = json!({ "ns_name": ns_name, "ns_set": set_id, "dns_records": records });
+            let resp = ctl.call("POST", "/custom_ns", Some(body)).await?;
+            ctl.print_object(&resp.body["data"], show_ns);
+        }
+        Command::Ns(NsCmd::List { set, sort }) => {
+            let mut query = format!("&sort={}", seg(&sort));
+            if let Some(set) = set {
+                query.push_str(&format!("&ns_set={}", ctl.set_id(&set).await?));
+            }
+            let items = ctl.list_all("/custom_ns", &query).await?;
+            ctl.print_list(&items, &["NAME", "SET", "ADDRESSES"], ns_row);
+        }
+        Command::Ns(NsCmd::Show { ns_name }) => {
+            let resp = ctl.call("GET", &format!("/custom_ns/{}", seg(&ns_name)), None).await?;
+            ctl.print_object(&resp.body["data"], show_ns);
+        }
+        Command::Ns(NsCmd::Rm { ns_name }) => {
+            ctl.call("DELETE", &format!("/custom_ns/{}", seg(&ns_name)), None).await?;
+            if !ctl.json {
+                println!("custom nameserver {ns_name} deleted");
+            }
+        }
+        Command::Zone(ZoneCmd::Ns(ZoneNsCmd::Set { zone, names, sets })) => {
+            let mut ids = Vec::with_capacity(sets.len());
+            for set in &sets {
+                ids.push(ctl.set_id(set).await?);
+            }
+            let body = json!({ "ns_names": names, "ns_set_ids": ids });
+            ctl.call("PUT", &format!("/zones/{}/ns_records", seg(&zone)), Some(body)).await?;
+            return ctl.zone_ns(&zone).await;
+        }
+        Command::Zone(ZoneCmd::Ns(ZoneNsCmd::Clear { zone })) => {
+            ctl.call("DELETE", &format!("/zones/{}/ns_records", seg(&zone)), None).await?;
+            if !ctl.json {
+                println!("zone {zone} publishes its primary's NS records again");
+            }
+        }
+        Command::Zone(ZoneCmd::Ns(ZoneNsCmd::Show { zone })) => return ctl.zone_ns(&zone).await,
+        _ => {}
+    }
+    Ok(())
+}
+
 async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
     match command {
         Command::Primary(PrimaryCmd::Add { name, ip, port, tsig_key, notify_requires_tsig }) => {
@@ -455,6 +801,9 @@ async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
             let path = format!("/secondary_dns/primaries/{}/unlink", seg(&primary));
             let resp = ctl.call("PUT", &path, Some(json!({ "zone": zone }))).await?;
             ctl.print_object(&resp.body["data"], show_primary);
+        }
+        command @ (Command::Nsset(_) | Command::Ns(_) | Command::Zone(ZoneCmd::Ns(_))) => {
+            return run_nameservers(ctl, command).await
         }
     }
     Ok(())

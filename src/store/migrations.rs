@@ -86,6 +86,53 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE zones ADD COLUMN last_notify_serial INTEGER;
     ALTER TABLE zones ADD COLUMN last_notify_at INTEGER;
     "#,
+    // 4: nameserver sets, custom (vanity) nameservers with their addresses, and
+    // the nameservers a zone publishes instead of its primary's apex NS.
+    //
+    // A zone's `zone_ns_config` rows are its `ns_names` (set_id NULL) and its
+    // `ns_set_ids` (ns_name NULL) in `position` order; no rows = the primary's NS.
+    // Sets are never deleted while nameservers or zones refer to them (checked
+    // with a message by the store; the foreign keys are the backstop).
+    r#"
+    CREATE TABLE nameserver_sets (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id    INTEGER NOT NULL,
+        name          TEXT NOT NULL,
+        hostmaster    TEXT,
+        ns_ttl        INTEGER NOT NULL CHECK (ns_ttl BETWEEN 0 AND 2147483647),
+        ip_ttl        INTEGER NOT NULL CHECK (ip_ttl BETWEEN 0 AND 2147483647),
+        external_ref  TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        UNIQUE (account_id, name)
+    );
+    CREATE TABLE nameservers (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id  INTEGER NOT NULL,
+        set_id      INTEGER NOT NULL REFERENCES nameserver_sets (id),
+        ns_name     TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        UNIQUE (account_id, ns_name)
+    );
+    CREATE INDEX nameservers_set ON nameservers (set_id, id);
+    CREATE TABLE nameserver_addresses (
+        nameserver_id  INTEGER NOT NULL REFERENCES nameservers (id) ON DELETE CASCADE,
+        position       INTEGER NOT NULL,
+        rtype          TEXT NOT NULL CHECK (rtype IN ('A', 'AAAA')),
+        address        TEXT NOT NULL,
+        PRIMARY KEY (nameserver_id, position)
+    );
+    CREATE TABLE zone_ns_config (
+        zone_id   INTEGER NOT NULL REFERENCES zones (id) ON DELETE CASCADE,
+        position  INTEGER NOT NULL,
+        ns_name   TEXT,
+        set_id    INTEGER REFERENCES nameserver_sets (id),
+        PRIMARY KEY (zone_id, position),
+        CHECK ((ns_name IS NULL) <> (set_id IS NULL))
+    );
+    CREATE INDEX zone_ns_config_set ON zone_ns_config (set_id) WHERE set_id IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

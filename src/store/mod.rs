@@ -11,6 +11,7 @@
 //! Unix seconds (UTC).
 
 pub mod migrations;
+pub mod nameservers;
 pub mod primaries;
 pub mod zonedata;
 pub mod zones;

@@ -1,8 +1,10 @@
-//! Zones: names, timer arithmetic, and the engine that runs zone events (the
-//! refresh handler and expiry) on the [`crate::scheduler`].
+//! Zones: names, timer arithmetic, the engine that runs zone events (the
+//! refresh handler and expiry) on the [`crate::scheduler`], and [`publish`]:
+//! the records we publish, the primary's with the zone's NS settings applied.
 
 pub mod engine;
 pub mod name;
+pub mod publish;
 mod refresh;
 pub mod timers;
 
