@@ -257,7 +257,19 @@ struct Variables<'a> {
     other: &'a [u8],
 }
 
-impl Variables<'_> {
+impl<'a> Variables<'a> {
+    /// The variables a received TSIG RR carries (RFC 8945 §4.3.3).
+    fn of(tsig: &'a super::wire::TsigRecord) -> Variables<'a> {
+        Variables {
+            key_name: &tsig.key_name,
+            algorithm: &tsig.algorithm,
+            time_signed: tsig.time_signed,
+            fudge: tsig.fudge,
+            error: tsig.error,
+            other: &tsig.other,
+        }
+    }
+
     fn digest(&self, ctx: &mut hmac::Context) {
         ctx.update(self.key_name.to_lowercase().as_wire());
         ctx.update(&class::ANY.to_be_bytes());
@@ -459,15 +471,7 @@ impl StreamVerifier {
             return Err(TsigError::BadSig { key: key_name.clone(), message: self.messages });
         }
         if self.messages == 1 {
-            Variables {
-                key_name: &tsig.key_name,
-                algorithm: &tsig.algorithm,
-                time_signed: tsig.time_signed,
-                fudge: tsig.fudge,
-                error: tsig.error,
-                other: &tsig.other,
-            }
-            .digest(&mut ctx);
+            Variables::of(tsig).digest(&mut ctx);
         } else {
             digest_timers(&mut ctx, tsig.time_signed, tsig.fudge);
         }
@@ -533,15 +537,7 @@ pub fn verify_request<'k>(
     }
     let mut ctx = hmac::Context::with_key(&key.hmac_key());
     let ok = digest_stripped(&mut ctx, bytes, tsig.offset, tsig.original_id);
-    Variables {
-        key_name: &tsig.key_name,
-        algorithm: &tsig.algorithm,
-        time_signed: tsig.time_signed,
-        fudge: tsig.fudge,
-        error: tsig.error,
-        other: &tsig.other,
-    }
-    .digest(&mut ctx);
+    Variables::of(tsig).digest(&mut ctx);
     if !ok || !mac_matches(ctx.sign().as_ref(), &tsig.mac) {
         return Err(TsigError::BadSig { key: key.name.clone(), message: 1 });
     }
