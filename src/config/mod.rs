@@ -64,6 +64,8 @@ pub struct TransferConfig {
     pub expire_min: Duration,
     pub expire_max: Duration,
     pub journal_max_diffs: u32,
+    /// Bytes of IXFR journal kept per zone (oldest diffs go first).
+    pub journal_max_bytes: u64,
 }
 
 /// A TSIG key (RFC 8945) as configured: a lower-case absolute-less name, an

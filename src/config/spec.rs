@@ -117,6 +117,8 @@ pub struct TransferSpec {
     pub expire_max: u64,
     #[serde(default = "default_journal_max_diffs")]
     pub journal_max_diffs: u64,
+    #[serde(default = "default_journal_max_bytes")]
+    pub journal_max_bytes: u64,
 }
 
 pub fn default_connect_timeout() -> u64 {
@@ -171,6 +173,10 @@ pub fn default_expire_max() -> u64 {
 pub fn default_journal_max_diffs() -> u64 {
     100
 }
+/// Knot's `journal-max-usage` is 100 MiB; 64 MiB per zone keeps many zones affordable.
+pub fn default_journal_max_bytes() -> u64 {
+    64 << 20
+}
 
 impl Default for TransferSpec {
     fn default() -> Self {
@@ -191,6 +197,7 @@ impl Default for TransferSpec {
             expire_min: default_expire_min(),
             expire_max: default_expire_max(),
             journal_max_diffs: default_journal_max_diffs(),
+            journal_max_bytes: default_journal_max_bytes(),
         }
     }
 }
@@ -321,6 +328,7 @@ impl ConfigFile {
             expire_max: c.secs("transfer.expire_max", t.expire_max, 1)?,
             journal_max_diffs: u32::try_from(t.journal_max_diffs)
                 .map_err(|_| c.err("transfer.journal_max_diffs", "is too large"))?,
+            journal_max_bytes: t.journal_max_bytes,
         };
         ordered(&c, "transfer.refresh_min", transfer.refresh_min, "transfer.refresh_max", transfer.refresh_max)?;
         ordered(&c, "transfer.retry_min", transfer.retry_min, "transfer.retry_max", transfer.retry_max)?;

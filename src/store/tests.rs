@@ -76,3 +76,86 @@ fn a_database_from_a_newer_version_is_refused() {
     let e = migrations::migrate(&mut c).expect_err("newer schema");
     assert!(e.to_string().contains("newer"), "{e}");
 }
+
+mod zone_data {
+    use super::*;
+    use crate::store::zonedata::{self, Committed, Diff, DiffError, RecordFilter};
+    use crate::xfr::wire::{Name, Record};
+
+    fn rec(owner: &str, last: u8) -> Record {
+        Record {
+            owner: Name::from_ascii(owner).expect("name"),
+            rtype: 1,
+            class: 1,
+            ttl: 300,
+            rdata: vec![192, 0, 2, last],
+        }
+    }
+
+    fn committed(serial: u32) -> Committed {
+        Committed { serial, soa: [3600, 600, 86400, 300], primary: "p".into(), summary_json: "{}".into() }
+    }
+
+    fn names(c: &Connection, id: i64) -> Vec<(String, u8)> {
+        let (rows, _) = zonedata::records(c, id, &RecordFilter::default(), -1, 0).expect("records");
+        rows.into_iter().map(|r| (r.owner, r.rdata[3])).collect()
+    }
+
+    #[test]
+    fn a_full_load_is_invisible_until_committed_and_replaces_the_old_version() {
+        let mut c = db();
+        let id = zones::create(&mut c, 1, "z.test").expect("zone").id;
+        let v = zonedata::begin_full(&mut c, id).expect("begin");
+        zonedata::insert_batch(&mut c, id, v, &[rec("a.z.test", 1), rec("b.z.test", 2)]).expect("insert");
+        assert!(names(&c, id).is_empty(), "nothing visible before the commit");
+        zonedata::commit_full(&mut c, id, v, 2, &committed(1)).expect("commit");
+        assert_eq!(names(&c, id).len(), 2);
+
+        let v2 = zonedata::begin_full(&mut c, id).expect("begin");
+        zonedata::insert_batch(&mut c, id, v2, &[rec("c.z.test", 3)]).expect("insert");
+        assert_eq!(names(&c, id).len(), 2, "the old version serves during the load");
+        zonedata::discard(&mut c, id, v2).expect("discard");
+        assert_eq!(names(&c, id).len(), 2, "a discarded load changes nothing");
+        assert_eq!(zonedata::collect_garbage(&mut c).expect("gc"), 0);
+    }
+
+    #[test]
+    fn diffs_apply_atomically_and_the_journal_stays_bounded() {
+        let mut c = db();
+        let id = zones::create(&mut c, 1, "z.test").expect("zone").id;
+        let v = zonedata::begin_full(&mut c, id).expect("begin");
+        zonedata::insert_batch(&mut c, id, v, &[rec("a.z.test", 1), rec("b.z.test", 2)]).expect("insert");
+        zonedata::commit_full(&mut c, id, v, 2, &committed(1)).expect("commit");
+        for serial in 2..=6u32 {
+            let d = Diff {
+                from: serial - 1,
+                to: serial,
+                deleted: vec![rec("a.z.test", serial as u8 - 1)],
+                added: vec![rec("A.Z.TEST", serial as u8)],
+            };
+            zonedata::apply_diffs(&mut c, id, &[d], &committed(serial), (3, 1 << 20)).expect("apply");
+        }
+        assert_eq!(names(&c, id), vec![("b.z.test.".to_string(), 2), ("A.Z.TEST.".to_string(), 6)]);
+        let journal: i64 =
+            c.query_row("SELECT count(*) FROM zone_journal WHERE zone_id = ?1", [id], |r| r.get(0)).expect("count");
+        assert_eq!(journal, 3, "only the newest 3 diffs are kept");
+        zonedata::apply_diffs(
+            &mut c,
+            id,
+            &[Diff { from: 6, to: 7, deleted: vec![rec("b.z.test", 2)], added: vec![rec("c.z.test", 7)] }],
+            &committed(7),
+            (100, 1),
+        )
+        .expect("apply");
+        let journal: i64 =
+            c.query_row("SELECT count(*) FROM zone_journal WHERE zone_id = ?1", [id], |r| r.get(0)).expect("count");
+        assert_eq!(journal, 0, "a 1-byte budget keeps nothing");
+
+        let bad = Diff { from: 7, to: 8, deleted: vec![rec("c.z.test", 7), rec("nope.z.test", 9)], added: vec![] };
+        let e = zonedata::apply_diffs(&mut c, id, &[bad], &committed(8), (100, 1 << 20)).expect_err("mismatch");
+        assert!(matches!(e, DiffError::Mismatch(ref m) if m.contains("nope.z.test")));
+        assert_eq!(names(&c, id).len(), 2, "a diff that does not apply changes nothing");
+        let serial: i64 = c.query_row("SELECT serial FROM zones WHERE id = ?1", [id], |r| r.get(0)).expect("serial");
+        assert_eq!(serial, 7);
+    }
+}

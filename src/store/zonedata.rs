@@ -233,14 +233,14 @@ impl From<rusqlite::Error> for DiffError {
 }
 
 /// Applies IXFR steps in one transaction and makes the result current; keeps
-/// each step in the journal (at most `journal_max` per zone). Any mismatch
-/// rolls everything back.
+/// each step in the journal (at most `journal_max` = (diffs, bytes) per zone,
+/// oldest dropped first). Any mismatch rolls everything back.
 pub fn apply_diffs(
     conn: &mut Connection,
     zone_id: i64,
     diffs: &[Diff],
     c: &Committed,
-    journal_max: u32,
+    journal_max: (u32, u64),
 ) -> Result<u64, DiffError> {
     let tx = conn.transaction()?;
     let (version, count): (i64, i64) = tx
@@ -302,10 +302,13 @@ pub fn apply_diffs(
         }
     }
     commit_state(&tx, zone_id, c, count)?;
+    // Keep the newest diffs within both bounds: a running sum from the newest.
     tx.execute(
-        "DELETE FROM zone_journal WHERE zone_id = ?1 AND id NOT IN
-           (SELECT id FROM zone_journal WHERE zone_id = ?1 ORDER BY id DESC LIMIT ?2)",
-        params![zone_id, journal_max],
+        "DELETE FROM zone_journal WHERE zone_id = ?1 AND id NOT IN (
+           SELECT id FROM (SELECT id, row_number() OVER w AS n, sum(length(diff)) OVER w AS bytes
+                           FROM zone_journal WHERE zone_id = ?1 WINDOW w AS (ORDER BY id DESC))
+           WHERE n <= ?2 AND bytes <= ?3)",
+        params![zone_id, journal_max.0, journal_max.1 as i64],
     )?;
     tx.commit()?;
     Ok(count as u64)

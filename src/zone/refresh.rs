@@ -272,7 +272,7 @@ async fn transfer_once(
         .to_string(),
     };
     let id = zone.id;
-    let journal_max = engine.config.transfer.journal_max_diffs;
+    let journal_max = (engine.config.transfer.journal_max_diffs, engine.config.transfer.journal_max_bytes);
     match loaded {
         Loaded::Full { version, records: written } => {
             engine
