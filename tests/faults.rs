@@ -59,6 +59,17 @@ async fn a_broken_stream_leaves_the_previous_version_serving_and_says_why() {
 }
 
 #[tokio::test]
+async fn a_signed_transfer_whose_last_message_is_unsigned_is_refused() {
+    let fake = FakePrimary::start(ZONE, 1, 50).await;
+    let keys =
+        format!("[[tsig_key]]\nname = \"{}\"\nsecret = \"{}\"\n", common::bind::KEY_NAME, common::bind::KEY_SECRET);
+    let d = Daemon::start(&format!("{}{keys}", common::FAST_TIMERS)).await;
+    d.add_linked("fake", fake.addr, Some(common::bind::KEY_NAME), ZONE).await;
+    d.wait_serial(ZONE, 1).await;
+    check(&d, &fake, Fault::UnsignedLast, &["tsig", "signed"]).await;
+}
+
+#[tokio::test]
 async fn a_primary_that_stalls_mid_stream_times_out_without_harm() {
     let (d, fake) = loaded("").await;
     check(&d, &fake, Fault::StallAfterFirst, &["timed out", "timeout"]).await;

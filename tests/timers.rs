@@ -150,3 +150,48 @@ async fn a_thousand_zones_on_one_bind_all_load_within_the_transfer_limit() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn a_dead_primary_costs_one_timeout_and_the_live_one_is_tried_first_next_time() {
+    let zone = "failover.test";
+    let b = Bind::start(
+        &[bind::Zone { name: zone, text: small_zone(zone, 3, 5, "3600 600 604800 60") }],
+        Access::Open,
+        None,
+    )
+    .await;
+    // A primary that accepts connections and datagrams and never answers.
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let dead = tcp.local_addr().expect("addr");
+    let _udp = tokio::net::UdpSocket::bind(dead).await.expect("bind udp");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = tcp.accept().await {
+            held.push(s);
+        }
+    });
+    let d = Daemon::start(FAST_TIMERS).await;
+    d.add_linked("dead", dead, None, zone).await;
+    let r = d
+        .call(
+            "POST",
+            "/v2/1/secondary_dns/primaries",
+            Some(serde_json::json!({ "name": "live", "ip": "127.0.0.1", "port": b.port })),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let r = d.call("PUT", "/v2/1/secondary_dns/primaries/live/link", Some(serde_json::json!({ "zone": zone }))).await;
+    assert_eq!(r.status, 200);
+    let z = d.wait_serial(zone, 3).await;
+    assert!(z["transfer"]["last_primary"].as_str().is_some_and(|p| p.starts_with("live")), "{:#}", z["transfer"]);
+    let live = z["primaries"].as_array().expect("primaries").iter().find(|p| p["name"] == "live").cloned();
+    assert_eq!(live.map(|p| p["last_used"].clone()), Some(serde_json::Value::Bool(true)));
+
+    // The next refresh starts with the primary that worked: no timeout at all.
+    let attempts = z["transfer"]["attempts"].as_u64().expect("attempts");
+    let started = std::time::Instant::now();
+    d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
+    let z = d.wait_attempt(zone, attempts).await;
+    assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
+    assert_eq!(z["transfer"]["state"], "ok");
+}

@@ -6,7 +6,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use secondaryd::xfr::tsig::{self, TsigKey};
 use secondaryd::xfr::wire::{self, Name, Section};
+
+/// The key the fake primary signs with (the BIND tests' key).
+pub fn test_key() -> TsigKey {
+    TsigKey::from_parts(super::bind::KEY_NAME, "hmac-sha256", super::bind::KEY_SECRET).expect("test key")
+}
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -23,6 +29,9 @@ pub enum Fault {
     OutOfZone,
     /// A frame of random bytes instead of the second message.
     Garbage,
+    /// Sign the first message with the test key and leave the last unsigned
+    /// (RFC 8945 §5.3.1 requires the last message to be signed).
+    UnsignedLast,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +115,15 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
         return;
     }
     let id = wire::message_id(&q).unwrap_or(0);
+    let request_mac = match wire::parse_message(&q) {
+        Ok(parsed) if parsed.tsig.is_some() => {
+            let key = test_key();
+            tsig::verify_request(|_| Some(&key), &q, &parsed, tsig::unix_now()).ok().map(|(_, mac)| mac)
+        }
+        _ => None,
+    };
+    // We can sign a first message only; a good signed transfer is therefore one message.
+    let split = request_mac.is_none() || b.fault == Fault::UnsignedLast;
     let mut first = message(id, &zone);
     add(&mut first, &zone, wire::rtype::SOA, &soa_rdata(&zone, b.serial));
     add(&mut first, &zone, wire::rtype::NS, Name::from_ascii(&format!("ns1.{zone}")).expect("ns").as_wire());
@@ -116,17 +134,20 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
         } else {
             Name::from_ascii(&format!("h{i}.{zone}")).expect("name")
         };
-        let target = if i < b.records / 2 { &mut first } else { &mut second };
+        let target = if i < b.records / 2 || !split { &mut first } else { &mut second };
         add(target, &owner, wire::rtype::A, &[10, 0, (i / 250) as u8, (i % 250) as u8 + 1]);
     }
     let final_serial = if b.fault == Fault::WrongFinalSoa { b.serial + 1 } else { b.serial };
-    add(&mut second, &zone, wire::rtype::SOA, &soa_rdata(&zone, final_serial));
+    add(if split { &mut second } else { &mut first }, &zone, wire::rtype::SOA, &soa_rdata(&zone, final_serial));
 
     let send = |m: Vec<u8>| {
         let mut f = (m.len() as u16).to_be_bytes().to_vec();
         f.extend_from_slice(&m);
         f
     };
+    if let Some(mac) = &request_mac {
+        first = tsig::sign_response(&test_key(), mac, &first, tsig::unix_now()).expect("sign the first message");
+    }
     if sock.write_all(&send(first)).await.is_err() {
         return;
     }
@@ -140,9 +161,10 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
             let junk: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
             let _ = sock.write_all(&send(junk)).await;
         }
-        _ => {
+        _ if split => {
             let _ = sock.write_all(&send(second)).await;
         }
+        _ => {}
     }
     let _ = sock.shutdown().await;
 }
