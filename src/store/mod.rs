@@ -75,6 +75,10 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 #[derive(Clone)]
 pub struct Store {
     jobs: std::sync::mpsc::Sender<Job>,
+    /// A second thread with its own connection for slow housekeeping (indexing a
+    /// newly loaded zone, dropping a superseded version), so that API reads on
+    /// the main thread never wait behind it (WAL: readers do not block).
+    background: std::sync::mpsc::Sender<Job>,
 }
 
 /// Seconds since the Unix epoch, the unit of every stored timestamp.
@@ -89,9 +93,9 @@ pub fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // 64 MiB of page cache: a full transfer inserts into a B-tree index in
-    // random key order, and a small cache turns that into disk reads.
-    conn.pragma_update(None, "cache_size", -65536)?;
+    // 32 MiB of page cache (SQLite's sorter for CREATE INDEX uses as much
+    // before it spills to temporary files).
+    conn.pragma_update(None, "cache_size", -32768)?;
     Ok(conn)
 }
 
@@ -107,17 +111,23 @@ impl Store {
         }
         let mut conn = connect(path)?;
         migrations::migrate(&mut conn)?;
-        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("store".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&mut conn);
-                }
-                let _ = conn.execute_batch("PRAGMA optimize;");
-            })
-            .map_err(|e| StoreError::Setup(format!("cannot start the store thread: {e}")))?;
-        Ok(Store { jobs })
+        let jobs = spawn_owner("store", conn)?;
+        let background = spawn_owner("store-bg", connect(path)?)?;
+        Ok(Store { jobs, background })
+    }
+
+    /// Runs `f` on the housekeeping connection (see [`Store`]).
+    pub async fn background<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.background.send(job).map_err(|_| StoreError::Unavailable)?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
     }
 
     /// Runs `f` on the store thread and returns its result.
@@ -133,6 +143,29 @@ impl Store {
         self.jobs.send(job).map_err(|_| StoreError::Unavailable)?;
         rx.await.map_err(|_| StoreError::Unavailable)?
     }
+}
+
+/// Begins a write transaction. IMMEDIATE takes the write lock up front, so a
+/// busy database makes it wait (busy_timeout) instead of failing half-way when
+/// a read turns into a write while the other connection writes (WAL's
+/// SQLITE_BUSY_SNAPSHOT).
+pub(crate) fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
+/// Starts the thread that owns `conn` and runs the jobs sent to it.
+fn spawn_owner(name: &str, mut conn: Connection) -> Result<std::sync::mpsc::Sender<Job>, StoreError> {
+    let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            while let Ok(job) = rx.recv() {
+                job(&mut conn);
+            }
+            let _ = conn.execute_batch("PRAGMA optimize;");
+        })
+        .map_err(|e| StoreError::Setup(format!("cannot start the {name} thread: {e}")))?;
+    Ok(jobs)
 }
 
 /// Sort order of a list: column and direction (DNSimple `sort=name:desc`).

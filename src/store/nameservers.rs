@@ -198,7 +198,7 @@ fn set_name_taken(conn: &Connection, account: i64, name: &str, except: Option<i6
 }
 
 pub fn create_set(conn: &mut Connection, account: i64, new: NewSet) -> Result<NameserverSet, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     set_name_taken(&tx, account, &new.name, None)?;
     let now = now_secs();
     tx.execute(
@@ -273,7 +273,7 @@ pub fn update_set(
     key: &str,
     change: SetChange,
 ) -> Result<NameserverSet, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let mut s = get_set(&tx, account, key)?;
     if let Some(name) = change.name {
         set_name_taken(&tx, account, &name, Some(s.id))?;
@@ -312,7 +312,7 @@ fn and_list(items: &[String]) -> String {
 
 /// Deletes a set that nothing uses; a set in use is refused with what uses it.
 pub fn delete_set(conn: &mut Connection, account: i64, key: &str) -> Result<NameserverSet, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let s = get_set(&tx, account, key)?;
     if s.in_use() {
         let mut users = Vec::new();
@@ -371,7 +371,7 @@ fn ns_not_found(name: &str) -> StoreError {
 
 /// Creates a custom nameserver in one of the account's sets.
 pub fn create_ns(conn: &mut Connection, account: i64, new: NewCustomNs) -> Result<CustomNs, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let set_exists = tx
         .query_row(
             "SELECT 1 FROM nameserver_sets WHERE account_id = ?1 AND id = ?2",
@@ -459,7 +459,7 @@ pub fn list_ns(
 /// Deletes a custom nameserver. Refused when a zone would be left without any
 /// nameserver (its settings name only this nameserver's set, and the set has no other).
 pub fn delete_ns(conn: &mut Connection, account: i64, ns_name: &str) -> Result<CustomNs, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let n = get_ns(&tx, account, ns_name)?;
     tx.execute("DELETE FROM nameservers WHERE id = ?1", [n.id])?;
     let users: Vec<(i64, String)> = {
@@ -554,7 +554,7 @@ pub fn set_zone_ns(
     ns_names: &[String],
     set_ids: &[i64],
 ) -> Result<(zones::Zone, ZoneNs), StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let z = zones::get(&tx, account, zone)?;
     for id in set_ids {
         set_by_id(&tx, account, *id)?;
@@ -592,7 +592,7 @@ pub fn set_zone_ns(
 
 /// Removes a zone's NS settings: it publishes its primary's NS again.
 pub fn clear_zone_ns(conn: &mut Connection, account: i64, zone: &str) -> Result<zones::Zone, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let z = zones::get(&tx, account, zone)?;
     let removed = tx.execute("DELETE FROM zone_ns_config WHERE zone_id = ?1", [z.id])?;
     if removed > 0 {

@@ -59,7 +59,7 @@ fn not_found(id: &str) -> StoreError {
 }
 
 pub fn create(conn: &mut Connection, account: i64, new: NewPrimary) -> Result<Primary, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let taken: bool =
         tx.query_row("SELECT 1 FROM primaries WHERE account_id = ?1 AND name = ?2", params![account, new.name], |_| {
             Ok(())
@@ -130,7 +130,7 @@ pub fn list(conn: &Connection, account: i64, sort: Sort, page: Page) -> Result<(
 
 /// Deletes a primary; its links go with it (the zones stay).
 pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<Primary, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let p = get(&tx, account, key)?;
     tx.execute("DELETE FROM primaries WHERE id = ?1", [p.id])?;
     tx.commit()?;
@@ -152,7 +152,7 @@ fn zone_of_account(conn: &Connection, account: i64, zone: &str) -> Result<i64, S
 
 /// Links a zone to a primary, after the zone's existing primaries.
 pub fn link(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<Primary, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let p = get(&tx, account, key)?;
     let zone_id = zone_of_account(&tx, account, zone)?;
     if p.linked_zones.iter().any(|z| z == zone) {
@@ -173,7 +173,7 @@ pub fn link(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Resul
 }
 
 pub fn unlink(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<Primary, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let p = get(&tx, account, key)?;
     let zone_id = zone_of_account(&tx, account, zone)?;
     let removed =

@@ -4,9 +4,9 @@
 //! `zones.version` names the current one (0 = none yet). A full transfer (AXFR)
 //! creates the next version's table and fills it in batches, each its own
 //! transaction (so the API keeps answering during a large transfer, and the
-//! inserts go without index maintenance), then [`commit_full`] indexes it in one
-//! sorted pass and makes it current in one small transaction, and the old table
-//! is dropped. An incremental transfer (IXFR) is applied by [`apply_diffs`] to
+//! inserts go without index maintenance), then [`commit_full`] makes it current
+//! in one small transaction, and [`finish_full`], on the housekeeping
+//! connection, indexes it in one sorted pass and drops the old table. An incremental transfer (IXFR) is applied by [`apply_diffs`] to
 //! the current table in one transaction whose cost follows the diff. A transfer
 //! that fails leaves the current version untouched; [`discard`] drops what it
 //! wrote. Records keep their wire-format RDATA: no text round trip, no loss.
@@ -148,7 +148,7 @@ fn insert_rows(conn: &Connection, table: &str, records: &[Record]) -> Result<(),
 
 /// Writes one batch of a full load (invisible until [`commit_full`]).
 pub fn insert_batch(conn: &mut Connection, zone_id: i64, version: i64, records: &[Record]) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     insert_rows(&tx, &table(zone_id, version), records)?;
     tx.commit()?;
     Ok(())
@@ -187,28 +187,39 @@ fn commit_state(conn: &Connection, zone_id: i64, c: &Committed, record_count: i6
     Ok(())
 }
 
-/// Indexes a full load, makes it current atomically, then drops the old table.
+/// Makes a full load current, atomically; returns the superseded version for
+/// [`finish_full`]. Nothing heavy happens here, so the new zone is visible as
+/// soon as the last record is written.
 pub fn commit_full(
     conn: &mut Connection,
     zone_id: i64,
     version: i64,
     records: u64,
     c: &Committed,
-) -> Result<(), StoreError> {
-    let new_table = table(zone_id, version);
-    // One sorted pass (CREATE INDEX) is far cheaper than keeping the index
-    // up to date through a million inserts in random key order.
-    conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {new_table}_rkey ON {new_table} (rkey)"))?;
-    let tx = conn.transaction()?;
+) -> Result<i64, StoreError> {
+    let tx = super::write_tx(conn)?;
     let old = current_version(&tx, zone_id)?;
     tx.execute("UPDATE zones SET version = ?2 WHERE id = ?1", params![zone_id, version])?;
     commit_state(&tx, zone_id, c, records as i64)?;
     // An AXFR ends the IXFR history: the journal cannot bridge it.
     tx.execute("DELETE FROM zone_journal WHERE zone_id = ?1", [zone_id])?;
     tx.commit()?;
-    if old > 0 {
+    Ok(old)
+}
+
+/// Housekeeping after [`commit_full`]: indexes the new version for IXFR (one
+/// sorted pass, far cheaper than keeping an index up to date through a million
+/// inserts in random key order) and drops the old version's table.
+pub fn finish_full(conn: &mut Connection, zone_id: i64, version: i64, old: i64) -> Result<(), StoreError> {
+    ensure_index(conn, &table(zone_id, version))?;
+    if old > 0 && old != version {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(zone_id, old)))?;
     }
+    Ok(())
+}
+
+fn ensure_index(conn: &Connection, t: &str) -> Result<(), StoreError> {
+    conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {t}_rkey ON {t} (rkey)"))?;
     Ok(())
 }
 
@@ -242,7 +253,7 @@ pub fn apply_diffs(
     c: &Committed,
     journal_max: (u32, u64),
 ) -> Result<u64, DiffError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let (version, count): (i64, i64) = tx
         .query_row("SELECT version, record_count FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
@@ -251,6 +262,8 @@ pub fn apply_diffs(
         return Err(DiffError::Mismatch("we hold no copy to apply a diff to".into()));
     }
     let t = table(zone_id, version);
+    // Normally built right after the load; this covers a crash in between.
+    ensure_index(&tx, &t)?;
     let mut count = count;
     {
         let mut del = tx.prepare_cached(&format!(

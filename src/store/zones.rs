@@ -121,7 +121,7 @@ fn with_primaries(conn: &Connection, mut z: Zone) -> Result<Zone, StoreError> {
 
 /// Creates a zone; `name` must already be normalized (see `zone::name`).
 pub fn create(conn: &mut Connection, account: i64, name: &str) -> Result<Zone, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let taken = tx.query_row("SELECT 1 FROM zones WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some();
     if taken {
         return Err(StoreError::Invalid {
@@ -243,7 +243,7 @@ pub fn list(
 
 /// Deletes a zone with its links (and, once transfers exist, its data).
 pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<Zone, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::write_tx(conn)?;
     let z = get(&tx, account, key)?;
     tx.execute("DELETE FROM zones WHERE id = ?1", [z.id])?;
     super::zonedata::drop_tables(&tx, z.id)?;

@@ -272,20 +272,27 @@ async fn transfer_once(
         .to_string(),
     };
     let id = zone.id;
+    let commit_started = Instant::now();
+    let commit_ms: u64;
     let journal_max = (engine.config.transfer.journal_max_diffs, engine.config.transfer.journal_max_bytes);
     match loaded {
         Loaded::Full { version, records: written } => {
-            engine
+            let old = engine
                 .store
                 .call(move |c| zonedata::commit_full(c, id, version, written, &committed))
                 .await
                 .map_err(Failure::Store)?;
+            commit_ms = commit_started.elapsed().as_millis() as u64;
+            // Served from now on; index it and drop the old copy off the main store thread.
+            if let Err(e) = engine.store.background(move |c| zonedata::finish_full(c, id, version, old)).await {
+                tracing::warn!(zone = %zone.name, error = %e, "cannot index the new version or drop the old one (retried on the next IXFR or start-up)");
+            }
         }
         Loaded::Diffs(diffs) => {
             let applied =
                 engine.store.call(move |c| Ok(zonedata::apply_diffs(c, id, &diffs, &committed, journal_max))).await;
             match applied {
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => commit_ms = commit_started.elapsed().as_millis() as u64,
                 Ok(Err(DiffError::Mismatch(why))) => {
                     return Ok(TransferEnd::NeedAxfr(format!("the IXFR from {} does not apply: {why}", label(p))))
                 }
@@ -304,6 +311,8 @@ async fn transfer_once(
         records,
         bytes = summary.bytes,
         duration_ms = elapsed.as_millis() as u64,
+        commit_ms,
+        housekeeping_ms = commit_started.elapsed().as_millis() as u64 - commit_ms,
         "transfer finished"
     );
     Ok(TransferEnd::Done)
