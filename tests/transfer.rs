@@ -170,3 +170,41 @@ async fn secondaryctl_waits_for_a_refresh_shows_status_and_exports_the_zone() {
     assert!(out.contains("last error:") && out.contains("refused"), "{out}");
     assert!(out.contains("serial:        8"), "the copy is still served: {out}");
 }
+
+#[tokio::test]
+async fn a_large_zone_moves_between_storage_forms_without_losing_a_record() {
+    // Over 50,000 records a zone gets a table of its own; under it, it shares one.
+    let zone = "large.test";
+    let timers = "3600 600 604800 300";
+    let mut b =
+        Bind::start(&[bind::Zone { name: zone, text: small_zone(zone, 1, 60_000, timers) }], Access::Open, None).await;
+    let d = Daemon::start("").await;
+    d.add_linked("bind", bind_addr(&b), None, zone).await;
+    let z = d.wait_serial(zone, 1).await;
+    assert_eq!(z["transfer"]["records"], 60_003);
+    assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
+
+    let changed = small_zone(zone, 2, 60_000, timers).replace("h5 IN A 10.0.0.6\n", "") + "extra IN TXT \"added\"\n";
+    b.update_zone(zone, &changed, 2).await;
+    d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
+    let z = d.wait_serial(zone, 2).await;
+    assert_eq!(z["transfer"]["last_transfer"]["type"], "IXFR");
+    assert_eq!(z["transfer"]["records"], 60_003);
+    let r = d.call("GET", &format!("/v2/1/zones/{zone}/records?name=extra"), None).await;
+    assert_eq!(r.body["data"][0]["content"], "\"added\"", "{:?}", r.body);
+
+    b.stop();
+    for entry in std::fs::read_dir(b.dir.path()).expect("dir").flatten() {
+        if entry.path().extension().is_some_and(|e| e == "jnl") {
+            std::fs::remove_file(entry.path()).expect("remove journal");
+        }
+    }
+    std::fs::write(b.dir.path().join(format!("{zone}.zone")), small_zone(zone, 3, 100, timers)).expect("write");
+    b.start_again().await;
+    d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
+    let z = d.wait_serial(zone, 3).await;
+    assert_eq!(z["transfer"]["records"], 103);
+    assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
+    let r = d.call("GET", &format!("/v2/1/zones/{zone}/records?per_page=1"), None).await;
+    assert_eq!(r.body["pagination"]["total_entries"], 103);
+}

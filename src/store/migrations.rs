@@ -39,12 +39,10 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 2: zone data, the refresh state, and the IXFR journal.
     //
-    // The records of a zone live in their own table, `records_<zone id>_<version>`,
-    // named by `zones.version` (0: no data yet; see store::zonedata). A full
-    // transfer fills a new table without an index, indexes it in one sorted pass,
-    // and switches `zones.version` in one small transaction; an IXFR changes the
-    // current table in one transaction. Readers see the old or the new zone,
-    // never a mix.
+    // Records of small zones live in `zone_records`; a large zone has its own
+    // table per version, `records_<zone id>_<version>`, named by
+    // `zones.version` (0 = the shared table; see store::zonedata). Readers see
+    // the old or the new zone, never a mix.
     r#"
     ALTER TABLE zones ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE zones ADD COLUMN serial INTEGER;
@@ -66,6 +64,18 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE zones ADD COLUMN expires_at INTEGER;
     ALTER TABLE zones ADD COLUMN backoff INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE zones ADD COLUMN expired INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE zone_records (
+        id       INTEGER PRIMARY KEY,
+        zone_id  INTEGER NOT NULL,
+        rkey     INTEGER NOT NULL,
+        owner    TEXT NOT NULL,
+        rtype    INTEGER NOT NULL,
+        class    INTEGER NOT NULL,
+        ttl      INTEGER NOT NULL,
+        rdata    BLOB NOT NULL
+    );
+    CREATE INDEX zone_records_key ON zone_records (zone_id, rkey);
 
     CREATE TABLE zone_journal (
         id           INTEGER PRIMARY KEY,

@@ -1,9 +1,15 @@
 //! Zone contents in versions, and the refresh state of each zone.
 //!
-//! Each version of a zone's records is a table `records_<zone>_<version>`;
-//! `zones.version` names the current one (0 = none yet). A full transfer (AXFR)
-//! creates the next version's table and fills it in batches, each its own
-//! transaction (so the API keeps answering during a large transfer, and the
+//! Small zones (up to [`LARGE_ZONE`] records) live together in `zone_records`;
+//! a full transfer of one replaces its rows in one transaction
+//! ([`replace_small`]). Creating a table per small zone would not scale: every
+//! schema change makes SQLite re-read the whole schema, and with 10,000 zones
+//! that is most of the time spent.
+//!
+//! A large zone has a table per version, `records_<zone>_<version>`;
+//! `zones.version` names the current one (0 = the shared table). Its full
+//! transfer creates the next version's table and fills it in batches, each its
+//! own transaction (so the API keeps answering during a large transfer, and the
 //! inserts go without index maintenance), then [`commit_full`] makes it current
 //! in one small transaction, and [`finish_full`], on the housekeeping
 //! connection, indexes it in one sorted pass and drops the old table. An incremental transfer (IXFR) is applied by [`apply_diffs`] to
@@ -70,9 +76,19 @@ pub fn record_key(r: &Record) -> i64 {
     h as i64
 }
 
-/// The table of one version of a zone (both numbers come from the store, never from input).
+/// A full transfer with more records than this gets a table of its own.
+pub const LARGE_ZONE: usize = 50_000;
+
+const SHARED: &str = "zone_records";
+
+/// The table of one version of a zone (both numbers come from the store, never
+/// from input); version 0 is the shared table.
 fn table(zone_id: i64, version: i64) -> String {
-    format!("records_{zone_id}_{version}")
+    if version == 0 {
+        SHARED.to_string()
+    } else {
+        format!("records_{zone_id}_{version}")
+    }
 }
 
 fn current_version(conn: &Connection, zone_id: i64) -> Result<i64, StoreError> {
@@ -97,8 +113,9 @@ fn tables_of(conn: &Connection, zone_id: Option<i64>) -> Result<Vec<(String, i64
         .collect())
 }
 
-/// Drops every record table of a zone (it is being deleted).
+/// Drops every record of a zone (it is being deleted).
 pub fn drop_tables(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM zone_records WHERE zone_id = ?1", [zone_id])?;
     for (name, _, _) in tables_of(conn, Some(zone_id))? {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {name}"))?;
     }
@@ -125,38 +142,57 @@ pub fn begin_full(conn: &mut Connection, zone_id: i64) -> Result<i64, StoreError
     }
     let new = version + 1;
     conn.execute_batch(&format!(
-        "CREATE TABLE {} (id INTEGER PRIMARY KEY, rkey INTEGER NOT NULL, owner TEXT NOT NULL,
+        "CREATE TABLE {} (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL, rkey INTEGER NOT NULL, owner TEXT NOT NULL,
            rtype INTEGER NOT NULL, class INTEGER NOT NULL, ttl INTEGER NOT NULL, rdata BLOB NOT NULL)",
         table(zone_id, new)
     ))?;
     Ok(new)
 }
 
-fn insert_rows(conn: &Connection, table: &str, records: &[Record]) -> Result<(), StoreError> {
+fn insert_rows(conn: &Connection, table: &str, zone_id: i64, records: &[Record]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO {table} (rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        "INSERT INTO {table} (zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))?;
     let mut owner = String::new();
     for r in records {
         use std::fmt::Write;
         owner.clear();
         let _ = write!(owner, "{}", r.owner);
-        stmt.execute(params![record_key(r), owner, r.rtype, r.class, r.ttl, r.rdata])?;
+        stmt.execute(params![zone_id, record_key(r), owner, r.rtype, r.class, r.ttl, r.rdata])?;
     }
     Ok(())
 }
 
-/// Writes one batch of a full load (invisible until [`commit_full`]).
+/// Writes one batch of a large full load (invisible until [`commit_full`]).
 pub fn insert_batch(conn: &mut Connection, zone_id: i64, version: i64, records: &[Record]) -> Result<(), StoreError> {
     let tx = super::write_tx(conn)?;
-    insert_rows(&tx, &table(zone_id, version), records)?;
+    insert_rows(&tx, &table(zone_id, version), zone_id, records)?;
     tx.commit()?;
     Ok(())
 }
 
-/// Drops the table of a full load that will not be committed.
+/// Replaces a zone's records with a small full load, in one transaction, and
+/// makes it current; returns the superseded version for [`finish_full`].
+pub fn replace_small(
+    conn: &mut Connection,
+    zone_id: i64,
+    records: &[Record],
+    c: &Committed,
+) -> Result<i64, StoreError> {
+    let tx = super::write_tx(conn)?;
+    let old = current_version(&tx, zone_id)?;
+    tx.execute("DELETE FROM zone_records WHERE zone_id = ?1", [zone_id])?;
+    insert_rows(&tx, SHARED, zone_id, records)?;
+    tx.execute("UPDATE zones SET version = 0 WHERE id = ?1", [zone_id])?;
+    commit_state(&tx, zone_id, c, records.len() as i64)?;
+    tx.execute("DELETE FROM zone_journal WHERE zone_id = ?1", [zone_id])?;
+    tx.commit()?;
+    Ok(old)
+}
+
+/// Drops the table of a large full load that will not be committed.
 pub fn discard(conn: &mut Connection, zone_id: i64, version: i64) -> Result<(), StoreError> {
-    if current_version(conn, zone_id).is_ok_and(|v| v == version) {
+    if version == 0 || current_version(conn, zone_id).is_ok_and(|v| v == version) {
         return Ok(()); // never drop what is being served
     }
     conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(zone_id, version)))?;
@@ -200,6 +236,7 @@ pub fn commit_full(
     let tx = super::write_tx(conn)?;
     let old = current_version(&tx, zone_id)?;
     tx.execute("UPDATE zones SET version = ?2 WHERE id = ?1", params![zone_id, version])?;
+    tx.execute("DELETE FROM zone_records WHERE zone_id = ?1", [zone_id])?;
     commit_state(&tx, zone_id, c, records as i64)?;
     // An AXFR ends the IXFR history: the journal cannot bridge it.
     tx.execute("DELETE FROM zone_journal WHERE zone_id = ?1", [zone_id])?;
@@ -211,7 +248,9 @@ pub fn commit_full(
 /// sorted pass, far cheaper than keeping an index up to date through a million
 /// inserts in random key order) and drops the old version's table.
 pub fn finish_full(conn: &mut Connection, zone_id: i64, version: i64, old: i64) -> Result<(), StoreError> {
-    ensure_index(conn, &table(zone_id, version))?;
+    if version > 0 {
+        ensure_index(conn, &table(zone_id, version))?;
+    }
     if old > 0 && old != version {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(zone_id, old)))?;
     }
@@ -258,25 +297,25 @@ pub fn apply_diffs(
         .query_row("SELECT version, record_count FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
-    if version == 0 {
-        return Err(DiffError::Mismatch("we hold no copy to apply a diff to".into()));
-    }
     let t = table(zone_id, version);
-    // Normally built right after the load; this covers a crash in between.
-    ensure_index(&tx, &t)?;
+    if version > 0 {
+        // Normally built right after the load; this covers a crash in between.
+        ensure_index(&tx, &t)?;
+    }
     let mut count = count;
     {
         let mut del = tx.prepare_cached(&format!(
-            "DELETE FROM {t} WHERE id = (SELECT id FROM {t} WHERE rkey = ?1 AND rtype = ?2 AND class = ?3
+            "DELETE FROM {t} WHERE id = (SELECT id FROM {t} WHERE zone_id = ?6 AND rkey = ?1 AND rtype = ?2 AND class = ?3
                AND rdata = ?4 AND lower(owner) = lower(?5) LIMIT 1)"
         ))?;
         let mut present = tx.prepare_cached(&format!(
-            "SELECT 1 FROM {t} WHERE rkey = ?1 AND rtype = ?2 AND class = ?3 AND rdata = ?4 AND lower(owner) = lower(?5) LIMIT 1"
+            "SELECT 1 FROM {t} WHERE zone_id = ?6 AND rkey = ?1 AND rtype = ?2 AND class = ?3 AND rdata = ?4
+               AND lower(owner) = lower(?5) LIMIT 1"
         ))?;
         for d in diffs {
             for r in &d.deleted {
                 let owner = r.owner.to_string();
-                let n = del.execute(params![record_key(r), r.rtype, r.class, r.rdata, owner])?;
+                let n = del.execute(params![record_key(r), r.rtype, r.class, r.rdata, owner, zone_id])?;
                 if n == 0 {
                     return Err(DiffError::Mismatch(format!(
                         "the IXFR step {}→{} deletes `{owner} {}`, which our copy does not have",
@@ -290,7 +329,7 @@ pub fn apply_diffs(
             for r in &d.added {
                 let owner = r.owner.to_string();
                 let dup = present
-                    .query_row(params![record_key(r), r.rtype, r.class, r.rdata, owner], |_| Ok(()))
+                    .query_row(params![record_key(r), r.rtype, r.class, r.rdata, owner, zone_id], |_| Ok(()))
                     .optional()?;
                 if dup.is_some() {
                     // RFC 1995 does not allow adding a record that exists; a TTL
@@ -302,7 +341,7 @@ pub fn apply_diffs(
                         crate::xfr::text::type_name(r.rtype)
                     )));
                 }
-                insert_rows(&tx, &t, std::slice::from_ref(r))?;
+                insert_rows(&tx, &t, zone_id, std::slice::from_ref(r))?;
                 count += 1;
             }
             let mut blob = Vec::new();
@@ -412,9 +451,6 @@ pub fn records(
         .query_row("SELECT name, version FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
-    if version == 0 {
-        return Ok((Vec::new(), 0));
-    }
     let t = table(zone_id, version);
     let owner = filter.name.as_ref().map(|n| {
         let n = n.trim_end_matches('.').to_ascii_lowercase();
@@ -424,16 +460,17 @@ pub fn records(
             format!("{n}.{zone_name}.")
         }
     });
-    let filter_sql = "(?1 IS NULL OR lower(owner) = ?1) AND (?2 IS NULL OR rtype = ?2)";
-    let total: i64 =
-        conn.query_row(&format!("SELECT count(*) FROM {t} WHERE {filter_sql}"), params![owner, filter.rtype], |r| {
-            r.get(0)
-        })?;
+    let filter_sql = "zone_id = ?5 AND (?1 IS NULL OR lower(owner) = ?1) AND (?2 IS NULL OR rtype = ?2)";
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM {t} WHERE {filter_sql}"),
+        params![owner, filter.rtype, None::<i64>, None::<i64>, zone_id],
+        |r| r.get(0),
+    )?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, owner, rtype, class, ttl, rdata FROM {t} WHERE {filter_sql} ORDER BY id LIMIT ?3 OFFSET ?4"
     ))?;
     let rows = stmt
-        .query_map(params![owner, filter.rtype, limit, offset], |r| {
+        .query_map(params![owner, filter.rtype, limit, offset, zone_id], |r| {
             Ok(StoredRecord {
                 id: r.get(0)?,
                 owner: r.get(1)?,
@@ -450,7 +487,9 @@ pub fn records(
 /// Drops record tables no zone version names (left by a crash mid-transfer or
 /// by a deleted zone). Run at start-up; returns how many were dropped.
 pub fn collect_garbage(conn: &mut Connection) -> Result<u64, StoreError> {
-    let mut dropped = 0;
+    let mut dropped = conn
+        .execute("DELETE FROM zone_records WHERE zone_id NOT IN (SELECT id FROM zones WHERE version = 0)", [])?
+        as u64;
     for (name, zone, version) in tables_of(conn, None)? {
         let current: Option<i64> =
             conn.query_row("SELECT version FROM zones WHERE id = ?1", [zone], |r| r.get(0)).optional()?;

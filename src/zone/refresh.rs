@@ -188,7 +188,13 @@ enum TransferEnd {
 /// What the store side of a transfer holds when the stream ends.
 enum Loaded {
     Nothing,
-    Full { version: i64, records: u64 },
+    /// A full load small enough to hold in memory: replaced in one transaction.
+    Small(Vec<Record>),
+    /// A large full load, written as it arrives to a table of its own.
+    Large {
+        version: i64,
+        records: u64,
+    },
     Diffs(Vec<Diff>),
 }
 
@@ -276,7 +282,21 @@ async fn transfer_once(
     let commit_ms: u64;
     let journal_max = (engine.config.transfer.journal_max_diffs, engine.config.transfer.journal_max_bytes);
     match loaded {
-        Loaded::Full { version, records: written } => {
+        Loaded::Small(records) => {
+            let old = engine
+                .store
+                .call(move |c| zonedata::replace_small(c, id, &records, &committed))
+                .await
+                .map_err(Failure::Store)?;
+            commit_ms = commit_started.elapsed().as_millis() as u64;
+            if old > 0 {
+                // The zone shrank below the large-zone size: drop its old table.
+                if let Err(e) = engine.store.background(move |c| zonedata::finish_full(c, id, 0, old)).await {
+                    tracing::warn!(zone = %zone.name, error = %e, "cannot drop the old version (retried at start-up)");
+                }
+            }
+        }
+        Loaded::Large { version, records: written } => {
             let old = engine
                 .store
                 .call(move |c| zonedata::commit_full(c, id, version, written, &committed))
@@ -319,7 +339,7 @@ async fn transfer_once(
 }
 
 async fn discard(store: &Store, zone_id: i64, loaded: Loaded) {
-    if let Loaded::Full { version, .. } = loaded {
+    if let Loaded::Large { version, .. } = loaded {
         if let Err(e) = store.call(move |c| zonedata::discard(c, zone_id, version)).await {
             tracing::error!(zone_id, error = %e, "cannot remove the rows of a failed transfer (they stay invisible)");
         }
@@ -330,8 +350,9 @@ type Consumed = (Loaded, Option<[u32; 4]>);
 
 /// The store side of a transfer: takes update batches off the channel (the
 /// transfer waits while the store is busy: backpressure, nothing dropped),
-/// writes a full zone in batches as an invisible new version, and keeps IXFR
-/// steps in memory to apply in one transaction at the end.
+/// holds a full zone in memory while it is small and writes a large one in
+/// batches as an invisible new version, and keeps IXFR steps in memory to apply
+/// in one transaction at the end.
 async fn consume(
     store: Store,
     zone_id: i64,
@@ -343,13 +364,7 @@ async fn consume(
     while let Some(batch) = rx.recv().await {
         for update in batch {
             match update {
-                Update::BeginFull => {
-                    let version = match store.call(move |c| zonedata::begin_full(c, zone_id)).await {
-                        Ok(v) => v,
-                        Err(e) => return Err((e, loaded)),
-                    };
-                    loaded = Loaded::Full { version, records: 0 };
-                }
+                Update::BeginFull => loaded = Loaded::Small(Vec::new()),
                 Update::BeginDiff { from, to } => {
                     let mut diffs = match std::mem::replace(&mut loaded, Loaded::Nothing) {
                         Loaded::Diffs(d) => d,
@@ -372,7 +387,8 @@ async fn consume(
                         }
                     }
                     match &mut loaded {
-                        Loaded::Full { .. } => buf.push(r),
+                        Loaded::Small(records) => records.push(r),
+                        Loaded::Large { .. } => buf.push(r),
                         Loaded::Diffs(d) => {
                             if let Some(last) = d.last_mut() {
                                 last.added.push(r);
@@ -382,6 +398,18 @@ async fn consume(
                     }
                 }
             }
+        }
+        let first = match &mut loaded {
+            Loaded::Small(r) if r.len() > zonedata::LARGE_ZONE => Some(std::mem::take(r)),
+            _ => None,
+        };
+        if let Some(first) = first {
+            let version = match store.call(move |c| zonedata::begin_full(c, zone_id)).await {
+                Ok(v) => v,
+                Err(e) => return Err((e, loaded)),
+            };
+            loaded = Loaded::Large { version, records: 0 };
+            buf = first;
         }
         if buf.len() >= STORE_BATCH {
             if let Err(e) = flush(&store, zone_id, &mut loaded, &mut buf).await {
@@ -396,7 +424,7 @@ async fn consume(
 }
 
 async fn flush(store: &Store, zone_id: i64, loaded: &mut Loaded, buf: &mut Vec<Record>) -> Result<(), StoreError> {
-    if let Loaded::Full { version, records } = loaded {
+    if let Loaded::Large { version, records } = loaded {
         if buf.is_empty() {
             return Ok(());
         }
