@@ -1,0 +1,776 @@
+//! `cargo bench --bench secondary`: secondaryd side by side with BIND, Knot and
+//! NSD as secondaries of one BIND primary on 127.0.0.1, same zones, same run
+//! (issue 6). `-- --smoke` (or `SECONDARYD_BENCH_SMOKE=1`) runs tiny sizes in
+//! seconds; `-- --help` lists the options. The README's "Benchmarks" section
+//! says how to read the table.
+//!
+//! Every server runs alone while it is measured (the others are stopped), each
+//! from its own directory; the harness itself is one thread.
+
+mod dns;
+mod mem;
+mod primary;
+mod report;
+mod servers;
+mod util;
+mod zones;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use primary::{Primary, ZoneDef};
+use report::{Col, Row, Target, Unit};
+use servers::{Kind, Server};
+use util::R;
+
+const USAGE: &str = "\
+cargo bench --bench secondary [-- OPTIONS]
+
+  --smoke            tiny sizes, one run per row: checks the command works (also SECONDARYD_BENCH_SMOKE=1)
+  --reps N           runs per row (default 3)
+  --servers LIST     comma-separated subset of secondaryd,bind,knot,nsd (default: all installed)
+  --sizes A,B        records of the big zones (default 100000,1000000)
+  --zones N          the many-zones rows (default 10000)
+  --cold-reps N      cold loads of the many zones per server (default 1; the restarts get --reps)
+  --changes N        NOTIFY latency changes per run (default 100)
+  --window S         seconds after a restart in which queries are counted (default 10)
+  --dir PATH         where the servers keep their state (default: a temp dir, removed at the end)
+  --keep             leave every server's directory (config, log, state) in --dir for a look
+  --out PATH         the results file (default benches/results/<UTC time>.md)";
+
+struct Opts {
+    smoke: bool,
+    reps: usize,
+    cold_reps: usize,
+    sizes: Vec<usize>,
+    many: usize,
+    changes: usize,
+    window: Duration,
+    kinds: Vec<Kind>,
+    dir: Option<PathBuf>,
+    out: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Opts, String> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = std::env::var("SECONDARYD_BENCH_SMOKE").is_ok_and(|v| !v.is_empty() && v != "0")
+        || args.iter().any(|a| a == "--smoke");
+    let mut o = if smoke {
+        Opts {
+            smoke,
+            reps: 1,
+            cold_reps: 1,
+            sizes: vec![2_000, 20_000],
+            many: 50,
+            changes: 5,
+            window: Duration::from_secs(2),
+            kinds: Kind::ALL.to_vec(),
+            dir: None,
+            out: None,
+        }
+    } else {
+        Opts {
+            smoke,
+            reps: 3,
+            cold_reps: 1,
+            sizes: vec![100_000, 1_000_000],
+            many: 10_000,
+            changes: 100,
+            window: Duration::from_secs(10),
+            kinds: Kind::ALL.to_vec(),
+            dir: None,
+            out: None,
+        }
+    };
+    args.retain(|a| a != "--smoke" && a != "--bench");
+    if args.iter().any(|a| a == "--keep") && !args.iter().any(|a| a == "--dir") {
+        return Err("--keep needs --dir".into());
+    }
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
+        let num = |s: String| s.parse::<usize>().map_err(|_| format!("not a number: {s}"));
+        match a.as_str() {
+            "--help" | "-h" => return Err(USAGE.into()),
+            "--reps" => o.reps = num(val()?)?.max(1),
+            "--cold-reps" => o.cold_reps = num(val()?)?.max(1),
+            "--zones" => o.many = num(val()?)?,
+            "--changes" => o.changes = num(val()?)?.max(1),
+            "--window" => o.window = Duration::from_secs(num(val()?)? as u64),
+            "--dir" => o.dir = Some(PathBuf::from(val()?)),
+            "--keep" => servers::KEEP.store(true, std::sync::atomic::Ordering::Relaxed),
+            "--out" => o.out = Some(PathBuf::from(val()?)),
+            "--sizes" => {
+                o.sizes = val()?.split(',').map(|s| num(s.trim().to_string())).collect::<Result<_, _>>()?;
+                if o.sizes.iter().any(|&n| n < 10) {
+                    return Err("--sizes: at least 10 records".into());
+                }
+            }
+            "--servers" => {
+                o.kinds = val()?
+                    .split(',')
+                    .map(|s| Kind::parse(s.trim()).ok_or_else(|| format!("unknown server `{s}`")))
+                    .collect::<Result<_, _>>()?;
+                o.kinds.sort();
+                o.kinds.dedup();
+            }
+            other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
+        }
+    }
+    if o.many > 65_536 {
+        return Err("--zones: at most 65536".into());
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benchmark failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Progress on stderr; the table goes to stdout.
+macro_rules! say {
+    ($($t:tt)*) => { eprintln!("[bench {:>7.1}s] {}", crate::started().elapsed().as_secs_f64(), format!($($t)*)) };
+}
+
+fn started() -> &'static Instant {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now)
+}
+
+fn size_label(n: usize) -> String {
+    match n {
+        n if n >= 1_000_000 && n.is_multiple_of(1_000_000) => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n.is_multiple_of(1_000) => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+fn count_label(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Records of the NOTIFY-latency zone and of each of the many zones.
+const SMALL_RECORDS: usize = 20;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+struct Bench {
+    o: Opts,
+    base: PathBuf,
+    primary: Primary,
+    kinds: Vec<Kind>,
+    rows: Vec<Row>,
+    notes: Vec<String>,
+    step: usize,
+}
+
+async fn run(o: Opts) -> R<()> {
+    let _ = started();
+    for t in ["named", "dig", "nsupdate"] {
+        util::tool(t).map_err(|e| {
+            format!(
+                "{e}: the benchmark needs BIND as its primary (apt-get install -y bind9 bind9-utils bind9-dnsutils)"
+            )
+        })?;
+    }
+    let mut notes = Vec::new();
+    let mut kinds = Vec::new();
+    for &k in &o.kinds {
+        match k.available() {
+            Ok(()) => kinds.push(k),
+            Err(e) => {
+                say!("{}: {e}", k.label());
+                notes.push(format!("{}: {e}.", k.label()));
+            }
+        }
+    }
+    let tmp;
+    let base = match &o.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
+            d.clone()
+        }
+        None => {
+            tmp = tempfile::Builder::new().prefix("sdbench.").tempdir().map_err(|e| e.to_string())?;
+            tmp.path().to_path_buf()
+        }
+    };
+
+    // The zones, all on the one primary.
+    let pdir = base.join("primary");
+    std::fs::create_dir_all(&pdir).map_err(|e| e.to_string())?;
+    let mut defs = Vec::new();
+    for &n in &o.sizes {
+        let zone = format!("big{}.bench", size_label(n).to_lowercase());
+        say!("writing {zone}: {} records", count_label(n));
+        zones::write_zone(&pdir.join(format!("{zone}.zone")), &zone, 1, n).map_err(|e| e.to_string())?;
+        defs.push(ZoneDef { name: zone, dynamic: true });
+    }
+    zones::write_zone(&pdir.join("small.bench.zone"), "small.bench", 1, SMALL_RECORDS).map_err(|e| e.to_string())?;
+    defs.push(ZoneDef { name: "small.bench".into(), dynamic: true });
+    for i in 0..o.many {
+        let z = many_zone(i);
+        zones::write_zone(&pdir.join(format!("{z}.zone")), &z, 1, SMALL_RECORDS).map_err(|e| e.to_string())?;
+        defs.push(ZoneDef { name: z, dynamic: false });
+    }
+    say!("starting the BIND primary with {} zones", defs.len());
+    let primary = Primary::start(&pdir, &defs).await?;
+    say!("primary ready on {}", primary.addr());
+
+    notes.push(
+        "Each server is measured alone, at its defaults except for running on loopback from a temp dir; BIND as \
+         secondary has `serial-query-rate 1000` (at the default 20, 10,000 zones take 500 s to bootstrap)."
+            .into(),
+    );
+    let mut b = Bench { o, base, primary, kinds, rows: Vec::new(), notes, step: 0 };
+    let sizes = b.o.sizes.clone();
+    for &n in &sizes {
+        b.full_transfers(n).await;
+    }
+    b.notify_latency().await;
+    if b.o.many > 0 {
+        b.many_zones().await;
+    }
+    b.primary.stop();
+    b.report()
+}
+
+fn many_zone(i: usize) -> String {
+    format!("z{i}.many.bench")
+}
+
+/// Sleeps between polls: 1 ms at first, then about 1% of the time waited so
+/// far, at most 10 ms.
+fn poll_gap(since: Instant) -> Duration {
+    (since.elapsed() / 100).clamp(Duration::from_millis(1), Duration::from_millis(10))
+}
+
+async fn wait_serial(s: &mut Server, zone: &str, serial: u32, from: Instant, limit: Duration) -> R<Duration> {
+    loop {
+        if s.serial(zone).await? == Some(serial) {
+            return Ok(from.elapsed());
+        }
+        if from.elapsed() > limit {
+            return Err(format!("serial {serial} of {zone} not committed within {limit:?}: {}", s.log_tail(4)));
+        }
+        tokio::time::sleep(poll_gap(from)).await;
+    }
+}
+
+/// Waits until the process tree has used under 20 ms of CPU in 500 ms (the
+/// server finished writing files and freeing memory), at most 60 s.
+async fn wait_idle(s: &Server) {
+    let Some(root) = s.pid() else { return };
+    let cpu = || -> u64 {
+        mem::tree(root)
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+            .filter_map(|st| {
+                let rest = st.rfind(')').map(|i| st[i + 2..].to_string())?;
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            })
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut before = cpu();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = cpu();
+        if now.saturating_sub(before) <= 2 {
+            return;
+        }
+        before = now;
+    }
+}
+
+/// Waits until the server is idle and, for NSD, its last commit is 1.2 s old: NSD
+/// throttles reloads to one a second (`xfrd-reload-timeout`), which would
+/// otherwise delay the next step.
+async fn settle(s: &Server, last_commit: Instant) {
+    wait_idle(s).await;
+    if s.kind != Kind::Nsd {
+        return;
+    }
+    if let Some(left) = (last_commit + Duration::from_millis(1200)).checked_duration_since(Instant::now()) {
+        tokio::time::sleep(left).await;
+    }
+}
+
+/// Changes of the small zone come at least this far apart: one zone's changes
+/// are rarely faster, and both secondaryd (`soa_queries_per_second` 20) and
+/// BIND (`serial-query-rate`) space their SOA queries 50 ms apart at their
+/// defaults.
+const NOTIFY_PACE: Duration = Duration::from_millis(100);
+
+/// Measurements of one full-transfer run of one server.
+struct Full {
+    cold: Duration,
+    tail: Option<Duration>,
+    peak_cold: u64,
+    retransfer: Duration,
+    peak_retransfer: u64,
+    ixfr: Duration,
+    ixfr_note: Option<String>,
+}
+
+impl Bench {
+    fn row(&mut self, label: String, unit: Unit, target: Target) -> usize {
+        if let Some(i) = self.rows.iter().position(|r| r.label == label) {
+            return i;
+        }
+        self.rows.push(Row::new(label, unit, target));
+        self.rows.len() - 1
+    }
+
+    fn server_dir(&self, kind: Kind, what: &str) -> PathBuf {
+        self.base.join(format!("{}-{what}", kind.label().to_lowercase()))
+    }
+
+    async fn full_transfers(&mut self, n: usize) {
+        let size = size_label(n);
+        let zone = format!("big{}.bench", size.to_lowercase());
+        let is_1m = n >= 1_000_000;
+        let (t_tail, t_rss) =
+            if is_1m { (Target::Below(0.10), Target::Below(125.0 * MIB)) } else { (Target::None, Target::None) };
+        let r_time = self.row(
+            format!("{size} zone, full transfer: start with empty state → serial committed"),
+            Unit::Time,
+            Target::None,
+        );
+        let r_excess = self.row(
+            format!("{size}: excess over the `dig axfr` floor (time − floor median)"),
+            Unit::Time,
+            Target::None,
+        );
+        let r_tail =
+            self.row(format!("{size}: excess after the primary's last message (its xfer-out log)"), Unit::Time, t_tail);
+        let r_rss = self.row(format!("{size}: peak RSS, cold transfer"), Unit::Bytes, t_rss);
+        let r_re =
+            self.row(format!("{size}: forced re-transfer of the loaded zone → committed"), Unit::Time, Target::None);
+        let r_re_rss = self.row(format!("{size}: peak RSS during the re-transfer"), Unit::Bytes, Target::None);
+        let r_ixfr = self.row(
+            format!("{size}: IXFR of 10 changed records, NOTIFY → committed"),
+            Unit::Time,
+            Target::AtMost(0.004),
+        );
+        let mut floors = Vec::new();
+        let mut excess: Vec<(Kind, Duration)> = Vec::new();
+        for rep in 0..self.o.reps {
+            say!("{zone}: run {}/{}: dig axfr", rep + 1, self.o.reps);
+            match self.primary.dig_axfr(&zone) {
+                Ok(d) => {
+                    floors.push(d.as_secs_f64());
+                    self.rows[r_time].push(Col::Dig, d.as_secs_f64());
+                }
+                Err(e) => self.rows[r_time].fail(Col::Dig, e),
+            }
+            for kind in self.kinds.clone() {
+                say!("{zone}: run {}/{}: {}", rep + 1, self.o.reps, kind.label());
+                let col = Col::Server(kind);
+                match self.full_once(kind, &zone, n, rep).await {
+                    Ok(f) => {
+                        say!(
+                            "  cold {:.3} s, peak {:.0} MiB; re-transfer {:.3} s, peak {:.0} MiB; IXFR {:.1} ms",
+                            f.cold.as_secs_f64(),
+                            f.peak_cold as f64 / MIB,
+                            f.retransfer.as_secs_f64(),
+                            f.peak_retransfer as f64 / MIB,
+                            f.ixfr.as_secs_f64() * 1e3
+                        );
+                        self.rows[r_time].push(col, f.cold.as_secs_f64());
+                        excess.push((kind, f.cold));
+                        match f.tail {
+                            Some(t) => self.rows[r_tail].push(col, t.as_secs_f64()),
+                            None => self.rows[r_tail].fail(col, "no AXFR end in the primary's log"),
+                        }
+                        self.rows[r_rss].push(col, f.peak_cold as f64);
+                        self.rows[r_re].push(col, f.retransfer.as_secs_f64());
+                        self.rows[r_re_rss].push(col, f.peak_retransfer as f64);
+                        self.rows[r_ixfr].push(col, f.ixfr.as_secs_f64());
+                        if let Some(note) = f.ixfr_note {
+                            self.notes.push(format!("{}, {size} IXFR run {}: {note}", kind.label(), rep + 1));
+                        }
+                    }
+                    Err(e) => {
+                        say!("  failed: {e}");
+                        self.rows[r_time].fail(col, e);
+                    }
+                }
+            }
+        }
+        if let Some(floor) = report::median(&floors) {
+            for (kind, t) in excess {
+                self.rows[r_excess].push(Col::Server(kind), t.as_secs_f64() - floor);
+            }
+        }
+        // A re-transfer must not double the peak of the cold transfer.
+        if let Some(cold) = self.rows[r_rss].median(Col::Server(Kind::Secondaryd)) {
+            if is_1m {
+                self.rows[r_re_rss].target = Target::Below(2.0 * cold);
+            }
+        }
+    }
+
+    async fn full_once(&mut self, kind: Kind, zone: &str, n: usize, rep: usize) -> R<Full> {
+        let serial = self.primary.serial(zone).await.ok_or("the primary does not answer")?;
+        let dir = self.server_dir(kind, &format!("{zone}-{rep}"));
+        let mut s = Server::new(kind, &dir, self.primary.addr(), vec![zone.to_string()])?;
+        let limit = Duration::from_secs(900);
+
+        // Cold: from the start of the process with empty state.
+        let wall = SystemTime::now();
+        let t0 = Instant::now();
+        s.start().await?;
+        let pid = s.pid().ok_or("no process")?;
+        let sampler = mem::Sampler::start(pid, kind.multi_process());
+        let cold = wait_serial(&mut s, zone, serial, t0, limit).await;
+        let committed_at = SystemTime::now();
+        let peak_cold = sampler.finish();
+        let cold = cold?;
+        let mut last_commit = Instant::now();
+        // The primary logs the end of sending a moment after the last write.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let tail = self.primary.axfr_ended(zone, wall).map(|end| committed_at.duration_since(end).unwrap_or_default());
+
+        // Forced re-transfer of the loaded zone.
+        settle(&s, last_commit).await;
+        mem::reset_peak(pid);
+        let sampler = mem::Sampler::start(pid, kind.multi_process());
+        let before = loop {
+            match s.marker(zone).await {
+                Err(e) if e == "busy" => tokio::time::sleep(Duration::from_millis(20)).await,
+                other => break other?,
+            }
+        };
+        let t1 = Instant::now();
+        s.retransfer(zone).await?;
+        let retransfer = loop {
+            if s.committed_since(zone, &before).await? {
+                break t1.elapsed();
+            }
+            if t1.elapsed() > limit {
+                return Err(format!("re-transfer not committed within {limit:?}: {}", s.log_tail(4)));
+            }
+            tokio::time::sleep(poll_gap(t1)).await;
+        };
+        let peak_retransfer = sampler.finish();
+        last_commit = Instant::now();
+
+        // IXFR of 10 changes, announced by NOTIFY.
+        settle(&s, last_commit).await;
+        self.step += 1;
+        let script = zones::change_script(self.primary.port, zone, n, self.step, 10);
+        let new = self.primary.update(zone, &script).await?;
+        let name = dns::name(zone);
+        let t2 = Instant::now();
+        dns::notify(s.addr(), &name).await.map_err(|e| format!("NOTIFY: {e}"))?;
+        let ixfr = wait_serial(&mut s, zone, new, t2, Duration::from_secs(120)).await?;
+        let mut ixfr_note = None;
+        if kind == Kind::Secondaryd {
+            let z = s.client().get(&format!("/v2/1/zones/{zone}")).await.map_err(|e| e.to_string())?;
+            let t = &z.body["data"]["transfer"]["last_transfer"]["type"];
+            if t != "IXFR" {
+                ixfr_note = Some(format!("the transfer was {t}, not IXFR"));
+            }
+        }
+        s.discard();
+        Ok(Full { cold, tail, peak_cold, retransfer, peak_retransfer, ixfr, ixfr_note })
+    }
+
+    async fn notify_latency(&mut self) {
+        let changes = self.o.changes;
+        let r50 = self.row(
+            format!("small zone: NOTIFY → committed, p50 of {changes} changes"),
+            Unit::Time,
+            Target::Below(0.020),
+        );
+        let r99 =
+            self.row(format!("small zone: NOTIFY → committed, p99 of {changes} changes"), Unit::Time, Target::None);
+        for kind in self.kinds.clone() {
+            let col = Col::Server(kind);
+            say!("small.bench: NOTIFY latency: {}", kind.label());
+            match self.notify_runs(kind).await {
+                Ok(runs) => {
+                    for lat in runs {
+                        if let (Some(p50), Some(p99)) = (report::quantile(&lat, 0.5), report::quantile(&lat, 0.99)) {
+                            say!("  p50 {:.2} ms, p99 {:.2} ms", p50 * 1e3, p99 * 1e3);
+                            self.rows[r50].push(col, p50);
+                            self.rows[r99].push(col, p99);
+                        }
+                    }
+                }
+                Err(e) => {
+                    say!("  failed: {e}");
+                    self.rows[r50].fail(col, e);
+                }
+            }
+        }
+    }
+
+    async fn notify_runs(&mut self, kind: Kind) -> R<Vec<Vec<f64>>> {
+        let zone = "small.bench";
+        let dir = self.server_dir(kind, zone);
+        let mut s = Server::new(kind, &dir, self.primary.addr(), vec![zone.to_string()])?;
+        s.start().await?;
+        let serial = self.primary.serial(zone).await.ok_or("the primary does not answer")?;
+        wait_serial(&mut s, zone, serial, Instant::now(), Duration::from_secs(60)).await?;
+        wait_idle(&s).await;
+        let name = dns::name(zone);
+        let mut runs = Vec::new();
+        for _ in 0..self.o.reps {
+            let mut lat = Vec::new();
+            let mut last = Instant::now();
+            for _ in 0..self.o.changes {
+                if let Some(left) = (last + NOTIFY_PACE).checked_duration_since(Instant::now()) {
+                    tokio::time::sleep(left).await;
+                }
+                self.step += 1;
+                let script = zones::change_script(self.primary.port, zone, SMALL_RECORDS, self.step, 1);
+                let new = self.primary.update(zone, &script).await?;
+                let t0 = Instant::now();
+                last = t0;
+                dns::notify(s.addr(), &name).await.map_err(|e| format!("NOTIFY: {e}"))?;
+                lat.push(wait_serial(&mut s, zone, new, t0, Duration::from_secs(60)).await?.as_secs_f64());
+            }
+            let p50 = report::quantile(&lat, 0.5).unwrap_or(0.0);
+            runs.push(lat);
+            if p50 > 0.5 && runs.len() < self.o.reps {
+                self.notes.push(format!(
+                    "{}: NOTIFY latency measured in {} run(s) of {} changes, not {}: a median above 0.5 s made \
+                     more runs too long (NSD throttles reloads to one a second by default, \
+                     `xfrd-reload-timeout: 1`, so a change within a second of the last reload waits).",
+                    kind.label(),
+                    runs.len(),
+                    self.o.changes,
+                    self.o.reps
+                ));
+                break;
+            }
+        }
+        s.discard();
+        Ok(runs)
+    }
+
+    async fn many_zones(&mut self) {
+        let n = self.o.many;
+        let label = count_label(n);
+        let window = self.o.window.as_secs();
+        let r_cold =
+            self.row(format!("{label} small zones: start with empty state → all loaded"), Unit::Time, Target::None);
+        let r_rss = self.row(format!("{label} zones: peak RSS during the cold load"), Unit::Bytes, Target::None);
+        let r_ready =
+            self.row(format!("{label} zones: restart with all loaded → ready"), Unit::Time, Target::Below(2.0));
+        let r_soa = self.row(
+            format!("{label} zones: SOA queries to the primary in the first {window} s"),
+            Unit::Count,
+            Target::AtMost(0.0),
+        );
+        let r_xfr =
+            self.row(format!("{label} zones: transfers in the first {window} s"), Unit::Count, Target::AtMost(0.0));
+        let names: Vec<String> = (0..n).map(many_zone).collect();
+        for kind in self.kinds.clone() {
+            let col = Col::Server(kind);
+            let mut s = None;
+            for rep in 0..self.o.cold_reps {
+                say!("{label} zones: cold load {}/{}: {}", rep + 1, self.o.cold_reps, kind.label());
+                if let Some(old) = s.take() {
+                    Server::discard(old);
+                }
+                match self.many_cold(kind, &names).await {
+                    Ok((server, t, peak)) => {
+                        say!("  all loaded in {:.2} s, peak {:.0} MiB", t.as_secs_f64(), peak as f64 / MIB);
+                        self.rows[r_cold].push(col, t.as_secs_f64());
+                        self.rows[r_rss].push(col, peak as f64);
+                        s = Some(server);
+                    }
+                    Err(e) => {
+                        say!("  failed: {e}");
+                        self.rows[r_cold].fail(col, e);
+                    }
+                }
+            }
+            let Some(mut s) = s else { continue };
+            wait_idle(&s).await;
+            for rep in 0..self.o.reps {
+                say!("{label} zones: restart {}/{}: {}", rep + 1, self.o.reps, kind.label());
+                match self.restart_once(&mut s, &names).await {
+                    Ok((ready, soa, xfr)) => {
+                        say!(
+                            "  ready in {:.3} s; in {window} s: {soa} SOA queries, {xfr} transfers",
+                            ready.as_secs_f64()
+                        );
+                        self.rows[r_ready].push(col, ready.as_secs_f64());
+                        self.rows[r_soa].push(col, soa as f64);
+                        self.rows[r_xfr].push(col, xfr as f64);
+                    }
+                    Err(e) => {
+                        say!("  failed: {e}");
+                        self.rows[r_ready].fail(col, e);
+                        break;
+                    }
+                }
+            }
+            s.discard();
+        }
+    }
+
+    async fn many_cold(&mut self, kind: Kind, names: &[String]) -> R<(Server, Duration, u64)> {
+        let dir = self.server_dir(kind, "many");
+        let mut s = Server::new(kind, &dir, self.primary.addr(), names.to_vec())?;
+        let t0 = Instant::now();
+        s.start().await?;
+        if kind == Kind::Secondaryd {
+            say!("  the API calls that add the zones took {:.2} s", t0.elapsed().as_secs_f64());
+        }
+        let sampler = mem::Sampler::start(s.pid().ok_or("no process")?, kind.multi_process());
+        let loaded = wait_all(&mut s, names, t0, Duration::from_secs(1200)).await;
+        let peak = sampler.finish();
+        Ok((s, loaded?, peak))
+    }
+
+    async fn restart_once(&mut self, s: &mut Server, names: &[String]) -> R<(Duration, u64, u64)> {
+        s.stop()?;
+        let from = self.primary.query_log_len();
+        let wall = SystemTime::now();
+        let t0 = Instant::now();
+        s.start().await?;
+        let ready = wait_all(s, names, t0, Duration::from_secs(600)).await?;
+        let end = t0 + self.o.window;
+        if let Some(left) = end.checked_duration_since(Instant::now()) {
+            tokio::time::sleep(left).await;
+        }
+        // Let the primary's log catch up.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (soa, xfr) = self.primary.queries_between(from, wall, wall + self.o.window);
+        wait_idle(s).await;
+        Ok((ready, soa, xfr))
+    }
+
+    fn report(&mut self) -> R<()> {
+        let now = SystemTime::now();
+        let mut md = String::new();
+        md.push_str(&format!(
+            "# secondaryd benchmark, {}{}\n\n",
+            util::utc_stamp(now, ':'),
+            if self.o.smoke { " (smoke: tiny sizes, not a measurement)" } else { "" }
+        ));
+        md.push_str(&format!(
+            "`cargo bench --bench secondary{}` · {} CPUs, {} · runs per row: {} (cold loads of the many zones: {}) · \
+             primary: {} · commit {}\n\n",
+            if self.o.smoke { " -- --smoke" } else { "" },
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            mem_total(),
+            self.o.reps,
+            self.o.cold_reps,
+            Kind::Bind.version(),
+            git_rev(),
+        ));
+        md.push_str("Servers: ");
+        md.push_str(
+            &self.kinds.iter().map(|k| format!("{} ({})", k.label(), k.version())).collect::<Vec<_>>().join(", "),
+        );
+        md.push_str(".\n\n");
+        md.push_str(&report::table(&self.rows, &self.kinds));
+        md.push_str(
+            "\nCells: median (min–max) over the runs; times from the trigger until the server answers (SOA over \
+             UDP; secondaryd: its API) the new serial. Lower is better everywhere; `secondaryd / best peer` \
+             divides the medians.\n",
+        );
+        if !self.notes.is_empty() {
+            md.push_str("\nNotes:\n");
+            for n in &self.notes {
+                md.push_str(&format!("- {n}\n"));
+            }
+        }
+        println!("{md}");
+        let out = match &self.o.out {
+            Some(p) => p.clone(),
+            None => {
+                let name = format!("{}{}.md", util::utc_stamp(now, '-'), if self.o.smoke { "-smoke" } else { "" });
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/results").join(name)
+            }
+        };
+        if let Some(dir) = out.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(&out, &md).map_err(|e| format!("write {}: {e}", out.display()))?;
+        say!("results written to {}", out.display());
+        Ok(())
+    }
+}
+
+/// Waits until every zone is loaded; returns the time since `from`.
+async fn wait_all(s: &mut Server, names: &[String], from: Instant, limit: Duration) -> R<Duration> {
+    let dns_names: Vec<_> = names.iter().map(|z| dns::name(z)).collect();
+    let mut pending: Vec<usize> = (0..names.len()).collect();
+    loop {
+        let done = s.loaded(&dns_names, &pending).await?;
+        if !done.is_empty() {
+            let mut is_done = vec![false; names.len()];
+            for i in done {
+                is_done[i] = true;
+            }
+            pending.retain(|&i| !is_done[i]);
+        }
+        if pending.is_empty() {
+            return Ok(from.elapsed());
+        }
+        if from.elapsed() > limit {
+            return Err(format!(
+                "{} of {} zones not loaded within {limit:?}: {}",
+                pending.len(),
+                names.len(),
+                s.log_tail(4)
+            ));
+        }
+        tokio::time::sleep(poll_gap(from).max(Duration::from_millis(if names.len() > 100 { 20 } else { 1 }))).await;
+    }
+}
+
+fn mem_total() -> String {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map(|kb| format!("{:.0} GiB RAM", kb / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "? RAM".into())
+}
+
+fn git_rev() -> String {
+    std::process::Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into())
+}
