@@ -153,6 +153,7 @@ async fn secondaryctl_waits_for_a_refresh_shows_status_and_exports_the_zone() {
     assert!(out.contains("state:         ok"), "{out}");
     assert!(out.contains("IXFR from bind"), "{out}");
     assert!(out.contains("serial 7 → 8"), "{out}");
+    assert!(out.contains("ms commit)"), "the commit time is reported: {out}");
 
     let (code, out, _) = d.ctl(&["zone", "export", zone]);
     assert_eq!(code, 0);

@@ -387,7 +387,7 @@ fn last_transfer_line(t: &Value) -> String {
         return "-".into();
     }
     format!(
-        "{} from {}, serial {} → {}, {} records, {} messages, {} bytes, {} ms, at {}",
+        "{} from {}, serial {} → {}, {} records, {} messages, {} bytes, {} ms (+{} ms commit), at {}",
         s(&t["type"]),
         s(&t["primary"]),
         s(&t["serial_from"]),
@@ -396,6 +396,7 @@ fn last_transfer_line(t: &Value) -> String {
         s(&t["messages"]),
         s(&t["bytes"]),
         s(&t["duration_ms"]),
+        s(&t["commit_ms"]),
         t["at"].as_i64().map(secondaryd_time).unwrap_or_else(|| "-".into()),
     )
 }

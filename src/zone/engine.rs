@@ -84,15 +84,24 @@ impl Engine {
     }
 
     /// Waits for this SOA query's turn under `transfer.soa_queries_per_second`.
+    ///
+    /// A token bucket holding one second's worth of queries: after a quiet
+    /// spell a burst (NOTIFYs for a few zones) goes out at once, a sustained
+    /// stream is paced at the configured rate.
     pub(super) async fn soa_turn(&self) {
-        let gap = Duration::from_secs(1) / self.config.transfer.soa_queries_per_second.max(1);
+        let rate = self.config.transfer.soa_queries_per_second.max(1);
+        let gap = Duration::from_secs(1) / rate;
+        let now = Instant::now();
         let at = {
             let mut next = self.soa_next.lock().await;
-            let at = (*next).max(Instant::now());
+            let floor = now.checked_sub(gap * rate).unwrap_or(now);
+            let at = (*next).max(floor);
             *next = at + gap;
             at
         };
-        tokio::time::sleep_until(at).await;
+        if at > now {
+            tokio::time::sleep_until(at).await;
+        }
     }
 
     /// Asks the zone's primaries, in order, for their current serial (the

@@ -321,6 +321,22 @@ async fn transfer_once(
         }
         Loaded::Nothing => return Err(Failure::Diff(format!("{} sent an empty transfer", label(p)))),
     }
+    // Until the new version was served (housekeeping after that not counted).
+    let total_ms = elapsed.as_millis() as u64 + commit_ms;
+    let patch = engine
+        .store
+        .call(move |c| {
+            // The summary was written with the commit; add what the commit cost.
+            c.execute(
+                "UPDATE zones SET last_xfr = json_set(last_xfr, '$.commit_ms', ?2, '$.total_ms', ?3) WHERE id = ?1",
+                rusqlite::params![id, commit_ms as i64, total_ms as i64],
+            )?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = patch {
+        tracing::debug!(zone = %zone.name, error = %e, "cannot add the commit time to the transfer summary");
+    }
     tracing::info!(
         zone = %zone.name,
         primary = %label(p),
@@ -332,7 +348,7 @@ async fn transfer_once(
         bytes = summary.bytes,
         duration_ms = elapsed.as_millis() as u64,
         commit_ms,
-        housekeeping_ms = commit_started.elapsed().as_millis() as u64 - commit_ms,
+        total_ms,
         "transfer finished"
     );
     Ok(TransferEnd::Done)
