@@ -265,7 +265,10 @@ impl DnsServer {
                 "NOTIFY accepted; its serial is not newer than ours, no refresh");
         } else {
             tracing::info!(zone = %zone.name, from = %src, serial = ?hint, "NOTIFY accepted; refresh scheduled");
-            self.engine.request_refresh(zone.id, false);
+            match (hint, st.serial) {
+                (Some(h), Some(_)) if !st.expired => self.engine.notified(zone.id, h, src.ip()),
+                _ => self.engine.request_refresh(zone.id, false),
+            }
         }
     }
 }

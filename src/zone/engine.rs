@@ -40,6 +40,8 @@ pub struct Engine {
     per_primary: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
     /// When the next SOA query may go out (the global SOA query rate).
     soa_next: tokio::sync::Mutex<Instant>,
+    /// Serials announced by NOTIFY and not yet acted on, per zone.
+    notified: Mutex<HashMap<ZoneId, (u32, std::net::IpAddr)>>,
 }
 
 impl Engine {
@@ -60,6 +62,7 @@ impl Engine {
             keys,
             per_primary: Mutex::new(HashMap::new()),
             soa_next: tokio::sync::Mutex::new(Instant::now()),
+            notified: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -142,6 +145,20 @@ impl Engine {
     }
 
     /// Asks for a refresh now, ahead of routine ones (API, NOTIFY, a new link).
+    /// A NOTIFY from `from` announced `serial` (newer than ours) for `zone`: the
+    /// refresh it schedules tries that primary first and asks it for the IXFR
+    /// straight away, without a SOA query (an IXFR answer says "up to date" by
+    /// itself if the primary disagrees).
+    pub fn notified(&self, zone: ZoneId, serial: u32, from: std::net::IpAddr) {
+        self.notified.lock().unwrap_or_else(|e| e.into_inner()).insert(zone, (serial, from));
+        self.request_refresh(zone, false);
+    }
+
+    /// Takes the serial a NOTIFY announced for `zone`, and who sent it, if any.
+    pub(super) fn take_notified(&self, zone: ZoneId) -> Option<(u32, std::net::IpAddr)> {
+        self.notified.lock().unwrap_or_else(|e| e.into_inner()).remove(&zone)
+    }
+
     pub fn request_refresh(&self, zone: ZoneId, force_axfr: bool) {
         self.scheduler.refresh(zone, Instant::now(), Priority::Urgent, force_axfr);
     }

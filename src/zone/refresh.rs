@@ -92,9 +92,17 @@ pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool) -> Refr
             order.rotate_left(i);
         }
     }
+    // A NOTIFY's sender goes first: it is the one known to have the new serial.
+    let mut announced = engine.take_notified(zone.id);
+    if let Some((_, from)) = announced {
+        if let Some(i) = order.iter().position(|p| p.ip.parse::<IpAddr>().is_ok_and(|ip| ip == from)) {
+            order[..=i].rotate_right(1);
+        }
+    }
     let mut errors = Vec::new();
     for p in &order {
-        match refresh_from(engine, &zone, &origin, p, force_axfr).await {
+        let hint = announced.take().map(|(serial, _)| serial);
+        match refresh_from(engine, &zone, &origin, p, force_axfr, hint).await {
             Ok(()) => return Refreshed::Ok,
             Err(e) => {
                 tracing::warn!(zone = %zone.name, primary = %label(p), error = %e, "refresh from primary failed");
@@ -126,6 +134,7 @@ async fn refresh_from(
     origin: &Name,
     p: &LinkedPrimary,
     force_axfr: bool,
+    announced: Option<u32>,
 ) -> Result<(), Failure> {
     let ip: IpAddr = p.ip.parse().map_err(|_| Failure::Other(format!("`{}` is not an IP address", p.ip)))?;
     let addr = SocketAddr::new(ip, p.port);
@@ -141,7 +150,9 @@ async fn refresh_from(
         Some(serial) if !force_axfr && !expired => Request::Ixfr { current_serial: serial },
         _ => Request::Axfr,
     };
-    if let (Some(serial), false) = (ours, force_axfr) {
+    // A NOTIFY that announced a newer serial stands in for the SOA query.
+    let announced = announced.filter(|n| ours.is_some_and(|o| Serial(*n).is_newer_than(Serial(o))));
+    if let (Some(serial), false, None) = (ours, force_axfr, announced) {
         engine.soa_turn().await;
         let soa =
             client::query_soa(addr, origin, key, engine.config.transfer.soa_timeout).await.map_err(Failure::Xfr)?;
