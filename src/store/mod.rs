@@ -122,12 +122,7 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
-        });
-        self.background.send(job).map_err(|_| StoreError::Unavailable)?;
-        rx.await.map_err(|_| StoreError::Unavailable)?
+        run_on(&self.background, f).await
     }
 
     /// Runs `f` on the store thread and returns its result.
@@ -136,13 +131,22 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
-        });
-        self.jobs.send(job).map_err(|_| StoreError::Unavailable)?;
-        rx.await.map_err(|_| StoreError::Unavailable)?
+        run_on(&self.jobs, f).await
     }
+}
+
+/// Sends `f` to the thread behind `jobs` and awaits its result.
+async fn run_on<R, F>(jobs: &std::sync::mpsc::Sender<Job>, f: F) -> Result<R, StoreError>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    let job: Job = Box::new(move |conn| {
+        let _ = tx.send(f(conn));
+    });
+    jobs.send(job).map_err(|_| StoreError::Unavailable)?;
+    rx.await.map_err(|_| StoreError::Unavailable)?
 }
 
 /// Begins a write transaction. IMMEDIATE takes the write lock up front, so a
