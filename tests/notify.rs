@@ -157,3 +157,19 @@ async fn a_notify_flood_for_one_zone_merges_into_few_refreshes() {
     assert!(after - before < 100, "2000 NOTIFYs caused {} refreshes", after - before);
     assert_eq!(z["transfer"]["state"], "ok");
 }
+
+#[tokio::test]
+async fn the_default_style_listen_pair_binds_ipv4_and_ipv6_wildcards_side_by_side() {
+    // Like the default ["0.0.0.0:53", "[::]:53"]: on Linux a dual-stack [::] would collide.
+    let d = Daemon::start("[dns]\nlisten = [\"0.0.0.0:{dns_port}\", \"[::]:{dns_port}\"]\n").await;
+    let r = exchange("127.0.0.1", d.dns_port, &notify_packet("nowhere.test", None)).await.expect("a reply over IPv4");
+    assert_eq!(r.header.rcode(), rcode::NOTAUTH);
+    let sock = UdpSocket::bind("[::1]:0").await.expect("bind ::1");
+    sock.send_to(&notify_packet("nowhere.test", None), ("::1", d.dns_port)).await.expect("send");
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf))
+        .await
+        .expect("a reply over IPv6")
+        .expect("recv");
+    assert_eq!(wire::parse_message(&buf[..n]).expect("parse").header.rcode(), rcode::NOTAUTH);
+}

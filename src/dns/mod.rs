@@ -58,11 +58,34 @@ pub struct Listener {
 pub async fn bind(addrs: &[SocketAddr]) -> Result<Vec<Listener>, (SocketAddr, std::io::Error)> {
     let mut out = Vec::new();
     for &addr in addrs {
-        let udp = UdpSocket::bind(addr).await.map_err(|e| (addr, e))?;
-        let tcp = TcpListener::bind(addr).await.map_err(|e| (addr, e))?;
+        let udp = bind_socket(addr, socket2::Type::DGRAM).and_then(|s| UdpSocket::from_std(s.into()));
+        let udp = udp.map_err(|e| (addr, e))?;
+        let tcp = bind_socket(addr, socket2::Type::STREAM)
+            .and_then(|s| {
+                s.listen(1024)?;
+                Ok(s)
+            })
+            .and_then(|s| TcpListener::from_std(s.into()));
+        let tcp = tcp.map_err(|e| (addr, e))?;
         out.push(Listener { addr, udp, tcp });
     }
     Ok(out)
+}
+
+/// A non-blocking socket bound to `addr`. IPv6 sockets are IPv6-only, so that
+/// the default `["0.0.0.0:53", "[::]:53"]` binds both (on Linux a dual-stack
+/// `[::]:53` would collide with `0.0.0.0:53`).
+fn bind_socket(addr: SocketAddr, ty: socket2::Type) -> std::io::Result<socket2::Socket> {
+    let s = socket2::Socket::new(socket2::Domain::for_address(addr), ty, None)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    if ty == socket2::Type::STREAM {
+        s.set_reuse_address(true)?;
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    Ok(s)
 }
 
 pub struct DnsServer {

@@ -48,10 +48,15 @@ impl Daemon {
         let dns_port = free_port();
         let tcp = tcp.then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
         let listen = tcp.map(|a| format!("listen = \"{a}\"\n")).unwrap_or_default();
-        let config = format!(
-            "[store]\npath = \"secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n{listen}\
-             [dns]\nlisten = [\"127.0.0.1:{dns_port}\"]\n{extra}\n"
-        );
+        // `extra` may bring its own [dns] section (with {dns_port} for our port).
+        let extra = extra.replace("{dns_port}", &dns_port.to_string());
+        let dns = if extra.contains("[dns]") {
+            String::new()
+        } else {
+            format!("[dns]\nlisten = [\"127.0.0.1:{dns_port}\"]\n")
+        };
+        let config =
+            format!("[store]\npath = \"secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n{listen}{dns}{extra}\n");
         let config_path = dir.path().join("secondaryd.toml");
         std::fs::write(&config_path, config).expect("write config");
         let mut d = Daemon { dir, config_path, socket, tcp, dns_port, child: None };
