@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::dns;
-use crate::util::{free_port, kill_and_wait, tool, R};
+use crate::util::{free_port, kill_and_wait, named_base_options, tool, R};
 
 pub struct Primary {
     pub dir: PathBuf,
@@ -30,18 +30,10 @@ impl Primary {
     pub async fn start(dir: &Path, zones: &[ZoneDef]) -> R<Primary> {
         let port = free_port();
         let d = dir.display();
+        let base = named_base_options(dir, port);
         let mut conf = format!(
             r#"options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-    allow-transfer {{ any; }};
+{base}    allow-transfer {{ any; }};
     transfers-out 100;
     tcp-clients 1000;
     max-journal-size unlimited;

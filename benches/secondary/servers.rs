@@ -23,7 +23,7 @@ use secondaryd::xfr::wire::Name;
 use serde_json::{json, Value};
 
 use crate::dns;
-use crate::util::{find_tool, free_port, signal, tool, version_of, wait_or_kill, R};
+use crate::util::{find_tool, free_port, named_base_options, signal, tool, version_of, wait_or_kill, R};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -180,21 +180,13 @@ impl Server {
                     format!("key \"rndc-key\" {{ algorithm hmac-sha256; secret \"{RNDC_KEY}\"; }};\n"),
                 )
                 .map_err(|e| e.to_string())?;
+                let base = named_base_options(&self.dir, port);
                 // serial-query-rate: the default 20/s would make 10,000 zones
                 // bootstrap in 500 s (every first transfer starts with a SOA query).
                 format!(
                     r#"include "{d}/rndc.key";
 options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-    serial-query-rate 1000;
+{base}    serial-query-rate 1000;
 }};
 controls {{ inet 127.0.0.1 port {ctl} allow {{ 127.0.0.1; }} keys {{ "rndc-key"; }}; }};
 "#,

@@ -18,6 +18,24 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The `options` lines every `named` of the benchmark shares (primary and
+/// secondary): its own directory, loopback only, no recursion, no NOTIFY.
+pub fn named_base_options(dir: &std::path::Path, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        r#"    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+"#
+    )
+}
+
 /// A program from PATH or the usual sbin directories.
 pub fn find_tool(name: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> =
