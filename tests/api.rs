@@ -27,9 +27,9 @@ async fn primary_count(d: &Daemon) -> u64 {
 #[tokio::test]
 async fn primaries_and_zones_have_dnsimple_shapes_and_links_show_on_both_sides() {
     let d = Daemon::start("").await;
-    let p = add_primary(&d, "Primary Production", "2001:DB8::1").await;
+    let p = add_primary(&d, "Primary Production", "0:0:0:0:0:0:0:1").await;
     assert_eq!(p["name"], "Primary Production");
-    assert_eq!(p["ip"], "2001:db8::1", "addresses are stored in canonical form");
+    assert_eq!(p["ip"], "::1", "addresses are stored in canonical form");
     assert_eq!(p["port"], 53, "port defaults to 53");
     assert_eq!(p["account_id"], 1);
     assert_eq!(p["linked_secondary_zones"], json!([]));
@@ -73,7 +73,7 @@ async fn primaries_and_zones_have_dnsimple_shapes_and_links_show_on_both_sides()
 async fn lists_paginate_and_sort_like_dnsimple() {
     let d = Daemon::start("").await;
     for n in ["bravo", "charlie", "alpha"] {
-        add_primary(&d, n, "192.0.2.1").await;
+        add_primary(&d, n, "127.0.0.2").await;
     }
     let r = d.call("GET", &format!("{PRIMARIES}?sort=name:asc&per_page=2"), None).await;
     let names: Vec<&str> = r.body["data"].as_array().expect("list").iter().filter_map(|p| p["name"].as_str()).collect();
@@ -107,19 +107,19 @@ async fn lists_paginate_and_sort_like_dnsimple() {
 #[tokio::test]
 async fn bad_input_is_refused_with_the_field_named_and_nothing_changes() {
     let d = Daemon::start("[[tsig_key]]\nname = \"xfr-key\"\nsecret = \"c2VjcmV0c2VjcmV0c2VjcmV0\"\n").await;
-    let p = add_primary(&d, "p1", "192.0.2.1").await;
+    let p = add_primary(&d, "p1", "127.0.0.2").await;
     add_zone(&d, 1, "taken.example").await;
     let cases: Vec<(Value, &str)> = vec![
-        (json!({ "ip": "192.0.2.1" }), "name"),
+        (json!({ "ip": "127.0.0.2" }), "name"),
         (json!({ "name": "x" }), "ip"),
-        (json!({ "name": "x", "ip": "192.0.2.300" }), "ip"),
-        (json!({ "name": "x", "ip": "192.0.2.1", "port": 0 }), "port"),
-        (json!({ "name": "x", "ip": "192.0.2.1", "port": 65536 }), "port"),
-        (json!({ "name": "x", "ip": "192.0.2.1", "port": "53" }), "port"),
-        (json!({ "name": "x", "ip": "192.0.2.1", "colour": "red" }), "colour"),
-        (json!({ "name": "x", "ip": "192.0.2.1", "tsig_key": "nope" }), "tsig_key"),
-        (json!({ "name": "p1", "ip": "192.0.2.1" }), "name"),
-        (json!({ "name": 5, "ip": "192.0.2.1" }), "name"),
+        (json!({ "name": "x", "ip": "127.0.0.300" }), "ip"),
+        (json!({ "name": "x", "ip": "127.0.0.2", "port": 0 }), "port"),
+        (json!({ "name": "x", "ip": "127.0.0.2", "port": 65536 }), "port"),
+        (json!({ "name": "x", "ip": "127.0.0.2", "port": "53" }), "port"),
+        (json!({ "name": "x", "ip": "127.0.0.2", "colour": "red" }), "colour"),
+        (json!({ "name": "x", "ip": "127.0.0.2", "tsig_key": "nope" }), "tsig_key"),
+        (json!({ "name": "p1", "ip": "127.0.0.2" }), "name"),
+        (json!({ "name": 5, "ip": "127.0.0.2" }), "name"),
     ];
     for (body, field) in cases {
         let r = d.call("POST", PRIMARIES, Some(body.clone())).await;
@@ -137,7 +137,7 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_changes() {
 
     // A key from the config is accepted, case-insensitively.
     let r =
-        d.call("POST", PRIMARIES, Some(json!({ "name": "signed", "ip": "192.0.2.2", "tsig_key": "XFR-KEY." }))).await;
+        d.call("POST", PRIMARIES, Some(json!({ "name": "signed", "ip": "127.0.0.3", "tsig_key": "XFR-KEY." }))).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["data"]["tsig_key"], "xfr-key");
 
@@ -223,7 +223,7 @@ async fn over_tcp_a_token_reaches_only_its_own_account() {
 #[tokio::test]
 async fn everything_is_still_there_after_a_restart_and_the_socket_file_is_removed_on_stop() {
     let mut d = Daemon::start("").await;
-    let p = add_primary(&d, "p1", "192.0.2.1").await;
+    let p = add_primary(&d, "p1", "127.0.0.2").await;
     add_zone(&d, 1, "keep.example").await;
     let id = p["id"].as_i64().expect("id");
     let r = d.call("PUT", &format!("{PRIMARIES}/{id}/link"), Some(json!({ "zone": "keep.example" }))).await;
@@ -314,4 +314,52 @@ async fn secondaryctl_manages_primaries_zones_and_links_by_name() {
     let (code, _, err) = common::ctl_with(&d.dir.path().join("nope.sock"), &["zone", "list"]);
     assert_eq!(code, 3);
     assert!(err.contains("cannot reach secondaryd"), "{err}");
+}
+
+/// `transfer.allow_primaries`: a primary outside it is refused with 400 naming
+/// `ip`, and one stored before the rule is never contacted (issue: no test may
+/// make the daemon send off this machine, so the outside primary is stored
+/// while nothing is linked to it, and linked only under the rule).
+#[tokio::test]
+async fn the_outbound_policy_refuses_outside_primaries_and_never_contacts_one_stored_before_it() {
+    let outside = "192.0.2.1";
+    let mut d = Daemon::start("[transfer]\nallow_primaries = [\"0.0.0.0/0\", \"::/0\"]\n").await;
+    let p = add_primary(&d, "outside", outside).await;
+    add_zone(&d, 1, "outside.example").await;
+    d.stop();
+    let config = std::fs::read_to_string(&d.config_path).expect("config");
+    let config = config.replace("allow_primaries = [\"0.0.0.0/0\", \"::/0\"]\n", common::LOOPBACK_ONLY);
+    std::fs::write(&d.config_path, config).expect("write config");
+    d.restart().await;
+
+    for ip in [outside, "::ffff:192.0.2.1", "2001:db8::53", "10.0.0.1"] {
+        let r = d.call("POST", PRIMARIES, Some(json!({ "name": "refused", "ip": ip }))).await;
+        assert_eq!(r.status, 400, "{ip}: {:?}", r.body);
+        let why = r.body["errors"]["ip"][0].as_str().unwrap_or_default();
+        assert_eq!(
+            why,
+            format!("{ip} is refused by the outbound address policy: not in transfer.allow_primaries (127.0.0.0/8, ::1/128)"),
+            "{:?}",
+            r.body
+        );
+    }
+    assert_eq!(primary_count(&d).await, 1, "nothing refused was stored");
+    add_primary(&d, "loopback", "127.0.0.2").await;
+
+    let id = p["id"].as_i64().expect("id");
+    let r = d.call("PUT", &format!("{PRIMARIES}/{id}/link"), Some(json!({ "zone": "outside.example" }))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let z = d.wait_attempt("outside.example", 0).await;
+    assert_eq!(z["transfer"]["serial"], Value::Null);
+    let message = z["transfer"]["last_error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(
+        message,
+        "outside (192.0.2.1:53): 192.0.2.1 is refused by the outbound address policy: \
+         not in transfer.allow_primaries (127.0.0.0/8, ::1/128)",
+        "{z:#}"
+    );
+    let r = d.call("GET", "/v2/1/zones/outside.example/distribution", None).await;
+    assert_eq!(r.status, 504, "{:?}", r.body);
+    assert!(r.body["message"].as_str().is_some_and(|m| m.contains("refused by the outbound address policy")));
+    assert!(!d.log().contains("transfer started"), "no transfer was attempted:\n{}", d.log());
 }

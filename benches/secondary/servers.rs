@@ -172,7 +172,8 @@ impl Server {
         let mut text = match self.kind {
             Kind::Secondaryd => format!(
                 "[store]\npath = \"secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n\
-                 [dns]\nlisten = [\"127.0.0.1:{port}\"]\n"
+                 [dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+                 [transfer]\nallow_primaries = [\"127.0.0.0/8\", \"::1/128\"]\n"
             ),
             Kind::Bind => {
                 std::fs::write(

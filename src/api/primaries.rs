@@ -56,7 +56,13 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
         }
     }
     let ip = b.string("ip", true).and_then(|s| match s.trim().parse::<IpAddr>() {
-        Ok(ip) => Some(ip.to_string()),
+        Ok(ip) => match app.config.transfer.primaries.check(ip) {
+            Ok(()) => Some(ip.to_string()),
+            Err(refusal) => {
+                b.error("ip", refusal.to_string());
+                None
+            }
+        },
         Err(_) => {
             b.error("ip", format!("`{s}` is not a valid IPv4 or IPv6 address"));
             None

@@ -6,6 +6,7 @@
 //! Errors name the file and the key (`config /etc/secondaryd/secondaryd.toml: key
 //! `dns.listen[0]`: …`).
 
+pub mod policy;
 pub mod spec;
 
 use std::net::SocketAddr;
@@ -66,6 +67,9 @@ pub struct TransferConfig {
     pub journal_max_diffs: u32,
     /// Bytes of IXFR journal kept per zone (oldest diffs go first).
     pub journal_max_bytes: u64,
+    /// Which addresses primaries may have (checked when one is stored and
+    /// before every query or transfer).
+    pub primaries: policy::AddressPolicy,
 }
 
 /// A TSIG key (RFC 8945) as configured: a lower-case absolute-less name, an

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::policy::{parse_network, AddressPolicy};
 use super::{normalize_key_name, Config, ConfigError, Token, TransferConfig, TsigKeyConfig, TSIG_ALGORITHMS};
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +120,10 @@ pub struct TransferSpec {
     pub journal_max_diffs: u64,
     #[serde(default = "default_journal_max_bytes")]
     pub journal_max_bytes: u64,
+    #[serde(default = "default_allow_primaries")]
+    pub allow_primaries: Vec<String>,
+    #[serde(default)]
+    pub deny_primaries: Vec<String>,
 }
 
 pub fn default_connect_timeout() -> u64 {
@@ -178,6 +183,11 @@ pub fn default_journal_max_bytes() -> u64 {
     64 << 20
 }
 
+/// Every address: a self-hoster's primaries are often on private networks.
+pub fn default_allow_primaries() -> Vec<String> {
+    vec!["0.0.0.0/0".to_string(), "::/0".to_string()]
+}
+
 impl Default for TransferSpec {
     fn default() -> Self {
         TransferSpec {
@@ -198,6 +208,8 @@ impl Default for TransferSpec {
             expire_max: default_expire_max(),
             journal_max_diffs: default_journal_max_diffs(),
             journal_max_bytes: default_journal_max_bytes(),
+            allow_primaries: default_allow_primaries(),
+            deny_primaries: Vec::new(),
         }
     }
 }
@@ -252,6 +264,10 @@ impl Checker<'_> {
     fn addr(&self, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
         s.parse()
             .map_err(|_| self.err(key, format!("`{s}` is not an address and port such as 127.0.0.1:53 or [::1]:53")))
+    }
+
+    fn networks(&self, key: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        list.iter().enumerate().map(|(i, s)| parse_network(s).map_err(|e| self.err(format!("{key}[{i}]"), e))).collect()
     }
 
     fn secs(&self, key: &str, v: u64, min: u64) -> Result<Duration, ConfigError> {
@@ -329,6 +345,10 @@ impl ConfigFile {
             journal_max_diffs: u32::try_from(t.journal_max_diffs)
                 .map_err(|_| c.err("transfer.journal_max_diffs", "is too large"))?,
             journal_max_bytes: t.journal_max_bytes,
+            primaries: AddressPolicy {
+                allow: c.networks("transfer.allow_primaries", &t.allow_primaries)?,
+                deny: c.networks("transfer.deny_primaries", &t.deny_primaries)?,
+            },
         };
         ordered(&c, "transfer.refresh_min", transfer.refresh_min, "transfer.refresh_max", transfer.refresh_max)?;
         ordered(&c, "transfer.retry_min", transfer.retry_min, "transfer.retry_max", transfer.retry_max)?;

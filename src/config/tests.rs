@@ -73,3 +73,60 @@ fn short_tokens_and_inverted_clamps_are_refused() {
     let e = parse("[transfer]\nrefresh_min = 100\nrefresh_max = 50\n").expect_err("inverted");
     assert_eq!(e.key.as_deref(), Some("transfer.refresh_min"));
 }
+
+#[test]
+fn the_outbound_policy_allows_everything_by_default_and_names_a_bad_network() {
+    let c = parse("").expect("valid");
+    assert_eq!(c.transfer.primaries, policy::AddressPolicy::allow_all());
+    let c = parse("[transfer]\nallow_primaries = [\"127.0.0.0/8\", \"::1\"]\ndeny_primaries = [\"127.0.0.53\"]\n")
+        .expect("valid");
+    assert!(c.transfer.primaries.check("127.0.0.1".parse().expect("ip")).is_ok());
+    assert!(c.transfer.primaries.check("127.0.0.53".parse().expect("ip")).is_err());
+    let e = parse("[transfer]\ndeny_primaries = [\"10.0.0.0/8\", \"10.1.0.0/8\"]\n").expect_err("host bits");
+    assert_eq!(e.key.as_deref(), Some("transfer.deny_primaries[1]"));
+    assert!(e.message.contains("did you mean 10.0.0.0/8"), "{e}");
+}
+
+/// The multi-tenant setting shown (commented) in `etc/secondaryd.toml` parses
+/// and refuses this host, private networks, metadata and mapped forms.
+#[test]
+fn the_documented_multi_tenant_deny_list_refuses_internal_addresses() {
+    let etc = include_str!("../../etc/secondaryd.toml");
+    let mut text = String::new();
+    let mut in_block = false;
+    for line in etc.lines() {
+        if line.starts_with("# deny_primaries = [") {
+            in_block = true;
+        }
+        if in_block {
+            text.push_str(line.trim_start_matches("# ").trim_start_matches('#'));
+            text.push('\n');
+            if line.trim() == "# ]" {
+                break;
+            }
+        } else if !line.starts_with("deny_primaries") {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let c = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let p = &c.transfer.primaries;
+    for refused in [
+        "127.0.0.1",
+        "::1",
+        "10.1.2.3",
+        "172.20.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "::ffff:169.254.169.254",
+        "fd00:ec2::254",
+        "fe80::1",
+        "::ffff:10.0.0.1",
+        "64:ff9b::a00:1",
+    ] {
+        assert!(p.check(refused.parse().expect("ip")).is_err(), "{refused} should be refused");
+    }
+    for allowed in ["8.8.8.8", "2a00:1450::1"] {
+        assert!(p.check(allowed.parse().expect("ip")).is_ok(), "{allowed} should be allowed");
+    }
+}

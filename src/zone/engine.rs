@@ -13,7 +13,7 @@
 //! [`Event::Expire`], one at a time per zone.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use super::refresh::{self, Refreshed};
 use super::timers::{self, Clamps};
 use crate::config::Config;
 use crate::scheduler::{Event, Handler, Plan, Priority, Scheduler, ZoneId};
-use crate::store::zones::{self, ZoneStatus};
+use crate::store::zones::{self, LinkedPrimary, ZoneStatus};
 use crate::store::{now_secs, zonedata, Store, StoreError};
 use crate::xfr::client::TransferOptions;
 use crate::xfr::interpret::Limits;
@@ -107,23 +107,32 @@ impl Engine {
         }
     }
 
+    /// The address to contact a primary at, if the outbound address policy
+    /// (`transfer.allow_primaries` / `deny_primaries`) allows it. Every query
+    /// and transfer to a primary asks this first: a primary stored before the
+    /// policy changed is skipped, with the reason.
+    pub(crate) fn primary_addr(&self, p: &LinkedPrimary) -> Result<SocketAddr, String> {
+        let ip: IpAddr = p.ip.parse().map_err(|_| format!("`{}` is not an IP address", p.ip))?;
+        self.config.transfer.primaries.check(ip).map_err(|e| e.to_string())?;
+        Ok(SocketAddr::new(ip, p.port))
+    }
+
     /// Asks the zone's primaries, in order, for their current serial (the
     /// `distribution` check); the first answer counts.
     pub async fn primary_serial(&self, zone: &crate::store::zones::Zone) -> Result<u32, String> {
         let origin = crate::xfr::wire::Name::from_ascii(&zone.name).map_err(|e| e.to_string())?;
         let mut errors = Vec::new();
         for p in &zone.primaries {
-            let Ok(ip) = p.ip.parse::<std::net::IpAddr>() else { continue };
+            let addr = match self.primary_addr(p) {
+                Ok(a) => a,
+                Err(e) => {
+                    errors.push(format!("primary `{}`: {e}", p.name));
+                    continue;
+                }
+            };
             let key = p.tsig_key.as_deref().and_then(|k| self.key(k));
             self.soa_turn().await;
-            match crate::xfr::client::query_soa(
-                SocketAddr::new(ip, p.port),
-                &origin,
-                key,
-                self.config.transfer.soa_timeout,
-            )
-            .await
-            {
+            match crate::xfr::client::query_soa(addr, &origin, key, self.config.transfer.soa_timeout).await {
                 Ok(soa) => return Ok(soa.serial),
                 Err(e) => errors.push(e.to_string()),
             }

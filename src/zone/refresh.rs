@@ -136,8 +136,7 @@ async fn refresh_from(
     force_axfr: bool,
     announced: Option<u32>,
 ) -> Result<(), Failure> {
-    let ip: IpAddr = p.ip.parse().map_err(|_| Failure::Other(format!("`{}` is not an IP address", p.ip)))?;
-    let addr = SocketAddr::new(ip, p.port);
+    let addr = engine.primary_addr(p).map_err(Failure::Other)?;
     let key = match &p.tsig_key {
         Some(name) => Some(engine.key(name).ok_or_else(|| {
             Failure::Other(format!("TSIG key `{name}` of primary `{}` is not in the daemon's config", p.name))

@@ -55,6 +55,7 @@ impl Daemon {
         } else {
             format!("[dns]\nlisten = [\"127.0.0.1:{dns_port}\"]\n")
         };
+        let extra = with_loopback_policy(&extra);
         let config =
             format!("[store]\npath = \"secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n{listen}{dns}{extra}\n");
         let config_path = dir.path().join("secondaryd.toml");
@@ -214,6 +215,22 @@ log:
 
 fn r_id(r: &Response) -> i64 {
     r.body["data"]["id"].as_i64().expect("object id")
+}
+
+/// The outbound address policy of every test: primaries on loopback only, so
+/// that no test can make the daemon send anything off this machine.
+pub const LOOPBACK_ONLY: &str = "allow_primaries = [\"127.0.0.0/8\", \"::1/128\"]\n";
+
+/// Adds [`LOOPBACK_ONLY`] to a test config's `[transfer]` section (creating
+/// it when absent), unless the test sets `allow_primaries` itself.
+pub fn with_loopback_policy(extra: &str) -> String {
+    if extra.contains("allow_primaries") {
+        extra.to_string()
+    } else if extra.contains("[transfer]\n") {
+        extra.replacen("[transfer]\n", &format!("[transfer]\n{LOOPBACK_ONLY}"), 1)
+    } else {
+        format!("[transfer]\n{LOOPBACK_ONLY}{extra}")
+    }
 }
 
 /// Test config for transfers: small clamps so timers are seconds, not hours.
