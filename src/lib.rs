@@ -19,8 +19,11 @@
 //!   `zone::publish`: the records we publish are the stored ones with the
 //!   zone's NS settings applied as an overlay on every read (API listing and
 //!   export now, DNS answers and XFR-out later).
-//! - [`xfr`]: the transfer core: DNS wire reader, TSIG, a sans-IO AXFR/IXFR
-//!   interpreter and a thin tokio I/O loop. It knows neither SQLite nor HTTP.
+//! - [`wire`]: the DNS codec every other part shares: names, the message
+//!   reader and builders, presentation text, TSIG, serial arithmetic. It
+//!   imports nothing of ours.
+//! - [`xfr`]: the transfer core: SOA query, a sans-IO AXFR/IXFR interpreter
+//!   and a thin tokio I/O loop. It knows neither SQLite nor HTTP.
 //! - [`scheduler`]: one time-ordered queue of zone events; merges requests,
 //!   runs one event per zone at a time and at most N overall, urgent first.
 //! - [`dns`]: the UDP/TCP listener; NOTIFY only schedules a refresh.
@@ -35,8 +38,8 @@
 //!                              ├──read──► zone::publish (stored records + NS settings → what we publish)
 //!                              └──schedule──► zone events ──► xfr ◄──► primaries
 //! ```
-//! Imports run one way: binaries → daemon → api → zone → (xfr, store); `xfr`
-//! and `store` import nothing above them.
+//! Imports run one way: binaries → daemon → (api, dns) → zone → (xfr, store)
+//! → wire; `xfr` and `store` import nothing above them, `wire` nothing at all.
 
 pub mod api;
 pub mod client;
@@ -45,5 +48,6 @@ pub mod daemon;
 pub mod dns;
 pub mod scheduler;
 pub mod store;
+pub mod wire;
 pub mod xfr;
 pub mod zone;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::bind::{self, Access, Bind, KEY_NAME, KEY_SECRET};
 use common::{small_zone, Daemon};
-use secondaryd::xfr::tsig::{self, TsigKey};
-use secondaryd::xfr::wire::{self, rcode, Name};
+use secondaryd::wire::tsig::{self, TsigKey};
+use secondaryd::wire::{self, rcode, Name};
 use tokio::net::UdpSocket;
 
 fn key_config() -> String {

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use secondaryd::xfr::wire::{self, rcode, rtype, Name};
+use secondaryd::wire::{self, rcode, rtype, Name};
 use tokio::net::UdpSocket;
 use tokio::time::{timeout_at, Instant};
 

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use secondaryd::client::{Client, Endpoint};
-use secondaryd::xfr::wire::Name;
+use secondaryd::wire::Name;
 use serde_json::{json, Value};
 
 use crate::dns;

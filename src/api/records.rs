@@ -16,8 +16,8 @@ use super::{data, opt_timestamp, App, Ctx, QueryMap};
 use crate::store::nameservers;
 use crate::store::zonedata::{self, RecordFilter, StoredRecord};
 use crate::store::zones::Zone;
-use crate::xfr::text;
-use crate::xfr::wire::{rtype, Name, Record};
+use crate::wire::text;
+use crate::wire::{rtype, Name, Record};
 use crate::zone::publish::{publish, Settings, SYNTHETIC_ID_BASE};
 
 /// `name` relative to the zone (`""` for the apex), as DNSimple shows it.

@@ -24,7 +24,7 @@ use crate::store::nameservers::{self, ZoneNs};
 use crate::store::zonedata::{RecordFilter, StoredRecord};
 use crate::store::zones::Zone;
 use crate::store::StoreError;
-use crate::xfr::wire::rtype;
+use crate::wire::rtype;
 use crate::zone::name::normalize_host_name;
 use crate::zone::publish::delegation;
 

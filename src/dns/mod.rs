@@ -27,9 +27,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::store::zones::{self, Zone};
-use crate::xfr::serial::Serial;
-use crate::xfr::tsig::{self, TsigKey};
-use crate::xfr::wire::{self, opcode, rcode, rtype, Message, Name};
+use crate::wire::serial::Serial;
+use crate::wire::tsig::{self, TsigKey};
+use crate::wire::{self, opcode, rcode, rtype, Message, Name};
 use crate::zone::name::normalize_zone_name;
 use crate::zone::Engine;
 

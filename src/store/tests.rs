@@ -80,7 +80,7 @@ fn a_database_from_a_newer_version_is_refused() {
 mod zone_data {
     use super::*;
     use crate::store::zonedata::{self, Committed, Diff, DiffError, RecordFilter};
-    use crate::xfr::wire::{Name, Record};
+    use crate::wire::{Name, Record};
 
     fn rec(owner: &str, last: u8) -> Record {
         Record {

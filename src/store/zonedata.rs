@@ -20,7 +20,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_secs, StoreError};
-use crate::xfr::wire::Record;
+use crate::wire::Record;
 
 /// A record as stored and read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,7 +321,7 @@ pub fn apply_diffs(
                         "the IXFR step {}→{} deletes `{owner} {}`, which our copy does not have",
                         d.from,
                         d.to,
-                        crate::xfr::text::type_name(r.rtype)
+                        crate::wire::text::type_name(r.rtype)
                     )));
                 }
                 count -= 1;
@@ -338,7 +338,7 @@ pub fn apply_diffs(
                         "the IXFR step {}→{} adds `{owner} {}`, which our copy already has",
                         d.from,
                         d.to,
-                        crate::xfr::text::type_name(r.rtype)
+                        crate::wire::text::type_name(r.rtype)
                     )));
                 }
                 insert_rows(&tx, &t, zone_id, std::slice::from_ref(r))?;

@@ -17,8 +17,8 @@ use tracing::debug;
 
 use super::error::{Peer, QueryKind, XfrError};
 use super::interpret::{Interpreter, Limits, Outcome, Progress, Request, Update};
-use super::tsig::{sign_request, unix_now, StreamVerifier, TsigKey};
-use super::wire::{build_query, class, opcode, parse_message, rtype, Message, Name, Record};
+use crate::wire::tsig::{sign_request, unix_now, StreamVerifier, TsigKey};
+use crate::wire::{build_query, class, opcode, parse_message, rtype, Message, Name, Record};
 
 /// Updates are handed over in batches of about this many, to keep channel overhead per record
 /// low while still streaming.
@@ -133,7 +133,7 @@ pub async fn query_soa(
             };
             let bytes = &buf[..n];
             // Anything without our ID is a stray datagram (or a spoof); keep waiting.
-            if super::wire::message_id(bytes) != Some(id) {
+            if crate::wire::message_id(bytes) != Some(id) {
                 continue;
             }
             let msg = parse_message(bytes).map_err(|error| XfrError::Malformed {
@@ -217,7 +217,7 @@ fn check_soa_answer(
                 got: msg
                     .questions
                     .iter()
-                    .map(|q| format!("{} {}", q.name, super::text::type_name(q.qtype)))
+                    .map(|q| format!("{} {}", q.name, crate::wire::text::type_name(q.qtype)))
                     .collect::<Vec<_>>()
                     .join(", "),
             })
@@ -377,9 +377,9 @@ async fn run_transfer(
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
+    use crate::wire::tsig::{sign_response, Algorithm};
+    use crate::wire::Header;
     use crate::xfr::interpret::tests::{a, answer_bytes, name, soa};
-    use crate::xfr::tsig::{sign_response, Algorithm};
-    use crate::xfr::wire::Header;
     use tokio::net::TcpListener;
 
     /// What the fake primary does after reading the query.

@@ -11,9 +11,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::text::type_name;
-use super::tsig::TsigError;
-use super::wire::{rcode, Name, WireError};
+use crate::wire::text::type_name;
+use crate::wire::tsig::TsigError;
+use crate::wire::{rcode, Name, WireError};
 
 /// The primary a message came from, when known. Displays as `primary 192.0.2.1:53` or
 /// `the primary`.
@@ -304,7 +304,7 @@ impl fmt::Display for XfrError {
                 f,
                 "record `{owner} {}` has class {}, expected IN",
                 type_name(*rtype),
-                super::text::class_name(*class)
+                crate::wire::text::class_name(*class)
             ),
             XfrError::SoaBelowApex { owner, zone } => {
                 write!(f, "SOA record at `{owner}` below the apex of zone `{zone}`")

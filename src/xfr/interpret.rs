@@ -16,9 +16,9 @@
 //! ```
 
 use super::error::{Peer, QueryKind, XfrError};
-use super::serial::Serial;
-use super::text::{record_summary, type_name};
-use super::wire::{class, opcode, rcode, rtype, Message, Name, Record};
+use crate::wire::serial::Serial;
+use crate::wire::text::{record_summary, type_name};
+use crate::wire::{class, opcode, rcode, rtype, Message, Name, Record};
 
 /// What we asked the primary for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,7 +305,7 @@ impl Interpreter {
             [] => "an empty question section".to_string(),
             qs => qs
                 .iter()
-                .map(|q| format!("{} {} {}", q.name, super::text::class_name(q.qclass), type_name(q.qtype)))
+                .map(|q| format!("{} {} {}", q.name, crate::wire::text::class_name(q.qclass), type_name(q.qtype)))
                 .collect::<Vec<_>>()
                 .join(", "),
         };
@@ -486,7 +486,7 @@ impl Interpreter {
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 pub(crate) mod tests {
     use super::*;
-    use crate::xfr::wire::{append_record, build_query, parse_message, Section};
+    use crate::wire::{append_record, build_query, parse_message, Section};
 
     pub(crate) fn name(s: &str) -> Name {
         Name::from_ascii(s).unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -27,9 +27,9 @@ use crate::config::Config;
 use crate::scheduler::{Event, Handler, Plan, Priority, Scheduler, ZoneId};
 use crate::store::zones::{self, LinkedPrimary, ZoneStatus};
 use crate::store::{now_secs, zonedata, Store, StoreError};
+use crate::wire::tsig::TsigKey;
 use crate::xfr::client::TransferOptions;
 use crate::xfr::interpret::Limits;
-use crate::xfr::tsig::TsigKey;
 
 pub struct Engine {
     pub store: Store,
@@ -120,7 +120,7 @@ impl Engine {
     /// Asks the zone's primaries, in order, for their current serial (the
     /// `distribution` check); the first answer counts.
     pub async fn primary_serial(&self, zone: &crate::store::zones::Zone) -> Result<u32, String> {
-        let origin = crate::xfr::wire::Name::from_ascii(&zone.name).map_err(|e| e.to_string())?;
+        let origin = crate::wire::Name::from_ascii(&zone.name).map_err(|e| e.to_string())?;
         let mut errors = Vec::new();
         for p in &zone.primaries {
             let addr = match self.primary_addr(p) {

@@ -26,7 +26,7 @@ use std::net::IpAddr;
 
 use crate::store::nameservers::ZoneNs;
 use crate::store::zonedata::{record_key, StoredRecord};
-use crate::xfr::wire::{class, rtype, skip_uncompressed_name, Name, Record};
+use crate::wire::{class, rtype, skip_uncompressed_name, Name, Record};
 
 /// TTL of configured NS records when no set gives one and the primary has no
 /// apex NS to take it from (one day).
@@ -223,7 +223,7 @@ pub fn delegation(apex: &Name, published: &[StoredRecord]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::store::nameservers::{Address, NameserverSet, NsAddresses};
-    use crate::xfr::text::record_to_line;
+    use crate::wire::text::record_to_line;
 
     fn name(s: &str) -> Name {
         Name::from_ascii(s).expect("name")

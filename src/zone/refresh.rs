@@ -13,10 +13,10 @@ use super::Engine;
 use crate::store::zonedata::{self, Committed, Diff, DiffError};
 use crate::store::zones::{self, LinkedPrimary, Zone};
 use crate::store::{Store, StoreError};
+use crate::wire::serial::Serial;
+use crate::wire::{rtype, Name, Record};
 use crate::xfr::client::{self, Summary};
 use crate::xfr::interpret::{Outcome, Request, Update};
-use crate::xfr::serial::Serial;
-use crate::xfr::wire::{rtype, Name, Record};
 use crate::xfr::XfrError;
 
 /// Records per store transaction while loading a full zone.
@@ -215,7 +215,7 @@ async fn transfer_once(
     origin: &Name,
     p: &LinkedPrimary,
     addr: SocketAddr,
-    key: Option<&crate::xfr::tsig::TsigKey>,
+    key: Option<&crate::wire::tsig::TsigKey>,
     request: Request,
     fallback: bool,
 ) -> Result<TransferEnd, Failure> {

@@ -161,7 +161,7 @@ logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; ca
 
     /// The SOA serial BIND serves for `zone`, if it answers.
     pub async fn serial(&self, zone: &str) -> Option<u32> {
-        let name = secondaryd::xfr::wire::Name::from_ascii(zone).ok()?;
+        let name = secondaryd::wire::Name::from_ascii(zone).ok()?;
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
         secondaryd::xfr::client::query_soa(addr, &name, None, Duration::from_millis(500)).await.ok().map(|s| s.serial)
     }

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use secondaryd::xfr::tsig::{self, TsigKey};
-use secondaryd::xfr::wire::{self, Name, Section};
+use secondaryd::wire::tsig::{self, TsigKey};
+use secondaryd::wire::{self, Name, Section};
 
 /// The key the fake primary signs with (the BIND tests' key).
 pub fn test_key() -> TsigKey {

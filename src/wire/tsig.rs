@@ -3,7 +3,7 @@
 //! Why our own code rather than hickory's verifier: RFC 8945 §5.3.1 lets a server leave up to 99
 //! consecutive messages of a multi-message answer unsigned (older NSD and OpenDNSSEC sign every
 //! 96th), and hickory rejects any unsigned message; it also re-decodes every message to find the
-//! TSIG record. Here the message is parsed once by [`super::wire`] (which records where the TSIG
+//! TSIG record. Here the message is parsed once by [`super::message`] (which records where the TSIG
 //! RR starts) and the MAC is computed with ring's HMAC over slices of the received bytes, feeding
 //! unsigned messages into a running HMAC so nothing is copied or kept.
 //!
@@ -16,7 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ring::hmac;
 
-use super::wire::{append_record, class, rcode, rtype, Message, Name, Section};
+use super::message::{append_record, Message, Section};
+use super::name::Name;
+use super::types::{class, rcode, rtype};
 
 /// The fudge we put in our own signatures and the largest clock skew we accept (RFC 8945 §10
 /// recommends 300 seconds).
@@ -259,7 +261,7 @@ struct Variables<'a> {
 
 impl<'a> Variables<'a> {
     /// The variables a received TSIG RR carries (RFC 8945 §4.3.3).
-    fn of(tsig: &'a super::wire::TsigRecord) -> Variables<'a> {
+    fn of(tsig: &'a super::message::TsigRecord) -> Variables<'a> {
         Variables {
             key_name: &tsig.key_name,
             algorithm: &tsig.algorithm,
@@ -336,7 +338,7 @@ fn sign(
     error: u16,
     other: &[u8],
 ) -> Result<Vec<u8>, TsigError> {
-    let id = super::wire::message_id(msg).ok_or_else(|| TsigError::Sign("no header".into()))?;
+    let id = super::message::message_id(msg).ok_or_else(|| TsigError::Sign("no header".into()))?;
     let algorithm = key.algorithm.wire_name();
     let key_name = key.name.to_lowercase();
     let hkey = key.hmac_key();
@@ -570,14 +572,14 @@ pub fn append_unsigned_tsig_error(
     error: u16,
     now: u64,
 ) -> Result<(), TsigError> {
-    let id = super::wire::message_id(response).ok_or_else(|| TsigError::Sign("no header".into()))?;
+    let id = super::message::message_id(response).ok_or_else(|| TsigError::Sign("no header".into()))?;
     append_tsig(response, key_name, algorithm, now, &[], id, error, &[])
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
-    use super::super::wire::{build_query, parse_message};
+    use super::super::message::{build_query, parse_message};
     use super::*;
     use hickory_proto::op::{Message as HMessage, MessageType, OpCode, Query};
     use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
@@ -841,7 +843,7 @@ mod tests {
             verify_request(|name| keys.iter().find(|k| k.name.eq_ignore_case(name)), &bytes, &parse(&bytes), NOW)
                 .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(k.name, key().name);
-        let reply = super::super::wire::build_response(&parse(&bytes), 0);
+        let reply = super::super::message::build_response(&parse(&bytes), 0);
         let signed = sign_response(k, &mac, &reply, NOW).unwrap();
         verifier.verify(&signed).unwrap_or_else(|e| panic!("{e}"));
     }

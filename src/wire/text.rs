@@ -16,138 +16,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use data_encoding::{BASE32HEX_NOPAD, BASE64, HEXUPPER};
 
-use super::wire::{push_ddd, rtype, skip_uncompressed_name, Name, Record};
-
-/// Mnemonics of the types we know by name (IANA registry), in both directions.
-const TYPES: &[(u16, &str)] = &[
-    (rtype::A, "A"),
-    (rtype::NS, "NS"),
-    (rtype::MD, "MD"),
-    (rtype::MF, "MF"),
-    (rtype::CNAME, "CNAME"),
-    (rtype::SOA, "SOA"),
-    (rtype::MB, "MB"),
-    (rtype::MG, "MG"),
-    (rtype::MR, "MR"),
-    (rtype::NULL, "NULL"),
-    (rtype::WKS, "WKS"),
-    (rtype::PTR, "PTR"),
-    (rtype::HINFO, "HINFO"),
-    (rtype::MINFO, "MINFO"),
-    (rtype::MX, "MX"),
-    (rtype::TXT, "TXT"),
-    (rtype::RP, "RP"),
-    (rtype::AFSDB, "AFSDB"),
-    (19, "X25"),
-    (20, "ISDN"),
-    (rtype::RT, "RT"),
-    (22, "NSAP"),
-    (23, "NSAP-PTR"),
-    (rtype::SIG, "SIG"),
-    (rtype::KEY, "KEY"),
-    (rtype::PX, "PX"),
-    (27, "GPOS"),
-    (rtype::AAAA, "AAAA"),
-    (rtype::LOC, "LOC"),
-    (rtype::NXT, "NXT"),
-    (31, "EID"),
-    (32, "NIMLOC"),
-    (rtype::SRV, "SRV"),
-    (34, "ATMA"),
-    (rtype::NAPTR, "NAPTR"),
-    (rtype::KX, "KX"),
-    (rtype::CERT, "CERT"),
-    (38, "A6"),
-    (rtype::DNAME, "DNAME"),
-    (40, "SINK"),
-    (rtype::OPT, "OPT"),
-    (rtype::APL, "APL"),
-    (rtype::DS, "DS"),
-    (rtype::SSHFP, "SSHFP"),
-    (rtype::IPSECKEY, "IPSECKEY"),
-    (rtype::RRSIG, "RRSIG"),
-    (rtype::NSEC, "NSEC"),
-    (rtype::DNSKEY, "DNSKEY"),
-    (rtype::DHCID, "DHCID"),
-    (rtype::NSEC3, "NSEC3"),
-    (rtype::NSEC3PARAM, "NSEC3PARAM"),
-    (rtype::TLSA, "TLSA"),
-    (rtype::SMIMEA, "SMIMEA"),
-    (rtype::HIP, "HIP"),
-    (56, "NINFO"),
-    (57, "RKEY"),
-    (58, "TALINK"),
-    (rtype::CDS, "CDS"),
-    (rtype::CDNSKEY, "CDNSKEY"),
-    (rtype::OPENPGPKEY, "OPENPGPKEY"),
-    (rtype::CSYNC, "CSYNC"),
-    (rtype::ZONEMD, "ZONEMD"),
-    (rtype::SVCB, "SVCB"),
-    (rtype::HTTPS, "HTTPS"),
-    (66, "DSYNC"),
-    (rtype::SPF, "SPF"),
-    (rtype::NID, "NID"),
-    (rtype::L32, "L32"),
-    (rtype::L64, "L64"),
-    (rtype::LP, "LP"),
-    (rtype::EUI48, "EUI48"),
-    (rtype::EUI64, "EUI64"),
-    (rtype::TKEY, "TKEY"),
-    (rtype::TSIG, "TSIG"),
-    (rtype::IXFR, "IXFR"),
-    (rtype::AXFR, "AXFR"),
-    (253, "MAILB"),
-    (254, "MAILA"),
-    (rtype::ANY, "ANY"),
-    (rtype::URI, "URI"),
-    (rtype::CAA, "CAA"),
-    (258, "AVC"),
-    (259, "DOA"),
-    (260, "AMTRELAY"),
-    (261, "RESINFO"),
-    (32768, "TA"),
-    (32769, "DLV"),
-];
-
-const CLASSES: &[(u16, &str)] = &[(1, "IN"), (3, "CH"), (4, "HS"), (254, "NONE"), (255, "ANY")];
-
-/// `A`, `MX`, … or `TYPE65400` (RFC 3597 §5) for types without a mnemonic.
-pub fn type_name(rtype: u16) -> Cow<'static, str> {
-    match TYPES.iter().find(|(t, _)| *t == rtype) {
-        Some((_, n)) => Cow::Borrowed(n),
-        None => Cow::Owned(format!("TYPE{rtype}")),
-    }
-}
-
-/// The type number of a mnemonic or of `TYPEnnn`, ignoring case.
-pub fn type_from_name(s: &str) -> Option<u16> {
-    from_name(TYPES, "TYPE", s)
-}
-
-/// `IN`, `CH`, … or `CLASS42`.
-pub fn class_name(class: u16) -> Cow<'static, str> {
-    match CLASSES.iter().find(|(c, _)| *c == class) {
-        Some((_, n)) => Cow::Borrowed(n),
-        None => Cow::Owned(format!("CLASS{class}")),
-    }
-}
-
-/// The class number of a mnemonic or of `CLASSnnn`, ignoring case.
-pub fn class_from_name(s: &str) -> Option<u16> {
-    from_name(CLASSES, "CLASS", s)
-}
-
-fn from_name(table: &[(u16, &str)], generic: &str, s: &str) -> Option<u16> {
-    if let Some((v, _)) = table.iter().find(|(_, n)| n.eq_ignore_ascii_case(s)) {
-        return Some(*v);
-    }
-    let prefix = s.get(..generic.len())?;
-    let digits = &s[generic.len()..];
-    if !prefix.eq_ignore_ascii_case(generic) || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
+use super::message::{skip_uncompressed_name, Record};
+use super::name::{push_ddd, Name};
+use super::types::rtype;
+pub use super::types::{class_from_name, class_name, type_from_name, type_name};
 
 /// `owner TTL CLASS TYPE rdata`, the owner absolute.
 pub fn record_to_line(r: &Record) -> String {
@@ -625,7 +497,7 @@ fn timestamp(t: u32) -> String {
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
-    use crate::xfr::wire::class;
+    use crate::wire::class;
 
     fn n(s: &str) -> Vec<u8> {
         Name::from_ascii(s).unwrap_or_else(|e| panic!("{e}")).as_wire().to_vec()
