@@ -48,6 +48,7 @@ pub mod daemon;
 pub mod dns;
 pub mod scheduler;
 pub mod store;
+pub mod view;
 pub mod wire;
 pub mod xfr;
 pub mod zone;

@@ -119,8 +119,9 @@ async fn notify_is_refused_from_strangers_bad_keys_and_for_unknown_zones() {
     let r = exchange("127.0.0.1", d.dns_port, &notify_packet("strict.test", Some(&key))).await.expect("a reply");
     assert_eq!(r.header.rcode(), rcode::NOERROR);
     assert!(r.tsig.is_some(), "the reply to a signed NOTIFY is signed");
-    // A plain query: not implemented yet.
-    let q = wire::build_query(7, &Name::from_ascii("lax.test").expect("name"), wire::rtype::SOA, None);
+    // Another opcode (UPDATE, RFC 2136): not implemented.
+    let mut q = wire::build_query(7, &Name::from_ascii("lax.test").expect("name"), wire::rtype::SOA, None);
+    q[2] |= wire::opcode::UPDATE << 3;
     let r = exchange("127.0.0.1", d.dns_port, &q).await.expect("a reply");
     assert_eq!(r.header.rcode(), rcode::NOTIMP);
     // Garbage: no reply at all, and the daemon carries on.

@@ -129,6 +129,7 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
     let new = NewCustomNs { ns_name, set_id, dns_records };
     let n = app.store.call(move |c| nameservers::create_ns(c, account, new)).await?;
     tracing::info!(account, ns = %n.ns_name, set = n.set_id, "custom nameserver created");
+    app.engine.republish_account(account).await;
     Ok((StatusCode::CREATED, data(to_json(&n))))
 }
 
@@ -150,5 +151,6 @@ pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiE
     let (account, name) = (ctx.account, path_ns(&ctx));
     let n = app.store.call(move |c| nameservers::delete_ns(c, account, &name)).await?;
     tracing::info!(account, ns = %n.ns_name, set = n.set_id, "custom nameserver deleted");
+    app.engine.republish_account(account).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -53,7 +53,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { field, message } => ApiError::invalid(field, message),
             StoreError::InUse { message } => ApiError::new(StatusCode::CONFLICT, message),
             StoreError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secondaryd is shutting down"),
-            e @ (StoreError::Db(_) | StoreError::Setup(_)) => {
+            e @ (StoreError::Db(_) | StoreError::Setup(_) | StoreError::Corrupt(_)) => {
                 tracing::error!(error = %e, "store error while serving an API request");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error in the store; see the daemon's log")
             }

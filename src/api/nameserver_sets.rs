@@ -147,6 +147,7 @@ pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Jso
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let s = app.store.call(move |c| nameservers::update_set(c, account, &id, change)).await?;
     tracing::info!(account, set = %s.name, id = s.id, "nameserver set updated");
+    app.engine.republish_account(account).await;
     Ok(data(to_json(&s)))
 }
 
@@ -155,5 +156,6 @@ pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiE
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let s = app.store.call(move |c| nameservers::delete_set(c, account, &id)).await?;
     tracing::info!(account, set = %s.name, id = s.id, "nameserver set deleted");
+    app.engine.republish_account(account).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -103,6 +103,7 @@ pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Jso
         account, zone = %z.name, nameservers = ?ns.nameservers(), sets = ?ns.set_ids(),
         "zone NS records set"
     );
+    app.engine.republish(z.id, &z.name).await;
     Ok(data(ns_records_json(&app, &z).await?))
 }
 
@@ -120,6 +121,7 @@ pub async fn clear(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiEr
     let (account, zone) = (ctx.account, path_zone(&ctx));
     let z = app.store.call(move |c| nameservers::clear_zone_ns(c, account, &zone)).await?;
     tracing::info!(account, zone = %z.name, "zone NS records cleared: the primary's are published");
+    app.engine.republish(z.id, &z.name).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -122,6 +122,7 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
     let name = name.ok_or_else(|| ApiError::invalid("name", "can't be blank"))?;
     let account = ctx.account;
     let z = app.store.call(move |c| zones::create(c, account, &name)).await?;
+    app.engine.zone_created(z.id, &z.name);
     tracing::info!(account, zone = %z.name, id = z.id, "secondary zone created");
     Ok((StatusCode::CREATED, data(to_json(&app, &z))))
 }
@@ -160,6 +161,7 @@ pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiE
     let (account, zone) = (ctx.account, path_zone(&ctx));
     let z = app.store.call(move |c| zones::delete(c, account, &zone)).await?;
     app.engine.scheduler.remove(z.id);
+    app.engine.zone_deleted(&z.name);
     tracing::info!(account, zone = %z.name, id = z.id, "secondary zone deleted with its data");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -41,9 +41,24 @@ pub struct Config {
     pub control_socket: PathBuf,
     pub control_listen: Option<SocketAddr>,
     pub dns_listen: Vec<SocketAddr>,
+    pub dns: DnsConfig,
     pub transfer: TransferConfig,
     pub tsig_keys: Vec<TsigKeyConfig>,
     pub tokens: Vec<Token>,
+}
+
+/// The DNS listener's answers (`[dns]`).
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    pub listen: Vec<SocketAddr>,
+    /// The largest UDP answer we send (and advertise in OPT).
+    pub max_udp_payload: u16,
+    /// CHAOS TXT `version.bind` / `version.server`; REFUSED when unset.
+    pub version: Option<String>,
+    /// CHAOS TXT `hostname.bind` / `id.server`; REFUSED when unset.
+    pub identity: Option<String>,
+    /// The NSID option (RFC 5001) sent to clients that ask; none when unset.
+    pub nsid: Option<String>,
 }
 
 /// Limits and timeouts of incoming zone transfers (DESIGN §2).

@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::policy::{parse_network, AddressPolicy};
-use super::{normalize_key_name, Config, ConfigError, Token, TransferConfig, TsigKeyConfig, TSIG_ALGORITHMS};
+use super::{
+    normalize_key_name, Config, ConfigError, DnsConfig, Token, TransferConfig, TsigKeyConfig, TSIG_ALGORITHMS,
+};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +72,20 @@ impl Default for ControlSpec {
 pub struct DnsSpec {
     #[serde(default = "default_dns_listen")]
     pub listen: Vec<String>,
+    #[serde(default = "default_max_udp_payload")]
+    pub max_udp_payload: u64,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub identity: Option<String>,
+    #[serde(default)]
+    pub nsid: Option<String>,
+}
+
+/// The DNS Flag Day 2020 size: no IP fragmentation on common paths (BIND's and
+/// Knot's default too).
+pub fn default_max_udp_payload() -> u64 {
+    1232
 }
 
 pub fn default_dns_listen() -> Vec<String> {
@@ -78,7 +94,13 @@ pub fn default_dns_listen() -> Vec<String> {
 
 impl Default for DnsSpec {
     fn default() -> Self {
-        DnsSpec { listen: default_dns_listen() }
+        DnsSpec {
+            listen: default_dns_listen(),
+            max_udp_payload: default_max_udp_payload(),
+            version: None,
+            identity: None,
+            nsid: None,
+        }
     }
 }
 
@@ -317,6 +339,24 @@ impl ConfigFile {
             dns_listen.push(c.addr(&format!("dns.listen[{i}]"), s)?);
         }
 
+        let max_udp_payload = match u16::try_from(self.dns.max_udp_payload) {
+            Ok(v) if v >= 512 => v,
+            _ => return Err(c.err("dns.max_udp_payload", "must be from 512 to 65535 (bytes)")),
+        };
+        let text = |key: &str, v: &Option<String>| -> Result<Option<String>, ConfigError> {
+            match v {
+                Some(s) if s.len() > 255 => Err(c.err(key, "must be at most 255 bytes")),
+                Some(s) if s.is_empty() => Ok(None),
+                other => Ok(other.clone()),
+            }
+        };
+        let dns = DnsConfig {
+            listen: dns_listen.clone(),
+            max_udp_payload,
+            version: text("dns.version", &self.dns.version)?,
+            identity: text("dns.identity", &self.dns.identity)?,
+            nsid: text("dns.nsid", &self.dns.nsid)?,
+        };
         let t = &self.transfer;
         let positive = |key: &str, v: u64| -> Result<u64, ConfigError> {
             if v == 0 {
@@ -409,6 +449,7 @@ impl ConfigFile {
             control_socket: c.path(&self.control.socket),
             control_listen,
             dns_listen,
+            dns,
             transfer,
             tsig_keys,
             tokens,

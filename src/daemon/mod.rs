@@ -75,6 +75,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let zones =
         engine.replan_all().await.map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
     tracing::info!(zones, "zone timers planned from the store");
+    let started = std::time::Instant::now();
+    let (served, records) =
+        engine.load_views().await.map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
+    tracing::info!(zones = served, records, ms = started.elapsed().as_millis() as u64, "zones loaded for serving");
     let listeners = dns::bind(&config.dns_listen).await.map_err(|(addr, error)| DaemonError::Bind {
         what: "DNS (NOTIFY)",
         addr: addr.to_string(),

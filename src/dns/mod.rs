@@ -1,22 +1,19 @@
-//! The DNS listener: UDP and TCP on every `dns.listen` address. For now it
-//! answers NOTIFY (RFC 1996); queries and XFR-out come later and get NOTIMP.
+//! The DNS listener: UDP and TCP on every `dns.listen` address, each message
+//! dispatched by opcode: QUERY to [`query`] (answers from the serving view,
+//! never from SQLite), NOTIFY to [`notify`] (schedules a refresh), anything
+//! else NOTIMP. Unparseable messages are answered FORMERR with the bare header
+//! when the header is readable (never larger than the query), else dropped;
+//! responses are dropped and counted.
 //!
-//! A NOTIFY is an input: it is checked and then only *schedules* a refresh
-//! through the engine (merged with one pending or running, RFC 1996 §4.4). It
-//! never transfers anything itself. Rules, in order:
-//! - unparseable packets and responses are dropped and counted, never answered;
-//! - opcodes other than NOTIFY → NOTIMP;
-//! - not exactly one question of type SOA → FORMERR;
-//! - a zone we do not hold → NOTAUTH;
-//! - a source address that is not one of the zone's primaries (any port) → REFUSED;
-//! - a TSIG that does not verify with that primary's key → NOTAUTH with the TSIG
-//!   error (BADKEY/BADSIG/BADTIME), unsigned (RFC 8945 §5.4.1);
-//! - unsigned while the primary requires signed NOTIFY → REFUSED;
-//! - otherwise NOERROR, AA, the question echoed, signed when the request was.
-//!   When the NOTIFY carries the new SOA and its serial is not newer than ours,
-//!   no refresh is scheduled (BIND does the same).
+//! TCP (RFC 7766): several queries per connection, answered in order as each
+//! is ready; a connection idle for `TCP_IDLE` is closed; at most
+//! `MAX_TCP_CONNECTIONS` are open at once (more wait to be accepted).
 
-use std::net::{IpAddr, SocketAddr};
+pub mod answer;
+mod notify;
+pub mod query;
+
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,12 +23,9 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::store::zones::{self, Zone};
-use crate::wire::serial::Serial;
-use crate::wire::tsig::{self, TsigKey};
-use crate::wire::{self, opcode, rcode, rtype, Message, Name};
-use crate::zone::name::normalize_zone_name;
+use crate::wire::{self, opcode, rcode};
 use crate::zone::Engine;
+use query::{Outcome, QueryConfig};
 
 /// Open TCP connections at most; more wait to be accepted.
 const MAX_TCP_CONNECTIONS: usize = 128;
@@ -45,6 +39,18 @@ pub struct DnsStats {
     pub notify_refused: AtomicU64,
     pub malformed: AtomicU64,
     pub not_implemented: AtomicU64,
+    /// Queries answered, by RCODE: NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, other.
+    pub answered: [AtomicU64; 7],
+}
+
+impl DnsStats {
+    fn count_rcode(&self, code: u16) {
+        let i = match code {
+            0..=5 => usize::from(code),
+            _ => 6,
+        };
+        self.answered[i].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The bound sockets of one `dns.listen` address.
@@ -91,18 +97,26 @@ fn bind_socket(addr: SocketAddr, ty: socket2::Type) -> std::io::Result<socket2::
 pub struct DnsServer {
     engine: Arc<Engine>,
     pub stats: Arc<DnsStats>,
+    query: QueryConfig,
 }
 
 impl DnsServer {
     pub fn new(engine: Arc<Engine>, stats: Arc<DnsStats>) -> Arc<DnsServer> {
-        Arc::new(DnsServer { engine, stats })
+        let d = &engine.config.dns;
+        let query = QueryConfig {
+            max_udp_payload: d.max_udp_payload,
+            version: d.version.clone(),
+            identity: d.identity.clone(),
+            nsid: d.nsid.clone().map(String::into_bytes),
+        };
+        Arc::new(DnsServer { engine, stats, query })
     }
 
     /// Serves the listeners until `shutdown` turns true.
     pub async fn serve(self: Arc<Self>, listeners: Vec<Listener>, shutdown: watch::Receiver<bool>) {
         let mut tasks = JoinSet::new();
         for l in listeners {
-            tracing::info!(addr = %l.addr, "DNS listening (UDP and TCP) for NOTIFY");
+            tracing::info!(addr = %l.addr, "DNS listening (UDP and TCP) for queries and NOTIFY");
             let (me, rx) = (self.clone(), shutdown.clone());
             tasks.spawn(me.serve_udp(l.udp, rx));
             let (me, rx) = (self.clone(), shutdown.clone());
@@ -124,7 +138,7 @@ impl DnsServer {
                 },
                 _ = shutdown.wait_for(|s| *s) => return,
             };
-            if let Some(reply) = self.handle(&buf[..n], src).await {
+            if let Some(reply) = self.handle(&buf[..n], src, false).await {
                 if let Err(e) = sock.send_to(&reply, src).await {
                     tracing::debug!(%src, error = %e, "cannot send a UDP reply");
                 }
@@ -172,7 +186,7 @@ impl DnsServer {
                 Ok(Ok(_)) => {}
                 _ => return,
             }
-            if let Some(reply) = self.handle(&msg, src).await {
+            if let Some(reply) = self.handle(&msg, src, true).await {
                 let mut frame = (reply.len() as u16).to_be_bytes().to_vec();
                 frame.extend_from_slice(&reply);
                 if stream.write_all(&frame).await.is_err() {
@@ -183,7 +197,7 @@ impl DnsServer {
     }
 
     /// Answers one DNS message from `src`; `None` means drop it.
-    pub async fn handle(&self, bytes: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+    pub async fn handle(&self, bytes: &[u8], src: SocketAddr, tcp: bool) -> Option<Vec<u8>> {
         let msg = match wire::parse_message(bytes) {
             Ok(m) if !m.header.is_response() => m,
             Ok(_) => {
@@ -192,114 +206,39 @@ impl DnsServer {
             }
             Err(e) => {
                 self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(%src, error = %e, "dropped a malformed DNS message");
-                return None;
+                tracing::debug!(%src, error = %e, "malformed DNS message");
+                return formerr_header(bytes);
             }
         };
-        if msg.header.opcode() != opcode::NOTIFY {
-            self.stats.not_implemented.fetch_add(1, Ordering::Relaxed);
-            return Some(wire::build_response(&msg, rcode::NOTIMP));
-        }
-        Some(self.notify(&msg, bytes, src).await)
-    }
-
-    fn refuse(&self, msg: &Message, src: SocketAddr, zone: &str, code: u16, reason: &str) -> Vec<u8> {
-        self.stats.notify_refused.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(zone, from = %src, rcode = %rcode::name(code), reason, "NOTIFY refused");
-        wire::build_response(msg, code)
-    }
-
-    async fn notify(&self, msg: &Message, bytes: &[u8], src: SocketAddr) -> Vec<u8> {
-        let [q] = msg.questions.as_slice() else {
-            return self.refuse(msg, src, "-", rcode::FORMERR, "a NOTIFY needs exactly one question");
-        };
-        let qname = q.name.to_string();
-        if q.qtype != rtype::SOA {
-            return self.refuse(msg, src, &qname, rcode::FORMERR, "a NOTIFY question must be of type SOA");
-        }
-        let Ok(name) = normalize_zone_name(&qname) else {
-            return self.refuse(msg, src, &qname, rcode::NOTAUTH, "not a zone name we could hold");
-        };
-        let lookup = name.clone();
-        let zone = match self.engine.store.call(move |c| zones::by_name(c, &lookup)).await {
-            Ok(Some(z)) => z,
-            Ok(None) => return self.refuse(msg, src, &name, rcode::NOTAUTH, "we are not a secondary for this zone"),
-            Err(e) => {
-                tracing::error!(zone = %name, error = %e, "cannot look up a zone for a NOTIFY");
-                return wire::build_response(msg, rcode::SERVFAIL);
-            }
-        };
-        let from_primaries: Vec<_> = zone.primaries.iter().filter(|p| same_ip(&p.ip, src.ip())).collect();
-        if from_primaries.is_empty() {
-            return self.refuse(msg, src, &name, rcode::REFUSED, "the source is not a primary of this zone");
-        }
-
-        // TSIG (RFC 8945): a signed NOTIFY must verify with one of those primaries' keys.
-        let keys: Vec<&TsigKey> =
-            from_primaries.iter().filter_map(|p| p.tsig_key.as_deref()).filter_map(|k| self.engine.key(k)).collect();
-        let signed_by = match &msg.tsig {
-            Some(t) => {
-                let now = tsig::unix_now();
-                match tsig::verify_request(
-                    |n: &Name| keys.iter().copied().find(|k| k.name.eq_ignore_case(n)),
-                    bytes,
-                    msg,
-                    now,
-                ) {
-                    Ok((key, mac)) => Some((key, mac)),
-                    Err(e) => {
-                        let code = e.reply_error().unwrap_or(rcode::BADSIG);
-                        let mut reply = self.refuse(msg, src, &name, rcode::NOTAUTH, &format!("TSIG: {e}"));
-                        let _ = tsig::append_unsigned_tsig_error(&mut reply, &t.key_name, &t.algorithm, code, now);
-                        return reply;
-                    }
+        match msg.header.opcode() {
+            opcode::QUERY => {
+                let (reply, outcome) = query::respond(&self.engine.views, &self.query, &msg, tcp);
+                match outcome {
+                    Outcome::Answered(code) => self.stats.count_rcode(code),
+                    Outcome::Refused => self.stats.count_rcode(rcode::REFUSED),
                 }
+                Some(reply)
             }
-            None => {
-                if from_primaries.iter().all(|p| p.notify_requires_tsig) {
-                    return self.refuse(msg, src, &name, rcode::REFUSED, "the primary requires signed NOTIFY");
-                }
-                None
-            }
-        };
-
-        let hint = msg.answers.iter().find(|r| r.rtype == rtype::SOA).and_then(|r| r.soa_serial());
-        self.accept(&zone, src, hint).await;
-        let reply = wire::build_response(msg, rcode::NOERROR);
-        match signed_by {
-            Some((key, mac)) => tsig::sign_response(key, &mac, &reply, tsig::unix_now()).unwrap_or(reply),
-            None => reply,
-        }
-    }
-
-    async fn accept(&self, zone: &Zone, src: SocketAddr, hint: Option<u32>) {
-        self.stats.notify_accepted.fetch_add(1, Ordering::Relaxed);
-        let st = &zone.status;
-        let stale = match (hint, st.serial) {
-            (Some(h), Some(ours)) => !st.expired && !Serial(h).is_newer_than(Serial(ours)),
-            _ => false,
-        };
-        let (id, from) = (zone.id, src.to_string());
-        if let Err(e) = self.engine.store.call(move |c| zones::record_notify(c, id, &from, hint)).await {
-            tracing::error!(zone = %zone.name, error = %e, "cannot record a NOTIFY");
-        }
-        if stale {
-            tracing::info!(zone = %zone.name, from = %src, serial = ?hint, ours = ?st.serial,
-                "NOTIFY accepted; its serial is not newer than ours, no refresh");
-        } else {
-            tracing::info!(zone = %zone.name, from = %src, serial = ?hint, "NOTIFY accepted; refresh scheduled");
-            match (hint, st.serial) {
-                (Some(h), Some(_)) if !st.expired => self.engine.notified(zone.id, h, src.ip()),
-                _ => self.engine.request_refresh(zone.id, false),
+            opcode::NOTIFY => Some(self.notify(&msg, bytes, src).await),
+            _ => {
+                self.stats.not_implemented.fetch_add(1, Ordering::Relaxed);
+                Some(wire::build_response(&msg, rcode::NOTIMP))
             }
         }
     }
 }
 
-fn same_ip(stored: &str, src: IpAddr) -> bool {
-    let src = match src {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
-    stored.parse::<IpAddr>().is_ok_and(|ip| ip == src)
+/// FORMERR for a request whose header is readable (RFC 1035 §4.1.1): the bare
+/// 12-byte header, so never more than the request; `None` for a response or a
+/// fragment shorter than a header.
+fn formerr_header(bytes: &[u8]) -> Option<Vec<u8>> {
+    let h = bytes.get(..12)?;
+    if h[2] & 0x80 != 0 {
+        return None;
+    }
+    let mut out = vec![0u8; 12];
+    out[..2].copy_from_slice(&h[..2]);
+    out[2] = 0x80 | (h[2] & 0x79);
+    out[3] = rcode::FORMERR as u8;
+    Some(out)
 }

@@ -43,6 +43,8 @@ pub enum StoreError {
     Db(rusqlite::Error),
     /// A problem around the database itself (its directory, its schema version, the thread).
     Setup(String),
+    /// Stored data that cannot be what we wrote (a record that does not parse).
+    Corrupt(String),
     /// The store thread has stopped (the daemon is shutting down).
     Unavailable,
 }
@@ -55,6 +57,7 @@ impl std::fmt::Display for StoreError {
             StoreError::InUse { message } => f.write_str(message),
             StoreError::Db(e) => write!(f, "database error: {e}"),
             StoreError::Setup(e) => f.write_str(e),
+            StoreError::Corrupt(e) => write!(f, "corrupt store data: {e}"),
             StoreError::Unavailable => f.write_str("the store is shutting down"),
         }
     }

@@ -484,6 +484,30 @@ pub fn records(
     Ok((rows, total as u64))
 }
 
+/// Feeds the zone's current records to `push` (owner wire, type, TTL, RDATA),
+/// in storage order: how the serving view is built at start-up.
+pub fn for_each_record(
+    conn: &Connection,
+    zone_id: i64,
+    mut push: impl FnMut(&[u8], u16, u32, &[u8]) -> Result<(), String>,
+) -> Result<u64, StoreError> {
+    let version = current_version(conn, zone_id)?;
+    let t = table(zone_id, version);
+    let mut stmt = conn.prepare_cached(&format!("SELECT owner, rtype, ttl, rdata FROM {t} WHERE zone_id = ?1"))?;
+    let mut rows = stmt.query([zone_id])?;
+    let mut n = 0u64;
+    while let Some(row) = rows.next()? {
+        let owner: String = row.get(0)?;
+        let name = crate::wire::Name::from_ascii(&owner)
+            .map_err(|e| StoreError::Corrupt(format!("zone {zone_id}: stored owner `{owner}`: {e}")))?;
+        let rdata = row.get_ref(3)?.as_blob().unwrap_or_default();
+        push(name.as_wire(), row.get(1)?, row.get(2)?, rdata)
+            .map_err(|e| StoreError::Corrupt(format!("zone {zone_id}: {e}")))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Drops record tables no zone version names (left by a crash mid-transfer or
 /// by a deleted zone). Run at start-up; returns how many were dropped.
 pub fn collect_garbage(conn: &mut Connection) -> Result<u64, StoreError> {

@@ -171,6 +171,20 @@ pub fn all_status(conn: &Connection) -> Result<Vec<(i64, ZoneStatus)>, StoreErro
     Ok(rows)
 }
 
+/// Every zone's id and name (the serving map at start-up).
+pub fn all_names(conn: &Connection) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let mut stmt = conn.prepare("SELECT id, name FROM zones")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// The ids and names of one account's zones.
+pub fn ids_of_account(conn: &Connection, account: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, name FROM zones WHERE account_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([account], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 /// A zone by id alone (the zone handler's view), with its primaries.
 pub fn by_id(conn: &Connection, id: i64) -> Result<Zone, StoreError> {
     let z = conn

@@ -22,8 +22,10 @@ pub mod serial;
 pub mod text;
 pub mod tsig;
 pub mod types;
+pub mod writer;
 
 pub use message::*;
 pub use name::*;
 pub use serial::Serial;
 pub use types::{class, opcode, rcode, rtype};
+pub use writer::{Full, MessageWriter};

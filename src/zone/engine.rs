@@ -35,6 +35,8 @@ pub struct Engine {
     pub store: Store,
     pub config: Arc<Config>,
     pub scheduler: Arc<Scheduler>,
+    /// What the DNS listener answers from (kept in step by `zone::serve`).
+    pub views: Arc<crate::view::Views>,
     keys: HashMap<String, TsigKey>,
     clamps: Clamps,
     per_primary: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
@@ -59,6 +61,7 @@ impl Engine {
             store,
             config,
             scheduler,
+            views: Arc::new(crate::view::Views::new()),
             keys,
             per_primary: Mutex::new(HashMap::new()),
             soa_next: tokio::sync::Mutex::new(Instant::now()),
@@ -209,11 +212,16 @@ impl Engine {
                 st.next_refresh_at = Some(next);
                 st.expires_at = expires;
                 st.backoff = backoff;
-                Ok(st)
+                Ok((z.name, st))
             })
             .await;
         match planned {
-            Ok(st) => plan_from(&st, now_secs()),
+            Ok((name, st)) => {
+                if ok && !st.expired {
+                    self.serve_refreshed(zone, &name);
+                }
+                plan_from(&st, now_secs())
+            }
             Err(StoreError::NotFound { .. }) => Plan::default(),
             Err(e) => {
                 tracing::error!(zone_id = zone, error = %e, "cannot persist the zone's timers; retrying in a minute");
@@ -233,11 +241,16 @@ impl Engine {
                     tracing::warn!(zone = %z.name, serial = ?z.status.serial, last_success_at = ?z.status.last_success_at,
                         "zone expired: no successful refresh within SOA expire; no longer served, refreshes continue");
                 }
-                zones::by_id(c, zone).map(|z| z.status)
+                zones::by_id(c, zone).map(|z| (z.name, z.status))
             })
             .await;
         match r {
-            Ok(st) => plan_from(&st, now_secs()),
+            Ok((name, st)) => {
+                if st.expired {
+                    self.serve_expired(zone, &name);
+                }
+                plan_from(&st, now_secs())
+            }
             Err(_) => Plan::default(),
         }
     }

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod name;
 pub mod publish;
 mod refresh;
+mod serve;
 pub mod timers;
 
 pub use engine::Engine;

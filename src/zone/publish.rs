@@ -26,6 +26,8 @@ use std::net::IpAddr;
 
 use crate::store::nameservers::ZoneNs;
 use crate::store::zonedata::{record_key, StoredRecord};
+use crate::view::tree::{Key, NodeBuf};
+use crate::view::ZoneView;
 use crate::wire::{class, rtype, skip_uncompressed_name, Name, Record};
 
 /// TTL of configured NS records when no set gives one and the primary has no
@@ -182,6 +184,50 @@ fn rewrite_soa(rdata: &[u8], mname: Option<&Name>, rname: Option<&Name>) -> Opti
     out.extend_from_slice(rname.map(Name::as_wire).unwrap_or(&rdata[m_end..r_end]));
     out.extend_from_slice(fixed);
     Some(out)
+}
+
+/// The replacement nodes that lay `settings` over a view of the primary's
+/// data: [`publish`] applied to the records of the names it can change (the
+/// apex and the in-zone nameservers with configured addresses), so the query
+/// path publishes exactly what the API lists and exports.
+pub fn overlay(view: &ZoneView, settings: Option<&Settings>) -> Vec<(Key, Option<NodeBuf>)> {
+    let Some(s) = settings else {
+        return Vec::new();
+    };
+    let apex = &view.apex;
+    let mut names: Vec<Name> = vec![apex.clone()];
+    for g in s.glue.iter().filter(|g| g.name.is_subdomain_of(apex)) {
+        if !names.contains(&g.name) {
+            names.push(g.name.clone());
+        }
+    }
+    let mut records = Vec::new();
+    for n in &names {
+        let Some(node) = view.raw_node(n) else { continue };
+        for set in node.rrsets {
+            for rdata in set.rdatas {
+                records.push(StoredRecord {
+                    id: 0,
+                    owner: n.to_string(),
+                    rtype: set.rtype,
+                    class: class::IN,
+                    ttl: set.ttl,
+                    rdata,
+                });
+            }
+        }
+    }
+    let mut nodes: Vec<(Name, NodeBuf)> = names.into_iter().map(|n| (n, NodeBuf::default())).collect();
+    for r in publish(apex, records, Some(s)) {
+        let Ok(owner) = Name::from_ascii(&r.owner) else { continue };
+        if let Some((_, node)) = nodes.iter_mut().find(|(n, _)| *n == owner) {
+            node.add(r.rtype, r.ttl, &r.rdata);
+        }
+    }
+    nodes
+        .into_iter()
+        .map(|(n, node)| (Key::from_wire(n.to_lowercase().as_wire()), (!node.is_empty()).then_some(node)))
+        .collect()
 }
 
 /// The nameservers a zone should be delegated to, in priority order, read from

@@ -4,6 +4,7 @@
 //! in `last_error` what went wrong and with which primary.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
@@ -13,6 +14,7 @@ use super::Engine;
 use crate::store::zonedata::{self, Committed, Diff, DiffError};
 use crate::store::zones::{self, LinkedPrimary, Zone};
 use crate::store::{Store, StoreError};
+use crate::view::ViewBuilder;
 use crate::wire::serial::Serial;
 use crate::wire::{rtype, Name, Record};
 use crate::xfr::client::{self, Summary};
@@ -227,11 +229,11 @@ async fn transfer_once(
     tracing::info!(zone = %zone.name, primary = %label(p), r#type = kind, serial = ?zone.status.serial, "transfer started");
     let started = Instant::now();
     let (tx, rx) = mpsc::channel::<Vec<Update>>(4);
-    let consumer = tokio::spawn(consume(engine.store.clone(), zone.id, rx));
+    let consumer = tokio::spawn(consume(engine.store.clone(), zone.id, origin.clone(), rx));
     let opts = engine.transfer_options();
     let result = client::transfer(addr, origin, request, key, &opts, tx).await;
     let consumed = consumer.await.map_err(|e| Failure::Other(format!("the store task failed: {e}")));
-    let (loaded, soa) = match consumed {
+    let (loaded, soa, builder) = match consumed {
         Ok(Ok(v)) => v,
         Ok(Err((e, loaded))) => {
             discard(&engine.store, zone.id, loaded).await;
@@ -298,6 +300,9 @@ async fn transfer_once(
                 .call(move |c| zonedata::replace_small(c, id, &records, &committed))
                 .await
                 .map_err(Failure::Store)?;
+            if let Some(b) = builder {
+                engine.serve_full(id, &zone.name, b).await;
+            }
             commit_ms = commit_started.elapsed().as_millis() as u64;
             if old > 0 {
                 // The zone shrank below the large-zone size: drop its old table.
@@ -312,6 +317,9 @@ async fn transfer_once(
                 .call(move |c| zonedata::commit_full(c, id, version, written, &committed))
                 .await
                 .map_err(Failure::Store)?;
+            if let Some(b) = builder {
+                engine.serve_full(id, &zone.name, b).await;
+            }
             commit_ms = commit_started.elapsed().as_millis() as u64;
             // Served from now on; index it and drop the old copy off the main store thread.
             if let Err(e) = engine.store.background(move |c| zonedata::finish_full(c, id, version, old)).await {
@@ -319,10 +327,15 @@ async fn transfer_once(
             }
         }
         Loaded::Diffs(diffs) => {
+            let diffs = Arc::new(diffs);
+            let to_store = diffs.clone();
             let applied =
-                engine.store.call(move |c| Ok(zonedata::apply_diffs(c, id, &diffs, &committed, journal_max))).await;
+                engine.store.call(move |c| Ok(zonedata::apply_diffs(c, id, &to_store, &committed, journal_max))).await;
             match applied {
-                Ok(Ok(_)) => commit_ms = commit_started.elapsed().as_millis() as u64,
+                Ok(Ok(_)) => {
+                    engine.serve_diffs(id, &zone.name, diffs).await;
+                    commit_ms = commit_started.elapsed().as_millis() as u64;
+                }
                 Ok(Err(DiffError::Mismatch(why))) => {
                     return Ok(TransferEnd::NeedAxfr(format!("the IXFR from {} does not apply: {why}", label(p))))
                 }
@@ -372,7 +385,9 @@ async fn discard(store: &Store, zone_id: i64, loaded: Loaded) {
     }
 }
 
-type Consumed = (Loaded, Option<[u32; 4]>);
+/// What the stream left: the store side, the new SOA timers, and (for a full
+/// transfer) the serving view's builder, fed as the records arrived.
+type Consumed = (Loaded, Option<[u32; 4]>, Option<ViewBuilder>);
 
 /// The store side of a transfer: takes update batches off the channel (the
 /// transfer waits while the store is busy: backpressure, nothing dropped),
@@ -382,15 +397,20 @@ type Consumed = (Loaded, Option<[u32; 4]>);
 async fn consume(
     store: Store,
     zone_id: i64,
+    origin: Name,
     mut rx: mpsc::Receiver<Vec<Update>>,
 ) -> Result<Consumed, (StoreError, Loaded)> {
     let mut loaded = Loaded::Nothing;
+    let mut builder: Option<ViewBuilder> = None;
     let mut buf: Vec<Record> = Vec::new();
     let mut soa: Option<[u32; 4]> = None;
     while let Some(batch) = rx.recv().await {
         for update in batch {
             match update {
-                Update::BeginFull => loaded = Loaded::Small(Vec::new()),
+                Update::BeginFull => {
+                    loaded = Loaded::Small(Vec::new());
+                    builder = Some(ViewBuilder::new(&origin));
+                }
                 Update::BeginDiff { from, to } => {
                     let mut diffs = match std::mem::replace(&mut loaded, Loaded::Nothing) {
                         Loaded::Diffs(d) => d,
@@ -410,6 +430,11 @@ async fn consume(
                     if r.rtype == rtype::SOA {
                         if let Some(f) = r.soa_fields() {
                             soa = Some([f[1], f[2], f[3], f[4]]);
+                        }
+                    }
+                    if let (Some(b), Loaded::Small(_) | Loaded::Large { .. }) = (&mut builder, &loaded) {
+                        if let Err(e) = b.push(&r) {
+                            return Err((StoreError::Corrupt(e), loaded));
                         }
                     }
                     match &mut loaded {
@@ -446,7 +471,7 @@ async fn consume(
     if let Err(e) = flush(&store, zone_id, &mut loaded, &mut buf).await {
         return Err((e, loaded));
     }
-    Ok((loaded, soa))
+    Ok((loaded, soa, builder))
 }
 
 async fn flush(store: &Store, zone_id: i64, loaded: &mut Loaded, buf: &mut Vec<Record>) -> Result<(), StoreError> {

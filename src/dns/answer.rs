@@ -1,0 +1,578 @@
+//! The authoritative answer from one zone's view: RFC 1034 §4.3.2 step 3,
+//! with CNAME chains inside the zone (RFC 6604 rcodes), DNAME (RFC 6672),
+//! wildcards (RFC 4592), referrals, negative answers (RFC 2308) and, for DO
+//! queries, the RRSIGs and NSEC/NSEC3 proofs of RFC 4035 §3.1 and RFC 5155
+//! §7.2, exactly as far as the transferred zone's own records allow (we never
+//! sign).
+//!
+//! [`answer`] is sans-IO: it decides the sections as lists of RRsets;
+//! `dns::query` writes them into a message within the size limit.
+//!
+//! Choices made as BIND 9.18 makes them at its defaults:
+//! - `minimal-responses no-auth-recursive`: a positive answer to a query
+//!   without RD carries the zone's NS RRset in the authority section (and
+//!   their addresses in the additional section); with RD it does not.
+//! - additional section: A and AAAA of the targets of NS, MX and SRV records
+//!   in the answer (and of a referral's NS, glue below the cut included) when
+//!   the zone has them.
+//! - `minimal-any no`: ANY gets every RRset of the name.
+//! - the SOA of a negative answer has the TTL min(SOA TTL, MINIMUM) (RFC 2308 §5).
+
+use std::borrow::Cow;
+
+use data_encoding::BASE32HEX_NOPAD;
+
+use crate::view::tree::{decode_key, key_ancestor, key_labels, Key, Node, RRset};
+use crate::view::ZoneView;
+use crate::wire::{rcode, rtype, skip_uncompressed_name, MAX_NAME_LEN};
+
+/// CNAME/DNAME links followed inside a zone at most (BIND: 16 restarts is its
+/// `max-restarts` order of magnitude too).
+const MAX_CHAIN: usize = 12;
+/// How far back the NSEC "previous name with an NSEC" search walks (names
+/// without NSEC: glue and other names below cuts).
+const MAX_NSEC_WALK: usize = 4096;
+
+/// One RRset to write: owner in wire form, its records.
+#[derive(Debug, Clone)]
+pub struct Item<'v> {
+    pub owner: Vec<u8>,
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdatas: Vec<Cow<'v, [u8]>>,
+}
+
+/// The decided answer: rcode, AA, and the three sections in order.
+#[derive(Debug, Default)]
+pub struct Answer<'v> {
+    pub rcode: u16,
+    pub aa: bool,
+    pub answer: Vec<Item<'v>>,
+    pub authority: Vec<Item<'v>>,
+    pub additional: Vec<Item<'v>>,
+}
+
+pub struct Options {
+    pub dnssec_ok: bool,
+    pub recursion_desired: bool,
+}
+
+fn item<'v>(owner: &[u8], set: RRset<'v>) -> Item<'v> {
+    Item { owner: owner.to_vec(), rtype: set.rtype, ttl: set.ttl, rdatas: set.rdatas().map(Cow::Borrowed).collect() }
+}
+
+fn wire_of(key: &[u8]) -> Vec<u8> {
+    let mut w = Vec::with_capacity(key.len() + 2);
+    decode_key(key, &mut w);
+    w
+}
+
+struct Ctx<'v, 'o> {
+    view: &'v ZoneView,
+    opts: &'o Options,
+    out: Answer<'v>,
+    /// Names whose A/AAAA go in the additional section (wire, lower case).
+    targets: Vec<Vec<u8>>,
+    /// RRsets already in the answer or authority section: (owner key, type, covered).
+    added: Vec<(Vec<u8>, u16, u16)>,
+}
+
+enum Found<'v> {
+    Exact(Node<'v>),
+    /// An empty non-terminal.
+    Ent,
+    /// Synthesised from the wildcard `wild` (its key); `ce` is the closest encloser.
+    Wildcard {
+        wild: Vec<u8>,
+        node: Node<'v>,
+        ce: Vec<u8>,
+    },
+    NxDomain {
+        ce: Vec<u8>,
+    },
+    /// Below (or at) the zone cut `cut`.
+    Delegation {
+        cut: Vec<u8>,
+        node: Node<'v>,
+    },
+    /// Below the DNAME at `owner`.
+    Dname {
+        owner: Vec<u8>,
+        node: Node<'v>,
+    },
+}
+
+/// Finds what the zone has for `key` (a name at or below the apex).
+fn find<'v>(view: &'v ZoneView, key: &[u8], qtype: u16) -> Found<'v> {
+    let names = &view.names;
+    let apex_labels = key_labels(view.apex_key.as_bytes());
+    let labels = key_labels(key);
+    let mut ce = apex_labels;
+    for depth in apex_labels + 1..=labels {
+        let anc = key_ancestor(key, depth);
+        match names.get(anc) {
+            Some(node) => {
+                let at_qname = depth == labels;
+                if node.has(rtype::NS) && !(at_qname && qtype == rtype::DS) {
+                    return Found::Delegation { cut: anc.to_vec(), node };
+                }
+                if !at_qname && node.has(rtype::DNAME) {
+                    return Found::Dname { owner: anc.to_vec(), node };
+                }
+                ce = depth;
+            }
+            None if names.has_descendants(anc) => ce = depth,
+            None => break,
+        }
+    }
+    if ce == labels {
+        return match names.get(key) {
+            Some(node) => Found::Exact(node),
+            None => Found::Ent,
+        };
+    }
+    let ce_key = key_ancestor(key, ce).to_vec();
+    let mut wild = ce_key.clone();
+    wild.extend_from_slice(b"*\0");
+    match names.get(&wild) {
+        Some(node) => Found::Wildcard { wild, node, ce: ce_key },
+        None => Found::NxDomain { ce: ce_key },
+    }
+}
+
+impl<'v> Ctx<'v, '_> {
+    fn already(&self, owner_key: &[u8], rtype: u16, covered: u16) -> bool {
+        self.added.iter().any(|(k, t, c)| k == owner_key && *t == rtype && *c == covered)
+    }
+
+    /// Adds an RRset (and its RRSIGs with DO) to the answer or authority section.
+    fn put(&mut self, authority: bool, owner_key: &[u8], owner_wire: &[u8], node: Node<'v>, set: RRset<'v>) {
+        if self.already(owner_key, set.rtype, set.covered) {
+            return;
+        }
+        self.added.push((owner_key.to_vec(), set.rtype, set.covered));
+        let section = if authority { &mut self.out.authority } else { &mut self.out.answer };
+        section.push(item(owner_wire, set));
+        if self.opts.dnssec_ok && set.rtype != rtype::RRSIG {
+            if let Some(sigs) = node.sigs(set.rtype) {
+                let section = if authority { &mut self.out.authority } else { &mut self.out.answer };
+                section.push(item(owner_wire, sigs));
+            }
+        }
+        match set.rtype {
+            rtype::NS | rtype::MX | rtype::SRV => {
+                let skip = match set.rtype {
+                    rtype::MX => 2,
+                    rtype::SRV => 6,
+                    _ => 0,
+                };
+                for rd in set.rdatas() {
+                    if let Some(end) = skip_uncompressed_name(rd, skip) {
+                        let t = rd[skip..end].to_ascii_lowercase();
+                        if !self.targets.contains(&t) {
+                            self.targets.push(t);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn soa_negative(&mut self) {
+        let apex = self.view.apex_key.as_bytes();
+        let Some(node) = self.view.names.get(apex) else { return };
+        let Some(soa) = node.get(rtype::SOA) else { return };
+        let minimum = soa
+            .rdatas()
+            .next()
+            .and_then(|rd| rd.get(rd.len().checked_sub(4)?..))
+            .map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
+        let ttl = minimum.map_or(soa.ttl, |m| m.min(soa.ttl));
+        let apex_wire = self.view.apex.as_wire().to_vec();
+        self.added.push((apex.to_vec(), rtype::SOA, 0));
+        self.out.authority.push(Item { ttl, ..item(&apex_wire, soa) });
+        if self.opts.dnssec_ok {
+            if let Some(sigs) = node.sigs(rtype::SOA) {
+                self.out.authority.push(Item { ttl, ..item(&apex_wire, sigs) });
+            }
+        }
+    }
+
+    // ----- NSEC (RFC 4035 §3.1.3) -----
+
+    fn nsec_at(&mut self, key: &[u8]) -> bool {
+        let Some(node) = self.view.names.get(key) else { return false };
+        let Some(set) = node.get(rtype::NSEC) else { return false };
+        self.put(true, key, &wire_of(key), node, set);
+        true
+    }
+
+    /// The NSEC whose owner is the closest name before `key` (it covers `key`).
+    fn nsec_covering(&mut self, key: &[u8]) {
+        let mut probe = key.to_vec();
+        for _ in 0..MAX_NSEC_WALK {
+            let Some((k, node)) = self.view.names.seek_lt(&probe) else { return };
+            if let Some(set) = node.get(rtype::NSEC) {
+                let k = k.to_vec();
+                self.put(true, &k, &wire_of(&k), node, set);
+                return;
+            }
+            probe = k.to_vec();
+        }
+    }
+
+    // ----- NSEC3 (RFC 5155 §7.2) -----
+
+    fn nsec3_key(&self, name_key: &[u8]) -> Option<Vec<u8>> {
+        let param = self.view.nsec3param.as_ref()?;
+        if param.algorithm != 1 {
+            return None;
+        }
+        let wire = wire_of(name_key);
+        let mut h = sha1(&[&wire, &param.salt]);
+        for _ in 0..param.iterations {
+            h = sha1(&[&h, &param.salt]);
+        }
+        let label = BASE32HEX_NOPAD.encode(&h).to_ascii_lowercase();
+        let mut k = self.view.apex_key.as_bytes().to_vec();
+        k.extend_from_slice(label.as_bytes());
+        k.push(0);
+        Some(k)
+    }
+
+    fn put_nsec3(&mut self, k: &[u8], node: Node<'v>) {
+        if let Some(set) = node.get(rtype::NSEC3) {
+            let k = k.to_vec();
+            self.put(true, &k, &wire_of(&k), node, set);
+        }
+    }
+
+    /// The NSEC3 whose owner hashes `name_key`, if the zone has one.
+    fn nsec3_matching(&mut self, name_key: &[u8]) -> bool {
+        let Some(h) = self.nsec3_key(name_key) else { return false };
+        match self.view.nsec3.get(&h) {
+            Some(node) => {
+                self.put_nsec3(&h, node);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The NSEC3 that covers the hash of `name_key` (wrapping around the chain).
+    fn nsec3_covering(&mut self, name_key: &[u8]) {
+        let Some(h) = self.nsec3_key(name_key) else { return };
+        let found = self.view.nsec3.seek_lt(&h).or_else(|| {
+            let mut last = self.view.apex_key.as_bytes().to_vec();
+            last.push(0xff);
+            self.view.nsec3.seek_lt(&last)
+        });
+        if let Some((k, node)) = found {
+            let k = k.to_vec();
+            self.put_nsec3(&k, node);
+        }
+    }
+
+    /// The closest provable encloser of `key` and the next closer name's cover
+    /// (RFC 5155 §7.2.1); returns the encloser's key.
+    fn nsec3_closest_encloser(&mut self, key: &[u8], from_labels: usize) -> Vec<u8> {
+        let apex_labels = key_labels(self.view.apex_key.as_bytes());
+        let mut depth = from_labels;
+        loop {
+            let anc = key_ancestor(key, depth).to_vec();
+            if depth <= apex_labels || self.nsec3_key(&anc).is_some_and(|h| self.view.nsec3.get(&h).is_some()) {
+                self.nsec3_matching(&anc);
+                if depth < key_labels(key) {
+                    self.nsec3_covering(key_ancestor(key, depth + 1));
+                }
+                return anc;
+            }
+            depth -= 1;
+        }
+    }
+
+    fn signed(&self) -> bool {
+        self.opts.dnssec_ok
+    }
+
+    fn nsec3(&self) -> bool {
+        self.view.nsec3param.is_some()
+    }
+
+    /// Proof that `key` does not exist and, when `wildcard_absent`, that no
+    /// wildcard at its closest encloser `ce` does either.
+    fn deny_name(&mut self, key: &[u8], ce: &[u8], wildcard_absent: bool) {
+        if !self.signed() {
+            return;
+        }
+        if self.nsec3() {
+            let ce_found = self.nsec3_closest_encloser(key, key_labels(ce));
+            if wildcard_absent {
+                let mut wild = ce_found;
+                wild.extend_from_slice(b"*\0");
+                self.nsec3_covering(&wild);
+            }
+        } else {
+            self.nsec_covering(key);
+            if wildcard_absent {
+                let mut wild = ce.to_vec();
+                wild.extend_from_slice(b"*\0");
+                self.nsec_covering(&wild);
+            }
+        }
+    }
+
+    /// Proof that `key` exists without the type asked (NODATA).
+    fn deny_type(&mut self, key: &[u8]) {
+        if !self.signed() {
+            return;
+        }
+        if self.nsec3() {
+            if !self.nsec3_matching(key) {
+                self.nsec3_closest_encloser(key, key_labels(key));
+            }
+        } else if !self.nsec_at(key) {
+            // An empty non-terminal: the NSEC before it covers it.
+            self.nsec_covering(key);
+        }
+    }
+
+    fn referral(&mut self, cut: &[u8], node: Node<'v>) {
+        let cut_wire = wire_of(cut);
+        if let Some(ns) = node.get(rtype::NS) {
+            // The NS RRset at a cut is not authoritative and not signed.
+            if !self.already(cut, rtype::NS, 0) {
+                self.added.push((cut.to_vec(), rtype::NS, 0));
+                self.out.authority.push(item(&cut_wire, ns));
+                for rd in ns.rdatas() {
+                    let t = rd.to_ascii_lowercase();
+                    if !self.targets.contains(&t) {
+                        self.targets.push(t);
+                    }
+                }
+            }
+        }
+        if !self.signed() {
+            return;
+        }
+        if let Some(ds) = node.get(rtype::DS) {
+            self.put(true, cut, &cut_wire, node, ds);
+        } else if self.nsec3() {
+            if !self.nsec3_matching(cut) {
+                self.nsec3_closest_encloser(cut, key_labels(cut));
+            }
+        } else {
+            self.nsec_at(cut);
+        }
+    }
+
+    /// A/AAAA (and their RRSIGs with DO) of the collected targets that the
+    /// zone holds, glue below cuts included.
+    fn additional(&mut self) {
+        let targets = std::mem::take(&mut self.targets);
+        for t in &targets {
+            let key = Key::from_wire(t);
+            let k = key.as_bytes();
+            if !crate::view::tree::key_is_below(k, self.view.apex_key.as_bytes()) {
+                continue;
+            }
+            let Some(node) = self.view.names.get(k) else { continue };
+            for rt in [rtype::A, rtype::AAAA] {
+                if self.already(k, rt, 0) {
+                    continue;
+                }
+                if let Some(set) = node.get(rt) {
+                    self.out.additional.push(item(t, set));
+                    if self.opts.dnssec_ok {
+                        if let Some(sigs) = node.sigs(rt) {
+                            self.out.additional.push(item(t, sigs));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The zone's own NS in the authority section of a positive answer to a
+    /// query without RD (BIND's `minimal-responses no-auth-recursive`).
+    fn authority_ns(&mut self) {
+        if self.opts.recursion_desired {
+            return;
+        }
+        let apex = self.view.apex_key.as_bytes().to_vec();
+        if self.already(&apex, rtype::NS, 0) {
+            return;
+        }
+        let Some(node) = self.view.names.get(&apex) else { return };
+        if let Some(ns) = node.get(rtype::NS) {
+            let wire = self.view.apex.as_wire().to_vec();
+            self.put(true, &apex, &wire, node, ns);
+        }
+    }
+}
+
+fn sha1(parts: &[&[u8]]) -> Vec<u8> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    for p in parts {
+        ctx.update(p);
+    }
+    ctx.finish().as_ref().to_vec()
+}
+
+/// `name` with its suffix `from` (a DNAME owner) replaced by `to` (RFC 6672 §2.2).
+fn substitute(name: &[u8], from_len: usize, to: &[u8]) -> Option<Vec<u8>> {
+    let keep = name.len().checked_sub(from_len)?;
+    let mut out = name[..keep].to_vec();
+    out.extend_from_slice(to);
+    (out.len() <= MAX_NAME_LEN).then_some(out)
+}
+
+/// Answers `qname`/`qtype` (qname at or below the view's apex, lower case or
+/// not) from `view`.
+pub fn answer<'v>(view: &'v ZoneView, qname_wire: &[u8], qtype: u16, opts: &Options) -> Answer<'v> {
+    let mut c =
+        Ctx { view, opts, out: Answer { aa: true, ..Answer::default() }, targets: Vec::new(), added: Vec::new() };
+    let mut name = qname_wire.to_vec();
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut positive = false;
+    for step in 0..=MAX_CHAIN {
+        let key = Key::from_wire(&name);
+        let k = key.as_bytes().to_vec();
+        if !crate::view::tree::key_is_below(&k, view.apex_key.as_bytes()) || seen.contains(&k) {
+            // Left the zone (we do not recurse) or looped: the chain stops here.
+            break;
+        }
+        seen.push(k.clone());
+        let mut next: Option<Vec<u8>> = None;
+        match find(view, &k, qtype) {
+            Found::Exact(node) => {
+                if exact(&mut c, &k, &name, node, qtype, &mut next, None) {
+                    positive = true;
+                }
+            }
+            Found::Wildcard { wild, node, ce } => {
+                let before = c.out.answer.len();
+                if exact(&mut c, &wild, &name, node, qtype, &mut next, Some(&k)) {
+                    positive = true;
+                    // RFC 4035 §3.1.3.3: prove the name itself does not exist.
+                    c.deny_name(&k, &ce, false);
+                } else if c.out.answer.len() == before {
+                    // Wildcard NODATA (§3.1.3.4): the wildcard's NSEC did that; add qname's cover.
+                    c.deny_name(&k, &ce, false);
+                }
+            }
+            Found::Ent => {
+                c.soa_negative();
+                c.deny_type(&k);
+            }
+            Found::NxDomain { ce } => {
+                c.out.rcode = rcode::NXDOMAIN;
+                c.soa_negative();
+                c.deny_name(&k, &ce, true);
+            }
+            Found::Delegation { cut, node } => {
+                if step == 0 {
+                    c.out.aa = false;
+                }
+                c.referral(&cut, node);
+                c.additional();
+                return c.out;
+            }
+            Found::Dname { owner, node } => {
+                if let Some(dname) = node.get(rtype::DNAME) {
+                    let owner_wire = wire_of(&owner);
+                    c.put(false, &owner, &owner_wire, node, dname);
+                    let target = dname.rdatas().next().unwrap_or_default();
+                    match substitute(&name, owner_wire.len(), target) {
+                        Some(new) => {
+                            c.out.answer.push(Item {
+                                owner: name.clone(),
+                                rtype: rtype::CNAME,
+                                ttl: dname.ttl,
+                                rdatas: vec![Cow::Owned(new.clone())],
+                            });
+                            positive = true;
+                            next = Some(new);
+                        }
+                        None => {
+                            c.out.rcode = 6; // YXDOMAIN (RFC 6672 §2.2)
+                            return c.out;
+                        }
+                    }
+                }
+            }
+        }
+        match next {
+            Some(n) => {
+                // A new name in the chain: the rcode is that of its last link (RFC 6604).
+                c.out.rcode = rcode::NOERROR;
+                name = n;
+            }
+            None => break,
+        }
+    }
+    if positive && c.out.rcode == rcode::NOERROR && !c.out.answer.is_empty() {
+        c.authority_ns();
+    }
+    c.additional();
+    c.out
+}
+
+/// The answer at a node that exists (or a wildcard standing in for `qname`):
+/// the RRset asked for, a CNAME to follow (`next`), or NODATA. Returns whether
+/// an RRset of the type asked for (or ANY) was added.
+fn exact<'v>(
+    c: &mut Ctx<'v, '_>,
+    key: &[u8],
+    name: &[u8],
+    node: Node<'v>,
+    qtype: u16,
+    next: &mut Option<Vec<u8>>,
+    wildcard_for: Option<&[u8]>,
+) -> bool {
+    let owner_key = wildcard_for.unwrap_or(key);
+    match qtype {
+        rtype::ANY => {
+            for set in node.rrsets().filter(|s| s.rtype != rtype::RRSIG) {
+                c.put(false, owner_key, name, node, set);
+            }
+            return true;
+        }
+        rtype::RRSIG => {
+            let sigs: Vec<_> = node.rrsets().filter(|s| s.rtype == rtype::RRSIG).collect();
+            if !sigs.is_empty() {
+                for s in sigs {
+                    c.put(false, owner_key, name, node, s);
+                }
+                return true;
+            }
+        }
+        _ => {
+            if let Some(set) = node.get(qtype) {
+                c.put(false, owner_key, name, node, set);
+                return true;
+            }
+            if let Some(cname) = node.get(rtype::CNAME) {
+                c.put(false, owner_key, name, node, cname);
+                *next = cname.rdatas().next().map(|t| t.to_vec());
+                return true;
+            }
+        }
+    }
+    // NODATA.
+    c.soa_negative();
+    if c.signed() {
+        if c.nsec3() {
+            if wildcard_for.is_some() {
+                // RFC 5155 §7.2.5: the wildcard's own NSEC3 (the encloser proof comes from the caller).
+                c.nsec3_matching(key);
+            } else {
+                c.deny_type(key);
+            }
+        } else {
+            c.nsec_at(key);
+        }
+    }
+    false
+}

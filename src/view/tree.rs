@@ -1,0 +1,835 @@
+//! Names in canonical order (RFC 4034 §6.1), with their RRsets, as a compact
+//! sorted *base* plus a persistent *delta* of the names changed since.
+//!
+//! - A [`Key`] is a name rewritten so that plain byte comparison is the
+//!   canonical DNS order and an ancestor's key is a prefix of its
+//!   descendants' keys: labels from the root down, ASCII letters lowered, each
+//!   label's bytes escaped (0x00 → 01 01, 0x01 → 01 02) and ended by 0x00.
+//!   So `example.` < `a.example.` < `z.a.example.` < `b.example.`, and every
+//!   name below `a.example.` sorts right after it: the closest encloser, the
+//!   "is this an empty non-terminal" test and the NSEC predecessor are each
+//!   one ordered search.
+//! - A node is a name's RRsets, encoded in one byte string (see [`Node`]).
+//! - [`Base`] holds every name of a version in four flat arrays (keys, nodes
+//!   and their end offsets): about the zone's wire size, no allocation per name.
+//! - [`Tree`] is a base and an `imbl::OrdMap` of the names changed since it
+//!   was built (a node, or `None` for a deleted name). Cloning a tree and
+//!   changing a few names costs those names, not the zone; [`Tree::compact`]
+//!   folds the delta into a new base when it has grown.
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use imbl::OrdMap;
+
+use crate::wire::{rtype, Record};
+
+/// A name in lookup form (see the module doc). Cheap to clone.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key(Arc<[u8]>);
+
+impl Key {
+    pub fn from_wire(wire: &[u8]) -> Key {
+        let mut out = Vec::with_capacity(wire.len() + 2);
+        encode_key(wire, &mut out);
+        Key(out.into())
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Key {
+        Key(bytes.into())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut wire = Vec::new();
+        decode_key(&self.0, &mut wire);
+        match crate::wire::Name::from_wire(&wire) {
+            Ok(n) => write!(f, "Key({n})"),
+            Err(_) => write!(f, "Key({:?})", &self.0),
+        }
+    }
+}
+
+/// Appends the key of an uncompressed wire name (assumed well formed: it comes
+/// from [`crate::wire::Name`]).
+pub fn encode_key(wire: &[u8], out: &mut Vec<u8>) {
+    let mut starts = [0u8; 128];
+    let mut n = 0;
+    let mut pos = 0usize;
+    while let Some(&len) = wire.get(pos) {
+        if len == 0 || n == starts.len() {
+            break;
+        }
+        starts[n] = pos as u8;
+        n += 1;
+        pos += 1 + usize::from(len);
+    }
+    for &start in starts[..n].iter().rev() {
+        let start = usize::from(start);
+        let len = usize::from(wire[start]);
+        for &b in wire.get(start + 1..start + 1 + len).unwrap_or_default() {
+            let b = b.to_ascii_lowercase();
+            if b <= 1 {
+                out.push(1);
+                out.push(b + 1);
+            } else {
+                out.push(b);
+            }
+        }
+        out.push(0);
+    }
+}
+
+/// The lower-case wire name of a key.
+pub fn decode_key(key: &[u8], out: &mut Vec<u8>) {
+    let mut labels: Vec<Vec<u8>> = Vec::new();
+    let mut label = Vec::new();
+    let mut i = 0;
+    while i < key.len() {
+        match key[i] {
+            0 => labels.push(std::mem::take(&mut label)),
+            1 => {
+                i += 1;
+                label.push(key.get(i).copied().unwrap_or(1).saturating_sub(1));
+            }
+            b => label.push(b),
+        }
+        i += 1;
+    }
+    for l in labels.iter().rev() {
+        out.push(l.len() as u8);
+        out.extend_from_slice(l);
+    }
+    out.push(0);
+}
+
+/// The number of labels of a key (its 0x00 terminators).
+pub fn key_labels(key: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < key.len() {
+        match key[i] {
+            0 => n += 1,
+            1 => i += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The key of the ancestor with `labels` labels (a prefix of `key`).
+pub fn key_ancestor(key: &[u8], labels: usize) -> &[u8] {
+    if labels == 0 {
+        return &key[..0];
+    }
+    let mut n = 0;
+    let mut i = 0;
+    while i < key.len() {
+        match key[i] {
+            0 => {
+                n += 1;
+                if n == labels {
+                    return &key[..=i];
+                }
+            }
+            1 => i += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    key
+}
+
+/// Whether `key` is `ancestor` or below it.
+pub fn key_is_below(key: &[u8], ancestor: &[u8]) -> bool {
+    key.starts_with(ancestor)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+// ---------------------------------------------------------------------------------------------
+
+/// One name's RRsets, encoded:
+/// `count:u16, { type:u16, covered:u16, ttl:u32, n:u16, { rdlen:u16, rdata }×n }×count`,
+/// sorted by (type, covered). `covered` is the type an RRSIG RRset covers (RRSIGs
+/// are grouped per covered type, RFC 4035 §2.2) and 0 for every other type.
+#[derive(Clone, Copy)]
+pub struct Node<'a>(pub &'a [u8]);
+
+/// One RRset of a node.
+#[derive(Clone, Copy)]
+pub struct RRset<'a> {
+    pub rtype: u16,
+    pub covered: u16,
+    pub ttl: u32,
+    pub count: u16,
+    records: &'a [u8],
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    b.get(at..at + 2).map(|s| u16::from_be_bytes([s[0], s[1]]))
+}
+
+impl<'a> Node<'a> {
+    pub fn rrsets(self) -> RRsets<'a> {
+        let count = be16(self.0, 0).unwrap_or(0);
+        RRsets { buf: self.0, pos: 2, left: count }
+    }
+
+    /// The RRset of `rtype` (not RRSIG: see [`Node::sigs`]).
+    pub fn get(self, rtype: u16) -> Option<RRset<'a>> {
+        self.rrsets().find(|r| r.rtype == rtype && r.covered == 0)
+    }
+
+    /// The RRSIG RRset covering `covered`.
+    pub fn sigs(self, covered: u16) -> Option<RRset<'a>> {
+        self.rrsets().find(|r| r.rtype == rtype::RRSIG && r.covered == covered)
+    }
+
+    pub fn has(self, rtype: u16) -> bool {
+        self.get(rtype).is_some()
+    }
+
+    pub fn is_empty(self) -> bool {
+        be16(self.0, 0).unwrap_or(0) == 0
+    }
+}
+
+pub struct RRsets<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    left: u16,
+}
+
+impl<'a> Iterator for RRsets<'a> {
+    type Item = RRset<'a>;
+    fn next(&mut self) -> Option<RRset<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let b = self.buf;
+        let p = self.pos;
+        let rtype = be16(b, p)?;
+        let covered = be16(b, p + 2)?;
+        let ttl = b.get(p + 4..p + 8).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))?;
+        let count = be16(b, p + 8)?;
+        let start = p + 10;
+        let mut end = start;
+        for _ in 0..count {
+            end += 2 + usize::from(be16(b, end)?);
+        }
+        let records = b.get(start..end)?;
+        self.pos = end;
+        Some(RRset { rtype, covered, ttl, count, records })
+    }
+}
+
+impl<'a> RRset<'a> {
+    pub fn rdatas(self) -> Rdatas<'a> {
+        Rdatas { buf: self.records, left: self.count }
+    }
+}
+
+pub struct Rdatas<'a> {
+    buf: &'a [u8],
+    left: u16,
+}
+
+impl<'a> Iterator for Rdatas<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let len = usize::from(be16(self.buf, 0)?);
+        let rd = self.buf.get(2..2 + len)?;
+        self.buf = &self.buf[2 + len..];
+        Some(rd)
+    }
+}
+
+/// A node being edited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeBuf {
+    pub rrsets: Vec<OwnedRRset>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRRset {
+    pub rtype: u16,
+    pub covered: u16,
+    pub ttl: u32,
+    pub rdatas: Vec<Vec<u8>>,
+}
+
+/// The type an RRSIG's RDATA covers (its first two bytes), 0 for other types.
+pub fn covered_type(rtype: u16, rdata: &[u8]) -> u16 {
+    if rtype == rtype::RRSIG {
+        be16(rdata, 0).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+impl NodeBuf {
+    pub fn decode(node: Node<'_>) -> NodeBuf {
+        NodeBuf {
+            rrsets: node
+                .rrsets()
+                .map(|r| OwnedRRset {
+                    rtype: r.rtype,
+                    covered: r.covered,
+                    ttl: r.ttl,
+                    rdatas: r.rdatas().map(<[u8]>::to_vec).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Adds a record; a duplicate of one present is the same record (RFC 2181
+    /// §5). An RRset has one TTL (§5.2): the lowest of its records'.
+    pub fn add(&mut self, rtype: u16, ttl: u32, rdata: &[u8]) {
+        let covered = covered_type(rtype, rdata);
+        let at = self.rrsets.binary_search_by(|r| (r.rtype, r.covered).cmp(&(rtype, covered)));
+        match at {
+            Ok(i) => {
+                let set = &mut self.rrsets[i];
+                if !set.rdatas.iter().any(|d| d == rdata) {
+                    set.rdatas.push(rdata.to_vec());
+                }
+                set.ttl = set.ttl.min(ttl);
+            }
+            Err(i) => self.rrsets.insert(i, OwnedRRset { rtype, covered, ttl, rdatas: vec![rdata.to_vec()] }),
+        }
+    }
+
+    /// Removes a record; whether it was there.
+    pub fn remove(&mut self, rtype: u16, rdata: &[u8]) -> bool {
+        let covered = covered_type(rtype, rdata);
+        let Ok(i) = self.rrsets.binary_search_by(|r| (r.rtype, r.covered).cmp(&(rtype, covered))) else {
+            return false;
+        };
+        let set = &mut self.rrsets[i];
+        let Some(j) = set.rdatas.iter().position(|d| d == rdata) else {
+            return false;
+        };
+        set.rdatas.remove(j);
+        if set.rdatas.is_empty() {
+            self.rrsets.remove(i);
+        }
+        true
+    }
+
+    /// Replaces (or, with no records, removes) the RRset of `rtype`.
+    pub fn set(&mut self, rtype: u16, ttl: u32, rdatas: Vec<Vec<u8>>) {
+        self.rrsets.retain(|r| !(r.rtype == rtype && r.covered == 0));
+        if !rdatas.is_empty() {
+            let i = self.rrsets.partition_point(|r| (r.rtype, r.covered) < (rtype, 0));
+            self.rrsets.insert(i, OwnedRRset { rtype, covered: 0, ttl, rdatas });
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rrsets.is_empty()
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.rrsets.len() as u16).to_be_bytes());
+        for r in &self.rrsets {
+            out.extend_from_slice(&r.rtype.to_be_bytes());
+            out.extend_from_slice(&r.covered.to_be_bytes());
+            out.extend_from_slice(&r.ttl.to_be_bytes());
+            out.extend_from_slice(&(r.rdatas.len() as u16).to_be_bytes());
+            for d in &r.rdatas {
+                out.extend_from_slice(&(d.len() as u16).to_be_bytes());
+                out.extend_from_slice(d);
+            }
+        }
+    }
+
+    pub fn to_bytes(&self) -> Arc<[u8]> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out.into()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Base
+// ---------------------------------------------------------------------------------------------
+
+/// Every name of one version in canonical order, in flat arrays.
+#[derive(Default)]
+pub struct Base {
+    keys: Vec<u8>,
+    key_ends: Vec<u32>,
+    nodes: Vec<u8>,
+    node_ends: Vec<u32>,
+}
+
+impl Base {
+    pub fn len(&self) -> usize {
+        self.key_ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.key_ends.is_empty()
+    }
+
+    fn span(ends: &[u32], i: usize) -> (usize, usize) {
+        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+        (start, ends[i] as usize)
+    }
+
+    pub fn key(&self, i: usize) -> &[u8] {
+        let (a, b) = Self::span(&self.key_ends, i);
+        &self.keys[a..b]
+    }
+
+    pub fn node(&self, i: usize) -> &[u8] {
+        let (a, b) = Self::span(&self.node_ends, i);
+        &self.nodes[a..b]
+    }
+
+    /// `Ok(i)` where `key` is, or `Err(i)` where it would go.
+    pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0usize, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.key(mid).cmp(key) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    /// Bytes held, for the status and the memory benchmark.
+    pub fn bytes(&self) -> usize {
+        self.keys.capacity() + self.nodes.capacity() + 4 * (self.key_ends.capacity() + self.node_ends.capacity())
+    }
+
+    fn push(&mut self, key: &[u8], node: &[u8]) -> Result<(), String> {
+        self.keys.extend_from_slice(key);
+        self.nodes.extend_from_slice(node);
+        let k = u32::try_from(self.keys.len()).map_err(|_| "zone too large for the view (4 GiB of names)")?;
+        let n = u32::try_from(self.nodes.len()).map_err(|_| "zone too large for the view (4 GiB of data)")?;
+        self.key_ends.push(k);
+        self.node_ends.push(n);
+        Ok(())
+    }
+
+    fn shrink(&mut self) {
+        self.keys.shrink_to_fit();
+        self.nodes.shrink_to_fit();
+        self.key_ends.shrink_to_fit();
+        self.node_ends.shrink_to_fit();
+    }
+}
+
+/// Collects the records of a full zone in any order and sorts them into a
+/// [`Base`]. Each record is appended to one arena (no allocation per record).
+#[derive(Default)]
+pub struct Builder {
+    arena: Vec<u8>,
+    starts: Vec<u32>,
+    scratch: Vec<u8>,
+}
+
+impl Builder {
+    pub fn push(&mut self, r: &Record) -> Result<(), String> {
+        self.push_parts(r.owner.as_wire(), r.rtype, r.ttl, &r.rdata)
+    }
+
+    /// Entry: `keylen:u16, key, type:u16, covered:u16, ttl:u32, rdlen:u16, rdata`.
+    pub fn push_parts(&mut self, owner_wire: &[u8], rt: u16, ttl: u32, rdata: &[u8]) -> Result<(), String> {
+        let start = u32::try_from(self.arena.len()).map_err(|_| "zone too large for the view (4 GiB)")?;
+        self.scratch.clear();
+        encode_key(owner_wire, &mut self.scratch);
+        let a = &mut self.arena;
+        a.extend_from_slice(&(self.scratch.len() as u16).to_be_bytes());
+        a.extend_from_slice(&self.scratch);
+        a.extend_from_slice(&rt.to_be_bytes());
+        a.extend_from_slice(&covered_type(rt, rdata).to_be_bytes());
+        a.extend_from_slice(&ttl.to_be_bytes());
+        a.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        a.extend_from_slice(rdata);
+        self.starts.push(start);
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    fn entry(arena: &[u8], start: u32) -> Entry<'_> {
+        let s = start as usize;
+        let klen = usize::from(be16(arena, s).unwrap_or(0));
+        let key = &arena[s + 2..s + 2 + klen];
+        let p = s + 2 + klen;
+        let rtype = be16(arena, p).unwrap_or(0);
+        let covered = be16(arena, p + 2).unwrap_or(0);
+        let ttl = u32::from_be_bytes([arena[p + 4], arena[p + 5], arena[p + 6], arena[p + 7]]);
+        let rdlen = usize::from(be16(arena, p + 8).unwrap_or(0));
+        let rdata = &arena[p + 10..p + 10 + rdlen];
+        Entry { key, rtype, covered, ttl, rdata }
+    }
+
+    /// Sorts and groups into a base. Input already in canonical order (as BIND
+    /// sends an AXFR) costs one pass.
+    pub fn finish(self) -> Result<Base, String> {
+        let Builder { arena, mut starts, .. } = self;
+        let order = |a: &u32, b: &u32| {
+            let (x, y) = (Self::entry(&arena, *a), Self::entry(&arena, *b));
+            x.key.cmp(y.key).then(x.rtype.cmp(&y.rtype)).then(x.covered.cmp(&y.covered))
+        };
+        if !starts.is_sorted_by(|a, b| order(a, b) != Ordering::Greater) {
+            starts.sort_by(order);
+        }
+        let mut base = Base::default();
+        let mut node = NodeBuf::default();
+        let mut encoded = Vec::new();
+        let mut current: Option<&[u8]> = None;
+        for &s in &starts {
+            let e = Self::entry(&arena, s);
+            if current != Some(e.key) {
+                if let Some(k) = current {
+                    encoded.clear();
+                    node.encode(&mut encoded);
+                    base.push(k, &encoded)?;
+                    node.rrsets.clear();
+                }
+                current = Some(e.key);
+            }
+            node.add(e.rtype, e.ttl, e.rdata);
+        }
+        if let Some(k) = current {
+            encoded.clear();
+            node.encode(&mut encoded);
+            base.push(k, &encoded)?;
+        }
+        base.shrink();
+        Ok(base)
+    }
+}
+
+struct Entry<'a> {
+    key: &'a [u8],
+    rtype: u16,
+    covered: u16,
+    ttl: u32,
+    rdata: &'a [u8],
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tree: base + delta
+// ---------------------------------------------------------------------------------------------
+
+/// A base and the names changed since (see the module doc).
+#[derive(Clone, Default)]
+pub struct Tree {
+    base: Arc<Base>,
+    delta: OrdMap<Key, Option<Arc<[u8]>>>,
+}
+
+impl Tree {
+    pub fn new(base: Base) -> Tree {
+        Tree { base: Arc::new(base), delta: OrdMap::new() }
+    }
+
+    /// The node of `key`, if the name has records.
+    pub fn get(&self, key: &[u8]) -> Option<Node<'_>> {
+        if let Some(d) = self.delta.get(key) {
+            return d.as_deref().map(Node);
+        }
+        self.base.search(key).ok().map(|i| Node(self.base.node(i)))
+    }
+
+    /// The first name at or after `key`.
+    pub fn seek_ge(&self, key: &[u8]) -> Option<(&[u8], Node<'_>)> {
+        let mut bi = match self.base.search(key) {
+            Ok(i) | Err(i) => i,
+        };
+        let mut di = self.delta.range::<_, [u8]>((std::ops::Bound::Included(key), std::ops::Bound::Unbounded));
+        let mut d = di.next();
+        loop {
+            let b = (bi < self.base.len()).then(|| self.base.key(bi));
+            match (b, d) {
+                (None, None) => return None,
+                (Some(bk), dk) if dk.is_none_or(|(k, _)| bk < k.as_bytes()) => {
+                    return Some((bk, Node(self.base.node(bi))));
+                }
+                (bk, Some((k, v))) => {
+                    if bk == Some(k.as_bytes()) {
+                        bi += 1; // shadowed by the delta
+                    }
+                    match v {
+                        Some(n) => return Some((k.as_bytes(), Node(n))),
+                        None => d = di.next(),
+                    }
+                }
+                (Some(_), None) => unreachable!("covered by the guard above"),
+            }
+        }
+    }
+
+    /// The last name before `key`.
+    pub fn seek_lt(&self, key: &[u8]) -> Option<(&[u8], Node<'_>)> {
+        let mut bi = match self.base.search(key) {
+            Ok(i) | Err(i) => i,
+        };
+        let mut di = self.delta.range::<_, [u8]>((std::ops::Bound::Unbounded, std::ops::Bound::Excluded(key)));
+        let mut d = di.next_back();
+        loop {
+            let b = (bi > 0).then(|| self.base.key(bi - 1));
+            match (b, d) {
+                (None, None) => return None,
+                (Some(bk), dk) if dk.is_none_or(|(k, _)| bk > k.as_bytes()) => {
+                    return Some((bk, Node(self.base.node(bi - 1))));
+                }
+                (bk, Some((k, v))) => {
+                    if bk == Some(k.as_bytes()) {
+                        bi -= 1;
+                    }
+                    match v {
+                        Some(n) => return Some((k.as_bytes(), Node(n))),
+                        None => d = di.next_back(),
+                    }
+                }
+                (Some(_), None) => unreachable!("covered by the guard above"),
+            }
+        }
+    }
+
+    /// Whether some name other than `key` itself lies below it.
+    pub fn has_descendants(&self, key: &[u8]) -> bool {
+        let mut probe = key.to_vec();
+        // The smallest key strictly below `key`'s subtree start: key + one more byte.
+        probe.push(0);
+        self.seek_ge(&probe).is_some_and(|(k, _)| key_is_below(k, key))
+    }
+
+    /// Whether the name has records or names below it (an empty non-terminal).
+    pub fn exists(&self, key: &[u8]) -> bool {
+        self.get(key).is_some() || self.has_descendants(key)
+    }
+
+    /// Every name in order: the base and the delta merged in one pass.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { base: &self.base, bi: 0, delta: self.delta.iter().peekable() }
+    }
+
+    /// A tree with these names changed (`None`: the name has no records any more).
+    pub fn with_changes(&self, changes: Vec<(Key, Option<NodeBuf>)>) -> Tree {
+        let mut delta = self.delta.clone();
+        for (k, node) in changes {
+            let in_base = self.base.search(k.as_bytes()).is_ok();
+            match node.filter(|n| !n.is_empty()) {
+                Some(n) => {
+                    delta.insert(k, Some(n.to_bytes()));
+                }
+                None if in_base => {
+                    delta.insert(k, None);
+                }
+                None => {
+                    delta.remove(k.as_bytes());
+                }
+            }
+        }
+        Tree { base: self.base.clone(), delta }
+    }
+
+    /// Names changed since the base was built.
+    pub fn delta_len(&self) -> usize {
+        self.delta.len()
+    }
+
+    pub fn base_len(&self) -> usize {
+        self.base.len()
+    }
+
+    /// A tree with the same contents and an empty delta (O(zone)).
+    pub fn compact(&self) -> Result<Tree, String> {
+        let mut base = Base::default();
+        for (k, n) in self.iter() {
+            base.push(k, n.0)?;
+        }
+        base.shrink();
+        Ok(Tree::new(base))
+    }
+
+    /// Approximate bytes held.
+    pub fn bytes(&self) -> usize {
+        self.base.bytes() + self.delta.len() * 96
+    }
+}
+
+type DeltaIter<'a> = imbl::ordmap::Iter<'a, Key, Option<Arc<[u8]>>, imbl::shared_ptr::DefaultSharedPtr>;
+
+/// The merged walk of [`Tree::iter`].
+pub struct Iter<'a> {
+    base: &'a Base,
+    bi: usize,
+    delta: std::iter::Peekable<DeltaIter<'a>>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], Node<'a>);
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let b = (self.bi < self.base.len()).then(|| self.base.key(self.bi));
+            let d = self.delta.peek().map(|(k, _)| k.as_bytes());
+            match (b, d) {
+                (None, None) => return None,
+                (Some(bk), d) if d.is_none_or(|dk| bk < dk) => {
+                    self.bi += 1;
+                    return Some((bk, Node(self.base.node(self.bi - 1))));
+                }
+                (b, Some(dk)) => {
+                    if b == Some(dk) {
+                        self.bi += 1;
+                    }
+                    let (k, v) = self.delta.next()?;
+                    if let Some(n) = v {
+                        return Some((k.as_bytes(), Node(n)));
+                    }
+                }
+                (Some(_), None) => unreachable!("covered by the guard above"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Name;
+
+    fn key(s: &str) -> Key {
+        Key::from_wire(Name::from_ascii(s).expect("name").as_wire())
+    }
+
+    #[test]
+    fn keys_sort_in_canonical_dns_order() {
+        // RFC 4034 §6.1's example, in order.
+        let names = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "zABC.a.EXAMPLE.",
+            "z.example.",
+            "\\001.z.example.",
+            "*.z.example.",
+            "\\200.z.example.",
+        ];
+        let keys: Vec<Key> = names.iter().map(|n| key(n)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        // A label that is a prefix of another sorts first, even with 0x00 and 0x01 bytes.
+        assert!(key("a.x.") < key("a\\000.x."));
+        assert!(key("a\\000.x.") < key("a\\001.x."));
+        assert!(key("a\\001.x.") < key("a\\002.x."));
+        assert!(key("a\\000\\000.x.") < key("a\\001.x."));
+    }
+
+    #[test]
+    fn keys_round_trip_to_lower_case_wire_names() {
+        for n in ["www.Example.TEST.", "\\000\\001\\002.x.", ".", "a.b.c.d."] {
+            let name = Name::from_ascii(n).expect("name");
+            let mut wire = Vec::new();
+            decode_key(key(n).as_bytes(), &mut wire);
+            assert_eq!(wire, name.to_lowercase().as_wire(), "{n}");
+            assert_eq!(key_labels(key(n).as_bytes()), name.label_count());
+        }
+        let k = key("a.b.example.");
+        assert_eq!(key_ancestor(k.as_bytes(), 2), key("b.example.").as_bytes());
+        assert!(key_is_below(k.as_bytes(), key("example.").as_bytes()));
+        assert!(!key_is_below(key("ab.example.").as_bytes(), key("b.example.").as_bytes()));
+    }
+
+    fn tree(names: &[&str]) -> Tree {
+        let mut b = Builder::default();
+        for n in names.iter().rev() {
+            b.push_parts(Name::from_ascii(n).expect("n").as_wire(), rtype::A, 60, &[1, 2, 3, 4]).expect("push");
+        }
+        Tree::new(b.finish().expect("finish"))
+    }
+
+    fn names(t: &Tree) -> Vec<String> {
+        t.iter()
+            .map(|(k, _)| {
+                let mut w = Vec::new();
+                decode_key(k, &mut w);
+                Name::from_wire(&w).expect("wire").to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_delta_shadows_the_base_and_searches_see_both() {
+        let t = tree(&["example.", "a.example.", "c.example.", "e.example."]);
+        let mut added = NodeBuf::default();
+        added.add(rtype::TXT, 60, b"\x02hi");
+        let t2 = t.with_changes(vec![(key("b.example."), Some(added.clone())), (key("c.example."), None)]);
+        assert_eq!(names(&t), ["example.", "a.example.", "c.example.", "e.example."], "the old tree is unchanged");
+        assert_eq!(names(&t2), ["example.", "a.example.", "b.example.", "e.example."]);
+        assert!(t2.get(key("c.example.").as_bytes()).is_none());
+        assert!(t2.get(key("b.example.").as_bytes()).is_some_and(|n| n.has(rtype::TXT)));
+        let (k, _) = t2.seek_lt(key("d.example.").as_bytes()).expect("predecessor");
+        assert_eq!(k, key("b.example.").as_bytes());
+        let (k, _) = t2.seek_ge(key("c.example.").as_bytes()).expect("successor");
+        assert_eq!(k, key("e.example.").as_bytes());
+        assert_eq!(t2.delta_len(), 2);
+        let c = t2.compact().expect("compact");
+        assert_eq!(names(&c), names(&t2));
+        assert_eq!(c.delta_len(), 0);
+        // Deleting a name that only the delta had leaves no tombstone.
+        let t3 = t2.with_changes(vec![(key("b.example."), None)]);
+        assert_eq!(t3.delta_len(), 1);
+    }
+
+    #[test]
+    fn empty_non_terminals_exist_and_descendants_are_found() {
+        let t = tree(&["example.", "a.b.c.example.", "x.example."]);
+        assert!(t.exists(key("b.c.example.").as_bytes()));
+        assert!(t.exists(key("c.example.").as_bytes()));
+        assert!(!t.exists(key("d.example.").as_bytes()));
+        assert!(!t.exists(key("bc.example.").as_bytes()));
+        assert!(!t.has_descendants(key("x.example.").as_bytes()));
+    }
+
+    #[test]
+    fn duplicate_records_are_one_and_an_rrset_has_the_lowest_ttl() {
+        let mut b = Builder::default();
+        let owner = Name::from_ascii("www.example.").expect("n");
+        b.push_parts(owner.as_wire(), rtype::A, 300, &[1, 1, 1, 1]).expect("push");
+        b.push_parts(owner.as_wire(), rtype::A, 60, &[2, 2, 2, 2]).expect("push");
+        b.push_parts(owner.as_wire(), rtype::A, 300, &[1, 1, 1, 1]).expect("push");
+        let t = Tree::new(b.finish().expect("finish"));
+        let set = t.get(key("WWW.example.").as_bytes()).and_then(|n| n.get(rtype::A)).expect("rrset");
+        assert_eq!(set.count, 2);
+        assert_eq!(set.ttl, 60);
+    }
+}

@@ -1,0 +1,254 @@
+//! Writing responses: RRsets appended whole or not at all, within a size
+//! limit, with name compression (RFC 1035 §4.1.4).
+//!
+//! Owner names are compressed against everything written before; names inside
+//! RDATA only for the RFC 1035 types whose RDATA may be compressed (NS, CNAME,
+//! SOA, PTR, MX, MB, MG, MR, MINFO: RFC 3597 §4); every other type's RDATA is
+//! copied as it is (DNAME and SRV must not be compressed: RFC 6672 §2.5, RFC
+//! 2782).
+
+use super::message::{skip_uncompressed_name, Section};
+use super::name::Name;
+use super::types::rtype;
+
+/// The RRset did not fit in the size limit; nothing of it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+pub struct MessageWriter {
+    buf: Vec<u8>,
+    limit: usize,
+    /// Lower-case wire suffixes already in the message, with their offsets.
+    names: Vec<(Box<[u8]>, u16)>,
+}
+
+impl MessageWriter {
+    /// A message with `header` (its counts are kept by the writer) and one
+    /// question, echoed as received (case included).
+    pub fn new(id: u16, flags: u16, question: Option<(&Name, u16, u16)>, limit: usize) -> MessageWriter {
+        let mut buf = Vec::with_capacity(limit.min(4096));
+        buf.extend_from_slice(&id.to_be_bytes());
+        buf.extend_from_slice(&flags.to_be_bytes());
+        buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
+        let mut w = MessageWriter { buf, limit: limit.max(12), names: Vec::new() };
+        if let Some((name, qtype, qclass)) = question {
+            w.write_name(name.as_wire(), true);
+            w.buf.extend_from_slice(&qtype.to_be_bytes());
+            w.buf.extend_from_slice(&qclass.to_be_bytes());
+        }
+        w
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.len() <= 12
+    }
+
+    /// Lowers the limit (to keep room for an OPT record written last).
+    pub fn reserve(&mut self, bytes: usize) {
+        self.limit = self.limit.saturating_sub(bytes).max(12);
+    }
+
+    /// Raises the limit again by what [`MessageWriter::reserve`] kept.
+    pub fn unreserve(&mut self, bytes: usize) {
+        self.limit += bytes;
+    }
+
+    pub fn set_flags(&mut self, set: u16) {
+        let f = u16::from_be_bytes([self.buf[2], self.buf[3]]) | set;
+        self.buf[2..4].copy_from_slice(&f.to_be_bytes());
+    }
+
+    pub fn set_rcode(&mut self, rcode: u8) {
+        self.buf[3] = (self.buf[3] & 0xf0) | (rcode & 0x0f);
+    }
+
+    fn count_at(section: Section) -> usize {
+        match section {
+            Section::Answer => 6,
+            Section::Authority => 8,
+            _ => 10,
+        }
+    }
+
+    pub fn count(&self, section: Section) -> u16 {
+        let at = Self::count_at(section);
+        u16::from_be_bytes([self.buf[at], self.buf[at + 1]])
+    }
+
+    fn bump(&mut self, section: Section, n: u16) {
+        let at = Self::count_at(section);
+        let c = self.count(section).saturating_add(n);
+        self.buf[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// Writes a name, compressed against earlier names when `compress`; adds
+    /// its suffixes to the table.
+    fn write_name(&mut self, wire: &[u8], compress: bool) {
+        let lower = wire.to_ascii_lowercase();
+        let mut pos = 0usize;
+        let mut new_suffixes: Vec<(usize, usize)> = Vec::new();
+        while let Some(&len) = lower.get(pos) {
+            if len == 0 {
+                self.buf.push(0);
+                break;
+            }
+            if compress {
+                if let Some((_, off)) = self.names.iter().find(|(s, _)| **s == lower[pos..]) {
+                    let p = 0xc000 | *off;
+                    self.buf.extend_from_slice(&p.to_be_bytes());
+                    break;
+                }
+            }
+            let at = self.buf.len();
+            new_suffixes.push((pos, at));
+            let end = pos + 1 + usize::from(len);
+            self.buf.extend_from_slice(&wire[pos..end.min(wire.len())]);
+            pos = end;
+        }
+        for (p, at) in new_suffixes {
+            if at < 0x3fff {
+                self.names.push((lower[p..].into(), at as u16));
+            }
+        }
+    }
+
+    fn write_rdata(&mut self, rt: u16, rdata: &[u8]) {
+        let names_first = |n: usize, fixed_before: usize| -> Option<Vec<(usize, usize)>> {
+            // (start, end) of each leading name after `fixed_before` bytes.
+            let mut spans = Vec::new();
+            let mut p = fixed_before;
+            for _ in 0..n {
+                let e = skip_uncompressed_name(rdata, p)?;
+                spans.push((p, e));
+                p = e;
+            }
+            Some(spans)
+        };
+        let layout = match rt {
+            rtype::NS | rtype::CNAME | rtype::PTR | rtype::MB | rtype::MG | rtype::MR => names_first(1, 0),
+            rtype::SOA | rtype::MINFO => names_first(2, 0),
+            rtype::MX => names_first(1, 2),
+            _ => None,
+        };
+        match layout {
+            Some(spans) => {
+                let mut copied = 0;
+                for (s, e) in spans {
+                    self.buf.extend_from_slice(&rdata[copied..s]);
+                    self.write_name(&rdata[s..e], true);
+                    copied = e;
+                }
+                self.buf.extend_from_slice(&rdata[copied..]);
+            }
+            None => self.buf.extend_from_slice(rdata),
+        }
+    }
+
+    /// Appends a whole RRset to `section`, or nothing if it does not fit.
+    /// `owner_wire` equal to the question's name compresses to it, so the
+    /// question's case shows (RFC 1034 §4.1 case echo).
+    pub fn rrset<'a>(
+        &mut self,
+        section: Section,
+        owner_wire: &[u8],
+        rt: u16,
+        class: u16,
+        ttl: u32,
+        rdatas: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<(), Full> {
+        let mark = (self.buf.len(), self.names.len());
+        let mut n = 0u16;
+        for rd in rdatas {
+            self.write_name(owner_wire, true);
+            self.buf.extend_from_slice(&rt.to_be_bytes());
+            self.buf.extend_from_slice(&class.to_be_bytes());
+            self.buf.extend_from_slice(&ttl.to_be_bytes());
+            let len_at = self.buf.len();
+            self.buf.extend_from_slice(&[0, 0]);
+            self.write_rdata(rt, rd);
+            let rdlen = (self.buf.len() - len_at - 2) as u16;
+            self.buf[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+            n += 1;
+            if self.buf.len() > self.limit {
+                self.buf.truncate(mark.0);
+                self.names.truncate(mark.1);
+                return Err(Full);
+            }
+        }
+        self.bump(section, n);
+        Ok(())
+    }
+
+    /// Appends an OPT record (RFC 6891 §6.1.2) to the additional section,
+    /// ignoring the limit (its room was reserved).
+    pub fn opt(&mut self, udp_size: u16, ext_rcode: u8, do_bit: bool, options: &[u8]) {
+        self.buf.push(0);
+        self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
+        self.buf.extend_from_slice(&udp_size.to_be_bytes());
+        self.buf.push(ext_rcode);
+        self.buf.push(0);
+        self.buf.extend_from_slice(&(if do_bit { 0x8000u16 } else { 0 }).to_be_bytes());
+        self.buf.extend_from_slice(&(options.len() as u16).to_be_bytes());
+        self.buf.extend_from_slice(options);
+        self.bump(Section::Additional, 1);
+    }
+
+    /// Drops every record (keeps header and question) and sets TC.
+    pub fn truncate_to_question(&mut self, question_end: usize) {
+        self.buf.truncate(question_end);
+        self.names.retain(|(_, off)| usize::from(*off) < question_end);
+        for at in [6, 8, 10] {
+            self.buf[at..at + 2].copy_from_slice(&[0, 0]);
+        }
+        self.set_flags(0x0200);
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{class, parse_message};
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).expect("name")
+    }
+
+    #[test]
+    fn names_are_compressed_and_the_question_case_is_echoed() {
+        let q = name("WWW.Example.test");
+        let mut w = MessageWriter::new(7, 0x8400, Some((&q, rtype::CNAME, class::IN)), 512);
+        let target = name("web.example.test");
+        w.rrset(Section::Answer, name("www.example.test").as_wire(), rtype::CNAME, class::IN, 60, [target.as_wire()])
+            .expect("fits");
+        let mx = [&[0u8, 10][..], name("mail.example.test").as_wire()].concat();
+        w.rrset(Section::Answer, target.as_wire(), rtype::MX, class::IN, 60, [&mx[..]]).expect("fits");
+        let bytes = w.finish();
+        // Header 12, question 22, CNAME: owner pointer 2 + 10 + RDATA "web"+pointer 6,
+        // MX: owner pointer 2 + 10 + RDATA preference 2 + "mail"+pointer 7.
+        assert_eq!(bytes.len(), 12 + 22 + 18 + 21, "{bytes:?}");
+        let m = parse_message(&bytes).expect("parses");
+        assert_eq!(m.answers[0].owner.as_wire(), q.as_wire(), "owner points at the question");
+        // Compression is case-insensitive (RFC 4343 §4.1): the suffix takes the question's case.
+        assert!(m.answers[0].rdata.eq_ignore_ascii_case(target.as_wire()));
+        assert!(m.answers[1].rdata.eq_ignore_ascii_case(&mx));
+    }
+
+    #[test]
+    fn an_rrset_that_does_not_fit_leaves_nothing_behind() {
+        let q = name("big.example.test");
+        let mut w = MessageWriter::new(1, 0x8400, Some((&q, rtype::TXT, class::IN)), 100);
+        let txt = [60u8; 61];
+        let r = w.rrset(Section::Answer, q.as_wire(), rtype::TXT, class::IN, 60, [&txt[..], &txt[..]]);
+        assert_eq!(r, Err(Full));
+        assert_eq!(w.count(Section::Answer), 0);
+        assert_eq!(w.len(), 12 + 22);
+    }
+}

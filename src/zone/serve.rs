@@ -1,0 +1,201 @@
+//! Keeping each zone's serving view (`crate::view`) in step with the store:
+//! built from the store at start-up (before READY), from the transfer stream
+//! after a full transfer, from the previous view and the diff after an IXFR,
+//! and laid over again with the NS settings whenever they change. The store
+//! commits first, the view is swapped after, so a query sees the old or the
+//! new version, never a mix. All CPU-heavy work runs off the async runtime.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::publish::{overlay, Settings};
+use super::Engine;
+use crate::store::nameservers;
+use crate::store::zonedata::{self, Diff};
+use crate::store::StoreError;
+use crate::view::{ViewBuilder, ZoneSlot, ZoneView};
+use crate::wire::Name;
+
+impl Engine {
+    /// The zone's slot in the serving map (created without a copy if new).
+    pub fn zone_slot(&self, id: i64, name: &str) -> Option<Arc<ZoneSlot>> {
+        let apex = Name::from_ascii(name).ok()?;
+        Some(self.views.slot(id, &apex))
+    }
+
+    /// A zone was created: it is ours now (SERVFAIL until its first copy).
+    pub fn zone_created(&self, id: i64, name: &str) {
+        self.zone_slot(id, name);
+    }
+
+    /// A zone was deleted: its names are no longer ours (REFUSED).
+    pub fn zone_deleted(&self, name: &str) {
+        if let Ok(apex) = Name::from_ascii(name) {
+            self.views.remove(&apex);
+        }
+    }
+
+    async fn settings(&self, zone_id: i64) -> Result<Option<Settings>, StoreError> {
+        let ns = self.store.call(move |c| nameservers::zone_ns(c, zone_id)).await?;
+        Ok(ns.as_ref().map(Settings::from_store))
+    }
+
+    async fn publish(&self, slot: &ZoneSlot, view: ZoneView) -> Result<(), StoreError> {
+        let settings = self.settings(slot.id).await?;
+        let view = match overlay(&view, settings.as_ref()) {
+            o if o.is_empty() => view,
+            o => view.with_overlay(o),
+        };
+        slot.publish(view);
+        slot.set_expired(false);
+        Ok(())
+    }
+
+    /// Builds every zone's view from the store; returns (zones, records).
+    pub async fn load_views(&self) -> Result<(usize, u64), StoreError> {
+        let zones = self.store.call(|c| crate::store::zones::all_status(c)).await?;
+        let names = self.store.call(|c| crate::store::zones::all_names(c)).await?;
+        let mut records = 0;
+        let mut loaded = 0;
+        for (id, st) in zones {
+            let Some(name) = names.get(&id) else { continue };
+            let Some(slot) = self.zone_slot(id, name) else { continue };
+            if st.serial.is_none() {
+                continue;
+            }
+            let apex = slot.name.clone();
+            let built = self
+                .store
+                .call(move |c| {
+                    let mut b = ViewBuilder::new(&apex);
+                    let n = zonedata::for_each_record(c, id, |o, t, ttl, rd| b.push_parts(o, t, ttl, rd))?;
+                    Ok((b, n))
+                })
+                .await;
+            let (builder, n) = match built {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(zone = %name, error = %e, "cannot load the zone for serving; it answers SERVFAIL");
+                    continue;
+                }
+            };
+            match tokio::task::spawn_blocking(move || builder.finish()).await {
+                Ok(Ok(view)) => {
+                    self.publish(&slot, view).await?;
+                    slot.set_expired(st.expired);
+                    records += n;
+                    loaded += 1;
+                }
+                Ok(Err(e)) => tracing::error!(zone = %name, error = %e, "cannot build the zone's view"),
+                Err(e) => tracing::error!(zone = %name, error = %e, "the view builder failed"),
+            }
+        }
+        Ok((loaded, records))
+    }
+
+    /// After a full transfer committed: the view built from its records.
+    pub(super) async fn serve_full(&self, zone_id: i64, name: &str, builder: ViewBuilder) {
+        let Some(slot) = self.zone_slot(zone_id, name) else { return };
+        let started = Instant::now();
+        match tokio::task::spawn_blocking(move || builder.finish()).await {
+            Ok(Ok(view)) => {
+                let serial = view.serial;
+                if let Err(e) = self.publish(&slot, view).await {
+                    tracing::error!(zone = %name, error = %e, "cannot read the NS settings; the new version is not served");
+                    return;
+                }
+                tracing::debug!(zone = %name, serial, build_ms = started.elapsed().as_millis() as u64, "serving the new version");
+            }
+            Ok(Err(e)) => tracing::error!(zone = %name, error = %e, "cannot build the view of the new version"),
+            Err(e) => tracing::error!(zone = %name, error = %e, "the view builder failed"),
+        }
+    }
+
+    /// After an IXFR committed: the previous view with the diff applied (the
+    /// cost of the diff), or, if that fails, a view rebuilt from the store.
+    pub(super) async fn serve_diffs(&self, zone_id: i64, name: &str, diffs: Arc<Vec<Diff>>) {
+        let Some(slot) = self.zone_slot(zone_id, name) else { return };
+        let Some(current) = slot.view() else {
+            return self.serve_from_store(&slot, name).await;
+        };
+        let applied = tokio::task::spawn_blocking(move || {
+            let next = current.with_diffs(diffs.iter().map(|d| (&d.deleted[..], &d.added[..])))?;
+            if next.wants_compaction() {
+                next.compacted()
+            } else {
+                Ok(next)
+            }
+        })
+        .await;
+        match applied {
+            Ok(Ok(view)) => {
+                if let Err(e) = self.publish(&slot, view).await {
+                    tracing::error!(zone = %name, error = %e, "cannot read the NS settings; the new version is not served");
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::error!(zone = %name, error = %e, "the IXFR does not apply to the served view; rebuilding it from the store");
+                self.serve_from_store(&slot, name).await;
+            }
+            Err(e) => tracing::error!(zone = %name, error = %e, "the view update failed"),
+        }
+    }
+
+    async fn serve_from_store(&self, slot: &ZoneSlot, name: &str) {
+        let (id, apex) = (slot.id, slot.name.clone());
+        let built = self
+            .store
+            .call(move |c| {
+                let mut b = ViewBuilder::new(&apex);
+                zonedata::for_each_record(c, id, |o, t, ttl, rd| b.push_parts(o, t, ttl, rd))?;
+                Ok(b)
+            })
+            .await;
+        match built {
+            Ok(b) => self.serve_full(id, name, b).await,
+            Err(e) => tracing::error!(zone = %name, error = %e, "cannot load the zone for serving"),
+        }
+    }
+
+    /// The zone's NS settings changed: lay them over its current data again.
+    pub async fn republish(&self, zone_id: i64, name: &str) {
+        let Some(slot) = self.zone_slot(zone_id, name) else { return };
+        let Some(current) = slot.view() else { return };
+        let expired = matches!(slot.serving(), crate::view::Serving::Expired);
+        // The raw data is unchanged; only the overlay is recomputed.
+        let base = ZoneView::clone(&current).without_overlay();
+        if let Err(e) = self.publish(&slot, base).await {
+            tracing::error!(zone = %name, error = %e, "cannot read the NS settings to publish");
+        }
+        slot.set_expired(expired);
+    }
+
+    /// Republishes every zone of an account (a nameserver set or custom
+    /// nameserver changed, which may appear in any of them).
+    pub async fn republish_account(&self, account: i64) {
+        match self.store.call(move |c| crate::store::zones::ids_of_account(c, account)).await {
+            Ok(zones) => {
+                for (id, name) in zones {
+                    self.republish(id, &name).await;
+                }
+            }
+            Err(e) => tracing::error!(account, error = %e, "cannot list the account's zones to republish them"),
+        }
+    }
+
+    /// The zone expired (SERVFAIL from now on, data kept).
+    pub(super) fn serve_expired(&self, zone_id: i64, name: &str) {
+        if let Some(slot) = self.zone_slot(zone_id, name) {
+            slot.set_expired(true);
+        }
+    }
+
+    /// A refresh succeeded: an expired zone is served again.
+    pub(super) fn serve_refreshed(&self, zone_id: i64, name: &str) {
+        if let Some(slot) = self.zone_slot(zone_id, name) {
+            if slot.view().is_some() {
+                slot.set_expired(false);
+            }
+        }
+    }
+}
