@@ -40,7 +40,11 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     secondaryd::daemon::init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = config.dns.workers {
+        builder.worker_threads(n);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("secondaryd: cannot start the async runtime: {e}");

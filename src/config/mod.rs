@@ -59,6 +59,9 @@ pub struct DnsConfig {
     pub identity: Option<String>,
     /// The NSID option (RFC 5001) sent to clients that ask; none when unset.
     pub nsid: Option<String>,
+    /// Worker threads (they answer queries and run the rest of the daemon)
+    /// and UDP sockets per address; `None`: one per CPU.
+    pub workers: Option<usize>,
 }
 
 /// Limits and timeouts of incoming zone transfers (DESIGN §2).

@@ -80,6 +80,8 @@ pub struct DnsSpec {
     pub identity: Option<String>,
     #[serde(default)]
     pub nsid: Option<String>,
+    #[serde(default)]
+    pub workers: u64,
 }
 
 /// The DNS Flag Day 2020 size: no IP fragmentation on common paths (BIND's and
@@ -100,6 +102,7 @@ impl Default for DnsSpec {
             version: None,
             identity: None,
             nsid: None,
+            workers: 0,
         }
     }
 }
@@ -356,6 +359,11 @@ impl ConfigFile {
             version: text("dns.version", &self.dns.version)?,
             identity: text("dns.identity", &self.dns.identity)?,
             nsid: text("dns.nsid", &self.dns.nsid)?,
+            workers: match self.dns.workers {
+                0 => None,
+                n @ 1..=1024 => Some(n as usize),
+                _ => return Err(c.err("dns.workers", "must be from 0 (one per CPU) to 1024")),
+            },
         };
         let t = &self.transfer;
         let positive = |key: &str, v: u64| -> Result<u64, ConfigError> {

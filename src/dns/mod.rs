@@ -56,17 +56,24 @@ impl DnsStats {
 /// The bound sockets of one `dns.listen` address.
 pub struct Listener {
     pub addr: SocketAddr,
-    udp: UdpSocket,
+    /// One socket per worker (SO_REUSEPORT: the kernel spreads the datagrams).
+    udp: Vec<UdpSocket>,
     tcp: TcpListener,
 }
 
-/// Binds UDP and TCP on every address (before the daemon reports READY).
-pub async fn bind(addrs: &[SocketAddr]) -> Result<Vec<Listener>, (SocketAddr, std::io::Error)> {
+/// Binds UDP (`udp_sockets` per address) and TCP on every address, before the
+/// daemon reports READY.
+pub async fn bind(addrs: &[SocketAddr], udp_sockets: usize) -> Result<Vec<Listener>, (SocketAddr, std::io::Error)> {
     let mut out = Vec::new();
     for &addr in addrs {
-        let udp = bind_socket(addr, socket2::Type::DGRAM).and_then(|s| UdpSocket::from_std(s.into()));
-        let udp = udp.map_err(|e| (addr, e))?;
-        let tcp = bind_socket(addr, socket2::Type::STREAM)
+        let mut udp = Vec::new();
+        // A port of 0 gets a new port per socket: only one then.
+        let n = if addr.port() == 0 { 1 } else { udp_sockets.max(1) };
+        for _ in 0..n {
+            let s = bind_socket(addr, socket2::Type::DGRAM, n > 1).and_then(|s| UdpSocket::from_std(s.into()));
+            udp.push(s.map_err(|e| (addr, e))?);
+        }
+        let tcp = bind_socket(addr, socket2::Type::STREAM, false)
             .and_then(|s| {
                 s.listen(1024)?;
                 Ok(s)
@@ -81,8 +88,11 @@ pub async fn bind(addrs: &[SocketAddr]) -> Result<Vec<Listener>, (SocketAddr, st
 /// A non-blocking socket bound to `addr`. IPv6 sockets are IPv6-only, so that
 /// the default `["0.0.0.0:53", "[::]:53"]` binds both (on Linux a dual-stack
 /// `[::]:53` would collide with `0.0.0.0:53`).
-fn bind_socket(addr: SocketAddr, ty: socket2::Type) -> std::io::Result<socket2::Socket> {
+fn bind_socket(addr: SocketAddr, ty: socket2::Type, reuse_port: bool) -> std::io::Result<socket2::Socket> {
     let s = socket2::Socket::new(socket2::Domain::for_address(addr), ty, None)?;
+    if reuse_port {
+        s.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
@@ -117,8 +127,10 @@ impl DnsServer {
         let mut tasks = JoinSet::new();
         for l in listeners {
             tracing::info!(addr = %l.addr, "DNS listening (UDP and TCP) for queries and NOTIFY");
-            let (me, rx) = (self.clone(), shutdown.clone());
-            tasks.spawn(me.serve_udp(l.udp, rx));
+            for udp in l.udp {
+                let (me, rx) = (self.clone(), shutdown.clone());
+                tasks.spawn(me.serve_udp(udp, rx));
+            }
             let (me, rx) = (self.clone(), shutdown.clone());
             tasks.spawn(me.serve_tcp(l.tcp, rx));
         }
