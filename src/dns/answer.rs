@@ -55,6 +55,15 @@ pub struct Answer<'v> {
 pub struct Options {
     pub dnssec_ok: bool,
     pub recursion_desired: bool,
+    /// A positive answer gets neither authority NS nor additional records:
+    /// BIND's choice for UDP queries whose EDNS size is 512 or less.
+    pub minimal: bool,
+}
+
+/// Types answered from the node even when it holds a CNAME (RFC 4035 §2.5,
+/// RFC 2535): the DNSSEC records and KEY may sit beside a CNAME.
+fn at_cname(qtype: u16) -> bool {
+    matches!(qtype, rtype::NSEC | rtype::RRSIG | rtype::KEY | rtype::SIG | rtype::NXT)
 }
 
 fn item<'v>(owner: &[u8], set: RRset<'v>) -> Item<'v> {
@@ -75,6 +84,9 @@ struct Ctx<'v, 'o> {
     targets: Vec<Vec<u8>>,
     /// RRsets already in the answer or authority section: (owner key, type, covered).
     added: Vec<(Vec<u8>, u16, u16)>,
+    /// The zone is signed (its apex has a DNSKEY): DNSSEC records go out with DO.
+    secure: bool,
+    qtype: u16,
 }
 
 enum Found<'v> {
@@ -113,7 +125,10 @@ fn find<'v>(view: &'v ZoneView, key: &[u8], qtype: u16) -> Found<'v> {
         match names.get(anc) {
             Some(node) => {
                 let at_qname = depth == labels;
-                if node.has(rtype::NS) && !(at_qname && qtype == rtype::DS) {
+                // DS, and the NSEC of a signed parent, at a cut belong to the
+                // parent side (RFC 4035 §3.1.4.1, §2.3).
+                let parent_side = at_qname && (qtype == rtype::DS || (qtype == rtype::NSEC && node.has(rtype::NSEC)));
+                if node.has(rtype::NS) && !parent_side {
                     return Found::Delegation { cut: anc.to_vec(), node };
                 }
                 if !at_qname && node.has(rtype::DNAME) {
@@ -153,8 +168,9 @@ impl<'v> Ctx<'v, '_> {
         self.added.push((owner_key.to_vec(), set.rtype, set.covered));
         let section = if authority { &mut self.out.authority } else { &mut self.out.answer };
         section.push(item(owner_wire, set));
-        if self.opts.dnssec_ok && set.rtype != rtype::RRSIG {
+        if self.signed() && set.rtype != rtype::RRSIG && !self.already(owner_key, rtype::RRSIG, set.rtype) {
             if let Some(sigs) = node.sigs(set.rtype) {
+                self.added.push((owner_key.to_vec(), rtype::RRSIG, set.rtype));
                 let section = if authority { &mut self.out.authority } else { &mut self.out.answer };
                 section.push(item(owner_wire, sigs));
             }
@@ -188,11 +204,14 @@ impl<'v> Ctx<'v, '_> {
             .next()
             .and_then(|rd| rd.get(rd.len().checked_sub(4)?..))
             .map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
-        let ttl = minimum.map_or(soa.ttl, |m| m.min(soa.ttl));
+        // BIND (`zero-no-soa-ttl`) gives the SOA of an NXDOMAIN answer to a SOA
+        // query TTL 0, so that it is not cached in place of the zone's SOA.
+        let nxdomain_soa = self.qtype == rtype::SOA && self.out.rcode == rcode::NXDOMAIN;
+        let ttl = if nxdomain_soa { 0 } else { minimum.map_or(soa.ttl, |m| m.min(soa.ttl)) };
         let apex_wire = self.view.apex.as_wire().to_vec();
         self.added.push((apex.to_vec(), rtype::SOA, 0));
         self.out.authority.push(Item { ttl, ..item(&apex_wire, soa) });
-        if self.opts.dnssec_ok {
+        if self.signed() {
             if let Some(sigs) = node.sigs(rtype::SOA) {
                 self.out.authority.push(Item { ttl, ..item(&apex_wire, sigs) });
             }
@@ -293,7 +312,13 @@ impl<'v> Ctx<'v, '_> {
     }
 
     fn signed(&self) -> bool {
-        self.opts.dnssec_ok
+        self.opts.dnssec_ok && self.secure
+    }
+
+    /// RFC 5155 §7.2.6: a wildcard answer carries the NSEC3 that covers the
+    /// next closer name (one label below the closest encloser `ce`).
+    fn nsec3_wildcard_answer(&mut self, key: &[u8], ce: &[u8]) {
+        self.nsec3_covering(key_ancestor(key, key_labels(ce) + 1));
     }
 
     fn nsec3(&self) -> bool {
@@ -368,13 +393,16 @@ impl<'v> Ctx<'v, '_> {
     }
 
     /// A/AAAA (and their RRSIGs with DO) of the collected targets that the
-    /// zone holds, glue below cuts included.
-    fn additional(&mut self) {
+    /// zone holds; names at or below a cut only as a referral's glue.
+    fn additional(&mut self, glue: bool) {
         let targets = std::mem::take(&mut self.targets);
         for t in &targets {
             let key = Key::from_wire(t);
             let k = key.as_bytes();
             if !crate::view::tree::key_is_below(k, self.view.apex_key.as_bytes()) {
+                continue;
+            }
+            if !glue && matches!(find(self.view, k, rtype::A), Found::Delegation { .. }) {
                 continue;
             }
             let Some(node) = self.view.names.get(k) else { continue };
@@ -384,7 +412,7 @@ impl<'v> Ctx<'v, '_> {
                 }
                 if let Some(set) = node.get(rt) {
                     self.out.additional.push(item(t, set));
-                    if self.opts.dnssec_ok {
+                    if self.signed() {
                         if let Some(sigs) = node.sigs(rt) {
                             self.out.additional.push(item(t, sigs));
                         }
@@ -394,10 +422,18 @@ impl<'v> Ctx<'v, '_> {
         }
     }
 
+    /// A referral's glue: the A/AAAA of its NS targets at or below the cut
+    /// (an in-zone NS name elsewhere in the zone is not added, as BIND does).
+    fn glue(&mut self, cut: &[u8]) {
+        self.targets.retain(|t| crate::view::tree::key_is_below(Key::from_wire(t).as_bytes(), cut));
+        self.additional(true);
+    }
+
     /// The zone's own NS in the authority section of a positive answer to a
     /// query without RD (BIND's `minimal-responses no-auth-recursive`).
     fn authority_ns(&mut self) {
-        if self.opts.recursion_desired {
+        // BIND adds no authority NS to DNSKEY and DS answers.
+        if self.opts.recursion_desired || matches!(self.qtype, rtype::DNSKEY | rtype::DS) {
             return;
         }
         let apex = self.view.apex_key.as_bytes().to_vec();
@@ -428,116 +464,142 @@ fn substitute(name: &[u8], from_len: usize, to: &[u8]) -> Option<Vec<u8>> {
     (out.len() <= MAX_NAME_LEN).then_some(out)
 }
 
+/// How one link of the chain ended.
+enum Step {
+    /// The type asked for (or ANY) was answered.
+    Answered,
+    /// A CNAME (or DNAME's synthesised CNAME) to follow.
+    Follow(Vec<u8>),
+    /// NODATA or NXDOMAIN (the authority section says which).
+    Negative,
+}
+
 /// Answers `qname`/`qtype` (qname at or below the view's apex, lower case or
 /// not) from `view`.
 pub fn answer<'v>(view: &'v ZoneView, qname_wire: &[u8], qtype: u16, opts: &Options) -> Answer<'v> {
-    let mut c =
-        Ctx { view, opts, out: Answer { aa: true, ..Answer::default() }, targets: Vec::new(), added: Vec::new() };
+    let secure = view.names.get(view.apex_key.as_bytes()).is_some_and(|n| n.has(rtype::DNSKEY));
+    let mut c = Ctx {
+        view,
+        opts,
+        out: Answer { aa: true, ..Answer::default() },
+        targets: Vec::new(),
+        added: Vec::new(),
+        secure,
+        qtype,
+    };
     let mut name = qname_wire.to_vec();
     let mut seen: Vec<Vec<u8>> = Vec::new();
-    let mut positive = false;
+    let mut last = Step::Negative;
     for step in 0..=MAX_CHAIN {
         let key = Key::from_wire(&name);
         let k = key.as_bytes().to_vec();
-        if !crate::view::tree::key_is_below(&k, view.apex_key.as_bytes()) || seen.contains(&k) {
-            // Left the zone (we do not recurse) or looped: the chain stops here.
+        if !crate::view::tree::key_is_below(&k, view.apex_key.as_bytes()) {
+            // Left the zone: we do not recurse; the chain stops with what we have.
+            last = Step::Negative;
             break;
         }
+        if seen.contains(&k) {
+            // A loop (BIND answers SERVFAIL, keeping the chain).
+            c.out.rcode = rcode::SERVFAIL;
+            return c.out;
+        }
         seen.push(k.clone());
-        let mut next: Option<Vec<u8>> = None;
-        match find(view, &k, qtype) {
-            Found::Exact(node) => {
-                if exact(&mut c, &k, &name, node, qtype, &mut next, None) {
-                    positive = true;
-                }
-            }
+        last = match find(view, &k, qtype) {
+            Found::Exact(node) => exact(&mut c, &k, &name, node, None),
             Found::Wildcard { wild, node, ce } => {
-                let before = c.out.answer.len();
-                if exact(&mut c, &wild, &name, node, qtype, &mut next, Some(&k)) {
-                    positive = true;
-                    // RFC 4035 §3.1.3.3: prove the name itself does not exist.
-                    c.deny_name(&k, &ce, false);
-                } else if c.out.answer.len() == before {
-                    // Wildcard NODATA (§3.1.3.4): the wildcard's NSEC did that; add qname's cover.
-                    c.deny_name(&k, &ce, false);
+                let step = exact(&mut c, &wild, &name, node, Some(&k));
+                match step {
+                    // RFC 4035 §3.1.3.3, RFC 5155 §7.2.6: the name itself does not exist.
+                    Step::Answered | Step::Follow(_) if c.signed() => {
+                        if c.nsec3() {
+                            c.nsec3_wildcard_answer(&k, &ce);
+                        } else {
+                            c.nsec_covering(&k);
+                        }
+                    }
+                    // Wildcard NODATA (§3.1.3.4, RFC 5155 §7.2.5): plus qname's denial.
+                    Step::Negative => c.deny_name(&k, &ce, false),
+                    _ => {}
                 }
+                step
             }
             Found::Ent => {
                 c.soa_negative();
                 c.deny_type(&k);
+                Step::Negative
             }
             Found::NxDomain { ce } => {
                 c.out.rcode = rcode::NXDOMAIN;
                 c.soa_negative();
                 c.deny_name(&k, &ce, true);
+                Step::Negative
             }
             Found::Delegation { cut, node } => {
                 if step == 0 {
                     c.out.aa = false;
                 }
                 c.referral(&cut, node);
-                c.additional();
+                c.glue(&cut);
                 return c.out;
             }
-            Found::Dname { owner, node } => {
-                if let Some(dname) = node.get(rtype::DNAME) {
+            Found::Dname { owner, node } => match node.get(rtype::DNAME) {
+                Some(dname) => {
                     let owner_wire = wire_of(&owner);
                     c.put(false, &owner, &owner_wire, node, dname);
                     let target = dname.rdatas().next().unwrap_or_default();
-                    match substitute(&name, owner_wire.len(), target) {
-                        Some(new) => {
-                            c.out.answer.push(Item {
-                                owner: name.clone(),
-                                rtype: rtype::CNAME,
-                                ttl: dname.ttl,
-                                rdatas: vec![Cow::Owned(new.clone())],
-                            });
-                            positive = true;
-                            next = Some(new);
-                        }
-                        None => {
-                            c.out.rcode = 6; // YXDOMAIN (RFC 6672 §2.2)
-                            return c.out;
-                        }
+                    let Some(new) = substitute(&name, owner_wire.len(), target) else {
+                        c.out.rcode = 6; // YXDOMAIN (RFC 6672 §2.2)
+                        return c.out;
+                    };
+                    // The synthesised CNAME is unsigned (RFC 6672 §5.3.1).
+                    c.out.answer.push(Item {
+                        owner: name.clone(),
+                        rtype: rtype::CNAME,
+                        ttl: dname.ttl,
+                        rdatas: vec![Cow::Owned(new.clone())],
+                    });
+                    if matches!(qtype, rtype::CNAME | rtype::ANY) {
+                        Step::Answered
+                    } else {
+                        Step::Follow(new)
                     }
                 }
-            }
-        }
-        match next {
-            Some(n) => {
+                None => Step::Negative,
+            },
+        };
+        match &last {
+            Step::Follow(next) => {
                 // A new name in the chain: the rcode is that of its last link (RFC 6604).
                 c.out.rcode = rcode::NOERROR;
-                name = n;
+                name = next.clone();
             }
-            None => break,
+            _ => break,
         }
     }
-    if positive && c.out.rcode == rcode::NOERROR && !c.out.answer.is_empty() {
+    if matches!(last, Step::Answered) && !opts.minimal {
         c.authority_ns();
+        if qtype != rtype::ANY {
+            c.additional(false);
+        }
     }
-    c.additional();
     c.out
 }
 
 /// The answer at a node that exists (or a wildcard standing in for `qname`):
-/// the RRset asked for, a CNAME to follow (`next`), or NODATA. Returns whether
-/// an RRset of the type asked for (or ANY) was added.
-fn exact<'v>(
-    c: &mut Ctx<'v, '_>,
-    key: &[u8],
-    name: &[u8],
-    node: Node<'v>,
-    qtype: u16,
-    next: &mut Option<Vec<u8>>,
-    wildcard_for: Option<&[u8]>,
-) -> bool {
+/// the RRset asked for, a CNAME to follow, or NODATA.
+fn exact<'v>(c: &mut Ctx<'v, '_>, key: &[u8], name: &[u8], node: Node<'v>, wildcard_for: Option<&[u8]>) -> Step {
     let owner_key = wildcard_for.unwrap_or(key);
+    let qtype = c.qtype;
     match qtype {
         rtype::ANY => {
+            // BIND's `minimal-any no`: every RRset, the RRSIGs too (with or without DO).
             for set in node.rrsets().filter(|s| s.rtype != rtype::RRSIG) {
                 c.put(false, owner_key, name, node, set);
             }
-            return true;
+            for set in node.rrsets().filter(|s| s.rtype == rtype::RRSIG) {
+                c.put(false, owner_key, name, node, set);
+            }
+            return Step::Answered;
         }
         rtype::RRSIG => {
             let sigs: Vec<_> = node.rrsets().filter(|s| s.rtype == rtype::RRSIG).collect();
@@ -545,18 +607,20 @@ fn exact<'v>(
                 for s in sigs {
                     c.put(false, owner_key, name, node, s);
                 }
-                return true;
+                return Step::Answered;
             }
         }
         _ => {
             if let Some(set) = node.get(qtype) {
                 c.put(false, owner_key, name, node, set);
-                return true;
+                return Step::Answered;
             }
-            if let Some(cname) = node.get(rtype::CNAME) {
+            if let Some(cname) = node.get(rtype::CNAME).filter(|_| !at_cname(qtype)) {
                 c.put(false, owner_key, name, node, cname);
-                *next = cname.rdatas().next().map(|t| t.to_vec());
-                return true;
+                return match cname.rdatas().next() {
+                    Some(t) => Step::Follow(t.to_vec()),
+                    None => Step::Answered,
+                };
             }
         }
     }
@@ -574,5 +638,5 @@ fn exact<'v>(
             c.nsec_at(key);
         }
     }
-    false
+    Step::Negative
 }

@@ -113,8 +113,11 @@ pub fn respond(views: &Views, cfg: &QueryConfig, msg: &Message, tcp: bool) -> (V
         Serving::Ok(v) => v,
         Serving::NoCopy | Serving::Expired => return error(h.id, flags, question, rcode::SERVFAIL, edns.as_ref(), cfg),
     };
-    let opts =
-        Options { dnssec_ok: edns.as_ref().is_some_and(|e| e.dnssec_ok), recursion_desired: h.flags & 0x0100 != 0 };
+    let opts = Options {
+        dnssec_ok: edns.as_ref().is_some_and(|e| e.dnssec_ok),
+        recursion_desired: h.flags & 0x0100 != 0,
+        minimal: !tcp && edns.as_ref().is_some_and(|e| e.udp <= 512),
+    };
     let a = answer::answer(&view, q.name.as_wire(), q.qtype, &opts);
     let code = a.rcode;
     (render(h.id, flags, &q.name, q.qtype, q.qclass, a, limit, edns.as_ref(), cfg), Outcome::Answered(code))

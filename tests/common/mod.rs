@@ -261,6 +261,7 @@ impl Drop for Daemon {
 
 pub mod bind;
 pub mod fake;
+pub mod query;
 
 /// A zone with every record type the transfer tests care about, at `serial`.
 pub fn rich_zone(serial: u32) -> String {
