@@ -34,12 +34,37 @@ const MAX_CHAIN: usize = 12;
 const MAX_NSEC_WALK: usize = 4096;
 
 /// One RRset to write: owner in wire form, its records.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Item<'v> {
-    pub owner: Vec<u8>,
+    pub owner: Cow<'v, [u8]>,
     pub rtype: u16,
     pub ttl: u32,
-    pub rdatas: Vec<Cow<'v, [u8]>>,
+    data: ItemData<'v>,
+}
+
+#[derive(Clone)]
+enum ItemData<'v> {
+    /// An RRset of the view, borrowed.
+    Set(RRset<'v>),
+    /// One synthesised record (a DNAME's CNAME).
+    One(Vec<u8>),
+}
+
+impl<'v> Item<'v> {
+    /// The RDATA of each record.
+    pub fn rdatas(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let (set, one) = match &self.data {
+            ItemData::Set(s) => (Some(s.rdatas()), None),
+            ItemData::One(d) => (None, Some(&d[..])),
+        };
+        set.into_iter().flatten().chain(one)
+    }
+}
+
+impl std::fmt::Debug for Item<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Item").field("owner", &self.owner).field("rtype", &self.rtype).field("ttl", &self.ttl).finish()
+    }
 }
 
 /// The decided answer: rcode, AA, and the three sections in order.
@@ -66,8 +91,8 @@ fn at_cname(qtype: u16) -> bool {
     matches!(qtype, rtype::NSEC | rtype::RRSIG | rtype::KEY | rtype::SIG | rtype::NXT)
 }
 
-fn item<'v>(owner: &[u8], set: RRset<'v>) -> Item<'v> {
-    Item { owner: owner.to_vec(), rtype: set.rtype, ttl: set.ttl, rdatas: set.rdatas().map(Cow::Borrowed).collect() }
+fn item<'v>(owner: Cow<'v, [u8]>, set: RRset<'v>) -> Item<'v> {
+    Item { owner, rtype: set.rtype, ttl: set.ttl, data: ItemData::Set(set) }
 }
 
 fn wire_of(key: &[u8]) -> Vec<u8> {
@@ -80,10 +105,16 @@ struct Ctx<'v, 'o> {
     view: &'v ZoneView,
     opts: &'o Options,
     out: Answer<'v>,
-    /// Names whose A/AAAA go in the additional section (wire, lower case).
-    targets: Vec<Vec<u8>>,
-    /// RRsets already in the answer or authority section: (owner key, type, covered).
-    added: Vec<(Vec<u8>, u16, u16)>,
+    /// Names whose A/AAAA go in the additional section (wire, from the view's RDATA).
+    targets: Vec<&'v [u8]>,
+    /// RRsets already in the answer or authority section: (owner key as a
+    /// range of `added_keys`, type, covered).
+    added: Vec<(u32, u32, u16, u16)>,
+    added_keys: Vec<u8>,
+    /// A key being looked up (reused).
+    scratch: Vec<u8>,
+    /// The apex node (SOA, NS, DNSKEY), looked up once.
+    apex_node: Option<Node<'v>>,
     /// The zone is signed (its apex has a DNSKEY): DNSSEC records go out with DO.
     secure: bool,
     qtype: u16,
@@ -120,6 +151,7 @@ fn find<'v>(view: &'v ZoneView, key: &[u8], qtype: u16) -> Found<'v> {
     let apex_labels = key_labels(view.apex_key.as_bytes());
     let labels = key_labels(key);
     let mut ce = apex_labels;
+    let mut at_key = None;
     for depth in apex_labels + 1..=labels {
         let anc = key_ancestor(key, depth);
         match names.get(anc) {
@@ -134,6 +166,9 @@ fn find<'v>(view: &'v ZoneView, key: &[u8], qtype: u16) -> Found<'v> {
                 if !at_qname && node.has(rtype::DNAME) {
                     return Found::Dname { owner: anc.to_vec(), node };
                 }
+                if at_qname {
+                    at_key = Some(node);
+                }
                 ce = depth;
             }
             None if names.has_descendants(anc) => ce = depth,
@@ -141,7 +176,8 @@ fn find<'v>(view: &'v ZoneView, key: &[u8], qtype: u16) -> Found<'v> {
         }
     }
     if ce == labels {
-        return match names.get(key) {
+        let node = if labels == apex_labels { names.get(key) } else { at_key };
+        return match node {
             Some(node) => Found::Exact(node),
             None => Found::Ent,
         };
@@ -157,23 +193,43 @@ fn find<'v>(view: &'v ZoneView, key: &[u8], qtype: u16) -> Found<'v> {
 
 impl<'v> Ctx<'v, '_> {
     fn already(&self, owner_key: &[u8], rtype: u16, covered: u16) -> bool {
-        self.added.iter().any(|(k, t, c)| k == owner_key && *t == rtype && *c == covered)
+        self.added
+            .iter()
+            .any(|&(a, b, t, c)| t == rtype && c == covered && &self.added_keys[a as usize..b as usize] == owner_key)
+    }
+
+    fn register(&mut self, owner_key: &[u8], rtype: u16, covered: u16) {
+        let a = self.added_keys.len() as u32;
+        self.added_keys.extend_from_slice(owner_key);
+        self.added.push((a, self.added_keys.len() as u32, rtype, covered));
+    }
+
+    fn add_target(&mut self, t: &'v [u8]) {
+        if !self.targets.iter().any(|x| x.eq_ignore_ascii_case(t)) {
+            self.targets.push(t);
+        }
     }
 
     /// Adds an RRset (and its RRSIGs with DO) to the answer or authority section.
-    fn put(&mut self, authority: bool, owner_key: &[u8], owner_wire: &[u8], node: Node<'v>, set: RRset<'v>) {
+    fn put(&mut self, authority: bool, owner_key: &[u8], owner_wire: Cow<'v, [u8]>, node: Node<'v>, set: RRset<'v>) {
         if self.already(owner_key, set.rtype, set.covered) {
             return;
         }
-        self.added.push((owner_key.to_vec(), set.rtype, set.covered));
+        self.register(owner_key, set.rtype, set.covered);
+        let sigs = if self.signed() && set.rtype != rtype::RRSIG && !self.already(owner_key, rtype::RRSIG, set.rtype) {
+            node.sigs(set.rtype)
+        } else {
+            None
+        };
+        if sigs.is_some() {
+            self.register(owner_key, rtype::RRSIG, set.rtype);
+        }
         let section = if authority { &mut self.out.authority } else { &mut self.out.answer };
-        section.push(item(owner_wire, set));
-        if self.signed() && set.rtype != rtype::RRSIG && !self.already(owner_key, rtype::RRSIG, set.rtype) {
-            if let Some(sigs) = node.sigs(set.rtype) {
-                self.added.push((owner_key.to_vec(), rtype::RRSIG, set.rtype));
-                let section = if authority { &mut self.out.authority } else { &mut self.out.answer };
-                section.push(item(owner_wire, sigs));
-            }
+        if let Some(sigs) = sigs {
+            section.push(item(owner_wire.clone(), set));
+            section.push(item(owner_wire, sigs));
+        } else {
+            section.push(item(owner_wire, set));
         }
         match set.rtype {
             rtype::NS | rtype::MX | rtype::SRV => {
@@ -184,10 +240,7 @@ impl<'v> Ctx<'v, '_> {
                 };
                 for rd in set.rdatas() {
                     if let Some(end) = skip_uncompressed_name(rd, skip) {
-                        let t = rd[skip..end].to_ascii_lowercase();
-                        if !self.targets.contains(&t) {
-                            self.targets.push(t);
-                        }
+                        self.add_target(&rd[skip..end]);
                     }
                 }
             }
@@ -197,7 +250,7 @@ impl<'v> Ctx<'v, '_> {
 
     fn soa_negative(&mut self) {
         let apex = self.view.apex_key.as_bytes();
-        let Some(node) = self.view.names.get(apex) else { return };
+        let Some(node) = self.apex_node else { return };
         let Some(soa) = node.get(rtype::SOA) else { return };
         let minimum = soa
             .rdatas()
@@ -208,12 +261,12 @@ impl<'v> Ctx<'v, '_> {
         // query TTL 0, so that it is not cached in place of the zone's SOA.
         let nxdomain_soa = self.qtype == rtype::SOA && self.out.rcode == rcode::NXDOMAIN;
         let ttl = if nxdomain_soa { 0 } else { minimum.map_or(soa.ttl, |m| m.min(soa.ttl)) };
-        let apex_wire = self.view.apex.as_wire().to_vec();
-        self.added.push((apex.to_vec(), rtype::SOA, 0));
-        self.out.authority.push(Item { ttl, ..item(&apex_wire, soa) });
+        let apex_wire: &'v [u8] = self.view.apex.as_wire();
+        self.register(apex, rtype::SOA, 0);
+        self.out.authority.push(Item { ttl, ..item(Cow::Borrowed(apex_wire), soa) });
         if self.signed() {
             if let Some(sigs) = node.sigs(rtype::SOA) {
-                self.out.authority.push(Item { ttl, ..item(&apex_wire, sigs) });
+                self.out.authority.push(Item { ttl, ..item(Cow::Borrowed(apex_wire), sigs) });
             }
         }
     }
@@ -223,7 +276,7 @@ impl<'v> Ctx<'v, '_> {
     fn nsec_at(&mut self, key: &[u8]) -> bool {
         let Some(node) = self.view.names.get(key) else { return false };
         let Some(set) = node.get(rtype::NSEC) else { return false };
-        self.put(true, key, &wire_of(key), node, set);
+        self.put(true, key, Cow::Owned(wire_of(key)), node, set);
         true
     }
 
@@ -233,8 +286,7 @@ impl<'v> Ctx<'v, '_> {
         for _ in 0..MAX_NSEC_WALK {
             let Some((k, node)) = self.view.names.seek_lt(&probe) else { return };
             if let Some(set) = node.get(rtype::NSEC) {
-                let k = k.to_vec();
-                self.put(true, &k, &wire_of(&k), node, set);
+                self.put(true, k, Cow::Owned(wire_of(k)), node, set);
                 return;
             }
             probe = k.to_vec();
@@ -262,8 +314,7 @@ impl<'v> Ctx<'v, '_> {
 
     fn put_nsec3(&mut self, k: &[u8], node: Node<'v>) {
         if let Some(set) = node.get(rtype::NSEC3) {
-            let k = k.to_vec();
-            self.put(true, &k, &wire_of(&k), node, set);
+            self.put(true, k, Cow::Owned(wire_of(k)), node, set);
         }
     }
 
@@ -288,8 +339,7 @@ impl<'v> Ctx<'v, '_> {
             self.view.nsec3.seek_lt(&last)
         });
         if let Some((k, node)) = found {
-            let k = k.to_vec();
-            self.put_nsec3(&k, node);
+            self.put_nsec3(k, node);
         }
     }
 
@@ -364,17 +414,14 @@ impl<'v> Ctx<'v, '_> {
     }
 
     fn referral(&mut self, cut: &[u8], node: Node<'v>) {
-        let cut_wire = wire_of(cut);
+        let cut_wire: Cow<'v, [u8]> = Cow::Owned(wire_of(cut));
         if let Some(ns) = node.get(rtype::NS) {
             // The NS RRset at a cut is not authoritative and not signed.
             if !self.already(cut, rtype::NS, 0) {
-                self.added.push((cut.to_vec(), rtype::NS, 0));
-                self.out.authority.push(item(&cut_wire, ns));
+                self.register(cut, rtype::NS, 0);
+                self.out.authority.push(item(cut_wire.clone(), ns));
                 for rd in ns.rdatas() {
-                    let t = rd.to_ascii_lowercase();
-                    if !self.targets.contains(&t) {
-                        self.targets.push(t);
-                    }
+                    self.add_target(rd);
                 }
             }
         }
@@ -382,7 +429,7 @@ impl<'v> Ctx<'v, '_> {
             return;
         }
         if let Some(ds) = node.get(rtype::DS) {
-            self.put(true, cut, &cut_wire, node, ds);
+            self.put(true, cut, cut_wire, node, ds);
         } else if self.nsec3() {
             if !self.nsec3_matching(cut) {
                 self.nsec3_closest_encloser(cut, key_labels(cut));
@@ -396,30 +443,38 @@ impl<'v> Ctx<'v, '_> {
     /// zone holds; names at or below a cut only as a referral's glue.
     fn additional(&mut self, glue: bool) {
         let targets = std::mem::take(&mut self.targets);
-        for t in &targets {
-            let key = Key::from_wire(t);
-            let k = key.as_bytes();
-            if !crate::view::tree::key_is_below(k, self.view.apex_key.as_bytes()) {
+        let mut k = std::mem::take(&mut self.scratch);
+        for &t in &targets {
+            k.clear();
+            crate::view::tree::encode_key(t, &mut k);
+            if !crate::view::tree::key_is_below(&k, self.view.apex_key.as_bytes()) {
                 continue;
             }
-            if !glue && matches!(find(self.view, k, rtype::A), Found::Delegation { .. }) {
-                continue;
-            }
-            let Some(node) = self.view.names.get(k) else { continue };
+            // Glue may be below the cut; other targets only as authoritative data.
+            let node = if glue {
+                self.view.names.get(&k)
+            } else {
+                match find(self.view, &k, rtype::A) {
+                    Found::Exact(node) => Some(node),
+                    _ => None,
+                }
+            };
+            let Some(node) = node else { continue };
             for rt in [rtype::A, rtype::AAAA] {
-                if self.already(k, rt, 0) {
+                if self.already(&k, rt, 0) {
                     continue;
                 }
                 if let Some(set) = node.get(rt) {
-                    self.out.additional.push(item(t, set));
+                    self.out.additional.push(item(Cow::Borrowed(t), set));
                     if self.signed() {
                         if let Some(sigs) = node.sigs(rt) {
-                            self.out.additional.push(item(t, sigs));
+                            self.out.additional.push(item(Cow::Borrowed(t), sigs));
                         }
                     }
                 }
             }
         }
+        self.scratch = k;
     }
 
     /// A referral's glue: the A/AAAA of its NS targets at or below the cut
@@ -436,14 +491,14 @@ impl<'v> Ctx<'v, '_> {
         if self.opts.recursion_desired || matches!(self.qtype, rtype::DNSKEY | rtype::DS) {
             return;
         }
-        let apex = self.view.apex_key.as_bytes().to_vec();
-        if self.already(&apex, rtype::NS, 0) {
+        let apex: &'v [u8] = self.view.apex_key.as_bytes();
+        if self.already(apex, rtype::NS, 0) {
             return;
         }
-        let Some(node) = self.view.names.get(&apex) else { return };
+        let Some(node) = self.apex_node else { return };
         if let Some(ns) = node.get(rtype::NS) {
-            let wire = self.view.apex.as_wire().to_vec();
-            self.put(true, &apex, &wire, node, ns);
+            let wire: &'v [u8] = self.view.apex.as_wire();
+            self.put(true, apex, Cow::Borrowed(wire), node, ns);
         }
     }
 }
@@ -465,34 +520,38 @@ fn substitute(name: &[u8], from_len: usize, to: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// How one link of the chain ended.
-enum Step {
+enum Step<'v> {
     /// The type asked for (or ANY) was answered.
     Answered,
     /// A CNAME (or DNAME's synthesised CNAME) to follow.
-    Follow(Vec<u8>),
+    Follow(Cow<'v, [u8]>),
     /// NODATA or NXDOMAIN (the authority section says which).
     Negative,
 }
 
 /// Answers `qname`/`qtype` (qname at or below the view's apex, lower case or
 /// not) from `view`.
-pub fn answer<'v>(view: &'v ZoneView, qname_wire: &[u8], qtype: u16, opts: &Options) -> Answer<'v> {
-    let secure = view.names.get(view.apex_key.as_bytes()).is_some_and(|n| n.has(rtype::DNSKEY));
+pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &Options) -> Answer<'v> {
+    let apex_node = view.names.get(view.apex_key.as_bytes());
+    let secure = apex_node.is_some_and(|n| n.has(rtype::DNSKEY));
     let mut c = Ctx {
         view,
         opts,
         out: Answer { aa: true, ..Answer::default() },
         targets: Vec::new(),
         added: Vec::new(),
+        added_keys: Vec::new(),
+        scratch: Vec::new(),
+        apex_node,
         secure,
         qtype,
     };
-    let mut name = qname_wire.to_vec();
+    let mut name: Cow<'v, [u8]> = Cow::Borrowed(qname_wire);
     let mut seen: Vec<Vec<u8>> = Vec::new();
     let mut last = Step::Negative;
     for step in 0..=MAX_CHAIN {
-        let key = Key::from_wire(&name);
-        let k = key.as_bytes().to_vec();
+        let mut k = Vec::with_capacity(name.len() + 2);
+        crate::view::tree::encode_key(&name, &mut k);
         if !crate::view::tree::key_is_below(&k, view.apex_key.as_bytes()) {
             // Left the zone: we do not recurse; the chain stops with what we have.
             last = Step::Negative;
@@ -503,11 +562,10 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &[u8], qtype: u16, opts: &Opti
             c.out.rcode = rcode::SERVFAIL;
             return c.out;
         }
-        seen.push(k.clone());
         last = match find(view, &k, qtype) {
-            Found::Exact(node) => exact(&mut c, &k, &name, node, None),
+            Found::Exact(node) => exact(&mut c, &k, name.clone(), node, None),
             Found::Wildcard { wild, node, ce } => {
-                let step = exact(&mut c, &wild, &name, node, Some(&k));
+                let step = exact(&mut c, &wild, name.clone(), node, Some(&k));
                 match step {
                     // RFC 4035 §3.1.3.3, RFC 5155 §7.2.6: the name itself does not exist.
                     Step::Answered | Step::Follow(_) if c.signed() => {
@@ -545,9 +603,10 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &[u8], qtype: u16, opts: &Opti
             Found::Dname { owner, node } => match node.get(rtype::DNAME) {
                 Some(dname) => {
                     let owner_wire = wire_of(&owner);
-                    c.put(false, &owner, &owner_wire, node, dname);
+                    let owner_len = owner_wire.len();
+                    c.put(false, &owner, Cow::Owned(owner_wire), node, dname);
                     let target = dname.rdatas().next().unwrap_or_default();
-                    let Some(new) = substitute(&name, owner_wire.len(), target) else {
+                    let Some(new) = substitute(&name, owner_len, target) else {
                         c.out.rcode = 6; // YXDOMAIN (RFC 6672 §2.2)
                         return c.out;
                     };
@@ -556,12 +615,12 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &[u8], qtype: u16, opts: &Opti
                         owner: name.clone(),
                         rtype: rtype::CNAME,
                         ttl: dname.ttl,
-                        rdatas: vec![Cow::Owned(new.clone())],
+                        data: ItemData::One(new.clone()),
                     });
                     if matches!(qtype, rtype::CNAME | rtype::ANY) {
                         Step::Answered
                     } else {
-                        Step::Follow(new)
+                        Step::Follow(Cow::Owned(new))
                     }
                 }
                 None => Step::Negative,
@@ -571,6 +630,7 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &[u8], qtype: u16, opts: &Opti
             Step::Follow(next) => {
                 // A new name in the chain: the rcode is that of its last link (RFC 6604).
                 c.out.rcode = rcode::NOERROR;
+                seen.push(k);
                 name = next.clone();
             }
             _ => break,
@@ -587,17 +647,23 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &[u8], qtype: u16, opts: &Opti
 
 /// The answer at a node that exists (or a wildcard standing in for `qname`):
 /// the RRset asked for, a CNAME to follow, or NODATA.
-fn exact<'v>(c: &mut Ctx<'v, '_>, key: &[u8], name: &[u8], node: Node<'v>, wildcard_for: Option<&[u8]>) -> Step {
+fn exact<'v>(
+    c: &mut Ctx<'v, '_>,
+    key: &[u8],
+    name: Cow<'v, [u8]>,
+    node: Node<'v>,
+    wildcard_for: Option<&[u8]>,
+) -> Step<'v> {
     let owner_key = wildcard_for.unwrap_or(key);
     let qtype = c.qtype;
     match qtype {
         rtype::ANY => {
             // BIND's `minimal-any no`: every RRset, the RRSIGs too (with or without DO).
             for set in node.rrsets().filter(|s| s.rtype != rtype::RRSIG) {
-                c.put(false, owner_key, name, node, set);
+                c.put(false, owner_key, name.clone(), node, set);
             }
             for set in node.rrsets().filter(|s| s.rtype == rtype::RRSIG) {
-                c.put(false, owner_key, name, node, set);
+                c.put(false, owner_key, name.clone(), node, set);
             }
             return Step::Answered;
         }
@@ -605,20 +671,20 @@ fn exact<'v>(c: &mut Ctx<'v, '_>, key: &[u8], name: &[u8], node: Node<'v>, wildc
             let sigs: Vec<_> = node.rrsets().filter(|s| s.rtype == rtype::RRSIG).collect();
             if !sigs.is_empty() {
                 for s in sigs {
-                    c.put(false, owner_key, name, node, s);
+                    c.put(false, owner_key, name.clone(), node, s);
                 }
                 return Step::Answered;
             }
         }
         _ => {
             if let Some(set) = node.get(qtype) {
-                c.put(false, owner_key, name, node, set);
+                c.put(false, owner_key, name.clone(), node, set);
                 return Step::Answered;
             }
             if let Some(cname) = node.get(rtype::CNAME).filter(|_| !at_cname(qtype)) {
                 c.put(false, owner_key, name, node, cname);
                 return match cname.rdatas().next() {
-                    Some(t) => Step::Follow(t.to_vec()),
+                    Some(t) => Step::Follow(Cow::Borrowed(t)),
                     None => Step::Answered,
                 };
             }

@@ -215,7 +215,7 @@ fn render(
         // The owner equal to the question's name points at it (its case echoed).
         let owner: Cow<'_, [u8]> =
             if it.owner.eq_ignore_ascii_case(qwire) { Cow::Borrowed(qwire) } else { Cow::Borrowed(&it.owner) };
-        w.rrset(section, &owner, it.rtype, class::IN, it.ttl, it.rdatas.iter().map(|d| &d[..]))
+        w.rrset(section, &owner, it.rtype, class::IN, it.ttl, it.rdatas())
     };
     let mut truncated = false;
     for (section, items) in [(Section::Answer, &a.answer), (Section::Authority, &a.authority)] {

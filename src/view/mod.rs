@@ -268,7 +268,32 @@ impl ZoneSlot {
     }
 }
 
-type ZoneMap = imbl::HashMap<Box<[u8]>, Arc<ZoneSlot>>;
+/// FNV-1a: zone names are short and not attacker-chosen keys of this map
+/// (only the operator adds zones), so a fast hash serves better than SipHash
+/// on the per-query path.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type ZoneMap = imbl::GenericHashMap<
+    Box<[u8]>,
+    Arc<ZoneSlot>,
+    std::hash::BuildHasherDefault<Fnv>,
+    imbl::shared_ptr::DefaultSharedPtr,
+>;
 
 /// Every zone we hold, by lower-case wire name of its apex.
 #[derive(Default)]
@@ -289,8 +314,12 @@ impl Views {
         if zones.is_empty() {
             return None;
         }
-        let lower = qname.to_lowercase();
-        let mut wire = lower.as_wire();
+        let mut buf = [0u8; crate::wire::MAX_NAME_LEN];
+        let src = qname.as_wire();
+        let lower = &mut buf[..src.len()];
+        lower.copy_from_slice(src);
+        lower.make_ascii_lowercase();
+        let mut wire: &[u8] = lower;
         loop {
             if let Some(z) = zones.get(wire) {
                 return Some(z.clone());

@@ -15,11 +15,44 @@ use super::types::rtype;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
 
+/// Names (suffixes) remembered for compression; more are written but not
+/// pointed to. An answer rarely has more than a few dozen.
+const MAX_TARGETS: usize = 128;
+
 pub struct MessageWriter {
     buf: Vec<u8>,
     limit: usize,
-    /// Lower-case wire suffixes already in the message, with their offsets.
-    names: Vec<(Box<[u8]>, u16)>,
+    /// Offsets in `buf` where a name (or a suffix of one) starts.
+    names: [u16; MAX_TARGETS],
+    n_names: usize,
+}
+
+/// Whether the name at `off` in `buf` (pointers followed) equals the
+/// uncompressed `wire`, ignoring ASCII case.
+fn same_name(buf: &[u8], mut off: usize, wire: &[u8]) -> bool {
+    let mut pos = 0usize;
+    for _ in 0..256 {
+        let Some(&len) = buf.get(off) else { return false };
+        if len & 0xc0 == 0xc0 {
+            let Some(&lo) = buf.get(off + 1) else { return false };
+            off = (usize::from(len & 0x3f) << 8) | usize::from(lo);
+            continue;
+        }
+        let n = usize::from(len);
+        if wire.get(pos) != Some(&len) {
+            return false;
+        }
+        if n == 0 {
+            return true;
+        }
+        match (buf.get(off + 1..off + 1 + n), wire.get(pos + 1..pos + 1 + n)) {
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => {}
+            _ => return false,
+        }
+        off += 1 + n;
+        pos += 1 + n;
+    }
+    false
 }
 
 impl MessageWriter {
@@ -30,7 +63,7 @@ impl MessageWriter {
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
         buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
-        let mut w = MessageWriter { buf, limit: limit.max(12), names: Vec::new() };
+        let mut w = MessageWriter { buf, limit: limit.max(12), names: [0; MAX_TARGETS], n_names: 0 };
         if let Some((name, qtype, qclass)) = question {
             w.write_name(name.as_wire(), true);
             w.buf.extend_from_slice(&qtype.to_be_bytes());
@@ -88,45 +121,44 @@ impl MessageWriter {
     /// Writes a name, compressed against earlier names when `compress`; adds
     /// its suffixes to the table.
     fn write_name(&mut self, wire: &[u8], compress: bool) {
-        let lower = wire.to_ascii_lowercase();
         let mut pos = 0usize;
-        let mut new_suffixes: Vec<(usize, usize)> = Vec::new();
-        while let Some(&len) = lower.get(pos) {
+        while let Some(&len) = wire.get(pos) {
             if len == 0 {
                 self.buf.push(0);
                 break;
             }
             if compress {
-                if let Some((_, off)) = self.names.iter().find(|(s, _)| **s == lower[pos..]) {
-                    let p = 0xc000 | *off;
+                let suffix = &wire[pos..];
+                if let Some(&off) =
+                    self.names[..self.n_names].iter().find(|&&o| same_name(&self.buf, usize::from(o), suffix))
+                {
+                    let p = 0xc000 | off;
                     self.buf.extend_from_slice(&p.to_be_bytes());
                     break;
                 }
             }
             let at = self.buf.len();
-            new_suffixes.push((pos, at));
-            let end = pos + 1 + usize::from(len);
-            self.buf.extend_from_slice(&wire[pos..end.min(wire.len())]);
-            pos = end;
-        }
-        for (p, at) in new_suffixes {
-            if at < 0x3fff {
-                self.names.push((lower[p..].into(), at as u16));
+            if at < 0x3fff && self.n_names < MAX_TARGETS {
+                self.names[self.n_names] = at as u16;
+                self.n_names += 1;
             }
+            let end = (pos + 1 + usize::from(len)).min(wire.len());
+            self.buf.extend_from_slice(&wire[pos..end]);
+            pos = end;
         }
     }
 
     fn write_rdata(&mut self, rt: u16, rdata: &[u8]) {
-        let names_first = |n: usize, fixed_before: usize| -> Option<Vec<(usize, usize)>> {
+        let names_first = |n: usize, fixed_before: usize| -> Option<([(usize, usize); 2], usize)> {
             // (start, end) of each leading name after `fixed_before` bytes.
-            let mut spans = Vec::new();
+            let mut spans = [(0, 0); 2];
             let mut p = fixed_before;
-            for _ in 0..n {
+            for span in spans.iter_mut().take(n) {
                 let e = skip_uncompressed_name(rdata, p)?;
-                spans.push((p, e));
+                *span = (p, e);
                 p = e;
             }
-            Some(spans)
+            Some((spans, n))
         };
         let layout = match rt {
             rtype::NS | rtype::CNAME | rtype::PTR | rtype::MB | rtype::MG | rtype::MR => names_first(1, 0),
@@ -135,9 +167,9 @@ impl MessageWriter {
             _ => None,
         };
         match layout {
-            Some(spans) => {
+            Some((spans, n)) => {
                 let mut copied = 0;
-                for (s, e) in spans {
+                for &(s, e) in &spans[..n] {
                     self.buf.extend_from_slice(&rdata[copied..s]);
                     self.write_name(&rdata[s..e], true);
                     copied = e;
@@ -160,7 +192,7 @@ impl MessageWriter {
         ttl: u32,
         rdatas: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<(), Full> {
-        let mark = (self.buf.len(), self.names.len());
+        let mark = (self.buf.len(), self.n_names);
         let mut n = 0u16;
         for rd in rdatas {
             self.write_name(owner_wire, true);
@@ -175,7 +207,7 @@ impl MessageWriter {
             n += 1;
             if self.buf.len() > self.limit {
                 self.buf.truncate(mark.0);
-                self.names.truncate(mark.1);
+                self.n_names = mark.1;
                 return Err(Full);
             }
         }
@@ -200,7 +232,8 @@ impl MessageWriter {
     /// Drops every record (keeps header and question) and sets TC.
     pub fn truncate_to_question(&mut self, question_end: usize) {
         self.buf.truncate(question_end);
-        self.names.retain(|(_, off)| usize::from(*off) < question_end);
+        let kept = self.names[..self.n_names].iter().filter(|&&o| usize::from(o) < question_end).count();
+        self.n_names = kept;
         for at in [6, 8, 10] {
             self.buf[at..at + 2].copy_from_slice(&[0, 0]);
         }
