@@ -244,3 +244,185 @@ async fn queries_during_commits_see_the_old_or_the_new_version_never_a_mix() {
     assert_eq!(seen.last(), Some(&4), "the last version was seen: {seen:?}");
     assert!(ask(port, "v1.busy.test", rtype::A).await.answers.is_empty(), "the old names are gone");
 }
+
+/// A query with an OPT record (RFC 6891): UDP size, version, DO, and raw options.
+fn edns_query(qname: &str, qtype: u16, version: u8, options: &[u8]) -> Vec<u8> {
+    let mut q = wire::build_query(0x0e0e, &Name::from_ascii(qname).expect("name"), qtype, None);
+    q[11] += 1;
+    q.push(0);
+    q.extend_from_slice(&rtype::OPT.to_be_bytes());
+    q.extend_from_slice(&1232u16.to_be_bytes());
+    q.extend_from_slice(&[0, version, 0x80, 0]);
+    q.extend_from_slice(&(options.len() as u16).to_be_bytes());
+    q.extend_from_slice(options);
+    q
+}
+
+/// Sends raw bytes over UDP; the raw reply, if one comes within a second.
+async fn exchange_raw(port: u16, bytes: &[u8]) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    sock.send_to(bytes, ("127.0.0.1", port)).await.expect("send");
+    let mut buf = vec![0u8; 65_535];
+    match tokio::time::timeout(Duration::from_secs(1), sock.recv_from(&mut buf)).await {
+        Ok(Ok((n, _))) => Some(buf[..n].to_vec()),
+        _ => None,
+    }
+}
+
+/// One query over TCP (2-byte length framing); the parsed reply.
+async fn ask_tcp(port: u16, qname: &str, qtype: u16) -> Message {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let q = wire::build_query(0x7c9, &Name::from_ascii(qname).expect("name"), qtype, None);
+    let mut frame = (q.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(&q);
+    s.write_all(&frame).await.expect("write");
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await.expect("length");
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut reply).await.expect("reply");
+    wire::parse_message(&reply).expect("a well-formed reply")
+}
+
+fn big_zone(zone: &str) -> String {
+    let mut z = small_zone(zone, 1, 2, "3600 600 86400 60");
+    for i in 0..30 {
+        z.push_str(&format!("big IN TXT \"{i:02} {}\"\n", "x".repeat(50)));
+    }
+    z
+}
+
+#[tokio::test]
+async fn unusual_and_malformed_queries_get_the_right_rcode_and_no_reply_larger_than_the_query() {
+    let zone = "edge.test";
+    let b = Bind::start(&[bind::Zone { name: zone, text: big_zone(zone) }], Access::Open, None).await;
+    let d = Daemon::start(FAST_TIMERS).await;
+    d.add_linked("bind", addr(&b), None, zone).await;
+    d.wait_serial(zone, 1).await;
+    let port = d.dns_port;
+
+    // Two questions: FORMERR, no larger than the query.
+    let mut two = wire::build_query(1, &Name::from_ascii("h0.edge.test").expect("n"), rtype::A, None);
+    let question = two[12..].to_vec();
+    two.extend_from_slice(&question);
+    two[5] = 2;
+    let r = exchange_raw(port, &two).await.expect("a reply");
+    assert_eq!(r[3] & 0x0f, rcode::FORMERR as u8);
+    assert!(r.len() <= two.len(), "{} > {}", r.len(), two.len());
+    // Two OPT records: FORMERR with the bare header.
+    let mut opts = edns_query("h0.edge.test", rtype::A, 0, &[]);
+    let opt = opts[opts.len() - 11..].to_vec();
+    opts.extend_from_slice(&opt);
+    opts[11] = 2;
+    let r = exchange_raw(port, &opts).await.expect("a reply");
+    assert_eq!((r.len(), r[3] & 0x0f), (12, rcode::FORMERR as u8));
+    // EDNS version 1: BADVERS (16 = extended rcode 1 in the OPT), no records.
+    let r = exchange_raw(port, &edns_query("h0.edge.test", rtype::A, 1, &[])).await.expect("a reply");
+    let m = wire::parse_message(&r).expect("parses");
+    assert_eq!(m.opt.as_ref().map(|o| o.ttl >> 24), Some(1), "BADVERS");
+    assert!(m.answers.is_empty());
+    // An unknown opcode: NOTIMP.
+    let mut q = wire::build_query(3, &Name::from_ascii("h0.edge.test").expect("n"), rtype::A, None);
+    q[2] |= 2 << 3;
+    let r = exchange_raw(port, &q).await.expect("a reply");
+    assert_eq!(r[3] & 0x0f, rcode::NOTIMP as u8);
+    // AXFR is not served yet, and CHAOS identity is not disclosed by default.
+    assert_eq!(ask(port, zone, rtype::AXFR).await.header.rcode(), rcode::REFUSED);
+    let mut chaos = wire::build_query(4, &Name::from_ascii("version.bind").expect("n"), rtype::TXT, None);
+    let at = chaos.len() - 1;
+    chaos[at] = 3; // class CH
+    let r = exchange_raw(port, &chaos).await.expect("a reply");
+    assert_eq!(r[3] & 0x0f, rcode::REFUSED as u8);
+    // Not our zone, with a cookie option: REFUSED, no larger than the query.
+    let cookie = [0u8, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+    let q = edns_query("www.example.org", rtype::A, 0, &cookie);
+    let r = exchange_raw(port, &q).await.expect("a reply");
+    assert_eq!(r[3] & 0x0f, rcode::REFUSED as u8);
+    assert!(r.len() <= q.len(), "{} > {}", r.len(), q.len());
+    // A garbage fragment: no reply at all.
+    assert!(exchange_raw(port, b"\x01\x02\x03").await.is_none());
+
+    // 30 TXT records do not fit 512 bytes: TC over UDP, all of them over TCP.
+    let udp = ask(port, "big.edge.test", rtype::TXT).await;
+    assert!(udp.header.tc(), "truncated over UDP");
+    assert!(udp.answers.is_empty());
+    let tcp = ask_tcp(port, "big.edge.test", rtype::TXT).await;
+    assert!(!tcp.header.tc());
+    assert_eq!(tcp.answers.len(), 30);
+    // 30 × 66 bytes exceed EDNS's 1232 too: TC, and the reply within the limit.
+    let r = exchange_raw(port, &edns_query("big.edge.test", rtype::TXT, 0, &[])).await.expect("a reply");
+    assert!(r.len() <= 1232 && r[2] & 0x02 != 0, "{} bytes, flags {:#x}", r.len(), r[2]);
+    let st = d.call("GET", "/v2/status", None).await;
+    let qs = &st.body["data"]["queries"];
+    assert!(qs["formerr"].as_u64() >= Some(1) && qs["refused"].as_u64() >= Some(2), "{qs}");
+    assert_eq!(qs["rate_limit"]["enabled"], false);
+}
+
+#[tokio::test]
+async fn chaos_identity_and_nsid_are_answered_only_when_configured() {
+    let d = Daemon::start("[dns]\nlisten = [\"127.0.0.1:{dns_port}\"]\nversion = \"secondaryd test\"\nidentity = \"ns-test-1\"\nnsid = \"site-a\"\n").await;
+    for (name, want) in [
+        ("version.bind", "secondaryd test"),
+        ("VERSION.server", "secondaryd test"),
+        ("hostname.bind", "ns-test-1"),
+        ("id.server", "ns-test-1"),
+    ] {
+        let mut q = wire::build_query(9, &Name::from_ascii(name).expect("n"), rtype::TXT, None);
+        let at = q.len() - 1;
+        q[at] = 3;
+        let m = wire::parse_message(&exchange_raw(d.dns_port, &q).await.expect("a reply")).expect("parses");
+        assert_eq!(m.header.rcode(), rcode::NOERROR, "{name}");
+        assert_eq!(m.answers[0].rdata[1..], *want.as_bytes(), "{name}");
+    }
+    // NSID (RFC 5001): asked with an empty option 3, answered in the OPT
+    // (on answers; refusals stay no larger than their query).
+    let mut q = edns_query("version.bind", rtype::TXT, 0, &[0, 3, 0, 0]);
+    let class_at = 12 + Name::from_ascii("version.bind").expect("n").as_wire().len() + 3;
+    q[class_at] = 3;
+    let m = wire::parse_message(&exchange_raw(d.dns_port, &q).await.expect("a reply")).expect("parses");
+    let opt = m.opt.expect("an OPT");
+    assert!(opt.rdata.windows(6).any(|w| w == b"site-a"), "{:?}", opt.rdata);
+}
+
+#[tokio::test]
+async fn rate_limiting_drops_and_slips_udp_answers_over_the_rate_and_counts_them() {
+    let zone = "rrl.test";
+    let b = Bind::start(
+        &[bind::Zone { name: zone, text: small_zone(zone, 1, 2, "3600 600 86400 60") }],
+        Access::Open,
+        None,
+    )
+    .await;
+    let d = Daemon::start(&format!(
+        "{FAST_TIMERS}[dns]\nlisten = [\"127.0.0.1:{{dns_port}}\"]\nrate_limit = 5\nrate_limit_slip = 2\n"
+    ))
+    .await;
+    d.add_linked("bind", addr(&b), None, zone).await;
+    d.wait_serial(zone, 1).await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let q = wire::build_query(0x11, &Name::from_ascii("h0.rrl.test").expect("n"), rtype::A, None);
+    for _ in 0..40 {
+        sock.send_to(&q, ("127.0.0.1", d.dns_port)).await.expect("send");
+    }
+    let (mut full, mut slipped) = (0, 0);
+    let mut buf = vec![0u8; 4096];
+    while let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_millis(500), sock.recv_from(&mut buf)).await {
+        let m = wire::parse_message(&buf[..n]).expect("parses");
+        if m.header.tc() {
+            assert!(m.answers.is_empty());
+            slipped += 1;
+        } else {
+            assert_eq!(a_records(&m), [[10, 0, 0, 1]]);
+            full += 1;
+        }
+    }
+    assert!((5..=7).contains(&full), "about the rate got through: {full}");
+    assert!((15..=20).contains(&slipped), "every second limited answer slipped: {slipped}");
+    // TCP is never limited.
+    assert_eq!(a_records(&ask_tcp(d.dns_port, "h0.rrl.test", rtype::A).await), [[10, 0, 0, 1]]);
+    let st = d.call("GET", "/v2/status", None).await;
+    let rl = &st.body["data"]["queries"]["rate_limit"];
+    assert_eq!(rl["enabled"], true);
+    assert!(rl["dropped"].as_u64() >= Some(15) && rl["slipped"].as_u64() >= Some(15), "{rl}");
+    assert!(d.log().contains("response rate limiting is dropping UDP answers"), "{}", d.log());
+}

@@ -94,5 +94,19 @@ pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) 
             "malformed_dropped": dns.malformed.load(Ordering::Relaxed),
             "other_opcodes": dns.not_implemented.load(Ordering::Relaxed),
         },
+        "queries": {
+            "noerror": dns.answered[0].load(Ordering::Relaxed),
+            "formerr": dns.answered[1].load(Ordering::Relaxed),
+            "servfail": dns.answered[2].load(Ordering::Relaxed),
+            "nxdomain": dns.answered[3].load(Ordering::Relaxed),
+            "notimp": dns.answered[4].load(Ordering::Relaxed),
+            "refused": dns.answered[5].load(Ordering::Relaxed),
+            "other": dns.answered[6].load(Ordering::Relaxed),
+            "rate_limit": {
+                "enabled": dns.rrl.enabled(),
+                "dropped": dns.rrl.dropped.load(Ordering::Relaxed),
+                "slipped": dns.rrl.slipped.load(Ordering::Relaxed),
+            },
+        },
     })))
 }

@@ -62,6 +62,23 @@ pub struct DnsConfig {
     /// Worker threads (they answer queries and run the rest of the daemon)
     /// and UDP sockets per address; `None`: one per CPU.
     pub workers: Option<usize>,
+    /// A TCP client that sends nothing for this long is disconnected.
+    pub tcp_idle_timeout: Duration,
+    /// Open TCP connections at most, all addresses together; more wait.
+    pub tcp_connections: usize,
+    /// Response rate limiting of UDP answers (off when the rate is 0).
+    pub rate_limit: RateLimitConfig,
+}
+
+/// Response rate limiting (`dns.rate_limit*`; see `dns::rrl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// Responses per second per client prefix; 0: off.
+    pub responses_per_second: u32,
+    /// Every slip-th limited response goes out truncated; 0: all dropped.
+    pub slip: u32,
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
 }
 
 /// Limits and timeouts of incoming zone transfers (DESIGN §2).

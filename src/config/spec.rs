@@ -82,6 +82,37 @@ pub struct DnsSpec {
     pub nsid: Option<String>,
     #[serde(default)]
     pub workers: u64,
+    #[serde(default = "default_tcp_idle_timeout")]
+    pub tcp_idle_timeout: u64,
+    #[serde(default = "default_tcp_connections")]
+    pub tcp_connections: u64,
+    #[serde(default)]
+    pub rate_limit: u64,
+    #[serde(default = "default_rate_limit_slip")]
+    pub rate_limit_slip: u64,
+    #[serde(default = "default_rate_limit_ipv4_prefix")]
+    pub rate_limit_ipv4_prefix: u64,
+    #[serde(default = "default_rate_limit_ipv6_prefix")]
+    pub rate_limit_ipv6_prefix: u64,
+}
+
+/// RFC 7766 §6.2.3 suggests a few seconds; BIND's `tcp-idle-timeout` is 30 s, Knot's 10 s.
+pub fn default_tcp_idle_timeout() -> u64 {
+    10
+}
+/// BIND's `tcp-clients` is 150.
+pub fn default_tcp_connections() -> u64 {
+    150
+}
+/// BIND's and Knot's default slip.
+pub fn default_rate_limit_slip() -> u64 {
+    2
+}
+pub fn default_rate_limit_ipv4_prefix() -> u64 {
+    24
+}
+pub fn default_rate_limit_ipv6_prefix() -> u64 {
+    56
 }
 
 /// The DNS Flag Day 2020 size: no IP fragmentation on common paths (BIND's and
@@ -103,6 +134,12 @@ impl Default for DnsSpec {
             identity: None,
             nsid: None,
             workers: 0,
+            tcp_idle_timeout: default_tcp_idle_timeout(),
+            tcp_connections: default_tcp_connections(),
+            rate_limit: 0,
+            rate_limit_slip: default_rate_limit_slip(),
+            rate_limit_ipv4_prefix: default_rate_limit_ipv4_prefix(),
+            rate_limit_ipv6_prefix: default_rate_limit_ipv6_prefix(),
         }
     }
 }
@@ -363,6 +400,27 @@ impl ConfigFile {
                 0 => None,
                 n @ 1..=1024 => Some(n as usize),
                 _ => return Err(c.err("dns.workers", "must be from 0 (one per CPU) to 1024")),
+            },
+            tcp_idle_timeout: c.secs("dns.tcp_idle_timeout", self.dns.tcp_idle_timeout, 1)?,
+            tcp_connections: match self.dns.tcp_connections {
+                n @ 1..=65_535 => n as usize,
+                _ => return Err(c.err("dns.tcp_connections", "must be from 1 to 65535")),
+            },
+            rate_limit: super::RateLimitConfig {
+                responses_per_second: u32::try_from(self.dns.rate_limit)
+                    .map_err(|_| c.err("dns.rate_limit", "is too large"))?,
+                slip: match self.dns.rate_limit_slip {
+                    n @ 0..=10 => n as u32,
+                    _ => return Err(c.err("dns.rate_limit_slip", "must be from 0 (drop all) to 10")),
+                },
+                ipv4_prefix: match self.dns.rate_limit_ipv4_prefix {
+                    n @ 8..=32 => n as u8,
+                    _ => return Err(c.err("dns.rate_limit_ipv4_prefix", "must be from 8 to 32 (bits)")),
+                },
+                ipv6_prefix: match self.dns.rate_limit_ipv6_prefix {
+                    n @ 16..=128 => n as u8,
+                    _ => return Err(c.err("dns.rate_limit_ipv6_prefix", "must be from 16 to 128 (bits)")),
+                },
             },
         };
         let t = &self.transfer;

@@ -85,7 +85,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         addr: addr.to_string(),
         error,
     })?;
-    let dns_stats = Arc::new(DnsStats::default());
+    let dns_stats = Arc::new(DnsStats::new(config.dns.rate_limit));
     let dns_task =
         tokio::spawn(DnsServer::new(engine.clone(), dns_stats.clone()).serve(listeners, shutdown_rx.clone()));
     let app = App { store: store.clone(), config: config.clone(), engine: engine.clone(), dns: dns_stats };

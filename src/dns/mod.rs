@@ -6,12 +6,15 @@
 //! responses are dropped and counted.
 //!
 //! TCP (RFC 7766): several queries per connection, answered in order as each
-//! is ready; a connection idle for `TCP_IDLE` is closed; at most
-//! `MAX_TCP_CONNECTIONS` are open at once (more wait to be accepted).
+//! is ready (answers need no I/O, so none waits behind another); a connection
+//! idle for `dns.tcp_idle_timeout` is closed; at most `dns.tcp_connections`
+//! are open at once, all addresses together (more wait to be accepted).
+//! UDP answers pass [`rrl`] (response rate limiting) when it is on.
 
 pub mod answer;
 mod notify;
 pub mod query;
+pub mod rrl;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,13 +30,10 @@ use crate::wire::{self, opcode, rcode};
 use crate::zone::Engine;
 use query::{Outcome, QueryConfig};
 
-/// Open TCP connections at most; more wait to be accepted.
-const MAX_TCP_CONNECTIONS: usize = 128;
-/// A TCP client that sends nothing for this long is disconnected.
-const TCP_IDLE: Duration = Duration::from_secs(10);
+/// How often a rate-limited listener says so in the log, at most.
+const RRL_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Counters for the status endpoint.
-#[derive(Debug, Default)]
 pub struct DnsStats {
     pub notify_accepted: AtomicU64,
     pub notify_refused: AtomicU64,
@@ -41,9 +41,22 @@ pub struct DnsStats {
     pub not_implemented: AtomicU64,
     /// Queries answered, by RCODE: NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, other.
     pub answered: [AtomicU64; 7],
+    /// Response rate limiting, with its drop and slip counters.
+    pub rrl: rrl::Rrl,
 }
 
 impl DnsStats {
+    pub fn new(rate_limit: crate::config::RateLimitConfig) -> DnsStats {
+        DnsStats {
+            notify_accepted: AtomicU64::new(0),
+            notify_refused: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            not_implemented: AtomicU64::new(0),
+            answered: Default::default(),
+            rrl: rrl::Rrl::new(rate_limit),
+        }
+    }
+
     fn count_rcode(&self, code: u16) {
         let i = match code {
             0..=5 => usize::from(code),
@@ -108,6 +121,8 @@ pub struct DnsServer {
     engine: Arc<Engine>,
     pub stats: Arc<DnsStats>,
     query: QueryConfig,
+    tcp_slots: Arc<Semaphore>,
+    tcp_idle: Duration,
 }
 
 impl DnsServer {
@@ -119,7 +134,9 @@ impl DnsServer {
             identity: d.identity.clone(),
             nsid: d.nsid.clone().map(String::into_bytes),
         };
-        Arc::new(DnsServer { engine, stats, query })
+        let tcp_slots = Arc::new(Semaphore::new(d.tcp_connections));
+        let tcp_idle = d.tcp_idle_timeout;
+        Arc::new(DnsServer { engine, stats, query, tcp_slots, tcp_idle })
     }
 
     /// Serves the listeners until `shutdown` turns true.
@@ -139,6 +156,7 @@ impl DnsServer {
 
     async fn serve_udp(self: Arc<Self>, sock: UdpSocket, mut shutdown: watch::Receiver<bool>) {
         let mut buf = vec![0u8; 65_535];
+        let mut rrl_logged = None;
         loop {
             let (n, src) = tokio::select! {
                 r = sock.recv_from(&mut buf) => match r {
@@ -150,16 +168,43 @@ impl DnsServer {
                 },
                 _ = shutdown.wait_for(|s| *s) => return,
             };
-            if let Some(reply) = self.handle(&buf[..n], src, false).await {
-                if let Err(e) = sock.send_to(&reply, src).await {
-                    tracing::debug!(%src, error = %e, "cannot send a UDP reply");
+            let Some(reply) = self.handle(&buf[..n], src, false).await else { continue };
+            // Answers to queries are rate limited; NOTIFY replies are not.
+            let is_query = reply.get(2).is_some_and(|b| (b >> 3) & 0x0f == opcode::QUERY);
+            let verdict =
+                if is_query { self.stats.rrl.check(src.ip(), std::time::Instant::now()) } else { rrl::Verdict::Send };
+            let reply = match verdict {
+                rrl::Verdict::Send => reply,
+                rrl::Verdict::Slip => match truncated(&reply) {
+                    Some(r) => r,
+                    None => continue,
+                },
+                rrl::Verdict::Drop => {
+                    self.note_rate_limited(&mut rrl_logged);
+                    continue;
                 }
+            };
+            if let Err(e) = sock.send_to(&reply, src).await {
+                tracing::debug!(%src, error = %e, "cannot send a UDP reply");
             }
         }
     }
 
+    /// One log line per [`RRL_LOG_EVERY`] at most while responses are being limited.
+    fn note_rate_limited(&self, last: &mut Option<std::time::Instant>) {
+        let now = std::time::Instant::now();
+        if last.is_none_or(|t| now.duration_since(t) >= RRL_LOG_EVERY) {
+            *last = Some(now);
+            tracing::warn!(
+                dropped = self.stats.rrl.dropped.load(Ordering::Relaxed),
+                slipped = self.stats.rrl.slipped.load(Ordering::Relaxed),
+                "response rate limiting is dropping UDP answers (totals since start)"
+            );
+        }
+    }
+
     async fn serve_tcp(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-        let slots = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+        let slots = self.tcp_slots.clone();
         let mut conns = JoinSet::new();
         loop {
             let permit = tokio::select! {
@@ -189,12 +234,12 @@ impl DnsServer {
     async fn serve_connection(&self, mut stream: TcpStream, src: SocketAddr) {
         loop {
             let mut len = [0u8; 2];
-            match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
+            match tokio::time::timeout(self.tcp_idle, stream.read_exact(&mut len)).await {
                 Ok(Ok(_)) => {}
                 _ => return,
             }
             let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut msg)).await {
+            match tokio::time::timeout(self.tcp_idle, stream.read_exact(&mut msg)).await {
                 Ok(Ok(_)) => {}
                 _ => return,
             }
@@ -238,6 +283,20 @@ impl DnsServer {
             }
         }
     }
+}
+
+/// A reply cut to its header and question with TC set (a rate limiter's
+/// "slip": the client retries over TCP).
+fn truncated(reply: &[u8]) -> Option<Vec<u8>> {
+    let qd = u16::from_be_bytes([*reply.get(4)?, *reply.get(5)?]);
+    let mut end = 12;
+    for _ in 0..qd {
+        end = wire::skip_uncompressed_name(reply, end)? + 4;
+    }
+    let mut out = reply.get(..end)?.to_vec();
+    out[2] |= 0x02;
+    out[6..12].fill(0);
+    Some(out)
 }
 
 /// FORMERR for a request whose header is readable (RFC 1035 §4.1.1): the bare
