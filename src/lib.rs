@@ -17,8 +17,13 @@
 //! - [`zone`]: zone names, timer arithmetic, the engine that runs zone events
 //!   (the refresh handler: SOA check, IXFR/AXFR, commit; and expiry), and
 //!   `zone::publish`: the records we publish are the stored ones with the
-//!   zone's NS settings applied as an overlay on every read (API listing and
-//!   export now, DNS answers and XFR-out later).
+//!   zone's NS settings applied as an overlay (API listing, export, answers),
+//!   and `zone::serve`, which keeps each zone's serving view in step with the
+//!   store (built at start-up, after each full transfer, and from the previous
+//!   view and the diff after each IXFR).
+//! - [`view`]: what queries read: per zone an immutable view (a compact
+//!   sorted base plus a persistent delta of changed names) behind one atomic
+//!   pointer, so a query never waits for a writer or touches SQLite.
 //! - [`wire`]: the DNS codec every other part shares: names, the message
 //!   reader and builders, presentation text, TSIG, serial arithmetic. It
 //!   imports nothing of ours.
@@ -26,7 +31,9 @@
 //!   and a thin tokio I/O loop. It knows neither SQLite nor HTTP.
 //! - [`scheduler`]: one time-ordered queue of zone events; merges requests,
 //!   runs one event per zone at a time and at most N overall, urgent first.
-//! - [`dns`]: the UDP/TCP listener; NOTIFY only schedules a refresh.
+//! - [`dns`]: the UDP/TCP listener: authoritative answers from the views
+//!   (`dns::answer` decides, `dns::query` writes them within the size limit,
+//!   `dns::rrl` rate-limits UDP), and NOTIFY, which only schedules a refresh.
 //! - [`daemon`]: ordered start-up and shutdown, signals, systemd readiness.
 //! - [`client`]: the HTTP client of the control API used by `secondaryctl` and
 //!   the integration tests.
@@ -37,9 +44,13 @@
 //!                              │
 //!                              ├──read──► zone::publish (stored records + NS settings → what we publish)
 //!                              └──schedule──► zone events ──► xfr ◄──► primaries
+//!                                                 │ commit, then swap
+//!                                                 ▼
+//! resolvers ──UDP/TCP──► dns (answer, query) ──► view (one atomic pointer per zone)
 //! ```
-//! Imports run one way: binaries → daemon → (api, dns) → zone → (xfr, store)
-//! → wire; `xfr` and `store` import nothing above them, `wire` nothing at all.
+//! Imports run one way: binaries → daemon → (api, dns) → zone → (xfr, view,
+//! store) → wire; `xfr`, `view` and `store` import nothing above them, `wire`
+//! nothing at all.
 
 pub mod api;
 pub mod client;

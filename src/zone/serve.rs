@@ -42,55 +42,56 @@ impl Engine {
 
     async fn publish(&self, slot: &ZoneSlot, view: ZoneView) -> Result<(), StoreError> {
         let settings = self.settings(slot.id).await?;
-        let view = match overlay(&view, settings.as_ref()) {
-            o if o.is_empty() => view,
-            o => view.with_overlay(o),
-        };
-        slot.publish(view);
+        slot.publish(with_settings(view, settings.as_ref()));
         slot.set_expired(false);
         Ok(())
     }
 
     /// Builds every zone's view from the store; returns (zones, records).
+    ///
+    /// One pass on the store thread (nothing else uses the store before
+    /// READY): each zone's records are read and sorted into its view there,
+    /// with its NS settings, so 10,000 zones cost 10,000 queries, not 30,000
+    /// round trips between threads.
     pub async fn load_views(&self) -> Result<(usize, u64), StoreError> {
-        let zones = self.store.call(|c| crate::store::zones::all_status(c)).await?;
-        let names = self.store.call(|c| crate::store::zones::all_names(c)).await?;
-        let mut records = 0;
-        let mut loaded = 0;
-        for (id, st) in zones {
-            let Some(name) = names.get(&id) else { continue };
-            let Some(slot) = self.zone_slot(id, name) else { continue };
-            if st.serial.is_none() {
-                continue;
-            }
-            let apex = slot.name.clone();
-            let built = self
-                .store
-                .call(move |c| {
+        let loaded = self
+            .store
+            .call(|c| {
+                let names = crate::store::zones::all_names(c)?;
+                let mut out = Vec::new();
+                for (id, st) in crate::store::zones::all_status(c)? {
+                    let Some(name) = names.get(&id) else { continue };
+                    if st.serial.is_none() {
+                        out.push((id, name.clone(), st.expired, None, 0));
+                        continue;
+                    }
+                    let Ok(apex) = Name::from_ascii(name) else { continue };
                     let mut b = ViewBuilder::new(&apex);
-                    let n = zonedata::for_each_record(c, id, |o, t, ttl, rd| b.push_parts(o, t, ttl, rd))?;
-                    Ok((b, n))
-                })
-                .await;
-            let (builder, n) = match built {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::error!(zone = %name, error = %e, "cannot load the zone for serving; it answers SERVFAIL");
-                    continue;
+                    let built = zonedata::for_each_record(c, id, |o, t, ttl, rd| b.push_parts(o, t, ttl, rd))
+                        .and_then(|n| Ok((b.finish().map_err(StoreError::Corrupt)?, n)));
+                    let settings = nameservers::zone_ns(c, id)?.as_ref().map(Settings::from_store);
+                    match built {
+                        Ok((view, n)) => out.push((id, name.clone(), st.expired, Some((view, settings)), n)),
+                        Err(e) => {
+                            tracing::error!(zone = %name, error = %e, "cannot load the zone for serving; it answers SERVFAIL");
+                            out.push((id, name.clone(), st.expired, None, 0));
+                        }
+                    }
                 }
-            };
-            match tokio::task::spawn_blocking(move || builder.finish()).await {
-                Ok(Ok(view)) => {
-                    self.publish(&slot, view).await?;
-                    slot.set_expired(st.expired);
-                    records += n;
-                    loaded += 1;
-                }
-                Ok(Err(e)) => tracing::error!(zone = %name, error = %e, "cannot build the zone's view"),
-                Err(e) => tracing::error!(zone = %name, error = %e, "the view builder failed"),
+                Ok(out)
+            })
+            .await?;
+        let (mut zones, mut records) = (0, 0);
+        for (id, name, expired, view, n) in loaded {
+            let Some(slot) = self.zone_slot(id, &name) else { continue };
+            if let Some((view, settings)) = view {
+                slot.publish(with_settings(view, settings.as_ref()));
+                slot.set_expired(expired);
+                zones += 1;
+                records += n;
             }
         }
-        Ok((loaded, records))
+        Ok((zones, records))
     }
 
     /// After a full transfer committed: the view built from its records.
@@ -197,5 +198,13 @@ impl Engine {
                 slot.set_expired(false);
             }
         }
+    }
+}
+
+/// The view with the zone's NS settings laid over the primary's data.
+fn with_settings(view: ZoneView, settings: Option<&Settings>) -> ZoneView {
+    match overlay(&view, settings) {
+        o if o.is_empty() => view,
+        o => view.with_overlay(o),
     }
 }
