@@ -356,6 +356,12 @@ impl Views {
         slot
     }
 
+    /// The slot of a zone we hold, without creating one.
+    pub fn get(&self, id: i64, name: &Name) -> Option<Arc<ZoneSlot>> {
+        let key: Box<[u8]> = name.to_lowercase().as_wire().into();
+        self.zones.load().get(&key).filter(|s| s.id == id).cloned()
+    }
+
     /// Stops serving a zone (it was deleted).
     pub fn remove(&self, name: &Name) {
         let key: Box<[u8]> = name.to_lowercase().as_wire().into();

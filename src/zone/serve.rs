@@ -17,15 +17,18 @@ use crate::view::{ViewBuilder, ZoneSlot, ZoneView};
 use crate::wire::Name;
 
 impl Engine {
-    /// The zone's slot in the serving map (created without a copy if new).
+    /// The zone's slot in the serving map, if the zone is still ours (a zone
+    /// deleted while its transfer ran is not brought back).
     pub fn zone_slot(&self, id: i64, name: &str) -> Option<Arc<ZoneSlot>> {
         let apex = Name::from_ascii(name).ok()?;
-        Some(self.views.slot(id, &apex))
+        self.views.get(id, &apex)
     }
 
-    /// A zone was created: it is ours now (SERVFAIL until its first copy).
-    pub fn zone_created(&self, id: i64, name: &str) {
-        self.zone_slot(id, name);
+    /// A zone was created (or found in the store at start-up): it is ours now
+    /// (SERVFAIL until its first copy).
+    pub fn zone_created(&self, id: i64, name: &str) -> Option<Arc<ZoneSlot>> {
+        let apex = Name::from_ascii(name).ok()?;
+        Some(self.views.slot(id, &apex))
     }
 
     /// A zone was deleted: its names are no longer ours (REFUSED).
@@ -83,7 +86,7 @@ impl Engine {
             .await?;
         let (mut zones, mut records) = (0, 0);
         for (id, name, expired, view, n) in loaded {
-            let Some(slot) = self.zone_slot(id, &name) else { continue };
+            let Some(slot) = self.zone_created(id, &name) else { continue };
             if let Some((view, settings)) = view {
                 slot.publish(with_settings(view, settings.as_ref()));
                 slot.set_expired(expired);
