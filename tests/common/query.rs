@@ -9,15 +9,13 @@
 //! HINFO and NAPTR strings are quoted and escaped byte for byte (hickory's own
 //! display of them is lossy); unknown types use RFC 3597 `\# len hex`.
 
-use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::op::{Edns as HEdns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 /// How long one UDP attempt or a whole TCP exchange may take.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
@@ -263,7 +261,7 @@ pub fn record_text(r: &Record) -> String {
         r.ttl,
         class_name(r.dns_class),
         type_name(r.record_type().into()),
-        rdata_text(&r.data)
+        rdata_text(r)
     )
 }
 
@@ -303,145 +301,18 @@ pub fn rcode_name(rcode: u16) -> String {
     n.to_string()
 }
 
-/// A character-string in master-file form: quoted, `"` and `\` escaped, other
-/// bytes outside printable ASCII as `\DDD` (hickory's TXT display joins the
-/// strings and is lossy, which would hide differences).
-fn char_string(bytes: &[u8]) -> String {
-    let mut s = String::from("\"");
-    for &b in bytes {
-        match b {
-            b'"' | b'\\' => {
-                s.push('\\');
-                s.push(char::from(b));
-            }
-            0x20..=0x7e => s.push(char::from(b)),
-            _ => {
-                let _ = write!(s, "\\{b:03}");
-            }
-        }
+/// RDATA in presentation form, written by secondaryd's own presentation code
+/// (`wire::text`, as `named-checkzone` reads it) from the RDATA hickory
+/// decoded and encodes again in canonical form (RFC 4034 §6.2: names
+/// uncompressed and lower-cased, so compression and its case do not show).
+/// hickory decodes the replies of both servers; the same renderer then
+/// writes both, so a difference in the text is a difference on the wire.
+fn rdata_text(r: &Record) -> String {
+    let mut buf = Vec::new();
+    let mut enc = BinEncoder::new(&mut buf);
+    enc.set_canonical_form(true);
+    if let Err(e) = r.data.emit(&mut enc) {
+        return format!("(hickory cannot encode this {} RDATA: {e})", type_name(r.record_type().into()));
     }
-    s.push('"');
-    s
-}
-
-/// RDATA in presentation form. The domain names in it are lower-cased (the
-/// RFC 4034 §6.2 canonical form): their case on the wire is an artefact of
-/// name compression (BIND compresses case-insensitively, so `WWW.EXAMPLE.`
-/// in the zone goes out as `WWW.example.` after a lower-case question, and
-/// every suffix follows the case of the question when it is upper-cased).
-fn rdata_text(d: &RData) -> String {
-    match d {
-        RData::TXT(t) => t.txt_data.iter().map(|s| char_string(s)).collect::<Vec<_>>().join(" "),
-        RData::HINFO(h) => format!("{} {}", char_string(&h.cpu), char_string(&h.os)),
-        RData::CNAME(n) => n.0.to_lowercase().to_string(),
-        RData::NS(n) => n.0.to_lowercase().to_string(),
-        RData::PTR(n) => n.0.to_lowercase().to_string(),
-        RData::MX(mx) => format!("{} {}", mx.preference, mx.exchange.to_lowercase()),
-        RData::SRV(s) => format!("{} {} {} {}", s.priority, s.weight, s.port, s.target.to_lowercase()),
-        RData::SOA(s) => format!(
-            "{} {} {} {} {} {} {}",
-            s.mname.to_lowercase(),
-            s.rname.to_lowercase(),
-            s.serial,
-            s.refresh,
-            s.retry,
-            s.expire,
-            s.minimum
-        ),
-        RData::NAPTR(n) => format!(
-            "{} {} {} {} {} {}",
-            n.order,
-            n.preference,
-            char_string(&n.flags),
-            char_string(&n.services),
-            char_string(&n.regexp),
-            n.replacement.to_lowercase()
-        ),
-        RData::DNSSEC(DNSSECRData::RRSIG(sig)) => {
-            let i = sig.input();
-            format!(
-                "{} {} {} {} {} {} {} {} {}",
-                type_name(i.type_covered.into()),
-                u8::from(i.algorithm),
-                i.num_labels,
-                i.original_ttl,
-                sig_time(i.sig_expiration.get()),
-                sig_time(i.sig_inception.get()),
-                i.key_tag,
-                i.signer_name.to_lowercase(),
-                data_encoding::BASE64.encode(sig.sig())
-            )
-        }
-        RData::DNSSEC(DNSSECRData::NSEC(n)) => {
-            let mut s = n.next_domain_name().to_lowercase().to_string();
-            for t in n.type_bit_maps() {
-                let _ = write!(s, " {}", type_name(t.into()));
-            }
-            s
-        }
-        RData::DNSSEC(DNSSECRData::NSEC3(n)) => {
-            let salt = if n.salt().is_empty() { "-".to_string() } else { data_encoding::HEXUPPER.encode(n.salt()) };
-            let mut s = format!(
-                "{} {} {} {salt} {}",
-                u8::from(n.hash_algorithm()),
-                n.flags(),
-                n.iterations(),
-                data_encoding::BASE32_DNSSEC.encode(n.next_hashed_owner_name())
-            );
-            for t in n.type_bit_maps() {
-                let _ = write!(s, " {}", type_name(t.into()));
-            }
-            s
-        }
-        RData::Unknown { code, rdata } => {
-            // hickory has no DNAME RDATA; its target is one uncompressed name
-            // (RFC 6672 §2.5: never compressed), so a pointer shows up as hex.
-            if *code == RecordType::DNAME {
-                let mut dec = BinDecoder::new(&rdata.anything);
-                if let Ok(name) = Name::read(&mut dec) {
-                    if dec.is_empty() {
-                        return name.to_lowercase().to_string();
-                    }
-                }
-            }
-            unknown_text(&rdata.anything)
-        }
-        RData::Update0(_) => unknown_text(&[]),
-        other => {
-            let mut s = String::new();
-            match write!(s, "{other}") {
-                Ok(()) => s,
-                Err(_) => format!("<no presentation form: {other:?}>"),
-            }
-        }
-    }
-}
-
-/// An RRSIG time as `YYYYMMDDHHmmSS` (RFC 4034 §3.2), read as seconds since
-/// 1970 (right until 2106).
-fn sig_time(t: u32) -> String {
-    let (days, secs) = (i64::from(t / 86400), t % 86400);
-    // Days to the civil date (proleptic Gregorian), after Howard Hinnant.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}{:02}{:02}{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-/// RFC 3597 generic RDATA: `\# len hex`.
-fn unknown_text(bytes: &[u8]) -> String {
-    let mut s = format!("\\# {}", bytes.len());
-    if !bytes.is_empty() {
-        s.push(' ');
-        for b in bytes {
-            let _ = write!(s, "{b:02x}");
-        }
-    }
-    s
+    secondaryd::wire::text::rdata_to_text(r.record_type().into(), &buf)
 }
