@@ -1,5 +1,6 @@
 //! The DNS the harness speaks itself: SOA queries (one zone, or thousands at
-//! once over one socket) and NOTIFY, all to 127.0.0.1.
+//! once over one socket), NOTIFY, and single queries to compare a server's
+//! answers with the primary's, all to 127.0.0.1.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -92,4 +93,29 @@ pub async fn notify(server: SocketAddr, zone: &Name) -> std::io::Result<()> {
         let _ = tokio::time::timeout(Duration::from_millis(500), sock.recv(&mut buf)).await;
     });
     Ok(())
+}
+
+/// One query for `qname`/`qtype` (with EDNS and the DO bit when `dnssec_ok`),
+/// resent every 200 ms within 1 s; the parsed answer.
+pub async fn query(server: SocketAddr, qname: &Name, qtype: u16, dnssec_ok: bool) -> Option<wire::Message> {
+    let sock = socket(server).await.ok()?;
+    let id: u16 = rand::random();
+    let mut q = wire::build_query(id, qname, qtype, None);
+    if dnssec_ok {
+        // ARCOUNT 1, then OPT: root owner, type 41, payload 1232, DO set.
+        q[10..12].copy_from_slice(&1u16.to_be_bytes());
+        q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut buf = vec![0u8; 65_535];
+    while Instant::now() < deadline {
+        sock.send(&q).await.ok()?;
+        let until = (Instant::now() + Duration::from_millis(200)).min(deadline);
+        while let Ok(Ok(n)) = timeout_at(until, sock.recv(&mut buf)).await {
+            if wire::message_id(&buf[..n]) == Some(id) {
+                return wire::parse_message(&buf[..n]).ok();
+            }
+        }
+    }
+    None
 }

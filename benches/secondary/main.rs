@@ -5,10 +5,12 @@
 //! says how to read the table.
 //!
 //! Every server runs alone while it is measured (the others are stopped), each
-//! from its own directory; the harness itself is one thread.
+//! from its own directory; the harness itself is one thread (plus dnsperf, for
+//! the serving rows).
 
 mod dns;
 mod mem;
+mod perf;
 mod primary;
 mod report;
 mod servers;
@@ -35,12 +37,42 @@ cargo bench --bench secondary [-- OPTIONS]
   --cold-reps N      cold loads of the many zones per server (default 1; the restarts get --reps)
   --changes N        NOTIFY latency changes per run (default 100)
   --window S         seconds after a restart in which queries are counted (default 10)
+  --only LIST        comma-separated subset of the parts transfers,notify,many,serving (default: all);
+                     `--only serving`: just the serving rows (dnsperf, memory serving, restart → answering)
+  --qps-secs S       seconds of each dnsperf run (default 10; smoke 0.5)
+  --signed N         records of the signed zone of the DO queries (default 100000; smoke 2000)
   --dir PATH         where the servers keep their state (default: a temp dir, removed at the end)
   --keep             leave every server's directory (config, log, state) in --dir for a look
   --out PATH         the results file (default benches/results/<UTC time>.md)";
 
+/// The parts of a run, for `--only`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Transfers,
+    Notify,
+    Many,
+    Serving,
+}
+
+impl Part {
+    const ALL: [Part; 4] = [Part::Transfers, Part::Notify, Part::Many, Part::Serving];
+
+    fn parse(s: &str) -> Option<Part> {
+        match s {
+            "transfers" => Some(Part::Transfers),
+            "notify" => Some(Part::Notify),
+            "many" => Some(Part::Many),
+            "serving" => Some(Part::Serving),
+            _ => None,
+        }
+    }
+}
+
 struct Opts {
     smoke: bool,
+    parts: Vec<Part>,
+    qps_secs: f64,
+    signed: usize,
     reps: usize,
     cold_reps: usize,
     sizes: Vec<usize>,
@@ -59,6 +91,9 @@ fn parse_args() -> Result<Opts, String> {
     let mut o = if smoke {
         Opts {
             smoke,
+            parts: Part::ALL.to_vec(),
+            qps_secs: 0.5,
+            signed: 2_000,
             reps: 1,
             cold_reps: 1,
             sizes: vec![2_000, 20_000],
@@ -72,6 +107,9 @@ fn parse_args() -> Result<Opts, String> {
     } else {
         Opts {
             smoke,
+            parts: Part::ALL.to_vec(),
+            qps_secs: 10.0,
+            signed: 100_000,
             reps: 3,
             cold_reps: 1,
             sizes: vec![100_000, 1_000_000],
@@ -101,6 +139,17 @@ fn parse_args() -> Result<Opts, String> {
             "--dir" => o.dir = Some(PathBuf::from(val()?)),
             "--keep" => servers::KEEP.store(true, std::sync::atomic::Ordering::Relaxed),
             "--out" => o.out = Some(PathBuf::from(val()?)),
+            "--only" => {
+                o.parts = val()?
+                    .split(',')
+                    .map(|s| Part::parse(s.trim()).ok_or_else(|| format!("unknown part `{s}` (--only)")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--qps-secs" => {
+                let v = val()?;
+                o.qps_secs = v.parse::<f64>().ok().filter(|&x| x > 0.0).ok_or(format!("not a duration: {v}"))?;
+            }
+            "--signed" => o.signed = num(val()?)?.max(10),
             "--sizes" => {
                 o.sizes = val()?.split(',').map(|s| num(s.trim().to_string())).collect::<Result<_, _>>()?;
                 if o.sizes.iter().any(|&n| n < 10) {
@@ -152,6 +201,9 @@ fn main() -> ExitCode {
 macro_rules! say {
     ($($t:tt)*) => { eprintln!("[bench {:>7.1}s] {}", crate::started().elapsed().as_secs_f64(), format!($($t)*)) };
 }
+
+// After `say!`, which it uses.
+mod serving;
 
 fn started() -> &'static Instant {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -225,19 +277,54 @@ async fn run(o: Opts) -> R<()> {
         }
     };
 
-    // The zones, all on the one primary.
+    // The serving rows need dnsperf, and the signed zone BIND's signing tools.
+    let parts = o.parts.clone();
+    let has = |p: Part| parts.contains(&p);
+    let mut serving = has(Part::Serving);
+    let mut signed = None;
+    if serving {
+        if let Err(e) = perf::tool() {
+            say!("{e}");
+            notes.push(format!("{e}."));
+            serving = false;
+        }
+    }
+
+    // The zones, all on the one primary (those the parts of the run use).
     let pdir = base.join("primary");
     std::fs::create_dir_all(&pdir).map_err(|e| e.to_string())?;
     let mut defs = Vec::new();
+    let serve_size = o.sizes.iter().copied().max().unwrap_or(0);
     for &n in &o.sizes {
-        let zone = format!("big{}.bench", size_label(n).to_lowercase());
+        let needed = has(Part::Transfers) || (serving && n == serve_size);
+        if !needed {
+            continue;
+        }
+        let zone = big_zone(n);
         say!("writing {zone}: {} records", count_label(n));
         zones::write_zone(&pdir.join(format!("{zone}.zone")), &zone, 1, n).map_err(|e| e.to_string())?;
         defs.push(ZoneDef { name: zone, dynamic: true });
     }
+    if serving {
+        let zone = signed_zone(o.signed);
+        say!("writing and signing {zone}: {} records (dnssec-keygen, dnssec-signzone)", count_label(o.signed));
+        let t = Instant::now();
+        match zones::write_signed_zone(&pdir, &zone, o.signed) {
+            Ok(()) => {
+                say!("  signed in {:.1} s", t.elapsed().as_secs_f64());
+                defs.push(ZoneDef { name: zone.clone(), dynamic: false });
+                signed = Some(zone);
+            }
+            Err(e) => {
+                say!("  {e}: the DO rows are skipped");
+                notes.push(format!("Signing {zone} failed ({e}): the DO rows are skipped."));
+            }
+        }
+    }
     zones::write_zone(&pdir.join("small.bench.zone"), "small.bench", 1, SMALL_RECORDS).map_err(|e| e.to_string())?;
     defs.push(ZoneDef { name: "small.bench".into(), dynamic: true });
-    for i in 0..o.many {
+    let many = if has(Part::Many) { o.many } else { 0 };
+    for i in 0..many {
         let z = many_zone(i);
         zones::write_zone(&pdir.join(format!("{z}.zone")), &z, 1, SMALL_RECORDS).map_err(|e| e.to_string())?;
         defs.push(ZoneDef { name: z, dynamic: false });
@@ -251,17 +338,39 @@ async fn run(o: Opts) -> R<()> {
          secondary has `serial-query-rate 1000` (at the default 20, 10,000 zones take 500 s to bootstrap)."
             .into(),
     );
-    let mut b = Bench { o, base, primary, kinds, rows: Vec::new(), notes, step: 0 };
-    let sizes = b.o.sizes.clone();
-    for &n in &sizes {
-        b.full_transfers(n).await;
+    if kinds.contains(&Kind::Nsd) {
+        notes.push(
+            "NSD runs with `rrl-ratelimit: 0`: Debian builds it with response rate limiting (200 answers a second \
+             per /24 by default), which would throttle the harness's SOA polls and dnsperf, all from 127.0.0.1."
+                .into(),
+        );
     }
-    b.notify_latency().await;
-    if b.o.many > 0 {
+    let mut b = Bench { o, base, primary, kinds, rows: Vec::new(), notes, step: 0 };
+    if has(Part::Transfers) {
+        let sizes = b.o.sizes.clone();
+        for &n in &sizes {
+            b.full_transfers(n).await;
+        }
+    }
+    if has(Part::Notify) {
+        b.notify_latency().await;
+    }
+    if many > 0 {
         b.many_zones().await;
+    }
+    if serving {
+        b.serving(serve_size, signed.as_deref()).await;
     }
     b.primary.stop();
     b.report()
+}
+
+fn big_zone(n: usize) -> String {
+    format!("big{}.bench", size_label(n).to_lowercase())
+}
+
+fn signed_zone(n: usize) -> String {
+    format!("signed{}.bench", size_label(n).to_lowercase())
 }
 
 fn many_zone(i: usize) -> String {
@@ -290,23 +399,12 @@ async fn wait_serial(s: &mut Server, zone: &str, serial: u32, from: Instant, lim
 /// server finished writing files and freeing memory), at most 60 s.
 async fn wait_idle(s: &Server) {
     let Some(root) = s.pid() else { return };
-    let cpu = || -> u64 {
-        mem::tree(root)
-            .iter()
-            .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
-            .filter_map(|st| {
-                let rest = st.rfind(')').map(|i| st[i + 2..].to_string())?;
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-            })
-            .sum()
-    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut before = cpu();
+    let mut before = mem::cpu_seconds(root);
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = cpu();
-        if now.saturating_sub(before) <= 2 {
+        let now = mem::cpu_seconds(root);
+        if now - before < 0.025 {
             return;
         }
         before = now;
@@ -358,7 +456,7 @@ impl Bench {
 
     async fn full_transfers(&mut self, n: usize) {
         let size = size_label(n);
-        let zone = format!("big{}.bench", size.to_lowercase());
+        let zone = big_zone(n);
         let is_1m = n >= 1_000_000;
         let (t_tail, t_rss) =
             if is_1m { (Target::Below(0.10), Target::Below(125.0 * MIB)) } else { (Target::None, Target::None) };
@@ -702,9 +800,9 @@ impl Bench {
         md.push_str(".\n\n");
         md.push_str(&report::table(&self.rows, &self.kinds));
         md.push_str(
-            "\nCells: median (min–max) over the runs; times from the trigger until the server answers (SOA over \
-             UDP; secondaryd: its API) the new serial. Lower is better everywhere; `secondaryd / best peer` \
-             divides the medians.\n",
+            "\nCells: median (min–max) over the runs; times from the trigger until the server answers the new \
+             serial (its SOA over UDP, every server alike). Lower is better except in the `q/s` rows (queries per \
+             second), where higher is; `secondaryd / best peer` divides the medians by the best peer's.\n",
         );
         if !self.notes.is_empty() {
             md.push_str("\nNotes:\n");

@@ -98,3 +98,44 @@ impl Sampler {
         self.handle.join().unwrap_or(0)
     }
 }
+
+/// Resident memory of the tree now: `VmRSS` of one process; for several
+/// (`multi`), the larger of their summed `Pss` and the largest `VmRSS`.
+pub fn rss(root: u32, multi: bool) -> u64 {
+    let pids = tree(root);
+    let largest = pids.iter().filter_map(|&p| field(p, "status", "VmRSS:")).max().unwrap_or(0);
+    if !multi {
+        return largest;
+    }
+    let pss: u64 = pids.iter().filter_map(|&p| field(p, "smaps_rollup", "Pss:")).sum();
+    pss.max(largest)
+}
+
+/// CPU time (user + system, all threads) the tree has used so far, in seconds.
+pub fn cpu_seconds(root: u32) -> f64 {
+    let ticks: u64 = tree(root)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .filter_map(|st| {
+            // Fields after `(comm)`: utime and stime are the 12th and 13th.
+            let rest = st.rfind(')').map(|i| st[i + 2..].to_string())?;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum();
+    ticks as f64 / clock_ticks()
+}
+
+/// `getconf CLK_TCK` (100 on Linux).
+fn clock_ticks() -> f64 {
+    static TCK: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TCK.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+            .filter(|&t| t > 0.0)
+            .unwrap_or(100.0)
+    })
+}

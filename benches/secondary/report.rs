@@ -1,6 +1,8 @@
 //! The table: one row per measurement, one column per server (plus the `dig`
 //! floor), each cell the median and min–max of its runs, then
-//! `secondaryd / best peer` and the target for secondaryd.
+//! `secondaryd / best peer` and the target for secondaryd. Lower is
+//! better except in the rows of [`Unit::Rate`] (queries per second), where the
+//! best peer is the highest.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -19,6 +21,14 @@ pub enum Unit {
     Time,
     Bytes,
     Count,
+    /// Per second (queries answered): higher is better.
+    Rate,
+}
+
+impl Unit {
+    pub fn higher_is_better(self) -> bool {
+        self == Unit::Rate
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,7 +38,15 @@ pub enum Target {
     Below(f64),
     /// The median must be at most this.
     AtMost(f64),
+    /// secondaryd's median divided by the best median of `of` (the highest
+    /// for a rate, else the lowest) must be at least this.
+    RatioAtLeast(f64, &'static [Kind]),
+    /// That ratio must be at most this.
+    RatioAtMost(f64, &'static [Kind]),
 }
+
+/// Every peer, for [`Target::RatioAtLeast`] and [`Target::RatioAtMost`].
+pub const PEERS: &[Kind] = &[Kind::Bind, Kind::Knot, Kind::Nsd];
 
 #[derive(Default, Debug)]
 pub struct Cell {
@@ -59,6 +77,16 @@ impl Row {
 
     pub fn median(&self, col: Col) -> Option<f64> {
         self.cells.get(&col).and_then(|c| median(&c.values))
+    }
+
+    /// The best median of the servers in `of` (highest for a rate, else lowest).
+    pub fn best_of(&self, of: &[Kind]) -> Option<f64> {
+        let meds = of.iter().filter_map(|&k| self.median(Col::Server(k)));
+        if self.unit.higher_is_better() {
+            meds.fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))))
+        } else {
+            meds.fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.min(v))))
+        }
     }
 }
 
@@ -99,6 +127,10 @@ pub fn fmt_value(unit: Unit, v: f64) -> String {
         }
         Unit::Count if v.fract() == 0.0 => format!("{v:.0}"),
         Unit::Count => format!("{v:.1}"),
+        Unit::Rate if v.abs() >= 1e6 => format!("{:.2}M q/s", v / 1e6),
+        Unit::Rate if v.abs() >= 1e4 => format!("{:.0}k q/s", v / 1e3),
+        Unit::Rate if v.abs() >= 1e3 => format!("{:.1}k q/s", v / 1e3),
+        Unit::Rate => format!("{v:.0} q/s"),
     }
 }
 
@@ -130,11 +162,35 @@ fn fmt_cell(unit: Unit, c: Option<&Cell>, notes: &mut Vec<String>, what: &str) -
     s
 }
 
-fn target_text(unit: Unit, t: Target, ours: Option<f64>) -> String {
-    let (text, met) = match t {
+fn peers_text(of: &[Kind]) -> String {
+    if of == PEERS {
+        return if of.len() == 1 { "the peer".into() } else { "best peer".into() };
+    }
+    let names: Vec<&str> = of.iter().map(|k| k.label()).collect();
+    format!("best of {}", names.join(", "))
+}
+
+fn target_text(row: &Row) -> String {
+    let unit = row.unit;
+    let ours = row.median(Col::Server(Kind::Secondaryd));
+    let ratio = |of: &[Kind]| match (ours, row.best_of(of)) {
+        (Some(o), Some(b)) if b > 0.0 => Some(o / b),
+        _ => None,
+    };
+    let (text, met) = match row.target {
         Target::None => return String::new(),
         Target::Below(x) => (format!("< {}", fmt_value(unit, x)), ours.map(|m| m < x)),
         Target::AtMost(x) => (format!("≤ {}", fmt_value(unit, x)), ours.map(|m| m <= x)),
+        Target::RatioAtLeast(x, of) => {
+            let r = ratio(of);
+            let shown = r.map(|r| format!(" ({r:.2}×)")).unwrap_or_default();
+            (format!("≥ {x:.1}× {}{shown}", peers_text(of)), r.map(|r| r >= x))
+        }
+        Target::RatioAtMost(x, of) => {
+            let r = ratio(of);
+            let shown = r.map(|r| format!(" ({r:.2}×)")).unwrap_or_default();
+            (format!("≤ {x:.1}× {}{shown}", peers_text(of)), r.map(|r| r <= x))
+        }
     };
     match met {
         Some(true) => format!("{text}: met"),
@@ -145,12 +201,7 @@ fn target_text(unit: Unit, t: Target, ours: Option<f64>) -> String {
 
 fn ratio_text(row: &Row) -> String {
     let ours = row.median(Col::Server(Kind::Secondaryd));
-    let best = row
-        .cells
-        .keys()
-        .filter(|c| matches!(c, Col::Server(k) if *k != Kind::Secondaryd))
-        .filter_map(|&c| row.median(c))
-        .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.min(v))));
+    let best = row.best_of(PEERS);
     match (ours, best) {
         (Some(o), Some(b)) if b > 0.0 && o >= 0.0 => format!("{:.2}×", o / b),
         (Some(o), Some(b)) if o == b => "= (both 0)".into(),
@@ -184,8 +235,7 @@ pub fn table(rows: &[Row], kinds: &[Kind]) -> String {
             };
             let _ = write!(out, " {} |", fmt_cell(row.unit, row.cells.get(&c), &mut notes, &what));
         }
-        let ours = row.median(Col::Server(Kind::Secondaryd));
-        let _ = writeln!(out, " {} | {} |", ratio_text(row), target_text(row.unit, row.target, ours));
+        let _ = writeln!(out, " {} | {} |", ratio_text(row), target_text(row));
     }
     if !notes.is_empty() {
         out.push('\n');

@@ -3,10 +3,19 @@
 //!
 //! | server | started as | zones from | "committed" seen by | forced re-transfer |
 //! |---|---|---|---|---|
-//! | secondaryd | `secondaryd --config` | the control API (primary, zone, link) | `GET /v2/1/zones/{zone}`: `transfer.serial` | `POST …/retransfer` |
+//! | secondaryd | `secondaryd --config` | the control API (primary, zone, link) | its SOA over UDP; API `attempts`, `last_transfer` | `POST …/retransfer` |
 //! | BIND | `named -g` | `type secondary` zones | its SOA over UDP; log `transferred serial` | `rndc retransfer` |
 //! | Knot | `knotd` | `zone:` list, `master` remote | its SOA over UDP; log `refresh, … zone updated` | `knotc zone-retransfer` |
 //! | NSD | `nsd -d` | `zone:` list, `request-xfr` | its SOA over UDP; log `serial … is updated to` | `nsd-control force_transfer` |
+//!
+//! The serial (and "all zones loaded") is the SOA each server answers over UDP
+//! on its own port, secondaryd included; the log lines and the API are only
+//! for the re-transfer, where the serial does not change.
+//!
+//! [`Server::tune`] makes a server serve with one worker (`[dns] workers = 1`,
+//! `named -n 1`, Knot's `udp-workers`/`tcp-workers`/`background-workers: 1`,
+//! NSD's `server-count: 1`, which it always has) and pinned to one CPU
+//! (`taskset -c`), for the serving rows.
 //!
 //! Everyone keeps its zones on disk (secondaryd: SQLite; BIND: raw zone files;
 //! Knot: zone files, journal and timers; NSD: zone files and xfrd.state), so
@@ -122,6 +131,10 @@ pub struct Server {
     zones: Vec<String>,
     child: Option<Child>,
     configured: bool,
+    /// One worker thread / process for answering (the serving rows).
+    one_worker: bool,
+    /// The CPU the process (and what it forks) is pinned to.
+    cpu: Option<usize>,
 }
 
 impl Server {
@@ -138,9 +151,19 @@ impl Server {
             zones,
             child: None,
             configured: false,
+            one_worker: false,
+            cpu: None,
         };
         s.write_config()?;
         Ok(s)
+    }
+
+    /// Serves with one worker (`one_worker`) and runs pinned to `cpu`, from
+    /// the next start on.
+    pub fn tune(&mut self, one_worker: bool, cpu: Option<usize>) -> R<()> {
+        self.one_worker = one_worker;
+        self.cpu = cpu;
+        self.write_config()
     }
 
     fn conf(&self) -> PathBuf {
@@ -172,8 +195,9 @@ impl Server {
         let mut text = match self.kind {
             Kind::Secondaryd => format!(
                 "[store]\npath = \"secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n\
-                 [dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
-                 [transfer]\nallow_primaries = [\"127.0.0.0/8\", \"::1/128\"]\n"
+                 [dns]\nlisten = [\"127.0.0.1:{port}\"]\n{workers}\
+                 [transfer]\nallow_primaries = [\"127.0.0.0/8\", \"::1/128\"]\n",
+                workers = if self.one_worker { "workers = 1\n" } else { "" }
             ),
             Kind::Bind => {
                 std::fs::write(
@@ -202,11 +226,16 @@ controls {{ inet 127.0.0.1 port {ctl} allow {{ 127.0.0.1; }} keys {{ "rndc-key";
                 } else {
                     "primary"
                 };
+                let workers = if self.one_worker {
+                    "    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n"
+                } else {
+                    ""
+                };
                 format!(
                     r#"server:
     rundir: "{d}"
     listen: 127.0.0.1@{port}
-log:
+{workers}log:
   - target: stderr
     any: info
 database:
@@ -232,7 +261,10 @@ zone:
             Kind::Nsd => format!(
                 // NSD before 4.8 keeps transferred zones in its database by
                 // default (restarts load them from there): keep that default,
-                // in our directory.
+                // in our directory. `rrl-ratelimit: 0`: Debian builds NSD with
+                // response rate limiting at 200 answers a second per /24, which
+                // would throttle the harness's SOA polls and dnsperf (all from
+                // 127.0.0.1).
                 r#"server:
     ip-address: 127.0.0.1@{port}
     port: {port}
@@ -247,6 +279,7 @@ zone:
     logfile: "{d}/nsd.log"
     verbosity: 2
     server-count: 1
+    rrl-ratelimit: 0
 remote-control:
     control-enable: yes
     control-interface: "{d}/nsd.sock"
@@ -281,33 +314,33 @@ pattern:
         self.child.as_ref().map(Child::id)
     }
 
-    /// Starts the process (on whatever state its directory holds). secondaryd
-    /// is waited for until its socket answers, and the first time it is given
-    /// the primary and the zones over the API (linking starts each transfer).
+    /// Starts the process (on whatever state its directory holds). The first
+    /// time, secondaryd is waited for until its socket answers and is given the
+    /// primary and the zones over the API (linking starts each transfer).
     pub async fn start(&mut self) -> R<()> {
         let conf = self.conf();
-        let mut cmd = match self.kind {
-            Kind::Secondaryd => {
-                let mut c = Command::new(env!("CARGO_BIN_EXE_secondaryd"));
-                c.arg("--config").arg(&conf).env("RUST_LOG", "info");
-                c
-            }
-            Kind::Bind => {
-                let mut c = Command::new(tool("named")?);
-                c.arg("-g").arg("-c").arg(&conf);
-                c
-            }
-            Kind::Knot => {
-                let mut c = Command::new(tool("knotd")?);
-                c.arg("-c").arg(&conf);
-                c
-            }
-            Kind::Nsd => {
-                let mut c = Command::new(tool("nsd")?);
-                c.arg("-d").arg("-c").arg(&conf);
-                c
-            }
+        let (prog, mut args): (PathBuf, Vec<std::ffi::OsString>) = match self.kind {
+            Kind::Secondaryd => (PathBuf::from(env!("CARGO_BIN_EXE_secondaryd")), vec!["--config".into(), conf.into()]),
+            Kind::Bind => (tool("named")?, vec!["-g".into(), "-c".into(), conf.into()]),
+            Kind::Knot => (tool("knotd")?, vec!["-c".into(), conf.into()]),
+            Kind::Nsd => (tool("nsd")?, vec!["-d".into(), "-c".into(), conf.into()]),
         };
+        if self.kind == Kind::Bind && self.one_worker {
+            args.extend(["-n".into(), "1".into()]);
+        }
+        // taskset execs the server: the child's pid is the server's.
+        let mut cmd = match self.cpu {
+            Some(cpu) => {
+                let mut c = Command::new(tool("taskset")?);
+                c.arg("-c").arg(cpu.to_string()).arg(prog);
+                c
+            }
+            None => Command::new(prog),
+        };
+        cmd.args(args);
+        if self.kind == Kind::Secondaryd {
+            cmd.env("RUST_LOG", "info");
+        }
         let err_path = if self.kind == Kind::Nsd { self.dir.join("nsd.stderr") } else { self.log_path() };
         let stderr = std::fs::OpenOptions::new()
             .create(true)
@@ -322,12 +355,13 @@ pattern:
             .spawn()
             .map_err(|e| format!("start {}: {e}", self.kind.label()))?;
         self.child = Some(child);
-        if self.kind == Kind::Secondaryd {
+        // The first time, secondaryd is given its primary and zones over the
+        // API. A restart is not waited for: the caller polls the zones' SOA,
+        // as for every server.
+        if self.kind == Kind::Secondaryd && !self.configured {
             self.wait_api().await?;
-            if !self.configured {
-                self.configure().await?;
-                self.configured = true;
-            }
+            self.configure().await?;
+            self.configured = true;
         }
         Ok(())
     }
@@ -406,25 +440,15 @@ pattern:
         Ok(())
     }
 
-    /// The serial the server has committed for `zone` (`None`: not loaded).
+    /// The serial the server answers for `zone` over UDP (`None`: not loaded).
     pub async fn serial(&mut self, zone: &str) -> R<Option<u32>> {
         self.check_alive()?;
-        if self.kind == Kind::Secondaryd {
-            let z = self.api("GET", &format!("/v2/1/zones/{zone}"), None).await?;
-            return Ok(z["data"]["transfer"]["serial"].as_u64().map(|s| s as u32));
-        }
         Ok(dns::soa(self.addr(), &dns::name(zone), Duration::from_millis(300)).await)
     }
 
-    /// Of `zones` (indices into `names`), those that are loaded now.
+    /// Of `zones` (indices into `names`), those whose SOA the server answers now.
     pub async fn loaded(&mut self, names: &[Name], pending: &[usize]) -> R<Vec<usize>> {
         self.check_alive()?;
-        if self.kind == Kind::Secondaryd {
-            // The store knows: all zones ok means all loaded.
-            let st = self.api("GET", "/v2/status", None).await?;
-            let ok = st["data"]["zones"]["ok"].as_u64().unwrap_or(0) as usize;
-            return Ok(if ok >= names.len() { pending.to_vec() } else { Vec::new() });
-        }
         let ask: Vec<Name> = pending.iter().map(|&i| names[i].clone()).collect();
         let serials = dns::soa_many(self.addr(), &ask).await;
         Ok(pending.iter().zip(serials).filter(|(_, s)| s.is_some()).map(|(&i, _)| i).collect())
