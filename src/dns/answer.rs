@@ -537,10 +537,10 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
     let mut c = Ctx {
         view,
         opts,
-        out: Answer { aa: true, ..Answer::default() },
+        out: Answer { aa: true, answer: Vec::with_capacity(4), ..Answer::default() },
         targets: Vec::new(),
-        added: Vec::new(),
-        added_keys: Vec::new(),
+        added: Vec::with_capacity(8),
+        added_keys: Vec::with_capacity(128),
         scratch: Vec::new(),
         apex_node,
         secure,

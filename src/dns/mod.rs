@@ -140,33 +140,35 @@ impl DnsServer {
     }
 
     /// Serves the listeners until `shutdown` turns true.
-    pub async fn serve(self: Arc<Self>, listeners: Vec<Listener>, shutdown: watch::Receiver<bool>) {
+    pub async fn serve(self: Arc<Self>, listeners: Vec<Listener>, mut shutdown: watch::Receiver<bool>) {
         let mut tasks = JoinSet::new();
+        // The UDP loops hold no state worth a goodbye: they are aborted at
+        // shutdown rather than polling the shutdown signal on every datagram.
+        let mut udp = JoinSet::new();
         for l in listeners {
             tracing::info!(addr = %l.addr, "DNS listening (UDP and TCP) for queries and NOTIFY");
-            for udp in l.udp {
-                let (me, rx) = (self.clone(), shutdown.clone());
-                tasks.spawn(me.serve_udp(udp, rx));
+            for sock in l.udp {
+                udp.spawn(self.clone().serve_udp(sock));
             }
             let (me, rx) = (self.clone(), shutdown.clone());
             tasks.spawn(me.serve_tcp(l.tcp, rx));
         }
+        let _ = shutdown.wait_for(|s| *s).await;
+        udp.abort_all();
+        while udp.join_next().await.is_some() {}
         while tasks.join_next().await.is_some() {}
     }
 
-    async fn serve_udp(self: Arc<Self>, sock: UdpSocket, mut shutdown: watch::Receiver<bool>) {
+    async fn serve_udp(self: Arc<Self>, sock: UdpSocket) {
         let mut buf = vec![0u8; 65_535];
         let mut rrl_logged = None;
         loop {
-            let (n, src) = tokio::select! {
-                r = sock.recv_from(&mut buf) => match r {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "UDP receive error");
-                        continue;
-                    }
-                },
-                _ = shutdown.wait_for(|s| *s) => return,
+            let (n, src) = match sock.recv_from(&mut buf).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::debug!(error = %e, "UDP receive error");
+                    continue;
+                }
             };
             let Some(reply) = self.handle(&buf[..n], src, false).await else { continue };
             // Answers to queries are rate limited; NOTIFY replies are not.

@@ -59,7 +59,8 @@ impl MessageWriter {
     /// A message with `header` (its counts are kept by the writer) and one
     /// question, echoed as received (case included).
     pub fn new(id: u16, flags: u16, question: Option<(&Name, u16, u16)>, limit: usize) -> MessageWriter {
-        let mut buf = Vec::with_capacity(limit.min(4096));
+        // Most answers are small: start within the allocator's fast sizes.
+        let mut buf = Vec::with_capacity(limit.min(512));
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
         buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
