@@ -443,13 +443,27 @@ impl Base {
     }
 }
 
-/// Collects the records of a full zone in any order and sorts them into a
-/// [`Base`]. Each record is appended to one arena (no allocation per record).
+/// Collects the records of a full zone into a [`Base`].
+///
+/// While the records come in canonical order with each name's records
+/// together (as BIND sends an AXFR, and as the store hands back what it was
+/// given), they go straight into the base, a name at a time: the view is
+/// ready when the last record is, and nothing is held twice. The first record
+/// out of order moves everything into an arena of entries (no allocation per
+/// record) that [`Builder::finish`] sorts.
 #[derive(Default)]
 pub struct Builder {
+    /// The streaming base and the name being filled (empty key: none yet).
+    base: Base,
+    current: Vec<u8>,
+    node: NodeBuf,
+    streamed: usize,
+    /// Out-of-order input: every record as an arena entry.
+    unsorted: bool,
     arena: Vec<u8>,
     starts: Vec<u32>,
     scratch: Vec<u8>,
+    encoded: Vec<u8>,
 }
 
 impl Builder {
@@ -457,14 +471,65 @@ impl Builder {
         self.push_parts(r.owner.as_wire(), r.rtype, r.ttl, &r.rdata)
     }
 
-    /// Entry: `keylen:u16, key, type:u16, covered:u16, ttl:u32, rdlen:u16, rdata`.
     pub fn push_parts(&mut self, owner_wire: &[u8], rt: u16, ttl: u32, rdata: &[u8]) -> Result<(), String> {
-        let start = u32::try_from(self.arena.len()).map_err(|_| "zone too large for the view (4 GiB)")?;
         self.scratch.clear();
         encode_key(owner_wire, &mut self.scratch);
+        if !self.unsorted {
+            if self.streamed > 0 && self.scratch == self.current {
+                self.node.add(rt, ttl, rdata);
+                self.streamed += 1;
+                return Ok(());
+            }
+            if self.streamed == 0 || self.scratch > self.current {
+                self.flush_node()?;
+                std::mem::swap(&mut self.current, &mut self.scratch);
+                self.node.add(rt, ttl, rdata);
+                self.streamed += 1;
+                return Ok(());
+            }
+            self.go_unsorted()?;
+            self.scratch.clear();
+            encode_key(owner_wire, &mut self.scratch);
+        }
+        let key = std::mem::take(&mut self.scratch);
+        let r = self.push_entry(&key, rt, ttl, rdata);
+        self.scratch = key;
+        r
+    }
+
+    /// Appends the name being filled to the streaming base.
+    fn flush_node(&mut self) -> Result<(), String> {
+        if self.streamed == 0 || self.node.is_empty() {
+            return Ok(());
+        }
+        self.encoded.clear();
+        self.node.encode(&mut self.encoded);
+        self.base.push(&self.current, &self.encoded)?;
+        self.node.rrsets.clear();
+        Ok(())
+    }
+
+    /// Moves what was streamed into the arena (once, when input turns out of order).
+    fn go_unsorted(&mut self) -> Result<(), String> {
+        self.flush_node()?;
+        self.unsorted = true;
+        let base = std::mem::take(&mut self.base);
+        for i in 0..base.len() {
+            for set in Node(base.node(i)).rrsets() {
+                for rd in set.rdatas() {
+                    self.push_entry(base.key(i), set.rtype, set.ttl, rd)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Entry: `keylen:u16, key, type:u16, covered:u16, ttl:u32, rdlen:u16, rdata`.
+    fn push_entry(&mut self, key: &[u8], rt: u16, ttl: u32, rdata: &[u8]) -> Result<(), String> {
+        let start = u32::try_from(self.arena.len()).map_err(|_| "zone too large for the view (4 GiB)")?;
         let a = &mut self.arena;
-        a.extend_from_slice(&(self.scratch.len() as u16).to_be_bytes());
-        a.extend_from_slice(&self.scratch);
+        a.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        a.extend_from_slice(key);
         a.extend_from_slice(&rt.to_be_bytes());
         a.extend_from_slice(&covered_type(rt, rdata).to_be_bytes());
         a.extend_from_slice(&ttl.to_be_bytes());
@@ -474,12 +539,17 @@ impl Builder {
         Ok(())
     }
 
+    /// Records pushed.
     pub fn len(&self) -> usize {
-        self.starts.len()
+        if self.unsorted {
+            self.starts.len()
+        } else {
+            self.streamed
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.len() == 0
     }
 
     fn entry(arena: &[u8], start: u32) -> Entry<'_> {
@@ -497,7 +567,13 @@ impl Builder {
 
     /// Sorts and groups into a base. Input already in canonical order (as BIND
     /// sends an AXFR) costs one pass.
-    pub fn finish(self) -> Result<Base, String> {
+    pub fn finish(mut self) -> Result<Base, String> {
+        if !self.unsorted {
+            self.flush_node()?;
+            let mut base = self.base;
+            base.shrink();
+            return Ok(base);
+        }
         let Builder { arena, mut starts, .. } = self;
         let order = |a: &u32, b: &u32| {
             let (x, y) = (Self::entry(&arena, *a), Self::entry(&arena, *b));
@@ -818,6 +894,23 @@ mod tests {
         assert!(!t.exists(key("d.example.").as_bytes()));
         assert!(!t.exists(key("bc.example.").as_bytes()));
         assert!(!t.has_descendants(key("x.example.").as_bytes()));
+    }
+
+    #[test]
+    fn input_in_order_streams_and_a_late_record_out_of_order_still_lands_with_its_name() {
+        let n = |s: &str| Name::from_ascii(s).expect("n");
+        let mut b = Builder::default();
+        for (owner, rd) in [("example.", 1u8), ("a.example.", 2), ("a.example.", 3), ("b.example.", 4)] {
+            b.push_parts(n(owner).as_wire(), rtype::A, 60, &[10, 0, 0, rd]).expect("push");
+        }
+        assert!(!b.unsorted, "canonical order streams");
+        b.push_parts(n("a.example.").as_wire(), rtype::A, 60, &[10, 0, 0, 5]).expect("push");
+        assert!(b.unsorted);
+        assert_eq!(b.len(), 5);
+        let t = Tree::new(b.finish().expect("finish"));
+        assert_eq!(names(&t), ["example.", "a.example.", "b.example."]);
+        let a = t.get(key("a.example.").as_bytes()).and_then(|n| n.get(rtype::A)).expect("rrset");
+        assert_eq!(a.count, 3);
     }
 
     #[test]
