@@ -167,9 +167,14 @@ log:
         }
     }
 
-    /// Waits until the zone serves `serial`.
+    /// Waits until the zone serves `serial` and the event that brought it has
+    /// finished (the serial shows at commit; the serving view, the timers and
+    /// the summary follow within the same event).
     pub async fn wait_serial(&self, zone: &str, serial: u32) -> Value {
-        self.wait_zone(zone, &format!("serial {serial}"), |z| z["transfer"]["serial"] == serial).await
+        self.wait_zone(zone, &format!("serial {serial}"), |z| {
+            z["transfer"]["serial"] == serial && z["transfer"]["refreshing"] == false
+        })
+        .await
     }
 
     /// Waits until a refresh attempt after `attempts` has finished.
