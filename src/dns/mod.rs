@@ -15,6 +15,7 @@ pub mod answer;
 mod notify;
 pub mod query;
 pub mod rrl;
+mod udp;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -157,39 +158,6 @@ impl DnsServer {
         udp.abort_all();
         while udp.join_next().await.is_some() {}
         while tasks.join_next().await.is_some() {}
-    }
-
-    async fn serve_udp(self: Arc<Self>, sock: UdpSocket) {
-        let mut buf = vec![0u8; 65_535];
-        let mut rrl_logged = None;
-        loop {
-            let (n, src) = match sock.recv_from(&mut buf).await {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::debug!(error = %e, "UDP receive error");
-                    continue;
-                }
-            };
-            let Some(reply) = self.handle(&buf[..n], src, false).await else { continue };
-            // Answers to queries are rate limited; NOTIFY replies are not.
-            let is_query = reply.get(2).is_some_and(|b| (b >> 3) & 0x0f == opcode::QUERY);
-            let verdict =
-                if is_query { self.stats.rrl.check(src.ip(), std::time::Instant::now()) } else { rrl::Verdict::Send };
-            let reply = match verdict {
-                rrl::Verdict::Send => reply,
-                rrl::Verdict::Slip => match truncated(&reply) {
-                    Some(r) => r,
-                    None => continue,
-                },
-                rrl::Verdict::Drop => {
-                    self.note_rate_limited(&mut rrl_logged);
-                    continue;
-                }
-            };
-            if let Err(e) = sock.send_to(&reply, src).await {
-                tracing::debug!(%src, error = %e, "cannot send a UDP reply");
-            }
-        }
     }
 
     /// One log line per [`RRL_LOG_EVERY`] at most while responses are being limited.
