@@ -44,6 +44,10 @@ pub struct Engine {
     soa_next: tokio::sync::Mutex<Instant>,
     /// Serials announced by NOTIFY and not yet acted on, per zone.
     notified: Mutex<HashMap<ZoneId, (u32, std::net::IpAddr)>>,
+    /// Each zone's NS settings as last read from the store (`zone::serve`
+    /// drops an entry whenever the API changes settings), so publishing a new
+    /// version does not wait for a store round trip.
+    pub(super) ns_settings: Mutex<HashMap<ZoneId, Option<Arc<super::publish::Settings>>>>,
 }
 
 impl Engine {
@@ -66,6 +70,7 @@ impl Engine {
             per_primary: Mutex::new(HashMap::new()),
             soa_next: tokio::sync::Mutex::new(Instant::now()),
             notified: Mutex::new(HashMap::new()),
+            ns_settings: Mutex::new(HashMap::new()),
         }))
     }
 

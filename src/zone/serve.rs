@@ -16,6 +16,11 @@ use crate::store::StoreError;
 use crate::view::{ViewBuilder, ZoneSlot, ZoneView};
 use crate::wire::Name;
 
+/// An IXFR of at most this many records is applied to the view on the async
+/// runtime (tens of microseconds); larger ones, which may also compact the
+/// view, go to a blocking thread.
+const INLINE_DIFF_RECORDS: usize = 2000;
+
 impl Engine {
     /// The zone's slot in the serving map, if the zone is still ours (a zone
     /// deleted while its transfer ran is not brought back).
@@ -34,18 +39,31 @@ impl Engine {
     /// A zone was deleted: its names are no longer ours (REFUSED).
     pub fn zone_deleted(&self, name: &str) {
         if let Ok(apex) = Name::from_ascii(name) {
+            if let Some(slot) = self.views.find(&apex).filter(|s| s.name.eq_ignore_case(&apex)) {
+                self.forget_settings(slot.id);
+            }
             self.views.remove(&apex);
         }
     }
 
-    async fn settings(&self, zone_id: i64) -> Result<Option<Settings>, StoreError> {
+    /// The zone's NS settings: cached, else read from the store.
+    async fn settings(&self, zone_id: i64) -> Result<Option<Arc<Settings>>, StoreError> {
+        if let Some(s) = self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).get(&zone_id) {
+            return Ok(s.clone());
+        }
         let ns = self.store.call(move |c| nameservers::zone_ns(c, zone_id)).await?;
-        Ok(ns.as_ref().map(Settings::from_store))
+        let settings = ns.as_ref().map(Settings::from_store).map(Arc::new);
+        self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).insert(zone_id, settings.clone());
+        Ok(settings)
+    }
+
+    fn forget_settings(&self, zone_id: i64) {
+        self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).remove(&zone_id);
     }
 
     async fn publish(&self, slot: &ZoneSlot, view: ZoneView) -> Result<(), StoreError> {
         let settings = self.settings(slot.id).await?;
-        slot.publish(with_settings(view, settings.as_ref()));
+        slot.publish(with_settings(view, settings.as_deref()));
         slot.set_expired(false);
         Ok(())
     }
@@ -122,19 +140,35 @@ impl Engine {
         let Some(current) = slot.view() else {
             return self.serve_from_store(&slot, name).await;
         };
-        let applied = tokio::task::spawn_blocking(move || {
-            let next = current.with_diffs(diffs.iter().map(|d| (&d.deleted[..], &d.added[..])))?;
-            if next.wants_compaction() {
-                next.compacted()
-            } else {
-                Ok(next)
-            }
-        })
-        .await;
+        let changes: usize = diffs.iter().map(|d| d.deleted.len() + d.added.len()).sum();
+        let apply = move || current.with_diffs(diffs.iter().map(|d| (&d.deleted[..], &d.added[..])));
+        // A few changes cost microseconds: no thread hand-off for them.
+        let applied =
+            if changes <= INLINE_DIFF_RECORDS { Ok(apply()) } else { tokio::task::spawn_blocking(apply).await };
         match applied {
             Ok(Ok(view)) => {
+                let compact = view.wants_compaction().then(|| view.clone());
                 if let Err(e) = self.publish(&slot, view).await {
                     tracing::error!(zone = %name, error = %e, "cannot read the NS settings; the new version is not served");
+                    return;
+                }
+                // The new version is served; now fold its delta into a new base
+                // (O(zone), off the runtime) and serve the same version from it.
+                // The zone's next event waits for this one, so nothing newer can
+                // be overwritten.
+                if let Some(v) = compact {
+                    let started = Instant::now();
+                    match tokio::task::spawn_blocking(move || v.compacted()).await {
+                        Ok(Ok(c)) => {
+                            if self.publish(&slot, c).await.is_ok() {
+                                tracing::debug!(zone = %name, ms = started.elapsed().as_millis() as u64, "view compacted");
+                            }
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(zone = %name, error = %e, "cannot compact the view (the delta stays)")
+                        }
+                        Err(e) => tracing::warn!(zone = %name, error = %e, "the view compaction failed"),
+                    }
                 }
             }
             Ok(Err(e)) => {
@@ -163,6 +197,7 @@ impl Engine {
 
     /// The zone's NS settings changed: lay them over its current data again.
     pub async fn republish(&self, zone_id: i64, name: &str) {
+        self.forget_settings(zone_id);
         let Some(slot) = self.zone_slot(zone_id, name) else { return };
         let Some(current) = slot.view() else { return };
         let expired = matches!(slot.serving(), crate::view::Serving::Expired);
