@@ -867,23 +867,15 @@ impl BindSecondary {
         let named = need("named");
         let dir = tempfile::tempdir().expect("temp dir for the BIND secondary");
         let port = free_port();
-        let d = dir.path().display();
         let mut conf = format!(
             r#"options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
+{base}    notify no;
     transfer-source 127.0.0.1;
     query-source address 127.0.0.1;
 }};
 controls {{ }};
-"#
+"#,
+            base = bind::loopback_options(dir.path(), port)
         );
         for z in ZONES {
             conf.push_str(&format!(

@@ -77,7 +77,6 @@ impl Bind {
     }
 
     fn write_config(&self) {
-        let d = self.dir.path().display();
         let allow = match self.access {
             Access::Open => "any;".to_string(),
             Access::Tsig => format!("key \"{KEY_NAME}\";"),
@@ -89,15 +88,7 @@ impl Bind {
         let mut conf = format!(
             r#"key "{KEY_NAME}" {{ algorithm hmac-sha256; secret "{KEY_SECRET}"; }};
 options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    ixfr-from-differences yes;
+{base}    ixfr-from-differences yes;
     allow-transfer {{ {allow} }};
     {notify}
     transfers-out 100;
@@ -109,7 +100,7 @@ options {{
 controls {{ }};
 logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; category xfer-out {{ s; }}; category notify {{ s; }}; }};
 "#,
-            port = self.port
+            base = loopback_options(self.dir.path(), self.port)
         );
         for z in &self.zones {
             conf.push_str(&format!("zone \"{z}\" {{ type primary; file \"{z}.zone\"; }};\n"));
@@ -266,4 +257,22 @@ pub fn canonical(zone: &str, text: &str) -> Vec<String> {
     lines.sort();
     lines.dedup();
     lines
+}
+
+/// The `options` lines every test `named` shares: its own files in `dir`, port
+/// `port` on 127.0.0.1 only, and nothing that would make it send anywhere
+/// else (no recursion, no DNSSEC validation, so no root priming).
+pub fn loopback_options(dir: &Path, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        r#"    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+"#
+    )
 }
