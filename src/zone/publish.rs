@@ -4,7 +4,7 @@
 //! The store keeps every record exactly as the primary sent it, and the NS
 //! settings (`store::nameservers`) apart; [`publish`] combines the two each
 //! time the zone is read — by the `/records` listing, the `/file` export, the
-//! `/nameservers` answer and, later, the DNS query and XFR-out paths — so a
+//! `/nameservers` answer, the serving view (`overlay`) and, later, XFR-out — so a
 //! refresh never has to know about the settings and changing the settings
 //! never rewrites zone data.
 //!
