@@ -425,4 +425,11 @@ async fn rate_limiting_drops_and_slips_udp_answers_over_the_rate_and_counts_them
     assert_eq!(rl["enabled"], true);
     assert!(rl["dropped"].as_u64() >= Some(15) && rl["slipped"].as_u64() >= Some(15), "{rl}");
     assert!(d.log().contains("response rate limiting is dropping UDP answers"), "{}", d.log());
+    let (code, out, err) = d.ctl(&["status"]);
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().find(|l| l.starts_with("queries:")).unwrap_or_default();
+    assert!(
+        line.contains("rate limiting:") && line.contains("dropped") && !line.starts_with("queries: 0 noerror"),
+        "{out}"
+    );
 }

@@ -433,6 +433,21 @@ fn show_daemon_status(d: &Value) {
         s(&n["refused"]),
         s(&n["malformed_dropped"])
     );
+    let q = &d["queries"];
+    let rl = &q["rate_limit"];
+    let limited = if rl["enabled"] == true {
+        format!("; rate limiting: {} dropped, {} slipped", s(&rl["dropped"]), s(&rl["slipped"]))
+    } else {
+        "; rate limiting off".to_string()
+    };
+    println!(
+        "queries: {} noerror, {} nxdomain, {} refused, {} servfail, {} formerr{limited}",
+        s(&q["noerror"]),
+        s(&q["nxdomain"]),
+        s(&q["refused"]),
+        s(&q["servfail"]),
+        s(&q["formerr"])
+    );
     let problems = d["not_in_sync"].as_array().cloned().unwrap_or_default();
     if problems.is_empty() {
         println!("all zones are in sync");
