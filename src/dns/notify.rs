@@ -98,10 +98,8 @@ impl DnsServer {
             (Some(h), Some(ours)) => !st.expired && !Serial(h).is_newer_than(Serial(ours)),
             _ => false,
         };
-        let (id, from) = (zone.id, src.to_string());
-        if let Err(e) = self.engine.store.call(move |c| zones::record_notify(c, id, &from, hint)).await {
-            tracing::error!(zone = %zone.name, error = %e, "cannot record a NOTIFY");
-        }
+        // Schedule first, record after: the refresh does not need the record,
+        // and the NOTIFY → new version path saves a store round trip.
         if stale {
             tracing::info!(zone = %zone.name, from = %src, serial = ?hint, ours = ?st.serial,
                 "NOTIFY accepted; its serial is not newer than ours, no refresh");
@@ -111,6 +109,10 @@ impl DnsServer {
                 (Some(h), Some(_)) if !st.expired => self.engine.notified(zone.id, h, src.ip()),
                 _ => self.engine.request_refresh(zone.id, false),
             }
+        }
+        let (id, from) = (zone.id, src.to_string());
+        if let Err(e) = self.engine.store.call(move |c| zones::record_notify(c, id, &from, hint)).await {
+            tracing::error!(zone = %zone.name, error = %e, "cannot record a NOTIFY");
         }
     }
 }
