@@ -652,9 +652,8 @@ impl Tree {
             let b = (bi < self.base.len()).then(|| self.base.key(bi));
             match (b, d) {
                 (None, None) => return None,
-                (Some(bk), dk) if dk.is_none_or(|(k, _)| bk < k.as_bytes()) => {
-                    return Some((bk, Node(self.base.node(bi))));
-                }
+                (Some(bk), None) => return Some((bk, Node(self.base.node(bi)))),
+                (Some(bk), Some((k, _))) if bk < k.as_bytes() => return Some((bk, Node(self.base.node(bi)))),
                 (bk, Some((k, v))) => {
                     if bk == Some(k.as_bytes()) {
                         bi += 1; // shadowed by the delta
@@ -664,7 +663,6 @@ impl Tree {
                         None => d = di.next(),
                     }
                 }
-                (Some(_), None) => unreachable!("covered by the guard above"),
             }
         }
     }
@@ -680,9 +678,8 @@ impl Tree {
             let b = (bi > 0).then(|| self.base.key(bi - 1));
             match (b, d) {
                 (None, None) => return None,
-                (Some(bk), dk) if dk.is_none_or(|(k, _)| bk > k.as_bytes()) => {
-                    return Some((bk, Node(self.base.node(bi - 1))));
-                }
+                (Some(bk), None) => return Some((bk, Node(self.base.node(bi - 1)))),
+                (Some(bk), Some((k, _))) if bk > k.as_bytes() => return Some((bk, Node(self.base.node(bi - 1)))),
                 (bk, Some((k, v))) => {
                     if bk == Some(k.as_bytes()) {
                         bi -= 1;
@@ -692,7 +689,6 @@ impl Tree {
                         None => d = di.next_back(),
                     }
                 }
-                (Some(_), None) => unreachable!("covered by the guard above"),
             }
         }
     }
@@ -777,7 +773,11 @@ impl<'a> Iterator for Iter<'a> {
             let d = self.delta.peek().map(|(k, _)| k.as_bytes());
             match (b, d) {
                 (None, None) => return None,
-                (Some(bk), d) if d.is_none_or(|dk| bk < dk) => {
+                (Some(bk), None) => {
+                    self.bi += 1;
+                    return Some((bk, Node(self.base.node(self.bi - 1))));
+                }
+                (Some(bk), Some(dk)) if bk < dk => {
                     self.bi += 1;
                     return Some((bk, Node(self.base.node(self.bi - 1))));
                 }
@@ -790,7 +790,6 @@ impl<'a> Iterator for Iter<'a> {
                         return Some((k.as_bytes(), Node(n)));
                     }
                 }
-                (Some(_), None) => unreachable!("covered by the guard above"),
             }
         }
     }
