@@ -79,13 +79,19 @@ pub async fn soa_many(server: SocketAddr, zones: &[Name]) -> Vec<Option<u32>> {
     out
 }
 
-/// Sends a NOTIFY for `zone` from 127.0.0.1 (RFC 1996: opcode 4, AA, one SOA
-/// question) and does not wait for the answer.
-pub async fn notify(server: SocketAddr, zone: &Name) -> std::io::Result<()> {
+/// Sends a NOTIFY for `zone` from 127.0.0.1 as a primary does (RFC 1996:
+/// opcode 4, AA, one SOA question, and the new SOA in the answer section, as
+/// RFC 1996 §3.7 allows and BIND, Knot and NSD send it; only its serial
+/// matters to the receiver) and does not wait for the answer.
+pub async fn notify(server: SocketAddr, zone: &Name, serial: u32) -> std::io::Result<()> {
     let sock = socket(server).await?;
-    let mut m = wire::build_query(rand::random(), zone, rtype::SOA, None);
+    // The IXFR request's SOA (root names, the serial, zero timers) is the
+    // same record; moved from the authority to the answer section.
+    let mut m = wire::build_query(rand::random(), zone, rtype::SOA, Some(serial));
     let flags = (u16::from(wire::opcode::NOTIFY) << 11) | 0x0400;
     m[2..4].copy_from_slice(&flags.to_be_bytes());
+    m[6..8].copy_from_slice(&1u16.to_be_bytes());
+    m[8..10].copy_from_slice(&0u16.to_be_bytes());
     sock.send(&m).await?;
     // Keep the socket a moment so the acknowledgement is not met by an ICMP error.
     tokio::spawn(async move {

@@ -20,6 +20,7 @@ use crate::wire::serial::Serial;
 use crate::wire::tsig::{self, TsigKey};
 use crate::wire::{self, rcode, rtype, Message, Name};
 use crate::zone::name::normalize_zone_name;
+use crate::zone::Notified;
 
 impl DnsServer {
     fn refuse(&self, msg: &Message, src: SocketAddr, zone: &str, code: u16, reason: &str) -> Vec<u8> {
@@ -103,16 +104,14 @@ impl DnsServer {
         if stale {
             tracing::info!(zone = %zone.name, from = %src, serial = ?hint, ours = ?st.serial,
                 "NOTIFY accepted; its serial is not newer than ours, no refresh");
+            let (id, from) = (zone.id, src.to_string());
+            if let Err(e) = self.engine.store.call(move |c| zones::record_notify(c, id, &from, hint)).await {
+                tracing::error!(zone = %zone.name, error = %e, "cannot record a NOTIFY");
+            }
         } else {
             tracing::info!(zone = %zone.name, from = %src, serial = ?hint, "NOTIFY accepted; refresh scheduled");
-            match (hint, st.serial) {
-                (Some(h), Some(_)) if !st.expired => self.engine.notified(zone.id, h, src.ip()),
-                _ => self.engine.request_refresh(zone.id, false),
-            }
-        }
-        let (id, from) = (zone.id, src.to_string());
-        if let Err(e) = self.engine.store.call(move |c| zones::record_notify(c, id, &from, hint)).await {
-            tracing::error!(zone = %zone.name, error = %e, "cannot record a NOTIFY");
+            // The refresh records the NOTIFY in its first transaction.
+            self.engine.notified(zone.id, Notified { from: src, serial: hint });
         }
     }
 }

@@ -122,11 +122,11 @@ pub fn drop_tables(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Notes the start of a refresh attempt.
-pub fn begin_attempt(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
+/// Counts a refresh attempt that began at `started_at` (written when it ends).
+pub fn record_attempt(conn: &Connection, zone_id: i64, started_at: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE zones SET attempts = attempts + 1, last_attempt_at = ?2 WHERE id = ?1",
-        params![zone_id, now_secs()],
+        params![zone_id, started_at],
     )?;
     Ok(())
 }
@@ -201,25 +201,25 @@ pub fn discard(conn: &mut Connection, zone_id: i64, version: i64) -> Result<(), 
 
 fn commit_state(conn: &Connection, zone_id: i64, c: &Committed, record_count: i64) -> Result<(), StoreError> {
     let now = now_secs();
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE zones SET serial = ?2, record_count = ?3, soa_refresh = ?4, soa_retry = ?5, soa_expire = ?6,
              soa_minimum = ?7, primary_serial = ?2, last_success_at = ?8, last_transferred_at = ?8,
              last_primary = ?9, last_xfr = ?10, last_error = NULL, last_error_primary = NULL, last_error_at = NULL,
              backoff = 0, expired = 0, updated_at = ?8
          WHERE id = ?1",
-        params![
-            zone_id,
-            c.serial,
-            record_count,
-            c.soa[0],
-            c.soa[1],
-            c.soa[2],
-            c.soa[3],
-            now,
-            c.primary,
-            c.summary_json
-        ],
-    )?;
+    )?
+    .execute(params![
+        zone_id,
+        c.serial,
+        record_count,
+        c.soa[0],
+        c.soa[1],
+        c.soa[2],
+        c.soa[3],
+        now,
+        c.primary,
+        c.summary_json
+    ])?;
     Ok(())
 }
 
@@ -346,24 +346,47 @@ pub fn apply_diffs(
             }
             let mut blob = Vec::new();
             encode_diff(&mut blob, &d.deleted, &d.added);
-            tx.execute(
-                "INSERT INTO zone_journal (zone_id, serial_from, serial_to, deleted, added, diff, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![zone_id, d.from, d.to, d.deleted.len() as i64, d.added.len() as i64, blob, now_secs()],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO zone_journal (zone_id, serial_from, serial_to, deleted, added, diff, bytes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                zone_id,
+                d.from,
+                d.to,
+                d.deleted.len() as i64,
+                d.added.len() as i64,
+                blob,
+                blob.len() as i64,
+                now_secs()
+            ])?;
         }
     }
     commit_state(&tx, zone_id, c, count)?;
-    // Keep the newest diffs within both bounds: a running sum from the newest.
-    tx.execute(
-        "DELETE FROM zone_journal WHERE zone_id = ?1 AND id NOT IN (
-           SELECT id FROM (SELECT id, row_number() OVER w AS n, sum(length(diff)) OVER w AS bytes
-                           FROM zone_journal WHERE zone_id = ?1 WINDOW w AS (ORDER BY id DESC))
-           WHERE n <= ?2 AND bytes <= ?3)",
-        params![zone_id, journal_max.0, journal_max.1 as i64],
-    )?;
+    trim_journal(&tx, zone_id, journal_max)?;
     tx.commit()?;
     Ok(count as u64)
+}
+
+/// Keeps the newest steps of the zone's journal within both bounds of
+/// `journal_max` = (steps, bytes), dropping the oldest. Both checks read the
+/// covering index only.
+fn trim_journal(conn: &Connection, zone_id: i64, journal_max: (u32, u64)) -> Result<(), StoreError> {
+    let (steps, bytes): (i64, i64) = conn
+        .prepare_cached("SELECT count(*), coalesce(sum(bytes), 0) FROM zone_journal WHERE zone_id = ?1")?
+        .query_row([zone_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if steps <= i64::from(journal_max.0) && bytes as u64 <= journal_max.1 {
+        return Ok(());
+    }
+    // A running sum from the newest step.
+    conn.prepare_cached(
+        "DELETE FROM zone_journal WHERE zone_id = ?1 AND id NOT IN (
+           SELECT id FROM (SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total
+                           FROM zone_journal WHERE zone_id = ?1 WINDOW w AS (ORDER BY id DESC))
+           WHERE n <= ?2 AND total <= ?3)",
+    )?
+    .execute(params![zone_id, journal_max.0, journal_max.1 as i64])?;
+    Ok(())
 }
 
 /// Journal encoding of one step: per record, 1 op byte (0 delete, 1 add), owner

@@ -187,8 +187,10 @@ pub fn ids_of_account(conn: &Connection, account: i64) -> Result<Vec<(i64, Strin
 
 /// A zone by id alone (the zone handler's view), with its primaries.
 pub fn by_id(conn: &Connection, id: i64) -> Result<Zone, StoreError> {
+    // Cached statements: these two run on the NOTIFY → refresh path.
     let z = conn
-        .query_row(&format!("SELECT {COLUMNS} FROM zones WHERE id = ?1"), [id], from_row)
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM zones WHERE id = ?1"))?
+        .query_row([id], from_row)
         .optional()?
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: id.to_string() })?;
     with_primaries(conn, z)
@@ -196,7 +198,10 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Zone, StoreError> {
 
 /// A zone by name in any account (NOTIFY does not know accounts).
 pub fn by_name(conn: &Connection, name: &str) -> Result<Option<Zone>, StoreError> {
-    let z = conn.query_row(&format!("SELECT {COLUMNS} FROM zones WHERE name = ?1"), [name], from_row).optional()?;
+    let z = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM zones WHERE name = ?1"))?
+        .query_row([name], from_row)
+        .optional()?;
     z.map(|z| with_primaries(conn, z)).transpose()
 }
 

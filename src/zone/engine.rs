@@ -31,6 +31,14 @@ use crate::wire::tsig::TsigKey;
 use crate::xfr::client::TransferOptions;
 use crate::xfr::interpret::Limits;
 
+/// An accepted NOTIFY (RFC 1996 §3.11): who sent it and the serial its answer
+/// section announced, if it had one.
+#[derive(Debug, Clone, Copy)]
+pub struct Notified {
+    pub from: SocketAddr,
+    pub serial: Option<u32>,
+}
+
 pub struct Engine {
     pub store: Store,
     pub config: Arc<Config>,
@@ -42,8 +50,10 @@ pub struct Engine {
     per_primary: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
     /// When the next SOA query may go out (the global SOA query rate).
     soa_next: tokio::sync::Mutex<Instant>,
-    /// Serials announced by NOTIFY and not yet acted on, per zone.
-    notified: Mutex<HashMap<ZoneId, (u32, std::net::IpAddr)>>,
+    /// NOTIFYs accepted and not yet acted on, per zone: the refresh they
+    /// schedule writes them to the store in its first transaction, so the
+    /// NOTIFY → new version path pays one store round trip, not two.
+    notified: Mutex<HashMap<ZoneId, Notified>>,
     /// Each zone's NS settings as last read from the store (`zone::serve`
     /// drops an entry whenever the API changes settings), so publishing a new
     /// version does not wait for a store round trip.
@@ -166,13 +176,13 @@ impl Engine {
     /// refresh it schedules tries that primary first and asks it for the IXFR
     /// straight away, without a SOA query (an IXFR answer says "up to date" by
     /// itself if the primary disagrees).
-    pub fn notified(&self, zone: ZoneId, serial: u32, from: std::net::IpAddr) {
-        self.notified.lock().unwrap_or_else(|e| e.into_inner()).insert(zone, (serial, from));
+    pub fn notified(&self, zone: ZoneId, notice: Notified) {
+        self.notified.lock().unwrap_or_else(|e| e.into_inner()).insert(zone, notice);
         self.request_refresh(zone, false);
     }
 
-    /// Takes the serial a NOTIFY announced for `zone`, and who sent it, if any.
-    pub(super) fn take_notified(&self, zone: ZoneId) -> Option<(u32, std::net::IpAddr)> {
+    /// Takes the latest NOTIFY of `zone` not yet written to the store, if any.
+    pub(super) fn take_notified(&self, zone: ZoneId) -> Option<Notified> {
         self.notified.lock().unwrap_or_else(|e| e.into_inner()).remove(&zone)
     }
 
@@ -183,14 +193,17 @@ impl Engine {
     async fn handle(&self, zone: ZoneId, event: Event) -> Plan {
         match event {
             Event::Refresh { force_axfr } => {
-                let outcome = refresh::run(self, zone, force_axfr).await;
-                self.after_refresh(zone, outcome).await
+                let (started_at, notice) = (now_secs(), self.take_notified(zone));
+                let outcome = refresh::run(self, zone, force_axfr, notice).await;
+                self.after_refresh(zone, outcome, started_at, notice).await
             }
             Event::Expire => self.expire(zone).await,
         }
     }
 
-    async fn after_refresh(&self, zone: ZoneId, outcome: Refreshed) -> Plan {
+    /// Writes the attempt that began at `started_at` (asked for by `notice`)
+    /// and the zone's next timers, in one transaction.
+    async fn after_refresh(&self, zone: ZoneId, outcome: Refreshed, started_at: i64, notice: Option<Notified>) -> Plan {
         if let Refreshed::Gone = outcome {
             return Plan::default();
         }
@@ -200,7 +213,12 @@ impl Engine {
         let planned = self
             .store
             .call(move |c| {
-                let z = zones::by_id(c, zone)?;
+                let tx = crate::store::write_tx(c)?;
+                if let Some(n) = notice {
+                    zones::record_notify(&tx, zone, &n.from.to_string(), n.serial)?;
+                }
+                zonedata::record_attempt(&tx, zone, started_at)?;
+                let z = zones::by_id(&tx, zone)?;
                 let now = now_secs();
                 let st = &z.status;
                 let (next, expires, backoff) = if ok {
@@ -212,7 +230,8 @@ impl Engine {
                     let delay = timers::retry_delay(st.soa_timers, backoff, &clamps, jitter);
                     (now + delay as i64, st.expires_at, backoff)
                 };
-                zonedata::set_timers(c, zone, Some(next), expires, backoff)?;
+                zonedata::set_timers(&tx, zone, Some(next), expires, backoff)?;
+                tx.commit()?;
                 let mut st = st.clone();
                 st.next_refresh_at = Some(next);
                 st.expires_at = expires;

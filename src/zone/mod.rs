@@ -9,4 +9,4 @@ mod refresh;
 mod serve;
 pub mod timers;
 
-pub use engine::Engine;
+pub use engine::{Engine, Notified};

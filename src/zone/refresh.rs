@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::Engine;
+use super::{Engine, Notified};
 use crate::store::zonedata::{self, Committed, Diff, DiffError};
 use crate::store::zones::{self, LinkedPrimary, Zone};
 use crate::store::{Store, StoreError};
@@ -64,14 +64,12 @@ fn addr_text(p: &LinkedPrimary) -> String {
     }
 }
 
-pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool) -> Refreshed {
-    let loaded = engine
-        .store
-        .call(move |c| {
-            zonedata::begin_attempt(c, zone_id)?;
-            zones::by_id(c, zone_id)
-        })
-        .await;
+/// One refresh attempt of `zone_id`; `notice` is the NOTIFY that asked for it.
+/// The attempt itself (count, time, the NOTIFY) is written with the timers
+/// after it ends (`Engine::after_refresh`), so that nothing but one read stands
+/// between a NOTIFY and the transfer.
+pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool, notice: Option<Notified>) -> Refreshed {
+    let loaded = engine.store.call(move |c| zones::by_id(c, zone_id)).await;
     let zone = match loaded {
         Ok(z) => z,
         Err(StoreError::NotFound { .. }) => return Refreshed::Gone,
@@ -95,7 +93,7 @@ pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool) -> Refr
         }
     }
     // A NOTIFY's sender goes first: it is the one known to have the new serial.
-    let mut announced = engine.take_notified(zone.id);
+    let mut announced = notice.and_then(|n| n.serial.map(|s| (s, n.from.ip())));
     if let Some((_, from)) = announced {
         if let Some(i) = order.iter().position(|p| p.ip.parse::<IpAddr>().is_ok_and(|ip| ip == from)) {
             order[..=i].rotate_right(1);
@@ -329,11 +327,14 @@ async fn transfer_once(
         Loaded::Diffs(diffs) => {
             let diffs = Arc::new(diffs);
             let to_store = diffs.clone();
-            let applied =
-                engine.store.call(move |c| Ok(zonedata::apply_diffs(c, id, &to_store, &committed, journal_max))).await;
+            // The store commits the diffs while the next view is built from
+            // the served one; it is served once the commit succeeded.
+            let commit =
+                engine.store.call(move |c| Ok(zonedata::apply_diffs(c, id, &to_store, &committed, journal_max)));
+            let (applied, next) = tokio::join!(commit, engine.next_view(id, &zone.name, diffs));
             match applied {
                 Ok(Ok(_)) => {
-                    engine.serve_diffs(id, &zone.name, diffs).await;
+                    engine.serve_next(&zone.name, next).await;
                     commit_ms = commit_started.elapsed().as_millis() as u64;
                 }
                 Ok(Err(DiffError::Mismatch(why))) => {

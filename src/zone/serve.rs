@@ -21,6 +21,15 @@ use crate::wire::Name;
 /// view, go to a blocking thread.
 const INLINE_DIFF_RECORDS: usize = 2000;
 
+/// The next view of a zone, built ahead of its commit.
+pub(super) enum NextView {
+    /// The zone is no longer served (deleted meanwhile).
+    Gone,
+    /// No view to build from (or it did not take the diffs): read the store.
+    FromStore(Arc<ZoneSlot>),
+    Built(Arc<ZoneSlot>, ZoneView),
+}
+
 impl Engine {
     /// The zone's slot in the serving map, if the zone is still ours (a zone
     /// deleted while its transfer ran is not brought back).
@@ -133,49 +142,57 @@ impl Engine {
         }
     }
 
-    /// After an IXFR committed: the previous view with the diff applied (the
-    /// cost of the diff), or, if that fails, a view rebuilt from the store.
-    pub(super) async fn serve_diffs(&self, zone_id: i64, name: &str, diffs: Arc<Vec<Diff>>) {
-        let Some(slot) = self.zone_slot(zone_id, name) else { return };
-        let Some(current) = slot.view() else {
-            return self.serve_from_store(&slot, name).await;
-        };
+    /// Builds the view of a zone after `diffs` from the served one, without
+    /// publishing it: the caller builds it while the store commits the same
+    /// diffs, and publishes it ([`Engine::serve_next`]) once that succeeded.
+    pub(super) async fn next_view(&self, zone_id: i64, name: &str, diffs: Arc<Vec<Diff>>) -> NextView {
+        let Some(slot) = self.zone_slot(zone_id, name) else { return NextView::Gone };
+        let Some(current) = slot.view() else { return NextView::FromStore(slot) };
         let changes: usize = diffs.iter().map(|d| d.deleted.len() + d.added.len()).sum();
         let apply = move || current.with_diffs(diffs.iter().map(|d| (&d.deleted[..], &d.added[..])));
         // A few changes cost microseconds: no thread hand-off for them.
         let applied =
             if changes <= INLINE_DIFF_RECORDS { Ok(apply()) } else { tokio::task::spawn_blocking(apply).await };
         match applied {
-            Ok(Ok(view)) => {
-                let compact = view.wants_compaction().then(|| view.clone());
-                if let Err(e) = self.publish(&slot, view).await {
-                    tracing::error!(zone = %name, error = %e, "cannot read the NS settings; the new version is not served");
-                    return;
-                }
-                // The new version is served; now fold its delta into a new base
-                // (O(zone), off the runtime) and serve the same version from it.
-                // The zone's next event waits for this one, so nothing newer can
-                // be overwritten.
-                if let Some(v) = compact {
-                    let started = Instant::now();
-                    match tokio::task::spawn_blocking(move || v.compacted()).await {
-                        Ok(Ok(c)) => {
-                            if self.publish(&slot, c).await.is_ok() {
-                                tracing::debug!(zone = %name, ms = started.elapsed().as_millis() as u64, "view compacted");
-                            }
-                        }
-                        Ok(Err(e)) => {
-                            tracing::warn!(zone = %name, error = %e, "cannot compact the view (the delta stays)")
-                        }
-                        Err(e) => tracing::warn!(zone = %name, error = %e, "the view compaction failed"),
-                    }
-                }
-            }
+            Ok(Ok(view)) => NextView::Built(slot, view),
             Ok(Err(e)) => {
                 tracing::error!(zone = %name, error = %e, "the IXFR does not apply to the served view; rebuilding it from the store");
-                self.serve_from_store(&slot, name).await;
+                NextView::FromStore(slot)
             }
-            Err(e) => tracing::error!(zone = %name, error = %e, "the view update failed"),
+            Err(e) => {
+                tracing::error!(zone = %name, error = %e, "the view update failed; rebuilding it from the store");
+                NextView::FromStore(slot)
+            }
+        }
+    }
+
+    /// Serves a view from [`Engine::next_view`], once its diffs are committed.
+    pub(super) async fn serve_next(&self, name: &str, next: NextView) {
+        let (slot, view) = match next {
+            NextView::Gone => return,
+            NextView::FromStore(slot) => return self.serve_from_store(&slot, name).await,
+            NextView::Built(slot, view) => (slot, view),
+        };
+        let compact = view.wants_compaction().then(|| view.clone());
+        if let Err(e) = self.publish(&slot, view).await {
+            tracing::error!(zone = %name, error = %e, "cannot read the NS settings; the new version is not served");
+            return;
+        }
+        // The new version is served; now fold its delta into a new base
+        // (O(zone), off the runtime) and serve the same version from it.
+        // The zone's next event waits for this one, so nothing newer can
+        // be overwritten.
+        if let Some(v) = compact {
+            let started = Instant::now();
+            match tokio::task::spawn_blocking(move || v.compacted()).await {
+                Ok(Ok(c)) => {
+                    if self.publish(&slot, c).await.is_ok() {
+                        tracing::debug!(zone = %name, ms = started.elapsed().as_millis() as u64, "view compacted");
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(zone = %name, error = %e, "cannot compact the view (the delta stays)"),
+                Err(e) => tracing::warn!(zone = %name, error = %e, "the view compaction failed"),
+            }
         }
     }
 
