@@ -106,12 +106,12 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::bind::{self, Access, Bind};
 use common::query::{self, rcode_name, Answer, Edns, Failure, Question, Transport};
-use common::{free_port, Daemon, FAST_TIMERS};
+use common::{Daemon, FAST_TIMERS};
 
 const SERIAL: u32 = 2024060101;
 const ZONES: [&str; 3] = ["answers.test", "nsec.test", "nsec3.test"];
@@ -826,14 +826,6 @@ fn at(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// The SOA serial a server answers for `zone`, if it does.
-fn serial_of(addr: SocketAddr, zone: &str) -> Option<u32> {
-    let q = Question { qname: format!("{zone}."), qtype: SOA, rd: false, edns: None, transport: Transport::Udp };
-    let a = query::ask(addr, &q).ok()?;
-    let soa = a.answer.iter().find(|r| r.split_whitespace().nth(3) == Some("SOA"))?;
-    soa.split_whitespace().nth(6)?.parse().ok()
-}
-
 /// Starts the BIND primary with the three zones and checks it serves them as
 /// meant: signed zones with RRSIGs under DO, the unsigned one without.
 async fn primary(zones: &[(&'static str, String)]) -> Bind {
@@ -856,68 +848,12 @@ async fn primary(zones: &[(&'static str, String)]) -> Bind {
 
 /// A second BIND, `type secondary` for the three zones from the primary, on
 /// its own loopback port: the reference the harness test compares with.
-struct BindSecondary {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Child,
-}
-
-impl BindSecondary {
-    async fn start(primary_port: u16) -> BindSecondary {
-        let named = need("named");
-        let dir = tempfile::tempdir().expect("temp dir for the BIND secondary");
-        let port = free_port();
-        let mut conf = format!(
-            r#"options {{
-{base}    notify no;
-    transfer-source 127.0.0.1;
-    query-source address 127.0.0.1;
-}};
-controls {{ }};
-"#,
-            base = bind::loopback_options(dir.path(), port)
-        );
-        for z in ZONES {
-            conf.push_str(&format!(
-                "zone \"{z}\" {{ type secondary; primaries {{ 127.0.0.1 port {primary_port}; }}; file \"{z}.db\"; }};\n"
-            ));
-        }
-        let conf_path = dir.path().join("named.conf");
-        std::fs::write(&conf_path, conf).expect("write named.conf");
-        let log = std::fs::File::create(dir.path().join("named.log")).expect("named log");
-        let child = Command::new(named)
-            .arg("-g")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the BIND secondary");
-        let mut s = BindSecondary { dir, port, child };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        for z in ZONES {
-            while serial_of(at(port), z) != Some(SERIAL) {
-                if let Ok(Some(status)) = s.child.try_wait() {
-                    panic!("the BIND secondary exited with {status}; log:\n{}", s.log());
-                }
-                assert!(Instant::now() < deadline, "the BIND secondary did not load {z} in 30 s; log:\n{}", s.log());
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        s
+async fn bind_secondary(primary_port: u16) -> bind::Secondary {
+    let mut s = bind::Secondary::start(&ZONES, primary_port, false);
+    for z in ZONES {
+        s.wait_serial(z, SERIAL, Duration::from_secs(30)).await;
     }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("named.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for BindSecondary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    s
 }
 
 /// Runs every question against both servers off the async runtime.
@@ -933,7 +869,7 @@ async fn the_harness_sees_no_difference_between_bind_and_a_bind_secondary() {
     let dir = tempfile::tempdir().expect("temp dir");
     let zones = build_zones(dir.path());
     let b = primary(&zones).await;
-    let s = BindSecondary::start(b.port).await;
+    let s = bind_secondary(b.port).await;
     let qs = questions(&zones);
     let n = qs.len();
     let r = compare(at(b.port), at(s.port), qs).await;

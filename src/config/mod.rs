@@ -45,6 +45,32 @@ pub struct Config {
     pub transfer: TransferConfig,
     pub tsig_keys: Vec<TsigKeyConfig>,
     pub tokens: Vec<Token>,
+    /// Who may transfer our zones and gets our NOTIFYs (`[[downstream]]`).
+    pub downstreams: Vec<DownstreamConfig>,
+}
+
+/// A downstream secondary (`[[downstream]]`): clients in `address` may
+/// transfer the zones in `zones` (all when `None`), signed with `tsig_key`
+/// when it is set; `notify` gets a NOTIFY after each new version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownstreamConfig {
+    pub address: ipnet::IpNet,
+    /// A normalized `[[tsig_key]]` name.
+    pub tsig_key: Option<String>,
+    pub notify: Option<SocketAddr>,
+    /// Normalized zone names.
+    pub zones: Option<Vec<String>>,
+}
+
+/// Limits of outgoing transfers and NOTIFY (`[dns.transfer_out]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferOutConfig {
+    pub max_concurrent: usize,
+    pub max_per_client: usize,
+    /// NOTIFY messages per second, all zones and targets together.
+    pub notify_rate: u32,
+    /// Sends of one NOTIFY before giving up.
+    pub notify_tries: u32,
 }
 
 /// The DNS listener's answers (`[dns]`).
@@ -68,6 +94,7 @@ pub struct DnsConfig {
     pub tcp_connections: usize,
     /// Response rate limiting of UDP answers (off when the rate is 0).
     pub rate_limit: RateLimitConfig,
+    pub transfer_out: TransferOutConfig,
 }
 
 /// Response rate limiting (`dns.rate_limit*`; see `dns::rrl`).

@@ -28,6 +28,8 @@ pub struct ConfigFile {
     pub tsig_key: Vec<TsigKeySpec>,
     #[serde(default)]
     pub token: Vec<TokenSpec>,
+    #[serde(default)]
+    pub downstream: Vec<DownstreamSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +96,65 @@ pub struct DnsSpec {
     pub rate_limit_ipv4_prefix: u64,
     #[serde(default = "default_rate_limit_ipv6_prefix")]
     pub rate_limit_ipv6_prefix: u64,
+    #[serde(default)]
+    pub transfer_out: TransferOutSpec,
+}
+
+/// Outgoing transfers and NOTIFY (`[dns.transfer_out]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOutSpec {
+    #[serde(default = "default_transfers_out")]
+    pub max_concurrent: u64,
+    #[serde(default = "default_transfers_out_per_client")]
+    pub max_per_client: u64,
+    #[serde(default = "default_notify_rate")]
+    pub notify_rate: u64,
+    #[serde(default = "default_notify_tries")]
+    pub notify_tries: u64,
+}
+
+/// BIND's `transfers-out` is 10, sized for 1990s links; a fleet following a
+/// catalog of thousands of zones needs more, and each transfer only reads a
+/// shared snapshot.
+pub fn default_transfers_out() -> u64 {
+    100
+}
+pub fn default_transfers_out_per_client() -> u64 {
+    20
+}
+/// NOTIFY messages sent per second at most (BIND's `notify-rate` is 20; a
+/// NOTIFY is one small datagram).
+pub fn default_notify_rate() -> u64 {
+    100
+}
+/// RFC 1996 §4.1 suggests a few retransmissions; BIND tries 5 times.
+pub fn default_notify_tries() -> u64 {
+    5
+}
+
+impl Default for TransferOutSpec {
+    fn default() -> Self {
+        TransferOutSpec {
+            max_concurrent: default_transfers_out(),
+            max_per_client: default_transfers_out_per_client(),
+            notify_rate: default_notify_rate(),
+            notify_tries: default_notify_tries(),
+        }
+    }
+}
+
+/// A downstream secondary allowed to transfer our zones (`[[downstream]]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownstreamSpec {
+    pub address: String,
+    #[serde(default)]
+    pub tsig_key: Option<String>,
+    #[serde(default)]
+    pub notify: Option<String>,
+    #[serde(default)]
+    pub zones: Option<Vec<String>>,
 }
 
 /// RFC 7766 §6.2.3 suggests a few seconds; BIND's `tcp-idle-timeout` is 30 s, Knot's 10 s.
@@ -140,6 +201,7 @@ impl Default for DnsSpec {
             rate_limit_slip: default_rate_limit_slip(),
             rate_limit_ipv4_prefix: default_rate_limit_ipv4_prefix(),
             rate_limit_ipv6_prefix: default_rate_limit_ipv6_prefix(),
+            transfer_out: TransferOutSpec::default(),
         }
     }
 }
@@ -422,6 +484,22 @@ impl ConfigFile {
                     _ => return Err(c.err("dns.rate_limit_ipv6_prefix", "must be from 16 to 128 (bits)")),
                 },
             },
+            transfer_out: {
+                let t = &self.dns.transfer_out;
+                let range = |key: &str, v: u64, max: u64| -> Result<u64, ConfigError> {
+                    if (1..=max).contains(&v) {
+                        Ok(v)
+                    } else {
+                        Err(c.err(format!("dns.transfer_out.{key}"), format!("must be from 1 to {max}")))
+                    }
+                };
+                super::TransferOutConfig {
+                    max_concurrent: range("max_concurrent", t.max_concurrent, 100_000)? as usize,
+                    max_per_client: range("max_per_client", t.max_per_client, 100_000)? as usize,
+                    notify_rate: range("notify_rate", t.notify_rate, 1_000_000)? as u32,
+                    notify_tries: range("notify_tries", t.notify_tries, 20)? as u32,
+                }
+            },
         };
         let t = &self.transfer;
         let positive = |key: &str, v: u64| -> Result<u64, ConfigError> {
@@ -505,6 +583,42 @@ impl ConfigFile {
             }
             tokens.push(Token { account: t.account, secret });
         }
+        let mut downstreams = Vec::new();
+        for (i, d) in self.downstream.iter().enumerate() {
+            let key = format!("downstream[{i}]");
+            let address = parse_network(&d.address).map_err(|e| c.err(format!("{key}.address"), e))?;
+            let tsig_key = match &d.tsig_key {
+                Some(k) => {
+                    let name = normalize_key_name(k);
+                    if !tsig_keys.iter().any(|t| t.name == name) {
+                        return Err(c.err(format!("{key}.tsig_key"), format!("no [[tsig_key]] is named `{k}`")));
+                    }
+                    Some(name)
+                }
+                None => None,
+            };
+            let single = address.prefix_len() == address.max_prefix_len();
+            let notify = match &d.notify {
+                Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+                    c.err(format!("{key}.notify"), format!("`{text}` is not IP:PORT (e.g. 127.0.0.1:5301 or [::1]:53)"))
+                })?),
+                None if single => Some(SocketAddr::new(address.addr(), 53)),
+                None => None,
+            };
+            let zones = match &d.zones {
+                Some(list) => Some(
+                    list.iter()
+                        .enumerate()
+                        .map(|(j, z)| {
+                            crate::zone::name::normalize_zone_name(z)
+                                .map_err(|e| c.err(format!("{key}.zones[{j}]"), format!("`{z}`: {e}")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+                None => None,
+            };
+            downstreams.push(super::DownstreamConfig { address, tsig_key, notify, zones });
+        }
         if control_listen.is_some() && tokens.is_empty() {
             return Err(c.err("control.listen", "a TCP control API needs at least one [[token]]"));
         }
@@ -519,6 +633,7 @@ impl ConfigFile {
             transfer,
             tsig_keys,
             tokens,
+            downstreams,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! The DNS listener: UDP and TCP on every `dns.listen` address, each message
 //! dispatched by opcode: QUERY to [`query`] (answers from the serving view,
-//! never from SQLite), NOTIFY to [`notify`] (schedules a refresh), anything
-//! else NOTIMP. Unparseable messages are answered FORMERR with the bare header
+//! never from SQLite) or, for AXFR and IXFR, to [`xfr_out`] (transfers to
+//! downstreams), NOTIFY to [`notify`] (schedules a refresh), anything else
+//! NOTIMP. Unparseable messages are answered FORMERR with the bare header
 //! when the header is readable (never larger than the query), else dropped;
 //! responses are dropped and counted.
 //!
@@ -16,6 +17,7 @@ mod notify;
 pub mod query;
 pub mod rrl;
 mod udp;
+pub mod xfr_out;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +29,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::wire::{self, opcode, rcode};
+use crate::wire::{self, opcode, rcode, rtype};
 use crate::zone::Engine;
 use query::{Outcome, QueryConfig};
 
@@ -44,6 +46,10 @@ pub struct DnsStats {
     pub answered: [AtomicU64; 7],
     /// Response rate limiting, with its drop and slip counters.
     pub rrl: rrl::Rrl,
+    /// Outgoing transfers finished, refused (any error answer) and failed midway.
+    pub transfers_out: AtomicU64,
+    pub transfers_out_refused: AtomicU64,
+    pub transfers_out_failed: AtomicU64,
 }
 
 impl DnsStats {
@@ -55,6 +61,9 @@ impl DnsStats {
             not_implemented: AtomicU64::new(0),
             answered: Default::default(),
             rrl: rrl::Rrl::new(rate_limit),
+            transfers_out: AtomicU64::new(0),
+            transfers_out_refused: AtomicU64::new(0),
+            transfers_out_failed: AtomicU64::new(0),
         }
     }
 
@@ -124,6 +133,7 @@ pub struct DnsServer {
     query: QueryConfig,
     tcp_slots: Arc<Semaphore>,
     tcp_idle: Duration,
+    transfer_out: xfr_out::TransferOut,
 }
 
 impl DnsServer {
@@ -137,7 +147,8 @@ impl DnsServer {
         };
         let tcp_slots = Arc::new(Semaphore::new(d.tcp_connections));
         let tcp_idle = d.tcp_idle_timeout;
-        Arc::new(DnsServer { engine, stats, query, tcp_slots, tcp_idle })
+        let transfer_out = xfr_out::TransferOut::new(engine.config.downstreams.clone(), d.transfer_out);
+        Arc::new(DnsServer { engine, stats, query, tcp_slots, tcp_idle, transfer_out })
     }
 
     /// Serves the listeners until `shutdown` turns true.
@@ -213,6 +224,12 @@ impl DnsServer {
                 Ok(Ok(_)) => {}
                 _ => return,
             }
+            if let Some(request) = transfer_request(&msg) {
+                if self.transfer_out(&request, &msg, src, &mut stream).await {
+                    continue;
+                }
+                return;
+            }
             if let Some(reply) = self.handle(&msg, src, true).await {
                 let mut frame = (reply.len() as u16).to_be_bytes().to_vec();
                 frame.extend_from_slice(&reply);
@@ -238,13 +255,52 @@ impl DnsServer {
             }
         };
         match msg.header.opcode() {
+            opcode::QUERY if !tcp && is_transfer(&msg) => {
+                if msg.questions.first().is_some_and(|q| q.qtype == rtype::IXFR) {
+                    Some(self.ixfr_udp(&msg, bytes, src))
+                } else {
+                    self.stats.transfers_out_refused.fetch_add(1, Ordering::Relaxed);
+                    Some(wire::build_response(&msg, rcode::FORMERR))
+                }
+            }
             opcode::QUERY => {
+                // A signed query (a downstream's SOA check) gets a signed answer.
+                let signed = match &msg.tsig {
+                    Some(t) => {
+                        let now = wire::tsig::unix_now();
+                        let lookup =
+                            |n: &wire::Name| self.engine.key(&crate::config::normalize_key_name(&n.to_string()));
+                        match wire::tsig::verify_request(lookup, bytes, &msg, now) {
+                            Ok(found) => Some(found),
+                            Err(e) => {
+                                tracing::debug!(%src, error = %e, "signed query refused");
+                                self.stats.count_rcode(rcode::NOTAUTH);
+                                let mut reply = wire::build_response(&msg, rcode::NOTAUTH);
+                                let code = e.reply_error().unwrap_or(rcode::BADSIG);
+                                let _ = wire::tsig::append_unsigned_tsig_error(
+                                    &mut reply,
+                                    &t.key_name,
+                                    &t.algorithm,
+                                    code,
+                                    now,
+                                );
+                                return Some(reply);
+                            }
+                        }
+                    }
+                    None => None,
+                };
                 let (reply, outcome) = query::respond(&self.engine.views, &self.query, &msg, tcp);
                 match outcome {
                     Outcome::Answered(code) => self.stats.count_rcode(code),
                     Outcome::Refused => self.stats.count_rcode(rcode::REFUSED),
                 }
-                Some(reply)
+                match signed {
+                    Some((key, mac)) => {
+                        Some(wire::tsig::sign_response(key, &mac, &reply, wire::tsig::unix_now()).unwrap_or(reply))
+                    }
+                    None => Some(reply),
+                }
             }
             opcode::NOTIFY => Some(self.notify(&msg, bytes, src).await),
             _ => {
@@ -253,6 +309,27 @@ impl DnsServer {
             }
         }
     }
+}
+
+/// Whether a message asks for a zone transfer (AXFR or IXFR).
+fn is_transfer(msg: &wire::Message) -> bool {
+    msg.header.opcode() == opcode::QUERY
+        && msg.questions.len() == 1
+        && msg.questions.iter().all(|q| matches!(q.qtype, rtype::AXFR | rtype::IXFR))
+}
+
+/// The parsed request when a TCP message asks for a zone transfer.
+fn transfer_request(bytes: &[u8]) -> Option<wire::Message> {
+    // Cheap test first: QDCOUNT 1 and the question's type, without a parse.
+    if bytes.len() < 12 || bytes[2] & 0x80 != 0 || bytes[4..6] != [0, 1] {
+        return None;
+    }
+    let end = wire::skip_uncompressed_name(bytes, 12)?;
+    let qtype = u16::from_be_bytes([*bytes.get(end)?, *bytes.get(end + 1)?]);
+    if !matches!(qtype, rtype::AXFR | rtype::IXFR) {
+        return None;
+    }
+    wire::parse_message(bytes).ok().filter(is_transfer)
 }
 
 /// A reply cut to its header and question with TC set (a rate limiter's

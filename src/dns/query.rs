@@ -9,8 +9,8 @@
 //!   question, so the client retries over TCP; additional records that do not
 //!   fit are left out (RFC 2181 §9).
 //! - A name in no zone of ours → REFUSED (no recursion; RA is never set); a
-//!   zone without a copy yet, or expired → SERVFAIL; AXFR/IXFR → REFUSED (we
-//!   do not transfer out yet).
+//!   zone without a copy yet, or expired → SERVFAIL; AXFR/IXFR never reach
+//!   here (the listener hands them to `xfr_out`), and are REFUSED if they do.
 //! - CHAOS TXT `version.bind`/`version.server` and `hostname.bind`/`id.server`
 //!   answer `dns.version` and `dns.identity` when set, else REFUSED; NSID
 //!   (RFC 5001) carries `dns.nsid` when set and asked for.

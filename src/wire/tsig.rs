@@ -563,6 +563,51 @@ pub fn sign_response(key: &TsigKey, request_mac: &[u8], response: &[u8], now: u6
     Ok(msg)
 }
 
+/// Signs the messages of a multi-message answer to a signed request (an
+/// outgoing AXFR or IXFR, RFC 8945 §5.3.1): the first MAC covers the request
+/// MAC, the message and the TSIG variables; each later one the prior MAC, the
+/// message and the timers. Every message is signed (the RFC allows gaps of up
+/// to 99; signing all costs one HMAC per 64 KiB).
+pub struct StreamSigner {
+    key: TsigKey,
+    prior: Vec<u8>,
+    first: bool,
+}
+
+impl StreamSigner {
+    pub fn new(key: &TsigKey, request_mac: &[u8]) -> StreamSigner {
+        StreamSigner { key: key.clone(), prior: request_mac.to_vec(), first: true }
+    }
+
+    /// The bytes a TSIG RR adds to a message: room to keep free in each one.
+    pub fn overhead(&self) -> usize {
+        self.key.name.as_wire().len()
+            + 10
+            + self.key.algorithm.wire_name().as_wire().len()
+            + 16
+            + self.key.algorithm.output_len()
+    }
+
+    /// Appends the TSIG RR to the next message of the stream.
+    pub fn sign(&mut self, msg: &mut Vec<u8>, now: u64) -> Result<(), TsigError> {
+        let mac = if self.first {
+            sign(msg, &self.key, Some(&self.prior), now, 0, &[])?
+        } else {
+            let id = super::message::message_id(msg).ok_or_else(|| TsigError::Sign("no header".into()))?;
+            let mut ctx = hmac::Context::with_key(&self.key.hmac_key());
+            digest_mac(&mut ctx, &self.prior);
+            ctx.update(msg);
+            digest_timers(&mut ctx, now, DEFAULT_FUDGE);
+            let mac = ctx.sign().as_ref().to_vec();
+            append_tsig(msg, &self.key.name.to_lowercase(), &self.key.algorithm.wire_name(), now, &mac, id, 0, &[])?;
+            mac
+        };
+        self.first = false;
+        self.prior = mac;
+        Ok(())
+    }
+}
+
 /// Appends the unsigned TSIG RR of an error reply (RFC 8945 §5.2: BADKEY and BADSIG replies carry
 /// a TSIG with an empty MAC and the error; the caller sets RCODE NOTAUTH).
 pub fn append_unsigned_tsig_error(
@@ -676,6 +721,26 @@ mod tests {
         let (hmac, time, _) = hsigner(SECRET).verify_message_byte(&q, None, true).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(hmac, mac);
         assert_eq!(time, NOW);
+    }
+
+    #[test]
+    fn a_stream_we_sign_verifies_message_by_message_and_its_first_mac_matches_hickory() {
+        let (_, req_mac) = signed_query();
+        let mut signer = StreamSigner::new(&key(), &req_mac);
+        let mut v = StreamVerifier::new(&key(), &req_mac, 4242);
+        let (_, hickory_mac) = hickory_first(4242, &req_mac, SECRET);
+        for n in 1..=3u8 {
+            let mut m = to_vec(&answer(4242, n));
+            let before = m.len();
+            signer.sign(&mut m, NOW).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(m.len() - before, signer.overhead(), "overhead() is what a TSIG adds");
+            let parsed = parse(&m);
+            if n == 1 {
+                assert_eq!(parsed.tsig.as_ref().map(|t| t.mac.clone()), Some(hickory_mac.clone()));
+            }
+            v.verify_at(&m, &parsed, NOW).unwrap_or_else(|e| panic!("message {n}: {e}"));
+        }
+        assert!(v.finish().is_ok());
     }
 
     #[test]

@@ -1,0 +1,459 @@
+//! Outgoing zone transfers: AXFR (RFC 5936) and IXFR (RFC 1995) of the
+//! published view, the one that answers queries, to the downstreams that
+//! `[[downstream]]` allows.
+//!
+//! - Access is denied by default. A request is allowed when a `[[downstream]]`
+//!   entry covers the client's address and the zone, and, when the entry names
+//!   a `tsig_key`, the request is signed with that key. A signed request whose
+//!   signature does not verify gets NOTAUTH with the TSIG error (RFC 8945
+//!   §5.2); a client no entry allows gets REFUSED; each with one log line.
+//! - A transfer reads one [`ZoneView`]: a version that commits meanwhile is
+//!   the next transfer's, and the running one is never a mix.
+//! - The messages (up to 64 KiB, names compressed) are written on a blocking
+//!   thread and handed to the connection through a short queue, so a large
+//!   zone neither stalls the runtime's query work nor sits whole in memory.
+//!   Every message of an answer to a signed request is signed (RFC 8945 §5.3.1).
+//! - IXFR: a client whose serial is ours (or newer, RFC 1982) gets our SOA
+//!   alone (RFC 1995 §2); any other gets the whole zone in the AXFR form RFC
+//!   1995 §4 allows. Over UDP an IXFR gets our SOA alone, so the client comes
+//!   back over TCP (RFC 1995 §2); an AXFR over UDP is a FORMERR (RFC 5936 §4.2).
+//! - `dns.transfer_out` bounds the transfers running at once, in all and per
+//!   client address; a request over either bound gets SERVFAIL (try later).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use super::DnsServer;
+use crate::config::{DownstreamConfig, TransferOutConfig};
+use crate::view::tree::decode_key;
+use crate::view::{Serving, ZoneView};
+use crate::wire::serial::Serial;
+use crate::wire::tsig::{self, StreamSigner, TsigKey};
+use crate::wire::{class, rcode, rtype, Message, MessageWriter, Name, Section};
+
+/// A message of a transfer, with room for its TCP length prefix.
+const MESSAGE_LIMIT: usize = 65_535;
+/// Messages queued between the thread that writes them and the connection.
+const QUEUE: usize = 8;
+/// A downstream that reads nothing for this long is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The access rules and limits of outgoing transfers.
+pub struct TransferOut {
+    downstreams: Vec<DownstreamConfig>,
+    slots: Arc<Semaphore>,
+    max_per_client: usize,
+    per_client: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One running transfer's share of the limits; released when dropped.
+struct Running<'a> {
+    out: &'a TransferOut,
+    client: IpAddr,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut map = self.out.per_client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Who may have a zone.
+enum Access<'k> {
+    /// Allowed; signed answers when the request was signed (key, request MAC).
+    Allowed(Option<(&'k TsigKey, Vec<u8>)>),
+    Refused(String),
+}
+
+impl TransferOut {
+    pub fn new(downstreams: Vec<DownstreamConfig>, limits: TransferOutConfig) -> TransferOut {
+        TransferOut {
+            downstreams,
+            slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+            max_per_client: limits.max_per_client,
+            per_client: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `client` may transfer `zone` (a normalized name), signed with
+    /// `key` (a normalized key name) or unsigned.
+    fn allows(&self, client: IpAddr, zone: &str, key: Option<&str>) -> Result<(), String> {
+        let client = canonical(client);
+        let entries: Vec<&DownstreamConfig> = self
+            .downstreams
+            .iter()
+            .filter(|d| d.address.contains(&client))
+            .filter(|d| d.zones.as_ref().is_none_or(|z| z.iter().any(|z| z == zone)))
+            .collect();
+        if entries.is_empty() {
+            return Err(format!("no [[downstream]] allows {client} to transfer {zone}"));
+        }
+        if entries.iter().any(|d| d.tsig_key.is_none() || d.tsig_key.as_deref() == key) {
+            return Ok(());
+        }
+        let wanted: Vec<&str> = entries.iter().filter_map(|d| d.tsig_key.as_deref()).collect();
+        Err(match key {
+            None => format!("{client} must sign its request with key `{}`", wanted.join("` or `")),
+            Some(k) => {
+                format!("{client} signed with key `{k}`, but its [[downstream]] wants `{}`", wanted.join("` or `"))
+            }
+        })
+    }
+
+    fn start(&self, client: IpAddr) -> Option<Running<'_>> {
+        let slot = self.slots.clone().try_acquire_owned().ok()?;
+        let mut map = self.per_client.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(client).or_insert(0);
+        if *n >= self.max_per_client {
+            return None;
+        }
+        *n += 1;
+        Some(Running { out: self, client, _slot: slot })
+    }
+}
+
+/// IPv4-mapped IPv6 addresses as IPv4, so IPv4 rules cover dual-stack sockets.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+/// What a transfer sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// Our SOA alone: the client is up to date.
+    SoaOnly,
+    /// The whole zone between two SOAs.
+    Full,
+}
+
+/// What a finished transfer sent.
+#[derive(Debug, Default)]
+struct Sent {
+    messages: u32,
+    records: u64,
+    bytes: u64,
+}
+
+impl DnsServer {
+    fn refuse_transfer(&self, msg: &Message, src: SocketAddr, zone: &str, code: u16, reason: &str) -> Vec<u8> {
+        self.stats.transfers_out_refused.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(zone, client = %src, rcode = %rcode::name(code), reason, "zone transfer refused");
+        crate::wire::build_response(msg, code)
+    }
+
+    /// Checks the request's signature and the access rules.
+    fn transfer_access(&self, msg: &Message, bytes: &[u8], src: SocketAddr, zone: &str) -> Result<Access<'_>, Vec<u8>> {
+        let signed = match &msg.tsig {
+            Some(t) => {
+                let now = tsig::unix_now();
+                let lookup = |n: &Name| self.engine.key(&crate::config::normalize_key_name(&n.to_string()));
+                let found = tsig::verify_request(lookup, bytes, msg, now);
+                match found {
+                    Ok((key, mac)) => Some((key, mac)),
+                    Err(e) => {
+                        let code = e.reply_error().unwrap_or(rcode::BADSIG);
+                        let mut reply = self.refuse_transfer(msg, src, zone, rcode::NOTAUTH, &format!("TSIG: {e}"));
+                        let _ = tsig::append_unsigned_tsig_error(&mut reply, &t.key_name, &t.algorithm, code, now);
+                        return Err(reply);
+                    }
+                }
+            }
+            None => None,
+        };
+        let key_name = signed.as_ref().map(|(k, _)| crate::config::normalize_key_name(&k.name.to_string()));
+        match self.transfer_out.allows(src.ip(), zone, key_name.as_deref()) {
+            Ok(()) => Ok(Access::Allowed(signed)),
+            Err(why) => Ok(Access::Refused(why)),
+        }
+    }
+
+    /// Answers an AXFR or IXFR request on a TCP connection: one or more
+    /// messages, or one error message. Returns whether the connection can go on.
+    pub(super) async fn transfer_out(
+        &self,
+        msg: &Message,
+        bytes: &[u8],
+        src: SocketAddr,
+        stream: &mut TcpStream,
+    ) -> bool {
+        let (reply, go_on) = match self.prepare_transfer(msg, bytes, src) {
+            Ok((view, plan, signer, zone)) => {
+                let Some(running) = self.transfer_out.start(src.ip()) else {
+                    let r = self.refuse_transfer(
+                        msg,
+                        src,
+                        &zone,
+                        rcode::SERVFAIL,
+                        "too many transfers at once (dns.transfer_out)",
+                    );
+                    return write_frame(stream, &r).await;
+                };
+                let q = &msg.questions[0];
+                let kind = if q.qtype == rtype::AXFR {
+                    "AXFR"
+                } else if plan == Plan::Full {
+                    "IXFR→AXFR"
+                } else {
+                    "IXFR"
+                };
+                let started = Instant::now();
+                let serial = view.serial;
+                let result = self.stream_transfer(msg, view, plan, signer, stream).await;
+                drop(running);
+                match result {
+                    Ok(sent) => {
+                        self.stats.transfers_out.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(zone = %zone, client = %src, r#type = kind, serial, messages = sent.messages,
+                            records = sent.records, bytes = sent.bytes, duration_ms = started.elapsed().as_millis() as u64,
+                            "transfer out finished");
+                        return true;
+                    }
+                    Err(e) => {
+                        self.stats.transfers_out_failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(zone = %zone, client = %src, r#type = kind, serial, error = %e, "transfer out failed");
+                        return false;
+                    }
+                }
+            }
+            Err(reply) => (reply, true),
+        };
+        write_frame(stream, &reply).await && go_on
+    }
+
+    /// The view and plan of an allowed transfer, or the error reply.
+    #[allow(clippy::type_complexity)]
+    fn prepare_transfer(
+        &self,
+        msg: &Message,
+        bytes: &[u8],
+        src: SocketAddr,
+    ) -> Result<(Arc<ZoneView>, Plan, Option<StreamSigner>, String), Vec<u8>> {
+        let [q] = msg.questions.as_slice() else {
+            return Err(self.refuse_transfer(
+                msg,
+                src,
+                "-",
+                rcode::FORMERR,
+                "a transfer request needs exactly one question",
+            ));
+        };
+        let zone = q.name.to_string().trim_end_matches('.').to_ascii_lowercase();
+        let zone = if zone.is_empty() { ".".to_string() } else { zone };
+        let slot = self.engine.views.find(&q.name).filter(|s| s.name.eq_ignore_case(&q.name));
+        let Some(slot) = slot.filter(|_| q.qclass == class::IN) else {
+            return Err(self.refuse_transfer(msg, src, &zone, rcode::NOTAUTH, "not a zone we serve"));
+        };
+        let signer = match self.transfer_access(msg, bytes, src, &zone)? {
+            Access::Allowed(signed) => signed.map(|(key, mac)| StreamSigner::new(key, &mac)),
+            Access::Refused(why) => return Err(self.refuse_transfer(msg, src, &zone, rcode::REFUSED, &why)),
+        };
+        let view = match slot.serving() {
+            Serving::Ok(v) => v,
+            Serving::NoCopy | Serving::Expired => {
+                return Err(self.refuse_transfer(
+                    msg,
+                    src,
+                    &zone,
+                    rcode::SERVFAIL,
+                    "no current copy of the zone (not loaded yet, or expired)",
+                ))
+            }
+        };
+        let plan = match q.qtype {
+            rtype::IXFR => match msg.authority.iter().find(|r| r.rtype == rtype::SOA).and_then(|r| r.soa_serial()) {
+                Some(theirs) if !Serial(view.serial).is_newer_than(Serial(theirs)) => Plan::SoaOnly,
+                Some(_) => Plan::Full,
+                None => {
+                    return Err(self.refuse_transfer(
+                        msg,
+                        src,
+                        &zone,
+                        rcode::FORMERR,
+                        "an IXFR request needs the client's SOA in its authority section",
+                    ))
+                }
+            },
+            _ => Plan::Full,
+        };
+        Ok((view, plan, signer, zone))
+    }
+
+    /// Writes the transfer's messages as the blocking thread makes them.
+    async fn stream_transfer(
+        &self,
+        msg: &Message,
+        view: Arc<ZoneView>,
+        plan: Plan,
+        signer: Option<StreamSigner>,
+        stream: &mut TcpStream,
+    ) -> Result<Sent, String> {
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUE);
+        let request = Request::of(msg);
+        let producer = tokio::task::spawn_blocking(move || produce(&view, plan, &request, signer, &tx));
+        let mut written = 0u64;
+        while let Some(frame) = rx.recv().await {
+            match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await {
+                Ok(Ok(())) => written += frame.len() as u64,
+                Ok(Err(e)) => return Err(format!("the client went away: {e}")),
+                Err(_) => return Err(format!("the client read nothing for {} s", WRITE_TIMEOUT.as_secs())),
+            }
+        }
+        let mut sent = producer.await.map_err(|e| format!("the transfer task failed: {e}"))??;
+        sent.bytes = written;
+        Ok(sent)
+    }
+
+    /// An IXFR over UDP: our SOA alone when the client may have the zone.
+    pub(super) fn ixfr_udp(&self, msg: &Message, bytes: &[u8], src: SocketAddr) -> Vec<u8> {
+        match self.prepare_transfer(msg, bytes, src) {
+            Err(reply) => reply,
+            Ok((view, _, signer, _)) => {
+                let request = Request::of(msg);
+                let mut w = request.writer(true, signer.as_ref().map_or(0, StreamSigner::overhead));
+                if let Some((ttl, soa)) = apex_soa(&view) {
+                    let _ = w.rrset(Section::Answer, view.apex.as_wire(), rtype::SOA, class::IN, ttl, [soa.as_slice()]);
+                }
+                let mut out = w.finish();
+                if let Some(mut s) = signer {
+                    let _ = s.sign(&mut out, tsig::unix_now());
+                }
+                out
+            }
+        }
+    }
+}
+
+async fn write_frame(stream: &mut TcpStream, reply: &[u8]) -> bool {
+    let mut frame = Vec::with_capacity(reply.len() + 2);
+    frame.extend_from_slice(&(reply.len() as u16).to_be_bytes());
+    frame.extend_from_slice(reply);
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await, Ok(Ok(())))
+}
+
+/// What each message of the answer copies from the request.
+struct Request {
+    id: u16,
+    flags: u16,
+    qname: Name,
+    qtype: u16,
+    qclass: u16,
+}
+
+impl Request {
+    fn of(msg: &Message) -> Request {
+        let q = &msg.questions[0];
+        // QR, AA, the opcode and RD copied (RFC 5936 §2.2.1).
+        let flags = 0x8000 | 0x0400 | (msg.header.flags & 0x7800) | (msg.header.flags & 0x0100);
+        Request { id: msg.header.id, flags, qname: q.name.clone(), qtype: q.qtype, qclass: q.qclass }
+    }
+
+    /// A new message; the first one echoes the question (RFC 5936 §2.2.1).
+    fn writer(&self, first: bool, tsig_room: usize) -> MessageWriter {
+        let question = first.then_some((&self.qname, self.qtype, self.qclass));
+        let mut w = MessageWriter::new(self.id, self.flags, question, MESSAGE_LIMIT);
+        w.reserve(tsig_room);
+        w
+    }
+}
+
+/// The apex SOA's TTL and RDATA.
+fn apex_soa(view: &ZoneView) -> Option<(u32, Vec<u8>)> {
+    let set = view.names.get(view.apex_key.as_bytes())?.get(rtype::SOA)?;
+    Some((set.ttl, set.rdatas().next()?.to_vec()))
+}
+
+/// The messages of one transfer, as they fill up.
+struct Producer<'a> {
+    request: &'a Request,
+    signer: Option<StreamSigner>,
+    tx: &'a mpsc::Sender<Vec<u8>>,
+    writer: MessageWriter,
+    sent: Sent,
+}
+
+impl Producer<'_> {
+    fn room(&self) -> usize {
+        self.signer.as_ref().map_or(0, StreamSigner::overhead)
+    }
+
+    fn record(&mut self, owner: &[u8], rt: u16, ttl: u32, rdata: &[u8]) -> Result<(), String> {
+        if self.writer.rrset(Section::Answer, owner, rt, class::IN, ttl, [rdata]).is_err() {
+            if self.writer.count(Section::Answer) == 0 {
+                return Err(format!("a {} record of {} bytes does not fit in a message", rt, rdata.len()));
+            }
+            self.flush()?;
+            self.writer
+                .rrset(Section::Answer, owner, rt, class::IN, ttl, [rdata])
+                .map_err(|_| format!("a {} record of {} bytes does not fit in a message", rt, rdata.len()))?;
+        }
+        self.sent.records += 1;
+        Ok(())
+    }
+
+    /// Sends the message being written and starts the next.
+    fn flush(&mut self) -> Result<(), String> {
+        let next = self.request.writer(false, self.room());
+        let mut msg = std::mem::replace(&mut self.writer, next).finish();
+        if let Some(s) = &mut self.signer {
+            s.sign(&mut msg, tsig::unix_now()).map_err(|e| format!("cannot sign: {e}"))?;
+        }
+        let mut frame = Vec::with_capacity(msg.len() + 2);
+        frame.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+        frame.extend_from_slice(&msg);
+        self.sent.messages += 1;
+        self.tx.blocking_send(frame).map_err(|_| "the client went away".to_string())
+    }
+}
+
+/// Writes the transfer's messages into `tx` (on a blocking thread).
+fn produce(
+    view: &ZoneView,
+    plan: Plan,
+    request: &Request,
+    signer: Option<StreamSigner>,
+    tx: &mpsc::Sender<Vec<u8>>,
+) -> Result<Sent, String> {
+    let room = signer.as_ref().map_or(0, StreamSigner::overhead);
+    let mut p = Producer { request, signer, tx, writer: request.writer(true, room), sent: Sent::default() };
+    let (soa_ttl, soa) = apex_soa(view).ok_or("the zone has no SOA")?;
+    let apex = view.apex.as_wire();
+    p.record(apex, rtype::SOA, soa_ttl, &soa)?;
+    if plan == Plan::Full {
+        let mut owner = Vec::with_capacity(crate::wire::MAX_NAME_LEN);
+        for tree in [&view.names, &view.nsec3] {
+            for (key, node) in tree.iter() {
+                owner.clear();
+                decode_key(key, &mut owner);
+                let at_apex = key == view.apex_key.as_bytes();
+                for set in node.rrsets() {
+                    if at_apex && set.rtype == rtype::SOA {
+                        continue;
+                    }
+                    for rd in set.rdatas() {
+                        p.record(&owner, set.rtype, set.ttl, rd)?;
+                    }
+                }
+            }
+        }
+        p.record(apex, rtype::SOA, soa_ttl, &soa)?;
+    }
+    p.flush()?;
+    Ok(p.sent)
+}

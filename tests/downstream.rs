@@ -1,0 +1,338 @@
+//! Outgoing transfers: real BIND secondaries copy their zones from
+//! secondaryd, access is refused to whoever `[[downstream]]` does not name,
+//! and a transfer is one consistent version even while a newer one commits.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use common::bind::{self, Access, Bind, Secondary, KEY_NAME, KEY_SECRET};
+use common::{rich_zone, small_zone, Daemon};
+use secondaryd::wire::tsig::{self, StreamVerifier, TsigKey};
+use secondaryd::wire::{self, rcode, rtype, Message, Name};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+
+const TIMERS: &str = "3600 600 604800 300";
+
+fn key_config() -> String {
+    format!("[[tsig_key]]\nname = \"{KEY_NAME}\"\nsecret = \"{KEY_SECRET}\"\n")
+}
+
+fn test_key(secret: &str) -> TsigKey {
+    TsigKey::from_parts(KEY_NAME, "hmac-sha256", secret).expect("test key")
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A TCP connection to the daemon from `from` (an address on 127/8).
+async fn connect(from: &str, port: u16) -> TcpStream {
+    connect_with(from, port, None).await
+}
+
+/// [`connect`] with a small receive buffer, so that a transfer we do not read
+/// stays in flight at the sender.
+async fn connect_with(from: &str, port: u16, recv_buffer: Option<u32>) -> TcpStream {
+    let sock = TcpSocket::new_v4().expect("socket");
+    if let Some(size) = recv_buffer {
+        sock.set_recv_buffer_size(size).expect("SO_RCVBUF");
+    }
+    sock.bind(SocketAddr::new(from.parse::<IpAddr>().expect("ip"), 0)).expect("bind the client address");
+    sock.connect(loopback(port)).await.expect("connect to the daemon")
+}
+
+fn request(zone: &str, qtype: u16, serial: Option<u32>, key: Option<&TsigKey>) -> (Vec<u8>, Option<Vec<u8>>) {
+    let name = Name::from_ascii(zone).expect("zone name");
+    let mut q = wire::build_query(0x5151, &name, qtype, serial);
+    let mac = key.map(|k| tsig::sign_request(&mut q, k, tsig::unix_now()).expect("sign"));
+    (q, mac)
+}
+
+async fn send(stream: &mut TcpStream, msg: &[u8]) {
+    let mut frame = (msg.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(msg);
+    stream.write_all(&frame).await.expect("send the request");
+}
+
+async fn read_message(stream: &mut TcpStream) -> (Vec<u8>, Message) {
+    let mut len = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut len))
+        .await
+        .expect("a message within 10 s")
+        .expect("read the length");
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut buf).await.expect("read the message");
+    let m = wire::parse_message(&buf).expect("parse the message");
+    (buf, m)
+}
+
+/// What a transfer request got: an error RCODE, or the messages up to the
+/// closing SOA (one SOA alone for an up-to-date IXFR).
+#[derive(Debug)]
+enum Got {
+    Error(Box<Message>),
+    Messages(Vec<Message>),
+}
+
+async fn transfer_on(
+    stream: &mut TcpStream,
+    zone: &str,
+    qtype: u16,
+    serial: Option<u32>,
+    key: Option<&TsigKey>,
+) -> Got {
+    let (q, mac) = request(zone, qtype, serial, key);
+    send(stream, &q).await;
+    let mut verifier = key.zip(mac.as_ref()).map(|(k, m)| StreamVerifier::new(k, m, 0x5151));
+    let mut out = Vec::new();
+    let mut soas = 0;
+    loop {
+        let (bytes, m) = read_message(stream).await;
+        assert_eq!(m.header.id, 0x5151, "every message carries the request's ID");
+        if m.header.rcode() != rcode::NOERROR {
+            return Got::Error(Box::new(m));
+        }
+        if let Some(v) = verifier.as_mut() {
+            v.verify(&bytes, &m).unwrap_or_else(|e| panic!("message {} of the transfer: {e}", out.len() + 1));
+        }
+        assert!(m.header.aa(), "transfer messages are authoritative");
+        soas += m.answers.iter().filter(|r| r.rtype == rtype::SOA).count();
+        let only_soa = out.is_empty() && m.answers.len() == 1 && soas == 1;
+        out.push(m);
+        if soas >= 2 || (qtype == rtype::IXFR && only_soa) {
+            if let Some(v) = &verifier {
+                v.finish().expect("the last message is signed");
+            }
+            return Got::Messages(out);
+        }
+    }
+}
+
+async fn transfer(from: &str, port: u16, zone: &str, qtype: u16, serial: Option<u32>, key: Option<&TsigKey>) -> Got {
+    let mut s = connect(from, port).await;
+    transfer_on(&mut s, zone, qtype, serial, key).await
+}
+
+/// The records of a transfer as (owner, type, RDATA), the first SOA included
+/// once.
+fn records(msgs: &[Message]) -> Vec<(String, u16, Vec<u8>)> {
+    let mut all: Vec<_> = msgs
+        .iter()
+        .flat_map(|m| m.answers.iter())
+        .map(|r| (r.owner.to_string().to_ascii_lowercase(), r.rtype, r.rdata.clone()))
+        .collect();
+    all.pop(); // the closing SOA
+    all
+}
+
+fn error_of(got: Got) -> Message {
+    match got {
+        Got::Error(m) => *m,
+        Got::Messages(m) => panic!("expected an error answer, got a transfer of {} messages", m.len()),
+    }
+}
+
+async fn udp(from: &str, port: u16, packet: &[u8]) -> Message {
+    let sock = UdpSocket::bind((from, 0)).await.expect("bind");
+    sock.send_to(packet, loopback(port)).await.expect("send");
+    let mut buf = vec![0u8; 65_535];
+    let n = tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf)).await.expect("an answer").expect("recv");
+    wire::parse_message(&buf[..n]).expect("parse")
+}
+
+#[tokio::test]
+async fn a_bind_secondary_copies_a_zone_from_secondaryd_by_signed_axfr() {
+    let zone = "example.test";
+    let b = Bind::start(&[bind::Zone { name: zone, text: rich_zone(7) }], Access::Open, None).await;
+    let downstream_port = common::free_port();
+    let d = Daemon::start(&format!(
+        "{}[[downstream]]\naddress = \"127.0.0.1\"\ntsig_key = \"{KEY_NAME}\"\nnotify = \"127.0.0.1:{downstream_port}\"\n",
+        key_config()
+    ))
+    .await;
+    d.add_linked("bind", loopback(b.port), None, zone).await;
+    d.wait_serial(zone, 7).await;
+
+    let mut s = Secondary::start_at(downstream_port, &[zone], d.dns_port, true);
+    s.wait_serial(zone, 7, Duration::from_secs(20)).await;
+    assert_eq!(
+        bind::canonical(zone, &s.dig_axfr(zone)),
+        bind::canonical(zone, &b.dig_axfr(zone)),
+        "the downstream's copy equals the primary's"
+    );
+    let log = d.log();
+    assert!(
+        log.lines().any(|l| l.contains("transfer out finished") && l.contains("type=\"AXFR\"") && l.contains(zone)),
+        "the daemon logs the transfer out:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn transfers_out_are_refused_unless_a_downstream_allows_the_client_key_and_zone() {
+    let (zone, other) = ("allowed.test", "other.test");
+    let b = Bind::start(
+        &[
+            bind::Zone { name: zone, text: small_zone(zone, 3, 20, TIMERS) },
+            bind::Zone { name: other, text: small_zone(other, 1, 5, TIMERS) },
+        ],
+        Access::Open,
+        None,
+    )
+    .await;
+    let d = Daemon::start(&format!(
+        "{}[[downstream]]\naddress = \"127.0.0.2\"\ntsig_key = \"{KEY_NAME}\"\nzones = [\"{zone}\"]\nnotify = \"127.0.0.2:9\"\n\
+         [[downstream]]\naddress = \"127.0.0.3/32\"\nzones = [\"{zone}\"]\nnotify = \"127.0.0.3:9\"\n",
+        key_config()
+    ))
+    .await;
+    d.add_linked("bind", loopback(b.port), None, zone).await;
+    let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": other }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = d.call("PUT", "/v2/1/secondary_dns/primaries/bind/link", Some(serde_json::json!({ "zone": other }))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    d.wait_serial(zone, 3).await;
+    d.wait_serial(other, 1).await;
+    let port = d.dns_port;
+    let key = test_key(KEY_SECRET);
+
+    // No entry covers 127.0.0.1.
+    let m = error_of(transfer("127.0.0.1", port, zone, rtype::AXFR, None, None).await);
+    assert_eq!(m.header.rcode(), rcode::REFUSED);
+    assert!(d.log().contains("no [[downstream]] allows 127.0.0.1 to transfer allowed.test"), "{}", d.log());
+
+    // 127.0.0.2 must sign.
+    let m = error_of(transfer("127.0.0.2", port, zone, rtype::AXFR, None, None).await);
+    assert_eq!(m.header.rcode(), rcode::REFUSED);
+    assert!(d.log().contains("127.0.0.2 must sign its request with key `xfr-key`"), "{}", d.log());
+
+    // A wrong secret: NOTAUTH with BADSIG in an unsigned TSIG (RFC 8945 §5.2).
+    let wrong = test_key("d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZyE=");
+    let m = error_of(transfer("127.0.0.2", port, zone, rtype::AXFR, None, Some(&wrong)).await);
+    assert_eq!(m.header.rcode(), rcode::NOTAUTH);
+    let t = m.tsig.expect("the error carries a TSIG");
+    assert_eq!(t.error, 16, "BADSIG");
+    assert!(t.mac.is_empty(), "an unsigned error");
+
+    // Signed with the key: the whole zone, every message signed (verified).
+    let Got::Messages(signed) = transfer("127.0.0.2", port, zone, rtype::AXFR, None, Some(&key)).await else {
+        panic!("the signed AXFR was refused: {}", d.log());
+    };
+    let got = records(&signed);
+    assert_eq!(got.len(), 3 + 20, "SOA, NS, ns1 A and 20 A records");
+    assert_eq!(got[0].1, rtype::SOA, "the SOA comes first");
+
+    // 127.0.0.3 needs no key; the same records.
+    let Got::Messages(plain) = transfer("127.0.0.3", port, zone, rtype::AXFR, None, None).await else {
+        panic!("the unsigned AXFR from 127.0.0.3 was refused: {}", d.log());
+    };
+    assert_eq!(records(&plain).into_iter().collect::<BTreeSet<_>>(), got.iter().cloned().collect::<BTreeSet<_>>());
+
+    // A zone the entries do not list, and a zone we do not have.
+    let m = error_of(transfer("127.0.0.3", port, other, rtype::AXFR, None, None).await);
+    assert_eq!(m.header.rcode(), rcode::REFUSED);
+    let m = error_of(transfer("127.0.0.3", port, "missing.test", rtype::AXFR, None, None).await);
+    assert_eq!(m.header.rcode(), rcode::NOTAUTH);
+
+    // IXFR: up to date → our SOA alone; behind → the whole zone.
+    let Got::Messages(current) = transfer("127.0.0.3", port, zone, rtype::IXFR, Some(3), None).await else {
+        panic!("IXFR refused");
+    };
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0].answers.len(), 1);
+    assert_eq!(current[0].answers[0].soa_serial(), Some(3));
+    let Got::Messages(behind) = transfer("127.0.0.3", port, zone, rtype::IXFR, Some(1), None).await else {
+        panic!("IXFR refused");
+    };
+    assert_eq!(records(&behind).len(), 23, "an AXFR-style answer (RFC 1995 §4)");
+
+    // Several requests on one connection.
+    let mut conn = connect("127.0.0.3", port).await;
+    for _ in 0..2 {
+        let Got::Messages(m) = transfer_on(&mut conn, zone, rtype::AXFR, None, None).await else {
+            panic!("AXFR refused");
+        };
+        assert_eq!(records(&m).len(), 23);
+    }
+
+    // UDP: AXFR is a FORMERR, IXFR gets the SOA alone.
+    let (q, _) = request(zone, rtype::AXFR, None, None);
+    assert_eq!(udp("127.0.0.3", port, &q).await.header.rcode(), rcode::FORMERR);
+    let (q, _) = request(zone, rtype::IXFR, Some(1), None);
+    let m = udp("127.0.0.3", port, &q).await;
+    assert_eq!(m.header.rcode(), rcode::NOERROR);
+    assert_eq!(m.answers.len(), 1);
+    assert_eq!(m.answers[0].soa_serial(), Some(3));
+    let (q, _) = request(zone, rtype::IXFR, Some(1), None);
+    assert_eq!(udp("127.0.0.1", port, &q).await.header.rcode(), rcode::REFUSED, "UDP checks access too");
+}
+
+#[tokio::test]
+async fn an_axfr_running_while_a_new_version_commits_delivers_the_old_version_whole() {
+    let zone = "big.test";
+    // 30,000 records of 200-byte TXT: about 7 MB, more than the socket
+    // buffers hold, so the transfer we stop reading stays in flight.
+    let n = 30_000;
+    let text = |serial: u32, fill: char| {
+        let mut z = format!(
+            "$ORIGIN {zone}.\n$TTL 300\n@ IN SOA ns1 hostmaster {serial} {TIMERS}\n@ IN NS ns1\nns1 IN A 192.0.2.53\n"
+        );
+        for i in 0..n {
+            let c = if i % 30 == 0 { fill } else { 'x' };
+            z.push_str(&format!("h{i} IN TXT \"{i:06}-{}\"\n", c.to_string().repeat(200)));
+        }
+        z
+    };
+    let b = Bind::start(&[bind::Zone { name: zone, text: text(1, 'x') }], Access::Open, None).await;
+    let d = Daemon::start("[[downstream]]\naddress = \"127.0.0.1\"\nnotify = \"127.0.0.1:9\"\n").await;
+    d.add_linked("bind", loopback(b.port), None, zone).await;
+    d.wait_serial(zone, 1).await;
+
+    let Got::Messages(before) = transfer("127.0.0.1", d.dns_port, zone, rtype::AXFR, None, None).await else {
+        panic!("AXFR refused");
+    };
+    let old: BTreeSet<_> = records(&before).into_iter().collect();
+    assert_eq!(old.len(), n + 3);
+
+    // Start a transfer and read only its first message...
+    let mut s = connect_with("127.0.0.1", d.dns_port, Some(4096)).await;
+    let (q, _) = request(zone, rtype::AXFR, None, None);
+    send(&mut s, &q).await;
+    let (_, first) = read_message(&mut s).await;
+    // ...while the primary changes 1,000 records and secondaryd commits them.
+    b.update_zone(zone, &text(2, 'y'), 2).await;
+    let r = d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
+    assert!(r.status < 300, "{:?}", r.body);
+    d.wait_serial(zone, 2).await;
+    // Version 2 is served and our transfer of version 1 is still running.
+    let ours = format!("client={}", s.local_addr().expect("local address"));
+    let log = d.log();
+    assert!(!log.lines().any(|l| l.contains("transfer out") && l.contains(&ours)), "the transfer ended early:\n{log}");
+    let mut msgs = vec![first];
+    let mut soas = msgs[0].answers.iter().filter(|r| r.rtype == rtype::SOA).count();
+    while soas < 2 {
+        let (_, m) = read_message(&mut s).await;
+        soas += m.answers.iter().filter(|r| r.rtype == rtype::SOA).count();
+        msgs.push(m);
+    }
+    let during: BTreeSet<_> = records(&msgs).into_iter().collect();
+    assert_eq!(during, old, "the running transfer sent version 1 whole, not a mix");
+    let closing = msgs.last().and_then(|m| m.answers.last()).and_then(|r| r.soa_serial());
+    assert_eq!(closing, Some(1));
+
+    let log = d.log();
+    assert!(
+        log.lines().any(|l| l.contains("transfer out finished") && l.contains(&ours) && l.contains("serial=1")),
+        "the transfer of version 1 is logged as finished:\n{log}"
+    );
+
+    let Got::Messages(after) = transfer("127.0.0.1", d.dns_port, zone, rtype::AXFR, None, None).await else {
+        panic!("AXFR refused");
+    };
+    let new: BTreeSet<_> = records(&after).into_iter().collect();
+    assert_eq!(new.len(), n + 3);
+    assert_ne!(new, old, "the next transfer sends version 2");
+}
