@@ -130,3 +130,35 @@ fn the_documented_multi_tenant_deny_list_refuses_internal_addresses() {
         assert!(p.check(allowed.parse().expect("ip")).is_ok(), "{allowed} should be allowed");
     }
 }
+
+#[test]
+fn downstreams_take_an_address_or_network_a_known_key_a_notify_target_and_zones() {
+    let key = "[[tsig_key]]\nname = \"Xfr-Key.\"\nsecret = \"c2Vjb25kYXJ5ZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=\"\n";
+    let c = parse(&format!(
+        "{key}[[downstream]]\naddress = \"127.0.0.2\"\ntsig_key = \"xfr-key\"\n\
+         [[downstream]]\naddress = \"127.0.0.0/8\"\nnotify = \"127.0.0.9:5301\"\nzones = [\"Example.COM.\"]\n\
+         [[downstream]]\naddress = \"::1/128\"\n\
+         [[downstream]]\naddress = \"127.0.1.0/24\"\n"
+    ))
+    .expect("valid downstreams");
+    let d = &c.downstreams;
+    assert_eq!(d.len(), 4);
+    assert_eq!(d[0].tsig_key.as_deref(), Some("xfr-key"));
+    assert_eq!(d[0].notify, Some("127.0.0.2:53".parse().expect("addr")), "a single address is notified on port 53");
+    assert_eq!(d[1].notify, Some("127.0.0.9:5301".parse().expect("addr")));
+    assert_eq!(d[1].zones.as_deref(), Some(&["example.com".to_string()][..]));
+    assert_eq!(d[2].notify, Some("[::1]:53".parse().expect("addr")));
+    assert_eq!(d[3].notify, None, "a network is not notified");
+    assert_eq!(c.dns.transfer_out.max_concurrent, 100);
+
+    for (text, key, words) in [
+        ("[[downstream]]\naddress = \"127.0.0.1/8\"\n", "downstream[0].address", "127.0.0.0/8"),
+        ("[[downstream]]\naddress = \"127.0.0.1\"\ntsig_key = \"nope\"\n", "downstream[0].tsig_key", "no [[tsig_key]]"),
+        ("[[downstream]]\naddress = \"127.0.0.1\"\nnotify = \"127.0.0.1\"\n", "downstream[0].notify", "IP:PORT"),
+        ("[[downstream]]\naddress = \"127.0.0.1\"\nzones = [\"a..b\"]\n", "downstream[0].zones[0]", "a..b"),
+        ("[dns.transfer_out]\nmax_concurrent = 0\n", "dns.transfer_out.max_concurrent", "from 1"),
+    ] {
+        let e = parse(text).expect_err(text).to_string();
+        assert!(e.contains(key) && e.contains(words), "{text}: {e}");
+    }
+}
