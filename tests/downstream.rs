@@ -145,15 +145,15 @@ async fn udp(from: &str, port: u16, packet: &[u8]) -> Message {
 }
 
 #[tokio::test]
-async fn a_bind_secondary_copies_a_zone_from_secondaryd_by_signed_axfr() {
+async fn a_bind_secondary_follows_secondaryd_by_signed_transfers_and_our_notify() {
     let zone = "example.test";
-    let b = Bind::start(&[bind::Zone { name: zone, text: rich_zone(7) }], Access::Open, None).await;
     let downstream_port = common::free_port();
     let d = Daemon::start(&format!(
         "{}[[downstream]]\naddress = \"127.0.0.1\"\ntsig_key = \"{KEY_NAME}\"\nnotify = \"127.0.0.1:{downstream_port}\"\n",
         key_config()
     ))
     .await;
+    let b = Bind::start(&[bind::Zone { name: zone, text: rich_zone(7) }], Access::Open, Some(d.dns_port)).await;
     d.add_linked("bind", loopback(b.port), None, zone).await;
     d.wait_serial(zone, 7).await;
 
@@ -169,6 +169,23 @@ async fn a_bind_secondary_copies_a_zone_from_secondaryd_by_signed_axfr() {
         log.lines().any(|l| l.contains("transfer out finished") && l.contains("type=\"AXFR\"") && l.contains(zone)),
         "the daemon logs the transfer out:\n{log}"
     );
+
+    // Three changes at the primary: BIND notifies us, we transfer and
+    // notify the downstream, which has each within a second of our commit.
+    for serial in 8..=10 {
+        let text = rich_zone(serial).replace("a       IN A   192.0.2.2", &format!("a       IN A   192.0.2.{serial}"));
+        b.update_zone(zone, &text, serial).await;
+        d.wait_serial(zone, serial).await;
+        let lag = s.wait_serial(zone, serial, Duration::from_secs(10)).await;
+        assert!(lag < Duration::from_secs(1), "serial {serial} reached the downstream {lag:?} after our commit");
+        assert_eq!(bind::canonical(zone, &s.dig_axfr(zone)), bind::canonical(zone, &b.dig_axfr(zone)));
+    }
+    let z = d.zone(zone).await;
+    let out = &z["transfer"]["notify_out"][0];
+    assert_eq!(out["target"], format!("127.0.0.1:{downstream_port}"), "{z}");
+    assert_eq!(out["serial"], 10, "{z}");
+    assert_eq!(out["state"], "acknowledged", "{z}");
+    assert!(s.log().contains("notify from 127.0.0.1"), "the downstream logs our NOTIFY:\n{}", s.log());
 }
 
 #[tokio::test]
@@ -335,4 +352,54 @@ async fn an_axfr_running_while_a_new_version_commits_delivers_the_old_version_wh
     let new: BTreeSet<_> = records(&after).into_iter().collect();
     assert_eq!(new.len(), n + 3);
     assert_ne!(new, old, "the next transfer sends version 2");
+}
+
+#[tokio::test]
+async fn an_unanswered_notify_is_resent_with_back_off_then_reported() {
+    let zone = "quiet.test";
+    // A downstream that reads NOTIFYs and never answers.
+    let quiet = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let target = quiet.local_addr().expect("addr");
+    let d = Daemon::start(&format!(
+        "[dns.transfer_out]\nnotify_tries = 2\n[[downstream]]\naddress = \"127.0.0.1\"\nnotify = \"{target}\"\n"
+    ))
+    .await;
+    let b = Bind::start(&[bind::Zone { name: zone, text: small_zone(zone, 4, 3, TIMERS) }], Access::Open, None).await;
+    d.add_linked("bind", loopback(b.port), None, zone).await;
+    d.wait_serial(zone, 4).await;
+
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    let started = std::time::Instant::now();
+    while got.len() < 2 {
+        let n = tokio::time::timeout(Duration::from_secs(5), quiet.recv(&mut buf))
+            .await
+            .expect("a NOTIFY within 5 s")
+            .expect("recv");
+        got.push((started.elapsed(), wire::parse_message(&buf[..n]).expect("parse NOTIFY")));
+    }
+    for (_, m) in &got {
+        assert_eq!(m.header.opcode(), wire::opcode::NOTIFY);
+        assert!(m.header.aa());
+        assert_eq!(m.questions[0].qtype, rtype::SOA);
+        assert_eq!(m.answers.first().and_then(|r| r.soa_serial()), Some(4), "the NOTIFY carries the SOA");
+    }
+    let gap = got[1].0 - got[0].0;
+    assert!(gap >= Duration::from_millis(900), "the resend waited for the answer ({gap:?})");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let z = d.zone(zone).await;
+        let out = &z["transfer"]["notify_out"][0];
+        if out["state"] == "unanswered" {
+            assert_eq!(out["tries"], 2, "{z}");
+            assert_eq!(out["error"], format!("no answer from {target} within 2 s"), "{z}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the NOTIFY was not reported unanswered: {z}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(d.log().contains("NOTIFY to a downstream failed"), "{}", d.log());
+    // No third send.
+    let third = tokio::time::timeout(Duration::from_millis(500), quiet.recv(&mut buf)).await;
+    assert!(third.is_err(), "notify_tries = 2 sends twice");
 }

@@ -86,6 +86,15 @@ pub(crate) fn to_json(app: &App, z: &Zone) -> Value {
                 Some((from, serial, at)) => json!({ "from": from, "serial": serial, "at": timestamp(*at) }),
                 None => Value::Null,
             },
+            // NOTIFY to the downstreams, the last one per target.
+            "notify_out": app.engine.notifier.outcomes(z.id).iter().map(|o| json!({
+                "target": o.target.to_string(),
+                "serial": o.serial,
+                "state": o.state,
+                "tries": o.tries,
+                "error": o.error,
+                "at": timestamp(o.at),
+            })).collect::<Vec<_>>(),
         },
     })
 }

@@ -45,6 +45,8 @@ pub struct Engine {
     pub scheduler: Arc<Scheduler>,
     /// What the DNS listener answers from (kept in step by `zone::serve`).
     pub views: Arc<crate::view::Views>,
+    /// NOTIFY to the downstreams after each new version.
+    pub notifier: Arc<super::notify_out::Notifier>,
     keys: HashMap<String, TsigKey>,
     clamps: Clamps,
     per_primary: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
@@ -70,12 +72,18 @@ impl Engine {
                 .map_err(|e| format!("tsig key `{}`: {e}", k.name))?;
             keys.insert(k.name.clone(), key);
         }
+        let notifier = Arc::new(super::notify_out::Notifier::new(
+            config.downstreams.clone(),
+            keys.clone(),
+            config.dns.transfer_out,
+        ));
         Ok(Arc::new(Engine {
             clamps: Clamps::from_config(&config.transfer),
             store,
             config,
             scheduler,
             views: Arc::new(crate::view::Views::new()),
+            notifier,
             keys,
             per_primary: Mutex::new(HashMap::new()),
             soa_next: tokio::sync::Mutex::new(Instant::now()),

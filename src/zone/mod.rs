@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod name;
+pub mod notify_out;
 pub mod publish;
 mod refresh;
 mod serve;

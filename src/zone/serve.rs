@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::notify_out::Announced;
 use super::publish::{overlay, Settings};
 use super::Engine;
 use crate::store::nameservers;
@@ -20,6 +21,13 @@ use crate::wire::Name;
 /// runtime (tens of microseconds); larger ones, which may also compact the
 /// view, go to a blocking thread.
 const INLINE_DIFF_RECORDS: usize = 2000;
+
+/// What a NOTIFY of `view` announces: its apex SOA.
+fn announced(view: &ZoneView) -> Option<Announced> {
+    let set = view.names.get(view.apex_key.as_bytes())?.get(crate::wire::rtype::SOA)?;
+    let soa = set.rdatas().next()?.to_vec();
+    Some(Announced { apex: view.apex.clone(), serial: view.serial, ttl: set.ttl, soa })
+}
 
 /// The next view of a zone, built ahead of its commit.
 pub(super) enum NextView {
@@ -50,6 +58,7 @@ impl Engine {
         if let Ok(apex) = Name::from_ascii(name) {
             if let Some(slot) = self.views.find(&apex).filter(|s| s.name.eq_ignore_case(&apex)) {
                 self.forget_settings(slot.id);
+                self.notifier.forget(slot.id);
             }
             self.views.remove(&apex);
         }
@@ -72,8 +81,17 @@ impl Engine {
 
     async fn publish(&self, slot: &ZoneSlot, view: ZoneView) -> Result<(), StoreError> {
         let settings = self.settings(slot.id).await?;
-        slot.publish(with_settings(view, settings.as_deref()));
+        let view = with_settings(view, settings.as_deref());
+        // A new serial (or a zone back from expiry) is news for the downstreams.
+        let news = slot.view().is_none_or(|old| old.serial != view.serial)
+            || matches!(slot.serving(), crate::view::Serving::Expired);
+        let announced = if news { announced(&view) } else { None };
+        slot.publish(view);
         slot.set_expired(false);
+        if let Some(a) = announced {
+            let zone = slot.name.to_string().trim_end_matches('.').to_ascii_lowercase();
+            self.notifier.changed(slot.id, &zone, a);
+        }
         Ok(())
     }
 
