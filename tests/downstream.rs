@@ -180,12 +180,61 @@ async fn a_bind_secondary_follows_secondaryd_by_signed_transfers_and_our_notify(
         assert!(lag < Duration::from_secs(1), "serial {serial} reached the downstream {lag:?} after our commit");
         assert_eq!(bind::canonical(zone, &s.dig_axfr(zone)), bind::canonical(zone, &b.dig_axfr(zone)));
     }
+    // The downstream asked IXFR each time and got the journal's diffs.
+    let log = d.log();
+    let ixfrs = log.lines().filter(|l| l.contains("transfer out finished") && l.contains("type=\"IXFR\"")).count();
+    assert_eq!(ixfrs, 3, "three incremental transfers out:\n{log}");
+    // The condensed form (RFC 1995 §4) from serial 8: SOA 10, then per step
+    // the old SOA, its deletion, the new SOA, its addition; SOA 10.
+    let key = test_key(KEY_SECRET);
+    let Got::Messages(m) = transfer("127.0.0.1", d.dns_port, zone, rtype::IXFR, Some(8), Some(&key)).await else {
+        panic!("IXFR refused");
+    };
+    let rrs: Vec<_> = m.iter().flat_map(|m| m.answers.iter()).collect();
+    let soas: Vec<u32> = rrs.iter().filter_map(|r| r.soa_serial()).collect();
+    assert_eq!(soas, vec![10, 8, 9, 9, 10, 10], "{rrs:?}");
+    let a: Vec<Vec<u8>> = rrs
+        .iter()
+        .filter(|r| r.rtype == rtype::A && r.owner.to_string().starts_with("a."))
+        .map(|r| r.rdata.clone())
+        .collect();
+    assert_eq!(a, vec![vec![192, 0, 2, 8], vec![192, 0, 2, 9], vec![192, 0, 2, 9], vec![192, 0, 2, 10]]);
+
     let z = d.zone(zone).await;
     let out = &z["transfer"]["notify_out"][0];
     assert_eq!(out["target"], format!("127.0.0.1:{downstream_port}"), "{z}");
     assert_eq!(out["serial"], 10, "{z}");
     assert_eq!(out["state"], "acknowledged", "{z}");
     assert!(s.log().contains("notify from 127.0.0.1"), "the downstream logs our NOTIFY:\n{}", s.log());
+
+    // Vanity nameservers change the published zone without a new serial: the
+    // next change reaches the downstream as a whole zone (its copy predates
+    // the settings), the one after as a diff with the rewritten SOA; both
+    // times its copy is what we publish.
+    let body = serde_json::json!({ "ns_names": ["ns1.provider.test", "ns2.provider.test"] });
+    let r = d.call("PUT", &format!("/v2/1/zones/{zone}/ns_records"), Some(body)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for serial in 11..=12 {
+        let text = rich_zone(serial).replace("a       IN A   192.0.2.2", &format!("a       IN A   192.0.2.{serial}"));
+        b.update_zone(zone, &text, serial).await;
+        d.wait_serial(zone, serial).await;
+        s.wait_serial(zone, serial, Duration::from_secs(10)).await;
+        let copy = bind::canonical(zone, &s.dig_axfr(zone));
+        assert_eq!(
+            copy,
+            bind::canonical(zone, &d.export(zone).await),
+            "serial {serial}: the downstream has what we publish"
+        );
+        assert!(copy.iter().any(|l| l.contains("NS ns1.provider.test.")), "{copy:?}");
+        assert!(!copy.iter().any(|l| l.contains("NS ns1.example.test.")), "{copy:?}");
+    }
+    let log = d.log();
+    let kinds: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("transfer out finished"))
+        .filter_map(|l| l.split("type=").nth(1)?.split_whitespace().next())
+        .collect();
+    assert_eq!(kinds[kinds.len() - 2..], ["\"IXFR→AXFR\"", "\"IXFR\""], "{log}");
 }
 
 #[tokio::test]

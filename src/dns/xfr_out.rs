@@ -14,8 +14,12 @@
 //!   zone neither stalls the runtime's query work nor sits whole in memory.
 //!   Every message of an answer to a signed request is signed (RFC 8945 §5.3.1).
 //! - IXFR: a client whose serial is ours (or newer, RFC 1982) gets our SOA
-//!   alone (RFC 1995 §2); any other gets the whole zone in the AXFR form RFC
-//!   1995 §4 allows. Over UDP an IXFR gets our SOA alone, so the client comes
+//!   alone (RFC 1995 §2); an older one the journal's steps from its serial to
+//!   ours, as the published zone has them (the apex SOA rewritten, records the
+//!   NS settings replace left out; RFC 1995 §4 condensed form). When the
+//!   journal does not reach back that far, or the NS settings changed since
+//!   the client's copy (they change the published zone without a serial),
+//!   the whole zone in AXFR form, as RFC 1995 §4 allows. Over UDP an IXFR gets our SOA alone, so the client comes
 //!   back over TCP (RFC 1995 §2); an AXFR over UDP is a FORMERR (RFC 5936 §4.2).
 //! - `dns.transfer_out` bounds the transfers running at once, in all and per
 //!   client address; a request over either bound gets SERVFAIL (try later).
@@ -32,11 +36,13 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::DnsServer;
 use crate::config::{DownstreamConfig, TransferOutConfig};
+use crate::store::zonedata::{self, Diff};
 use crate::view::tree::decode_key;
 use crate::view::{Serving, ZoneView};
 use crate::wire::serial::Serial;
 use crate::wire::tsig::{self, StreamSigner, TsigKey};
-use crate::wire::{class, rcode, rtype, Message, MessageWriter, Name, Section};
+use crate::wire::{class, rcode, rtype, Message, MessageWriter, Name, Record, Section};
+use crate::zone::publish::published_form;
 
 /// A message of a transfer, with room for its TCP length prefix.
 const MESSAGE_LIMIT: usize = 65_535;
@@ -135,12 +141,25 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// What a transfer sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum Plan {
     /// Our SOA alone: the client is up to date.
     SoaOnly,
     /// The whole zone between two SOAs.
     Full,
+    /// The published zone's changes since the client's serial (RFC 1995 §4).
+    Incremental(Vec<Diff>),
+}
+
+/// An allowed transfer, ready to stream.
+struct Prepared {
+    view: Arc<ZoneView>,
+    plan: Plan,
+    signer: Option<StreamSigner>,
+    zone: String,
+    zone_id: i64,
+    /// An IXFR's serial, when it is older than ours.
+    behind: Option<u32>,
 }
 
 /// What a finished transfer sent.
@@ -193,58 +212,86 @@ impl DnsServer {
         src: SocketAddr,
         stream: &mut TcpStream,
     ) -> bool {
-        let (reply, go_on) = match self.prepare_transfer(msg, bytes, src) {
-            Ok((view, plan, signer, zone)) => {
-                let Some(running) = self.transfer_out.start(src.ip()) else {
-                    let r = self.refuse_transfer(
-                        msg,
-                        src,
-                        &zone,
-                        rcode::SERVFAIL,
-                        "too many transfers at once (dns.transfer_out)",
-                    );
-                    return write_frame(stream, &r).await;
-                };
-                let q = &msg.questions[0];
-                let kind = if q.qtype == rtype::AXFR {
-                    "AXFR"
-                } else if plan == Plan::Full {
-                    "IXFR→AXFR"
-                } else {
-                    "IXFR"
-                };
-                let started = Instant::now();
-                let serial = view.serial;
-                let result = self.stream_transfer(msg, view, plan, signer, stream).await;
-                drop(running);
-                match result {
-                    Ok(sent) => {
-                        self.stats.transfers_out.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(zone = %zone, client = %src, r#type = kind, serial, messages = sent.messages,
-                            records = sent.records, bytes = sent.bytes, duration_ms = started.elapsed().as_millis() as u64,
-                            "transfer out finished");
-                        return true;
-                    }
-                    Err(e) => {
-                        self.stats.transfers_out_failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(zone = %zone, client = %src, r#type = kind, serial, error = %e, "transfer out failed");
-                        return false;
-                    }
+        let mut p = match self.prepare_transfer(msg, bytes, src) {
+            Ok(p) => p,
+            Err(reply) => return write_frame(stream, &reply).await,
+        };
+        let Some(running) = self.transfer_out.start(src.ip()) else {
+            let r = self.refuse_transfer(
+                msg,
+                src,
+                &p.zone,
+                rcode::SERVFAIL,
+                "too many transfers at once (dns.transfer_out)",
+            );
+            return write_frame(stream, &r).await;
+        };
+        if let Some(theirs) = p.behind {
+            match self.journal_diffs(p.zone_id, &p.view, theirs).await {
+                Ok(diffs) => p.plan = Plan::Incremental(diffs),
+                Err(why) => {
+                    tracing::debug!(zone = %p.zone, client = %src, serial = theirs, reason = %why, "IXFR answered with the whole zone")
                 }
             }
-            Err(reply) => (reply, true),
+        }
+        let kind = match (&p.plan, msg.questions[0].qtype) {
+            (_, rtype::AXFR) => "AXFR",
+            (Plan::Full, _) => "IXFR→AXFR",
+            _ => "IXFR",
         };
-        write_frame(stream, &reply).await && go_on
+        let started = Instant::now();
+        let (zone, serial) = (p.zone.clone(), p.view.serial);
+        let result = self.stream_transfer(msg, p.view, p.plan, p.signer, stream).await;
+        drop(running);
+        match result {
+            Ok(sent) => {
+                self.stats.transfers_out.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(zone = %zone, client = %src, r#type = kind, serial_from = ?p.behind, serial,
+                    messages = sent.messages, records = sent.records, bytes = sent.bytes,
+                    duration_ms = started.elapsed().as_millis() as u64, "transfer out finished");
+                true
+            }
+            Err(e) => {
+                self.stats.transfers_out_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(zone = %zone, client = %src, r#type = kind, serial, error = %e, "transfer out failed");
+                false
+            }
+        }
+    }
+
+    /// The published zone's changes from serial `theirs` to the view's, from
+    /// the journal (read on the store's reading connection), or why not.
+    async fn journal_diffs(&self, zone_id: i64, view: &ZoneView, theirs: u32) -> Result<Vec<Diff>, String> {
+        let ours = view.serial;
+        if let Some(at) = self.engine.settings_serial(zone_id) {
+            if !Serial(theirs).is_newer_than(Serial(at)) {
+                return Err(format!("the NS settings changed at serial {at}, after the client's copy"));
+            }
+        }
+        let chain = self.engine.store.read(move |c| zonedata::journal_chain(c, zone_id, theirs, ours)).await;
+        let steps = match chain {
+            Ok(Some(steps)) => steps,
+            Ok(None) => return Err(format!("the journal does not reach back from {ours} to {theirs}")),
+            Err(e) => return Err(format!("cannot read the journal: {e}")),
+        };
+        let settings = self.engine.settings(zone_id).await.map_err(|e| format!("cannot read the NS settings: {e}"))?;
+        let publish = |records: Vec<Record>| -> Result<Vec<Record>, String> {
+            let mut out = Vec::with_capacity(records.len());
+            for r in records {
+                if let Some(p) = published_form(&view.apex, &r, settings.as_deref())? {
+                    out.push(p);
+                }
+            }
+            Ok(out)
+        };
+        steps
+            .into_iter()
+            .map(|d| Ok(Diff { from: d.from, to: d.to, deleted: publish(d.deleted)?, added: publish(d.added)? }))
+            .collect()
     }
 
     /// The view and plan of an allowed transfer, or the error reply.
-    #[allow(clippy::type_complexity)]
-    fn prepare_transfer(
-        &self,
-        msg: &Message,
-        bytes: &[u8],
-        src: SocketAddr,
-    ) -> Result<(Arc<ZoneView>, Plan, Option<StreamSigner>, String), Vec<u8>> {
+    fn prepare_transfer(&self, msg: &Message, bytes: &[u8], src: SocketAddr) -> Result<Prepared, Vec<u8>> {
         let [q] = msg.questions.as_slice() else {
             return Err(self.refuse_transfer(
                 msg,
@@ -276,10 +323,10 @@ impl DnsServer {
                 ))
             }
         };
-        let plan = match q.qtype {
+        let (plan, behind) = match q.qtype {
             rtype::IXFR => match msg.authority.iter().find(|r| r.rtype == rtype::SOA).and_then(|r| r.soa_serial()) {
-                Some(theirs) if !Serial(view.serial).is_newer_than(Serial(theirs)) => Plan::SoaOnly,
-                Some(_) => Plan::Full,
+                Some(theirs) if !Serial(view.serial).is_newer_than(Serial(theirs)) => (Plan::SoaOnly, None),
+                Some(theirs) => (Plan::Full, Some(theirs)),
                 None => {
                     return Err(self.refuse_transfer(
                         msg,
@@ -290,9 +337,9 @@ impl DnsServer {
                     ))
                 }
             },
-            _ => Plan::Full,
+            _ => (Plan::Full, None),
         };
-        Ok((view, plan, signer, zone))
+        Ok(Prepared { view, plan, signer, zone, zone_id: slot.id, behind })
     }
 
     /// Writes the transfer's messages as the blocking thread makes them.
@@ -324,7 +371,7 @@ impl DnsServer {
     pub(super) fn ixfr_udp(&self, msg: &Message, bytes: &[u8], src: SocketAddr) -> Vec<u8> {
         match self.prepare_transfer(msg, bytes, src) {
             Err(reply) => reply,
-            Ok((view, _, signer, _)) => {
+            Ok(Prepared { view, signer, .. }) => {
                 let request = Request::of(msg);
                 let mut w = request.writer(true, signer.as_ref().map_or(0, StreamSigner::overhead));
                 if let Some((ttl, soa)) = apex_soa(&view) {
@@ -407,6 +454,12 @@ impl Producer<'_> {
         Ok(())
     }
 
+    /// Sends the last message.
+    fn finish(mut self) -> Result<Sent, String> {
+        self.flush()?;
+        Ok(self.sent)
+    }
+
     /// Sends the message being written and starts the next.
     fn flush(&mut self) -> Result<(), String> {
         let next = self.request.writer(false, self.room());
@@ -435,25 +488,39 @@ fn produce(
     let (soa_ttl, soa) = apex_soa(view).ok_or("the zone has no SOA")?;
     let apex = view.apex.as_wire();
     p.record(apex, rtype::SOA, soa_ttl, &soa)?;
-    if plan == Plan::Full {
-        let mut owner = Vec::with_capacity(crate::wire::MAX_NAME_LEN);
-        for tree in [&view.names, &view.nsec3] {
-            for (key, node) in tree.iter() {
-                owner.clear();
-                decode_key(key, &mut owner);
-                let at_apex = key == view.apex_key.as_bytes();
-                for set in node.rrsets() {
-                    if at_apex && set.rtype == rtype::SOA {
-                        continue;
-                    }
-                    for rd in set.rdatas() {
-                        p.record(&owner, set.rtype, set.ttl, rd)?;
+    match plan {
+        Plan::SoaOnly => return p.finish(),
+        Plan::Full => {
+            let mut owner = Vec::with_capacity(crate::wire::MAX_NAME_LEN);
+            for tree in [&view.names, &view.nsec3] {
+                for (key, node) in tree.iter() {
+                    owner.clear();
+                    decode_key(key, &mut owner);
+                    let at_apex = key == view.apex_key.as_bytes();
+                    for set in node.rrsets() {
+                        if at_apex && set.rtype == rtype::SOA {
+                            continue;
+                        }
+                        for rd in set.rdatas() {
+                            p.record(&owner, set.rtype, set.ttl, rd)?;
+                        }
                     }
                 }
             }
         }
-        p.record(apex, rtype::SOA, soa_ttl, &soa)?;
+        // Each step: the old SOA, what it deletes, the new SOA, what it adds.
+        Plan::Incremental(steps) => {
+            for d in steps {
+                for list in [&d.deleted, &d.added] {
+                    let soa = list.iter().find(|r| r.rtype == rtype::SOA).ok_or("a journal step without its SOA")?;
+                    p.record(soa.owner.as_wire(), soa.rtype, soa.ttl, &soa.rdata)?;
+                    for r in list.iter().filter(|r| r.rtype != rtype::SOA) {
+                        p.record(r.owner.as_wire(), r.rtype, r.ttl, &r.rdata)?;
+                    }
+                }
+            }
+        }
     }
-    p.flush()?;
-    Ok(p.sent)
+    p.record(apex, rtype::SOA, soa_ttl, &soa)?;
+    p.finish()
 }

@@ -82,6 +82,9 @@ pub struct Store {
     /// newly loaded zone, dropping a superseded version), so that API reads on
     /// the main thread never wait behind it (WAL: readers do not block).
     background: std::sync::mpsc::Sender<Job>,
+    /// A third connection for reads that must never wait behind a write or
+    /// housekeeping (the journal for IXFR out).
+    reads: std::sync::mpsc::Sender<Job>,
 }
 
 /// Seconds since the Unix epoch, the unit of every stored timestamp.
@@ -116,7 +119,8 @@ impl Store {
         migrations::migrate(&mut conn)?;
         let jobs = spawn_owner("store", conn)?;
         let background = spawn_owner("store-bg", connect(path)?)?;
-        Ok(Store { jobs, background })
+        let reads = spawn_owner("store-read", connect(path)?)?;
+        Ok(Store { jobs, background, reads })
     }
 
     /// Runs `f` on the housekeeping connection (see [`Store`]).
@@ -126,6 +130,15 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
         run_on(&self.background, f).await
+    }
+
+    /// Runs a read-only `f` on the reading connection (see [`Store`]).
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        run_on(&self.reads, f).await
     }
 
     /// Runs `f` on the store thread and returns its result.

@@ -407,6 +407,69 @@ fn encode_diff(out: &mut Vec<u8>, deleted: &[Record], added: &[Record]) {
     }
 }
 
+/// Reads one journal step back (the inverse of [`encode_diff`]).
+fn decode_diff(blob: &[u8]) -> Result<(Vec<Record>, Vec<Record>), StoreError> {
+    let bad = || StoreError::Corrupt("a journal step does not decode".into());
+    let (mut deleted, mut added) = (Vec::new(), Vec::new());
+    let mut p = 0usize;
+    let take = |p: &mut usize, n: usize| -> Result<&[u8], StoreError> {
+        let s = blob.get(*p..*p + n).ok_or_else(bad)?;
+        *p += n;
+        Ok(s)
+    };
+    while p < blob.len() {
+        let op = take(&mut p, 1)?[0];
+        let owner_len = usize::from(take(&mut p, 1)?[0]);
+        let owner = crate::wire::Name::from_wire(take(&mut p, owner_len)?).map_err(|_| bad())?;
+        let f = take(&mut p, 10)?;
+        let rtype = u16::from_be_bytes([f[0], f[1]]);
+        let class = u16::from_be_bytes([f[2], f[3]]);
+        let ttl = u32::from_be_bytes([f[4], f[5], f[6], f[7]]);
+        let len = usize::from(u16::from_be_bytes([f[8], f[9]]));
+        let rdata = take(&mut p, len)?.to_vec();
+        let r = Record { owner, rtype, class, ttl, rdata };
+        match op {
+            0 => deleted.push(r),
+            1 => added.push(r),
+            _ => return Err(bad()),
+        }
+    }
+    Ok((deleted, added))
+}
+
+/// The journal's steps from serial `from` to serial `to`, in order, if the
+/// journal holds an unbroken chain between them (for an IXFR out).
+pub fn journal_chain(conn: &Connection, zone_id: i64, from: u32, to: u32) -> Result<Option<Vec<Diff>>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, serial_from, serial_to FROM zone_journal WHERE zone_id = ?1 ORDER BY id")?;
+    let steps: Vec<(i64, u32, u32)> =
+        stmt.query_map([zone_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    let Some(start) = steps.iter().position(|s| s.1 == from) else { return Ok(None) };
+    let mut chain = Vec::new();
+    let mut at = from;
+    for s in &steps[start..] {
+        if s.1 != at {
+            return Ok(None);
+        }
+        chain.push(*s);
+        at = s.2;
+        if at == to {
+            break;
+        }
+    }
+    if at != to {
+        return Ok(None);
+    }
+    let mut blob = conn.prepare_cached("SELECT diff FROM zone_journal WHERE id = ?1")?;
+    let mut out = Vec::with_capacity(chain.len());
+    for (id, from, to) in chain {
+        let bytes: Vec<u8> = blob.query_row([id], |r| r.get(0))?;
+        let (deleted, added) = decode_diff(&bytes)?;
+        out.push(Diff { from, to, deleted, added });
+    }
+    Ok(Some(out))
+}
+
 /// Records a refresh that found the zone up to date at `primary_serial`.
 pub fn record_up_to_date(
     conn: &Connection,

@@ -60,6 +60,9 @@ pub struct Engine {
     /// drops an entry whenever the API changes settings), so publishing a new
     /// version does not wait for a store round trip.
     pub(super) ns_settings: Mutex<HashMap<ZoneId, Option<Arc<super::publish::Settings>>>>,
+    /// Per zone, the serial it had when its NS settings last changed (see
+    /// `Engine::settings_serial`).
+    pub(super) settings_serial: Mutex<HashMap<ZoneId, u32>>,
 }
 
 impl Engine {
@@ -89,6 +92,7 @@ impl Engine {
             soa_next: tokio::sync::Mutex::new(Instant::now()),
             notified: Mutex::new(HashMap::new()),
             ns_settings: Mutex::new(HashMap::new()),
+            settings_serial: Mutex::new(HashMap::new()),
         }))
     }
 

@@ -167,6 +167,31 @@ pub fn publish(apex: &Name, records: Vec<StoredRecord>, settings: Option<&Settin
     out
 }
 
+/// A record of the primary's as the published zone has it, for a diff of the
+/// published zone (IXFR out): as it is, the apex SOA rewritten as [`publish`]
+/// rewrites it, or `None` for a record the settings replace (the apex NS when
+/// nameservers are configured, the addresses of configured in-zone
+/// nameservers). `Err` when a change of the record changes published records
+/// a diff of it cannot show: the apex NS whose TTL the configured NS take.
+pub fn published_form(apex: &Name, r: &Record, settings: Option<&Settings>) -> Result<Option<Record>, String> {
+    let Some(s) = settings else {
+        return Ok(Some(r.clone()));
+    };
+    let at_apex = r.owner == *apex;
+    match r.rtype {
+        rtype::SOA if at_apex => {
+            let rdata = rewrite_soa(&r.rdata, s.nameservers.first(), s.hostmaster.as_ref());
+            Ok(Some(Record { rdata: rdata.unwrap_or_else(|| r.rdata.clone()), ..r.clone() }))
+        }
+        rtype::NS if at_apex && !s.nameservers.is_empty() => match s.ns_ttl {
+            Some(_) => Ok(None),
+            None => Err("the apex NS changed, and the configured NS take its TTL".into()),
+        },
+        rtype::A | rtype::AAAA if s.glue.iter().any(|g| g.name == r.owner && g.name.is_subdomain_of(apex)) => Ok(None),
+        _ => Ok(Some(r.clone())),
+    }
+}
+
 fn synthetic(owner: &Name, rtype: u16, class: u16, ttl: u32, rdata: Vec<u8>) -> StoredRecord {
     let record = Record { owner: owner.clone(), rtype, class, ttl, rdata };
     let id = SYNTHETIC_ID_BASE | (record_key(&record) & (SYNTHETIC_ID_BASE - 1));

@@ -65,7 +65,7 @@ impl Engine {
     }
 
     /// The zone's NS settings: cached, else read from the store.
-    async fn settings(&self, zone_id: i64) -> Result<Option<Arc<Settings>>, StoreError> {
+    pub(crate) async fn settings(&self, zone_id: i64) -> Result<Option<Arc<Settings>>, StoreError> {
         if let Some(s) = self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).get(&zone_id) {
             return Ok(s.clone());
         }
@@ -133,6 +133,10 @@ impl Engine {
         for (id, name, expired, view, n) in loaded {
             let Some(slot) = self.zone_created(id, &name) else { continue };
             if let Some((view, settings)) = view {
+                if settings.is_some() {
+                    // What downstreams got before the restart is unknown.
+                    self.settings_changed_at(id, view.serial);
+                }
                 slot.publish(with_settings(view, settings.as_ref()));
                 slot.set_expired(expired);
                 zones += 1;
@@ -242,6 +246,20 @@ impl Engine {
             tracing::error!(zone = %name, error = %e, "cannot read the NS settings to publish");
         }
         slot.set_expired(expired);
+        self.settings_changed_at(zone_id, current.serial);
+    }
+
+    /// The published records of a zone changed at `serial` without a new
+    /// serial (its NS settings): a downstream at that serial or older cannot
+    /// be brought up to date by the journal's diffs.
+    fn settings_changed_at(&self, zone_id: i64, serial: u32) {
+        self.settings_serial.lock().unwrap_or_else(|e| e.into_inner()).insert(zone_id, serial);
+    }
+
+    /// The serial at which the zone's NS settings last changed (this run, or
+    /// its serial at start-up when it has settings).
+    pub(crate) fn settings_serial(&self, zone_id: i64) -> Option<u32> {
+        self.settings_serial.lock().unwrap_or_else(|e| e.into_inner()).get(&zone_id).copied()
     }
 
     /// Republishes every zone of an account (a nameserver set or custom
