@@ -452,3 +452,68 @@ async fn an_unanswered_notify_is_resent_with_back_off_then_reported() {
     let third = tokio::time::timeout(Duration::from_millis(500), quiet.recv(&mut buf)).await;
     assert!(third.is_err(), "notify_tries = 2 sends twice");
 }
+
+#[tokio::test]
+async fn a_bind_catalog_consumer_adds_and_drops_the_zones_of_our_catalog() {
+    let (one, two, catalog) = ("one.test", "two.test", "catalog.test");
+    let consumer_port = common::free_port();
+    let d = Daemon::start(&format!(
+        "{}[catalog]\nzone = \"{catalog}\"\n[[downstream]]\naddress = \"127.0.0.1\"\ntsig_key = \"{KEY_NAME}\"\nnotify = \"127.0.0.1:{consumer_port}\"\n",
+        key_config()
+    ))
+    .await;
+    let b = Bind::start(
+        &[
+            bind::Zone { name: one, text: small_zone(one, 5, 3, TIMERS) },
+            bind::Zone { name: two, text: small_zone(two, 6, 3, TIMERS) },
+        ],
+        Access::Open,
+        None,
+    )
+    .await;
+    d.add_linked("bind", loopback(b.port), None, one).await;
+    d.wait_serial(one, 5).await;
+    // The catalog zone's name is taken.
+    let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": catalog }))).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["errors"]["name"][0], "is the name of our catalog zone ([catalog] zone)", "{:?}", r.body);
+
+    let mut s = Secondary::start_catalog_consumer(consumer_port, catalog, d.dns_port, true);
+    s.wait_serial(one, 5, Duration::from_secs(20)).await;
+
+    // A zone created over the API joins the catalog; the consumer follows.
+    let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": two }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = d.call("PUT", "/v2/1/secondary_dns/primaries/bind/link", Some(serde_json::json!({ "zone": two }))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    d.wait_serial(two, 6).await;
+    s.wait_serial(two, 6, Duration::from_secs(20)).await;
+
+    // Our catalog, as a downstream reads it (RFC 9432 version 2).
+    let key = test_key(KEY_SECRET);
+    let Got::Messages(m) = transfer("127.0.0.1", d.dns_port, catalog, rtype::AXFR, None, Some(&key)).await else {
+        panic!("catalog AXFR refused");
+    };
+    let rrs: Vec<_> = m.iter().flat_map(|m| m.answers.iter()).collect();
+    let version = rrs.iter().find(|r| r.rtype == rtype::TXT).expect("the version TXT");
+    assert_eq!(version.owner.to_string(), "version.catalog.test.");
+    assert_eq!(version.rdata, vec![1, b'2']);
+    let mut members: Vec<String> = rrs
+        .iter()
+        .filter(|r| r.rtype == rtype::PTR)
+        .map(|r| Name::from_wire(&r.rdata).expect("PTR target").to_string())
+        .collect();
+    members.sort();
+    assert_eq!(members, ["one.test.", "two.test."]);
+
+    // A zone deleted over the API leaves the catalog; the consumer drops it.
+    let r = d.call("DELETE", &format!("/v2/1/domains/{one}"), None).await;
+    assert!(r.status < 300, "{:?}", r.body);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s.serial(one).await.is_some() {
+        assert!(std::time::Instant::now() < deadline, "the consumer still serves {one}:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(s.serial(two).await, Some(6), "the other member stays");
+    assert!(d.log().contains("catalog zone updated"), "{}", d.log());
+}

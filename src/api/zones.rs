@@ -129,6 +129,9 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
     });
     b.finish()?;
     let name = name.ok_or_else(|| ApiError::invalid("name", "can't be blank"))?;
+    if app.config.catalog_zone.as_deref() == Some(name.as_str()) {
+        return Err(ApiError::invalid("name", "is the name of our catalog zone ([catalog] zone)"));
+    }
     let account = ctx.account;
     let z = app.store.call(move |c| zones::create(c, account, &name)).await?;
     app.engine.zone_created(z.id, &z.name);

@@ -47,6 +47,8 @@ pub struct Config {
     pub tokens: Vec<Token>,
     /// Who may transfer our zones and gets our NOTIFYs (`[[downstream]]`).
     pub downstreams: Vec<DownstreamConfig>,
+    /// The catalog zone of our zones (RFC 9432), when `[catalog] zone` is set.
+    pub catalog_zone: Option<String>,
 }
 
 /// A downstream secondary (`[[downstream]]`): clients in `address` may

@@ -30,6 +30,16 @@ pub struct ConfigFile {
     pub token: Vec<TokenSpec>,
     #[serde(default)]
     pub downstream: Vec<DownstreamSpec>,
+    #[serde(default)]
+    pub catalog: CatalogSpec,
+}
+
+/// A catalog zone of our zones (`[catalog]`, RFC 9432), off by default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSpec {
+    #[serde(default)]
+    pub zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -619,6 +629,12 @@ impl ConfigFile {
             };
             downstreams.push(super::DownstreamConfig { address, tsig_key, notify, zones });
         }
+        let catalog_zone = match &self.catalog.zone {
+            Some(z) => Some(
+                crate::zone::name::normalize_zone_name(z).map_err(|e| c.err("catalog.zone", format!("`{z}`: {e}")))?,
+            ),
+            None => None,
+        };
         if control_listen.is_some() && tokens.is_empty() {
             return Err(c.err("control.listen", "a TCP control API needs at least one [[token]]"));
         }
@@ -634,6 +650,7 @@ impl ConfigFile {
             tsig_keys,
             tokens,
             downstreams,
+            catalog_zone,
         })
     }
 }

@@ -263,6 +263,12 @@ impl DnsServer {
     /// the journal (read on the store's reading connection), or why not.
     async fn journal_diffs(&self, zone_id: i64, view: &ZoneView, theirs: u32) -> Result<Vec<Diff>, String> {
         let ours = view.serial;
+        if zone_id == crate::zone::catalog::CATALOG_ID {
+            let catalog = self.engine.catalog.as_ref().ok_or("no catalog")?;
+            return catalog
+                .diffs(theirs, ours)
+                .ok_or_else(|| format!("the catalog's journal does not reach back to {theirs}"));
+        }
         if let Some(at) = self.engine.settings_serial(zone_id) {
             if !Serial(theirs).is_newer_than(Serial(at)) {
                 return Err(format!("the NS settings changed at serial {at}, after the client's copy"));

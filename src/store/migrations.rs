@@ -151,6 +151,14 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX zone_journal_zone;
     CREATE INDEX zone_journal_zone ON zone_journal (zone_id, id, bytes);
     "#,
+    // 6: the serial of the catalog zone of our zones (its members are the
+    // zones table itself).
+    r#"
+    CREATE TABLE catalogs (
+        name    TEXT PRIMARY KEY,
+        serial  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

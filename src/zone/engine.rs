@@ -47,6 +47,8 @@ pub struct Engine {
     pub views: Arc<crate::view::Views>,
     /// NOTIFY to the downstreams after each new version.
     pub notifier: Arc<super::notify_out::Notifier>,
+    /// The catalog zone of our zones, when configured.
+    pub catalog: Option<Arc<super::catalog::Catalog>>,
     keys: HashMap<String, TsigKey>,
     clamps: Clamps,
     per_primary: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
@@ -80,7 +82,12 @@ impl Engine {
             keys.clone(),
             config.dns.transfer_out,
         ));
+        let catalog = match &config.catalog_zone {
+            Some(name) => Some(Arc::new(super::catalog::Catalog::new(name)?)),
+            None => None,
+        };
         Ok(Arc::new(Engine {
+            catalog,
             clamps: Clamps::from_config(&config.transfer),
             store,
             config,

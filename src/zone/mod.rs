@@ -2,6 +2,7 @@
 //! refresh handler and expiry) on the [`crate::scheduler`], and [`publish`]:
 //! the records we publish, the primary's with the zone's NS settings applied.
 
+pub mod catalog;
 pub mod engine;
 pub mod name;
 pub mod notify_out;

@@ -49,12 +49,18 @@ impl Engine {
     /// A zone was created (or found in the store at start-up): it is ours now
     /// (SERVFAIL until its first copy).
     pub fn zone_created(&self, id: i64, name: &str) -> Option<Arc<ZoneSlot>> {
+        if let Some(c) = &self.catalog {
+            c.changed();
+        }
         let apex = Name::from_ascii(name).ok()?;
         Some(self.views.slot(id, &apex))
     }
 
     /// A zone was deleted: its names are no longer ours (REFUSED).
     pub fn zone_deleted(&self, name: &str) {
+        if let Some(c) = &self.catalog {
+            c.changed();
+        }
         if let Ok(apex) = Name::from_ascii(name) {
             if let Some(slot) = self.views.find(&apex).filter(|s| s.name.eq_ignore_case(&apex)) {
                 self.forget_settings(slot.id);

@@ -295,6 +295,17 @@ impl Secondary {
     /// [`Secondary::start`] on a port chosen beforehand (to name it as a
     /// NOTIFY target in the primary's config).
     pub fn start_at(port: u16, zones: &[&str], primary_port: u16, signed: bool) -> Secondary {
+        Self::start_with(port, zones, primary_port, signed, None)
+    }
+
+    /// A BIND that consumes the catalog zone `catalog` (RFC 9432, BIND's
+    /// `catalog-zones`) from the primary: it adds and removes member zones by
+    /// itself, transferring them from the same primary.
+    pub fn start_catalog_consumer(port: u16, catalog: &str, primary_port: u16, signed: bool) -> Secondary {
+        Self::start_with(port, &[catalog], primary_port, signed, Some(catalog))
+    }
+
+    fn start_with(port: u16, zones: &[&str], primary_port: u16, signed: bool, catalog: Option<&str>) -> Secondary {
         let named = tool("named");
         let dir = tempfile::tempdir().expect("temp dir for the BIND secondary");
         let key = if signed { format!(" key \"{KEY_NAME}\"") } else { String::new() };
@@ -305,11 +316,17 @@ options {{
     transfer-source 127.0.0.1;
     query-source address 127.0.0.1;
     serial-query-rate 1000;
-}};
+{catalog}}};
 controls {{ }};
 logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; category xfer-in {{ s; }}; category notify {{ s; }}; }};
 "#,
-            base = loopback_options(dir.path(), port)
+            base = loopback_options(dir.path(), port),
+            catalog = match catalog {
+                Some(c) => format!(
+                    "    allow-new-zones yes;\n    catalog-zones {{ zone \"{c}\" default-primaries {{ 127.0.0.1 port {primary_port}{key}; }} in-memory yes min-update-interval 1; }};\n"
+                ),
+                None => String::new(),
+            }
         );
         for z in zones {
             conf.push_str(&format!(
