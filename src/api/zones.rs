@@ -61,6 +61,9 @@ pub(crate) fn to_json(app: &App, z: &Zone) -> Value {
         "active": true,
         "created_at": timestamp(z.created_at),
         "updated_at": timestamp(z.updated_at),
+        // Catalog zones (RFC 9432) we consume, and the members they created.
+        "catalog": z.is_catalog,
+        "catalog_member": z.member_of.map(|id| json!({ "catalog_id": id, "group": z.catalog_group })),
         "primaries": z.primaries.iter().map(|p| json!({
             "id": p.id, "name": p.name, "ip": p.ip, "port": p.port,
             "last_used": st.last_primary.as_deref() == Some(format!("{} ({})", p.name, addr_label(&p.ip, p.port)).as_str()),
@@ -127,14 +130,18 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
             None
         }
     });
+    let is_catalog = b.boolean("catalog").unwrap_or(false);
     b.finish()?;
     let name = name.ok_or_else(|| ApiError::invalid("name", "can't be blank"))?;
     if app.config.catalog_zone.as_deref() == Some(name.as_str()) {
         return Err(ApiError::invalid("name", "is the name of our catalog zone ([catalog] zone)"));
     }
     let account = ctx.account;
-    let z = app.store.call(move |c| zones::create(c, account, &name)).await?;
+    let z = app.store.call(move |c| zones::create(c, account, &name, is_catalog)).await?;
     app.engine.zone_created(z.id, &z.name);
+    if is_catalog {
+        app.engine.consume_catalog(z.id);
+    }
     tracing::info!(account, zone = %z.name, id = z.id, "secondary zone created");
     Ok((StatusCode::CREATED, data(to_json(&app, &z))))
 }
@@ -171,7 +178,13 @@ pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiEr
 
 pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiError> {
     let (account, zone) = (ctx.account, path_zone(&ctx));
-    let z = app.store.call(move |c| zones::delete(c, account, &zone)).await?;
+    let (z, members) = app.store.call(move |c| zones::delete(c, account, &zone)).await?;
+    for (id, name) in &members {
+        app.engine.scheduler.remove(*id);
+        app.engine.zone_deleted(name);
+        tracing::info!(account, zone = %name, id, catalog = %z.name, "member zone deleted with its catalog");
+    }
+    app.engine.forget_catalog(z.id);
     app.engine.scheduler.remove(z.id);
     app.engine.zone_deleted(&z.name);
     tracing::info!(account, zone = %z.name, id = z.id, "secondary zone deleted with its data");

@@ -79,6 +79,13 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let (served, records) =
         engine.load_views().await.map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
     tracing::info!(zones = served, records, ms = started.elapsed().as_millis() as u64, "zones loaded for serving");
+    let catalogs = engine
+        .load_consumed_catalogs()
+        .await
+        .map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
+    if catalogs > 0 {
+        tracing::info!(catalogs, "catalog zones consumed");
+    }
     engine.start_catalog().await.map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
     let workers = config.dns.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let listeners = dns::bind(&config.dns_listen, workers).await.map_err(|(addr, error)| DaemonError::Bind {

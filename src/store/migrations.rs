@@ -159,6 +159,14 @@ const MIGRATIONS: &[&str] = &[
         serial  INTEGER NOT NULL
     );
     "#,
+    // 7: catalog zones we consume (RFC 9432): the flag, and for each member
+    // zone the catalog that created it and its `group` property.
+    r#"
+    ALTER TABLE zones ADD COLUMN is_catalog INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE zones ADD COLUMN member_of INTEGER REFERENCES zones (id) ON DELETE SET NULL;
+    ALTER TABLE zones ADD COLUMN catalog_group TEXT;
+    CREATE INDEX zones_member_of ON zones (member_of) WHERE member_of IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -637,7 +637,7 @@ mod tests {
         let s = create_set(&mut c, 1, new_set("main")).expect("set");
         assert!(!s.in_use());
         add_ns(&mut c, 1, "ns1.example.net", s.id);
-        zones::create(&mut c, 1, "example.com").expect("zone");
+        zones::create(&mut c, 1, "example.com", false).expect("zone");
         set_zone_ns(&mut c, 1, "example.com", &[], &[s.id]).expect("settings");
         let before = get_set(&c, 1, "main").expect("set");
         assert!(before.in_use());
@@ -662,7 +662,7 @@ mod tests {
         add_ns(&mut c, 1, "ns1.example.net", a.id);
         add_ns(&mut c, 1, "ns2.example.net", a.id);
         add_ns(&mut c, 1, "ns3.example.net", b.id);
-        let z = zones::create(&mut c, 1, "example.com").expect("zone");
+        let z = zones::create(&mut c, 1, "example.com", false).expect("zone");
         assert_eq!(zone_ns(&c, z.id).expect("read"), None);
 
         let names = vec!["ns.provider.test".to_string(), "ns2.example.net".to_string()];
@@ -696,7 +696,7 @@ mod tests {
         let s = create_set(&mut c, 1, new_set("only")).expect("set");
         add_ns(&mut c, 1, "ns1.example.net", s.id);
         add_ns(&mut c, 1, "ns2.example.net", s.id);
-        zones::create(&mut c, 1, "example.com").expect("zone");
+        zones::create(&mut c, 1, "example.com", false).expect("zone");
         set_zone_ns(&mut c, 1, "example.com", &[], &[s.id]).expect("settings");
         delete_ns(&mut c, 1, "ns1.example.net").expect("one of two");
         let e = delete_ns(&mut c, 1, "ns2.example.net").expect_err("the last one");

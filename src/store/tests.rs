@@ -19,7 +19,7 @@ fn links_keep_their_order_and_show_on_both_sides() {
     let mut c = db();
     let a = primaries::create(&mut c, 1, primary("a")).expect("a");
     let b = primaries::create(&mut c, 1, primary("b")).expect("b");
-    zones::create(&mut c, 1, "example.com").expect("zone");
+    zones::create(&mut c, 1, "example.com", false).expect("zone");
     primaries::link(&mut c, 1, &b.id.to_string(), "example.com").expect("link b");
     let linked = primaries::link(&mut c, 1, "a", "example.com").expect("link a by name");
     assert_eq!(linked.linked_zones, vec!["example.com".to_string()]);
@@ -35,9 +35,9 @@ fn links_keep_their_order_and_show_on_both_sides() {
 #[test]
 fn zones_of_other_accounts_are_invisible_and_their_names_taken() {
     let mut c = db();
-    zones::create(&mut c, 1, "example.com").expect("zone");
+    zones::create(&mut c, 1, "example.com", false).expect("zone");
     assert!(matches!(zones::get(&c, 2, "example.com"), Err(StoreError::NotFound { .. })));
-    assert!(matches!(zones::create(&mut c, 2, "example.com"), Err(StoreError::Invalid { field: "name", .. })));
+    assert!(matches!(zones::create(&mut c, 2, "example.com", false), Err(StoreError::Invalid { field: "name", .. })));
     primaries::create(&mut c, 2, primary("p")).expect("p");
     assert!(matches!(primaries::link(&mut c, 2, "p", "example.com"), Err(StoreError::Invalid { field: "zone", .. })));
 }
@@ -46,7 +46,7 @@ fn zones_of_other_accounts_are_invisible_and_their_names_taken() {
 fn deleting_a_primary_removes_its_links_but_not_the_zones() {
     let mut c = db();
     primaries::create(&mut c, 1, primary("p")).expect("p");
-    zones::create(&mut c, 1, "example.com").expect("zone");
+    zones::create(&mut c, 1, "example.com", false).expect("zone");
     primaries::link(&mut c, 1, "p", "example.com").expect("link");
     primaries::delete(&mut c, 1, "p").expect("delete");
     let z = zones::get(&c, 1, "example.com").expect("zone survives");
@@ -104,7 +104,7 @@ mod zone_data {
     #[test]
     fn a_full_load_is_invisible_until_committed_and_replaces_the_old_version() {
         let mut c = db();
-        let id = zones::create(&mut c, 1, "z.test").expect("zone").id;
+        let id = zones::create(&mut c, 1, "z.test", false).expect("zone").id;
         let v = zonedata::begin_full(&mut c, id).expect("begin");
         zonedata::insert_batch(&mut c, id, v, &[rec("a.z.test", 1), rec("b.z.test", 2)]).expect("insert");
         assert!(names(&c, id).is_empty(), "nothing visible before the commit");
@@ -122,7 +122,7 @@ mod zone_data {
     #[test]
     fn diffs_apply_atomically_and_the_journal_stays_bounded() {
         let mut c = db();
-        let id = zones::create(&mut c, 1, "z.test").expect("zone").id;
+        let id = zones::create(&mut c, 1, "z.test", false).expect("zone").id;
         let v = zonedata::begin_full(&mut c, id).expect("begin");
         zonedata::insert_batch(&mut c, id, v, &[rec("a.z.test", 1), rec("b.z.test", 2)]).expect("insert");
         zonedata::commit_full(&mut c, id, v, 2, &committed(1)).expect("commit");

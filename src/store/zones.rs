@@ -16,6 +16,11 @@ pub struct Zone {
     pub updated_at: i64,
     pub primaries: Vec<LinkedPrimary>,
     pub status: ZoneStatus,
+    /// A catalog zone (RFC 9432) whose members become zones of the account.
+    pub is_catalog: bool,
+    /// The catalog zone that created this zone, and the member's `group`.
+    pub member_of: Option<i64>,
+    pub catalog_group: Option<String>,
 }
 
 /// The persisted refresh state of a zone (DESIGN §2: persisted timers are the truth).
@@ -60,7 +65,7 @@ pub struct LinkedPrimary {
 const COLUMNS: &str = "id, account_id, name, last_transferred_at, created_at, updated_at, serial, record_count, \
     soa_refresh, soa_retry, soa_expire, soa_minimum, primary_serial, attempts, last_attempt_at, last_success_at, \
     last_primary, last_error, last_error_primary, last_error_at, last_xfr, next_refresh_at, expires_at, backoff, expired, \
-    last_notify_from, last_notify_serial, last_notify_at";
+    last_notify_from, last_notify_serial, last_notify_at, is_catalog, member_of, catalog_group";
 
 fn from_row(row: &Row) -> rusqlite::Result<Zone> {
     Ok(Zone {
@@ -71,6 +76,9 @@ fn from_row(row: &Row) -> rusqlite::Result<Zone> {
         created_at: row.get(4)?,
         updated_at: row.get(5)?,
         primaries: Vec::new(),
+        is_catalog: row.get(28)?,
+        member_of: row.get(29)?,
+        catalog_group: row.get(30)?,
         status: ZoneStatus {
             serial: row.get::<_, Option<i64>>(6)?.map(|s| s as u32),
             record_count: row.get::<_, i64>(7)? as u64,
@@ -120,7 +128,7 @@ fn with_primaries(conn: &Connection, mut z: Zone) -> Result<Zone, StoreError> {
 }
 
 /// Creates a zone; `name` must already be normalized (see `zone::name`).
-pub fn create(conn: &mut Connection, account: i64, name: &str) -> Result<Zone, StoreError> {
+pub fn create(conn: &mut Connection, account: i64, name: &str, is_catalog: bool) -> Result<Zone, StoreError> {
     let tx = super::write_tx(conn)?;
     let taken = tx.query_row("SELECT 1 FROM zones WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some();
     if taken {
@@ -131,8 +139,8 @@ pub fn create(conn: &mut Connection, account: i64, name: &str) -> Result<Zone, S
     }
     let now = now_secs();
     tx.execute(
-        "INSERT INTO zones (account_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-        params![account, name, now],
+        "INSERT INTO zones (account_id, name, created_at, updated_at, is_catalog) VALUES (?1, ?2, ?3, ?3, ?4)",
+        params![account, name, now, is_catalog],
     )?;
     let id = tx.last_insert_rowid();
     let z = tx.query_row(&format!("SELECT {COLUMNS} FROM zones WHERE id = ?1"), [id], from_row)?;
@@ -261,11 +269,90 @@ pub fn list(
 }
 
 /// Deletes a zone with its links (and, once transfers exist, its data).
-pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<Zone, StoreError> {
+/// Deletes a zone with its data; a catalog zone takes its member zones with
+/// it (returned too, to be unserved).
+pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<(Zone, Vec<(i64, String)>), StoreError> {
     let tx = super::write_tx(conn)?;
     let z = get(&tx, account, key)?;
-    tx.execute("DELETE FROM zones WHERE id = ?1", [z.id])?;
-    super::zonedata::drop_tables(&tx, z.id)?;
+    let members = members_of(&tx, z.id)?;
+    for (id, _) in members.iter().map(|(id, n)| (*id, n)).chain(std::iter::once((z.id, &z.name))) {
+        tx.execute("DELETE FROM zones WHERE id = ?1", [id])?;
+        super::zonedata::drop_tables(&tx, id)?;
+    }
     tx.commit()?;
-    Ok(z)
+    Ok((z, members))
+}
+
+/// The zones a catalog zone created: (id, name).
+fn members_of(conn: &Connection, catalog: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, name FROM zones WHERE member_of = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([catalog], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// What bringing a catalog's member zones in line with its current version did.
+#[derive(Debug, Default)]
+pub struct MemberChanges {
+    pub created: Vec<(i64, String)>,
+    pub deleted: Vec<(i64, String)>,
+    /// Members not created: (name, why).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Makes the zones created by catalog zone `catalog` the `members` it lists
+/// now (normalized names, each with its `group`): new members become zones of
+/// the catalog's account linked to its primaries, members gone are deleted
+/// with their data, and a zone that exists already (created by hand or by
+/// another catalog) is never taken over. One transaction.
+pub fn reconcile_members(
+    conn: &mut Connection,
+    catalog: i64,
+    members: &[(String, Option<String>)],
+) -> Result<MemberChanges, StoreError> {
+    let tx = super::write_tx(conn)?;
+    let cat = by_id(&tx, catalog)?;
+    let current = members_of(&tx, catalog)?;
+    let mut out = MemberChanges::default();
+    let now = now_secs();
+    for (name, group) in members {
+        if let Some((id, _)) = current.iter().find(|(_, n)| n == name) {
+            tx.execute("UPDATE zones SET catalog_group = ?2 WHERE id = ?1", params![id, group])?;
+            continue;
+        }
+        let owner: Option<Option<i64>> =
+            tx.query_row("SELECT member_of FROM zones WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        if owner.is_some() {
+            out.skipped.push((name.clone(), "a zone of this name exists already and is not this catalog's".into()));
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO zones (account_id, name, created_at, updated_at, member_of, catalog_group)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
+            params![cat.account_id, name, now, catalog, group],
+        )?;
+        let id = tx.last_insert_rowid();
+        for (position, p) in cat.primaries.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO zone_primaries (zone_id, primary_id, position) VALUES (?1, ?2, ?3)",
+                params![id, p.id, position as i64 + 1],
+            )?;
+        }
+        out.created.push((id, name.clone()));
+    }
+    for (id, name) in current {
+        if !members.iter().any(|(m, _)| *m == name) {
+            tx.execute("DELETE FROM zones WHERE id = ?1", [id])?;
+            super::zonedata::drop_tables(&tx, id)?;
+            out.deleted.push((id, name));
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// The ids of the catalog zones we consume.
+pub fn catalog_ids(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare("SELECT id FROM zones WHERE is_catalog = 1")?;
+    let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(rows)
 }

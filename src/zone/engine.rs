@@ -65,6 +65,8 @@ pub struct Engine {
     /// Per zone, the serial it had when its NS settings last changed (see
     /// `Engine::settings_serial`).
     pub(super) settings_serial: Mutex<HashMap<ZoneId, u32>>,
+    /// Catalog zones we consume, with the serial last read (`zone::consumer`).
+    pub(super) consumed: Mutex<HashMap<ZoneId, Option<u32>>>,
 }
 
 impl Engine {
@@ -100,6 +102,7 @@ impl Engine {
             notified: Mutex::new(HashMap::new()),
             ns_settings: Mutex::new(HashMap::new()),
             settings_serial: Mutex::new(HashMap::new()),
+            consumed: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -262,6 +265,7 @@ impl Engine {
             Ok((name, st)) => {
                 if ok && !st.expired {
                     self.serve_refreshed(zone, &name);
+                    self.follow_catalog(zone, &name).await;
                 }
                 plan_from(&st, now_secs())
             }

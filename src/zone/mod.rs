@@ -3,6 +3,7 @@
 //! the records we publish, the primary's with the zone's NS settings applied.
 
 pub mod catalog;
+mod consumer;
 pub mod engine;
 pub mod name;
 pub mod notify_out;
