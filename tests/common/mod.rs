@@ -266,6 +266,7 @@ impl Drop for Daemon {
 
 pub mod bind;
 pub mod fake;
+pub mod knot;
 pub mod query;
 
 /// A zone with every record type the transfer tests care about, at `serial`.

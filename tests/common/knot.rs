@@ -1,0 +1,129 @@
+//! A real Knot DNS `knotd` as a secondary of the server under test, on its own
+//! loopback port and directory, with the test TSIG key; used where `knotd` is
+//! installed (CI installs it).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::bind::{KEY_NAME, KEY_SECRET};
+
+/// `knotd`, if installed.
+pub fn knotd() -> Option<PathBuf> {
+    ["/usr/sbin/knotd", "/usr/bin/knotd", "/usr/local/sbin/knotd"].iter().map(PathBuf::from).find(|p| p.is_file())
+}
+
+pub struct Knot {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Child,
+}
+
+impl Knot {
+    /// Starts `knotd` (at `path`) as a secondary for `zones` of
+    /// 127.0.0.1:`primary_port`, transfers and NOTIFY signed with the test key.
+    pub fn start(path: &PathBuf, port: u16, zones: &[&str], primary_port: u16) -> Knot {
+        let dir = tempfile::tempdir().expect("temp dir for knotd");
+        let d = dir.path().display();
+        let version = Command::new(path).arg("-V").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let old = version
+            .as_deref()
+            .is_ok_and(|v| ["version 3.0", "version 3.1", "version 3.2"].iter().any(|x| v.contains(x)));
+        let primary = if old { "master" } else { "primary" };
+        let mut conf = format!(
+            r#"server:
+    rundir: "{d}"
+    listen: 127.0.0.1@{port}
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "{d}"
+control:
+    listen: "{d}/knot.sock"
+key:
+  - id: {KEY_NAME}
+    algorithm: hmac-sha256
+    secret: {KEY_SECRET}
+remote:
+  - id: upstream
+    address: 127.0.0.1@{primary_port}
+    key: {KEY_NAME}
+acl:
+  - id: from_upstream
+    address: 127.0.0.1
+    key: {KEY_NAME}
+    action: notify
+  - id: local_axfr
+    address: 127.0.0.1
+    action: transfer
+template:
+  - id: default
+    storage: "{d}"
+    {primary}: upstream
+    acl: [from_upstream, local_axfr]
+zone:
+"#
+        );
+        for z in zones {
+            conf.push_str(&format!("  - domain: {z}\n"));
+        }
+        let conf_path = dir.path().join("knot.conf");
+        std::fs::write(&conf_path, conf).expect("write knot.conf");
+        let log = std::fs::File::create(dir.path().join("knot.log")).expect("knot log");
+        let child = Command::new(path)
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start knotd");
+        Knot { dir, port, child }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("knot.log")).unwrap_or_default()
+    }
+
+    pub async fn serial(&self, zone: &str) -> Option<u32> {
+        let name = secondaryd::wire::Name::from_ascii(zone).ok()?;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        secondaryd::xfr::client::query_soa(addr, &name, None, Duration::from_millis(500)).await.ok().map(|s| s.serial)
+    }
+
+    pub async fn wait_serial(&mut self, zone: &str, serial: u32, limit: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            if self.serial(zone).await == Some(serial) {
+                return started.elapsed();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("knotd exited with {status}; log:\n{}", self.log());
+            }
+            assert!(
+                started.elapsed() < limit,
+                "knotd did not serve serial {serial} of {zone} within {limit:?}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub fn dig_axfr(&self, zone: &str) -> String {
+        let out = Command::new(super::bind::tool("dig"))
+            .args(["+nocmd", "+nostats", "+nocomments", "+noquestion", "axfr", zone, "@127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .output()
+            .expect("run dig");
+        assert!(out.status.success(), "dig axfr failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
