@@ -549,3 +549,70 @@ async fn a_knot_secondary_follows_secondaryd_too() {
     let log = d.log();
     assert!(log.lines().any(|l| l.contains("transfer out finished") && l.contains("type=\"IXFR\"")), "{log}");
 }
+
+#[tokio::test]
+async fn a_zone_gets_its_own_downstreams_over_the_api_checked_and_kept_across_restarts() {
+    let zone = "own.test";
+    let b = Bind::start(&[bind::Zone { name: zone, text: small_zone(zone, 2, 4, TIMERS) }], Access::Open, None).await;
+    let mut d = Daemon::start(&key_config()).await;
+    d.add_linked("bind", loopback(b.port), None, zone).await;
+    d.wait_serial(zone, 2).await;
+    let path = format!("/v2/1/zones/{zone}/downstreams");
+    let port = d.dns_port;
+    let m = error_of(transfer("127.0.0.4", port, zone, rtype::AXFR, None, None).await);
+    assert_eq!(m.header.rcode(), rcode::REFUSED, "nobody by default");
+
+    for (body, field, words) in [
+        (serde_json::json!({ "downstreams": [{ "address": "127.0.0.1/8" }] }), "downstreams[0].address", "127.0.0.0/8"),
+        (
+            serde_json::json!({ "downstreams": [{ "address": "127.0.0.4", "tsig_key": "nope" }] }),
+            "downstreams[0].tsig_key",
+            "no [[tsig_key]]",
+        ),
+        (
+            serde_json::json!({ "downstreams": [{ "address": "127.0.0.4", "notify": "192.0.2.1:53" }] }),
+            "downstreams[0].notify",
+            "outbound address policy",
+        ),
+        (
+            serde_json::json!({ "downstreams": [{ "address": "127.0.0.4", "zones": ["x"] }] }),
+            "downstreams[0].zones",
+            "not a field",
+        ),
+        (serde_json::json!({}), "downstreams", "can't be blank"),
+    ] {
+        let r = d.call("PUT", &path, Some(body.clone())).await;
+        assert_eq!(r.status, 400, "{body}: {:?}", r.body);
+        let msg = r.body["errors"][field][0].as_str().unwrap_or_default().to_string();
+        assert!(msg.contains(words), "{body}: {:?}", r.body);
+    }
+
+    let body = serde_json::json!({ "downstreams": [
+        { "address": "127.0.0.4", "notify": "127.0.0.4:9" },
+        { "address": "127.0.0.5", "tsig_key": KEY_NAME },
+    ] });
+    let r = d.call("PUT", &path, Some(body)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"][1]["notify"], "127.0.0.5:53", "{:?}", r.body);
+    let Got::Messages(m) = transfer("127.0.0.4", port, zone, rtype::AXFR, None, None).await else {
+        panic!("the zone's downstream was refused: {}", d.log());
+    };
+    assert_eq!(records(&m).len(), 3 + 4);
+    let m = error_of(transfer("127.0.0.5", port, zone, rtype::AXFR, None, None).await);
+    assert_eq!(m.header.rcode(), rcode::REFUSED, "127.0.0.5 must sign");
+    let m = error_of(transfer("127.0.0.1", port, zone, rtype::AXFR, None, None).await);
+    assert_eq!(m.header.rcode(), rcode::REFUSED);
+
+    d.restart().await;
+    let r = d.call("GET", &path, None).await;
+    assert_eq!(r.body["data"].as_array().map(Vec::len), Some(2), "{:?}", r.body);
+    let key = test_key(KEY_SECRET);
+    let Got::Messages(_) = transfer("127.0.0.5", d.dns_port, zone, rtype::AXFR, None, Some(&key)).await else {
+        panic!("the signed request of the zone's downstream was refused after a restart: {}", d.log());
+    };
+
+    let r = d.call("DELETE", &path, None).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let m = error_of(transfer("127.0.0.4", d.dns_port, zone, rtype::AXFR, None, None).await);
+    assert_eq!(m.header.rcode(), rcode::REFUSED, "removed");
+}

@@ -9,6 +9,7 @@
 //! store, and (later) schedule zone events; they never transfer anything.
 
 mod custom_ns;
+mod downstreams;
 pub mod error;
 pub mod input;
 mod nameserver_sets;
@@ -146,6 +147,10 @@ pub fn router(app: App) -> Router {
         .route("/v2/{account}/zones/{zone}/retransfer", post(zones::retransfer))
         .route("/v2/{account}/zones/{zone}/ns_records", get(zone_ns::show).put(zone_ns::update).delete(zone_ns::clear))
         .route("/v2/{account}/zones/{zone}/nameservers", get(zone_ns::nameservers))
+        .route(
+            "/v2/{account}/zones/{zone}/downstreams",
+            get(downstreams::show).put(downstreams::update).delete(downstreams::clear),
+        )
         .route("/v2/{account}/domains/{zone}", delete(zones::remove))
         .route("/v2/{account}/nameserver_sets", get(nameserver_sets::list).post(nameserver_sets::create))
         .route(

@@ -64,6 +64,40 @@ pub struct DownstreamConfig {
     pub zones: Option<Vec<String>>,
 }
 
+impl DownstreamConfig {
+    /// Checks one entry's `address`, `tsig_key` (one of `keys`) and `notify`
+    /// (IP:PORT; by default a single address on port 53, a network none);
+    /// an error names the field.
+    pub fn parse(
+        address: &str,
+        tsig_key: Option<&str>,
+        notify: Option<&str>,
+        keys: &[TsigKeyConfig],
+    ) -> Result<DownstreamConfig, (&'static str, String)> {
+        let address = policy::parse_network(address).map_err(|e| ("address", e))?;
+        let tsig_key = match tsig_key {
+            Some(k) => {
+                let name = normalize_key_name(k);
+                if !keys.iter().any(|t| t.name == name) {
+                    return Err(("tsig_key", format!("no [[tsig_key]] is named `{k}`")));
+                }
+                Some(name)
+            }
+            None => None,
+        };
+        let single = address.prefix_len() == address.max_prefix_len();
+        let notify = match notify {
+            Some(text) => Some(
+                text.parse::<SocketAddr>()
+                    .map_err(|_| ("notify", format!("`{text}` is not IP:PORT (e.g. 127.0.0.1:5301 or [::1]:53)")))?,
+            ),
+            None if single => Some(SocketAddr::new(address.addr(), 53)),
+            None => None,
+        };
+        Ok(DownstreamConfig { address, tsig_key, notify, zones: None })
+    }
+}
+
 /// Limits of outgoing transfers and NOTIFY (`[dns.transfer_out]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransferOutConfig {

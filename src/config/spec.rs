@@ -596,25 +596,9 @@ impl ConfigFile {
         let mut downstreams = Vec::new();
         for (i, d) in self.downstream.iter().enumerate() {
             let key = format!("downstream[{i}]");
-            let address = parse_network(&d.address).map_err(|e| c.err(format!("{key}.address"), e))?;
-            let tsig_key = match &d.tsig_key {
-                Some(k) => {
-                    let name = normalize_key_name(k);
-                    if !tsig_keys.iter().any(|t| t.name == name) {
-                        return Err(c.err(format!("{key}.tsig_key"), format!("no [[tsig_key]] is named `{k}`")));
-                    }
-                    Some(name)
-                }
-                None => None,
-            };
-            let single = address.prefix_len() == address.max_prefix_len();
-            let notify = match &d.notify {
-                Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
-                    c.err(format!("{key}.notify"), format!("`{text}` is not IP:PORT (e.g. 127.0.0.1:5301 or [::1]:53)"))
-                })?),
-                None if single => Some(SocketAddr::new(address.addr(), 53)),
-                None => None,
-            };
+            let mut entry =
+                super::DownstreamConfig::parse(&d.address, d.tsig_key.as_deref(), d.notify.as_deref(), &tsig_keys)
+                    .map_err(|(field, e)| c.err(format!("{key}.{field}"), e))?;
             let zones = match &d.zones {
                 Some(list) => Some(
                     list.iter()
@@ -627,7 +611,8 @@ impl ConfigFile {
                 ),
                 None => None,
             };
-            downstreams.push(super::DownstreamConfig { address, tsig_key, notify, zones });
+            entry.zones = zones;
+            downstreams.push(entry);
         }
         let catalog_zone = match &self.catalog.zone {
             Some(z) => Some(

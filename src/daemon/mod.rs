@@ -79,6 +79,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let (served, records) =
         engine.load_views().await.map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
     tracing::info!(zones = served, records, ms = started.elapsed().as_millis() as u64, "zones loaded for serving");
+    engine
+        .load_zone_downstreams()
+        .await
+        .map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;
     let catalogs = engine
         .load_consumed_catalogs()
         .await

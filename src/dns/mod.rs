@@ -147,7 +147,7 @@ impl DnsServer {
         };
         let tcp_slots = Arc::new(Semaphore::new(d.tcp_connections));
         let tcp_idle = d.tcp_idle_timeout;
-        let transfer_out = xfr_out::TransferOut::new(engine.config.downstreams.clone(), d.transfer_out);
+        let transfer_out = xfr_out::TransferOut::new(d.transfer_out);
         Arc::new(DnsServer { engine, stats, query, tcp_slots, tcp_idle, transfer_out })
     }
 

@@ -53,7 +53,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The access rules and limits of outgoing transfers.
 pub struct TransferOut {
-    downstreams: Vec<DownstreamConfig>,
     slots: Arc<Semaphore>,
     max_per_client: usize,
     per_client: Mutex<HashMap<IpAddr, usize>>,
@@ -86,25 +85,19 @@ enum Access<'k> {
 }
 
 impl TransferOut {
-    pub fn new(downstreams: Vec<DownstreamConfig>, limits: TransferOutConfig) -> TransferOut {
+    pub fn new(limits: TransferOutConfig) -> TransferOut {
         TransferOut {
-            downstreams,
             slots: Arc::new(Semaphore::new(limits.max_concurrent)),
             max_per_client: limits.max_per_client,
             per_client: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Whether `client` may transfer `zone` (a normalized name), signed with
-    /// `key` (a normalized key name) or unsigned.
-    fn allows(&self, client: IpAddr, zone: &str, key: Option<&str>) -> Result<(), String> {
+    /// Whether `client` may transfer `zone`, whose entries are `downstreams`,
+    /// signed with `key` (a normalized key name) or unsigned.
+    fn allows(downstreams: &[DownstreamConfig], client: IpAddr, zone: &str, key: Option<&str>) -> Result<(), String> {
         let client = canonical(client);
-        let entries: Vec<&DownstreamConfig> = self
-            .downstreams
-            .iter()
-            .filter(|d| d.address.contains(&client))
-            .filter(|d| d.zones.as_ref().is_none_or(|z| z.iter().any(|z| z == zone)))
-            .collect();
+        let entries: Vec<&DownstreamConfig> = downstreams.iter().filter(|d| d.address.contains(&client)).collect();
         if entries.is_empty() {
             return Err(format!("no [[downstream]] allows {client} to transfer {zone}"));
         }
@@ -178,7 +171,14 @@ impl DnsServer {
     }
 
     /// Checks the request's signature and the access rules.
-    fn transfer_access(&self, msg: &Message, bytes: &[u8], src: SocketAddr, zone: &str) -> Result<Access<'_>, Vec<u8>> {
+    fn transfer_access(
+        &self,
+        msg: &Message,
+        bytes: &[u8],
+        src: SocketAddr,
+        zone_id: i64,
+        zone: &str,
+    ) -> Result<Access<'_>, Vec<u8>> {
         let signed = match &msg.tsig {
             Some(t) => {
                 let now = tsig::unix_now();
@@ -197,7 +197,8 @@ impl DnsServer {
             None => None,
         };
         let key_name = signed.as_ref().map(|(k, _)| crate::config::normalize_key_name(&k.name.to_string()));
-        match self.transfer_out.allows(src.ip(), zone, key_name.as_deref()) {
+        let entries = self.engine.downstreams.for_zone(zone_id, zone);
+        match TransferOut::allows(&entries, src.ip(), zone, key_name.as_deref()) {
             Ok(()) => Ok(Access::Allowed(signed)),
             Err(why) => Ok(Access::Refused(why)),
         }
@@ -313,7 +314,7 @@ impl DnsServer {
         let Some(slot) = slot.filter(|_| q.qclass == class::IN) else {
             return Err(self.refuse_transfer(msg, src, &zone, rcode::NOTAUTH, "not a zone we serve"));
         };
-        let signer = match self.transfer_access(msg, bytes, src, &zone)? {
+        let signer = match self.transfer_access(msg, bytes, src, slot.id, &zone)? {
             Access::Allowed(signed) => signed.map(|(key, mac)| StreamSigner::new(key, &mac)),
             Access::Refused(why) => return Err(self.refuse_transfer(msg, src, &zone, rcode::REFUSED, &why)),
         };

@@ -167,6 +167,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE zones ADD COLUMN catalog_group TEXT;
     CREATE INDEX zones_member_of ON zones (member_of) WHERE member_of IS NOT NULL;
     "#,
+    // 8: a zone's own downstreams (beside the config's [[downstream]]).
+    r#"
+    CREATE TABLE zone_downstreams (
+        zone_id   INTEGER NOT NULL REFERENCES zones (id) ON DELETE CASCADE,
+        position  INTEGER NOT NULL,
+        address   TEXT NOT NULL,
+        tsig_key  TEXT,
+        notify    TEXT,
+        PRIMARY KEY (zone_id, position)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

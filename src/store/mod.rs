@@ -10,6 +10,7 @@
 //! are stored lower-case without the trailing dot (DESIGN §3). Timestamps are
 //! Unix seconds (UTC).
 
+pub mod downstreams;
 pub mod migrations;
 pub mod nameservers;
 pub mod primaries;

@@ -47,6 +47,8 @@ pub struct Engine {
     pub views: Arc<crate::view::Views>,
     /// NOTIFY to the downstreams after each new version.
     pub notifier: Arc<super::notify_out::Notifier>,
+    /// Who may transfer each zone and gets its NOTIFYs.
+    pub downstreams: Arc<super::downstreams::Downstreams>,
     /// The catalog zone of our zones, when configured.
     pub catalog: Option<Arc<super::catalog::Catalog>>,
     keys: HashMap<String, TsigKey>,
@@ -79,17 +81,16 @@ impl Engine {
                 .map_err(|e| format!("tsig key `{}`: {e}", k.name))?;
             keys.insert(k.name.clone(), key);
         }
-        let notifier = Arc::new(super::notify_out::Notifier::new(
-            config.downstreams.clone(),
-            keys.clone(),
-            config.dns.transfer_out,
-        ));
+        let downstreams = Arc::new(super::downstreams::Downstreams::new(config.downstreams.clone()));
+        let notifier =
+            Arc::new(super::notify_out::Notifier::new(downstreams.clone(), keys.clone(), config.dns.transfer_out));
         let catalog = match &config.catalog_zone {
             Some(name) => Some(Arc::new(super::catalog::Catalog::new(name)?)),
             None => None,
         };
         Ok(Arc::new(Engine {
             catalog,
+            downstreams,
             clamps: Clamps::from_config(&config.transfer),
             store,
             config,

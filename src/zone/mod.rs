@@ -4,6 +4,7 @@
 
 pub mod catalog;
 mod consumer;
+pub mod downstreams;
 pub mod engine;
 pub mod name;
 pub mod notify_out;

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
-use crate::config::{DownstreamConfig, TransferOutConfig};
+use super::downstreams::Downstreams;
+use crate::config::TransferOutConfig;
 use crate::wire::tsig::{self, StreamVerifier, TsigKey};
 use crate::wire::{self, class, opcode, rcode, rtype, MessageWriter, Name, Section};
 
@@ -59,7 +60,7 @@ struct Job {
 }
 
 pub struct Notifier {
-    downstreams: Vec<DownstreamConfig>,
+    downstreams: Arc<Downstreams>,
     keys: HashMap<String, TsigKey>,
     tries: u32,
     pace: Duration,
@@ -73,11 +74,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Notifier {
-    pub fn new(
-        downstreams: Vec<DownstreamConfig>,
-        keys: HashMap<String, TsigKey>,
-        limits: TransferOutConfig,
-    ) -> Notifier {
+    pub fn new(downstreams: Arc<Downstreams>, keys: HashMap<String, TsigKey>, limits: TransferOutConfig) -> Notifier {
         Notifier {
             downstreams,
             keys,
@@ -89,14 +86,11 @@ impl Notifier {
         }
     }
 
-    /// Where NOTIFYs for `zone` (a normalized name) go, each with its key.
-    fn targets(&self, zone: &str) -> Vec<(SocketAddr, Option<String>)> {
+    /// Where NOTIFYs for the zone go, each with its key.
+    fn targets(&self, zone_id: ZoneId, zone: &str) -> Vec<(SocketAddr, Option<String>)> {
         let mut out: Vec<(SocketAddr, Option<String>)> = Vec::new();
-        for d in &self.downstreams {
+        for d in self.downstreams.for_zone(zone_id, zone) {
             let Some(target) = d.notify else { continue };
-            if d.zones.as_ref().is_some_and(|z| !z.iter().any(|z| z == zone)) {
-                continue;
-            }
             if !out.iter().any(|(t, _)| *t == target) {
                 out.push((target, d.tsig_key.clone()));
             }
@@ -106,7 +100,7 @@ impl Notifier {
 
     /// A new version of a zone is served: tell its downstreams.
     pub fn changed(self: &Arc<Self>, zone_id: ZoneId, zone: &str, announced: Announced) {
-        for (target, key) in self.targets(zone) {
+        for (target, key) in self.targets(zone_id, zone) {
             let start = {
                 let mut jobs = lock(&self.jobs);
                 let job = jobs.entry((zone_id, target)).or_insert(Job { latest: announced.clone(), running: false });

@@ -65,6 +65,7 @@ impl Engine {
             if let Some(slot) = self.views.find(&apex).filter(|s| s.name.eq_ignore_case(&apex)) {
                 self.forget_settings(slot.id);
                 self.notifier.forget(slot.id);
+                self.downstreams.set_own(slot.id, Vec::new());
             }
             self.views.remove(&apex);
         }
