@@ -131,19 +131,7 @@ logging {{
 
     /// `dig axfr ZONE` to /dev/null: how long receiving the whole zone takes.
     pub fn dig_axfr(&self, zone: &str) -> R<Duration> {
-        let started = Instant::now();
-        let st = Command::new(tool("dig")?)
-            .args(["axfr", zone, "@127.0.0.1", "-p", &self.port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| format!("run dig: {e}"))?;
-        let took = started.elapsed();
-        if !st.success() {
-            return Err(format!("dig axfr {zone} failed: {st}"));
-        }
-        Ok(took)
+        crate::util::dig_axfr(self.port, zone)
     }
 
     /// When the primary last finished sending a full transfer of `zone` that

@@ -196,7 +196,8 @@ impl Server {
             Kind::Secondaryd => format!(
                 "[store]\npath = \"secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n\
                  [dns]\nlisten = [\"127.0.0.1:{port}\"]\n{workers}\
-                 [transfer]\nallow_primaries = [\"127.0.0.0/8\", \"::1/128\"]\n",
+                 [transfer]\nallow_primaries = [\"127.0.0.0/8\", \"::1/128\"]\n\
+                 [[downstream]]\naddress = \"127.0.0.0/8\"\n",
                 workers = if self.one_worker { "workers = 1\n" } else { "" }
             ),
             Kind::Bind => {
@@ -212,6 +213,7 @@ impl Server {
                     r#"include "{d}/rndc.key";
 options {{
 {base}    serial-query-rate 1000;
+    allow-transfer {{ 127.0.0.1; }};
 }};
 controls {{ inet 127.0.0.1 port {ctl} allow {{ 127.0.0.1; }} keys {{ "rndc-key"; }}; }};
 "#,
@@ -249,11 +251,14 @@ acl:
   - id: notify_from_primary
     address: {pip}
     action: notify
+  - id: axfr_out
+    address: 127.0.0.1
+    action: transfer
 template:
   - id: default
     storage: "{d}"
     {key}: primary
-    acl: notify_from_primary
+    acl: [notify_from_primary, axfr_out]
 zone:
 "#
                 )
@@ -287,6 +292,7 @@ pattern:
     name: "secondary"
     request-xfr: {pip}@{pport} NOKEY
     allow-notify: {pip} NOKEY
+    provide-xfr: 127.0.0.1 NOKEY
 "#,
                 database = if nsd_has_database() { format!("    database: \"{d}/nsd.db\"\n") } else { String::new() }
             ),

@@ -204,6 +204,13 @@ impl Bench {
             Unit::Time,
             Target::RatioAtMost(1.0, PEERS),
         );
+        let r_axfr = self.row(
+            format!("{size} zone: AXFR out, `dig axfr` from the server (1 worker, CPU 0) → its closing SOA"),
+            Unit::Time,
+            Target::RatioAtMost(1.0, PEERS),
+        );
+        let r_axfr_peak =
+            self.row(format!("{size} zone: peak RSS of the server during the AXFR out"), Unit::Bytes, Target::None);
         self.notes.push(format!(
             "Serving rows: each server alone, one worker (secondaryd `[dns] workers = 1`, `named -n 1`, Knot \
              `udp-workers`/`tcp-workers`/`background-workers: 1`, NSD `server-count: 1`){}; {} `-s 127.0.0.1 -p PORT \
@@ -227,7 +234,9 @@ impl Bench {
             say!("serving {zone}: {}", kind.label());
             let big: Vec<(Mix, PathBuf, MixRows)> =
                 loads.iter().filter(|l| l.mix != Mix::Signed).map(|l| (l.mix, l.file.clone(), l.rows)).collect();
-            if let Err(e) = self.serve_big(kind, &zone, &big, pins, (r_rss, r_peak, r_restart)).await {
+            if let Err(e) =
+                self.serve_big(kind, &zone, &big, pins, (r_rss, r_peak, r_restart, r_axfr, r_axfr_peak)).await
+            {
                 say!("  failed: {e}");
                 if let Some((_, _, rows)) = big.first() {
                     self.rows[rows.qps].fail(col, e);
@@ -343,7 +352,7 @@ impl Bench {
         zone: &str,
         loads: &[(Mix, PathBuf, MixRows)],
         pins: Pins,
-        (r_rss, r_peak, r_restart): (usize, usize, usize),
+        (r_rss, r_peak, r_restart, r_axfr, r_axfr_peak): (usize, usize, usize, usize, usize),
     ) -> R<()> {
         let col = Col::Server(kind);
         let (mut s, serial) = self.serving_server(kind, zone, "serve", pins).await?;
@@ -367,6 +376,36 @@ impl Bench {
         say!("  RSS {:.0} MiB 1 s after the load, peak {:.0} MiB during it", rss as f64 / MIB, peak as f64 / MIB);
         self.rows[r_rss].push(col, rss as f64);
         self.rows[r_peak].push(col, peak as f64);
+
+        // AXFR out of the loaded zone, as a downstream asks for it.
+        for rep in 0..self.o.reps {
+            wait_idle(&s).await;
+            mem::reset_peak(pid);
+            let sampler = mem::Sampler::start(pid, kind.multi_process());
+            let (port, z) = (s.port, zone.to_string());
+            let took = tokio::task::spawn_blocking(move || crate::util::dig_axfr(port, &z))
+                .await
+                .map_err(|e| format!("dig task: {e}"))?;
+            let peak = sampler.finish();
+            match took {
+                Ok(t) => {
+                    say!(
+                        "  AXFR out {}/{}: {:.3} s, peak {:.0} MiB",
+                        rep + 1,
+                        self.o.reps,
+                        t.as_secs_f64(),
+                        peak as f64 / MIB
+                    );
+                    self.rows[r_axfr].push(col, t.as_secs_f64());
+                    self.rows[r_axfr_peak].push(col, peak as f64);
+                }
+                Err(e) => {
+                    say!("  AXFR out failed: {e}");
+                    self.rows[r_axfr].fail(col, e);
+                    break;
+                }
+            }
+        }
 
         for rep in 0..self.o.reps {
             wait_idle(&s).await;

@@ -105,3 +105,22 @@ pub fn utc_stamp(t: SystemTime, sep: char) -> String {
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}T{:02}{sep}{:02}{sep}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
+
+/// `dig axfr ZONE @127.0.0.1 -p PORT` to /dev/null: how long receiving the
+/// whole zone takes, and whether it ended with the closing SOA (dig says
+/// "Transfer failed" otherwise, exit 0 or not).
+pub fn dig_axfr(port: u16, zone: &str) -> R<std::time::Duration> {
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(tool("dig")?)
+        .args(["+nostats", "axfr", zone, "@127.0.0.1", "-p", &port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("run dig: {e}"))?;
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || text.contains("Transfer failed") {
+        return Err(format!("dig axfr {zone} from port {port} failed: {}", text.lines().last().unwrap_or("")));
+    }
+    Ok(took)
+}

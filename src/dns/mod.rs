@@ -202,6 +202,10 @@ impl DnsServer {
                 },
                 _ = shutdown.wait_for(|s| *s) => break,
             };
+            // Answers and transfer messages go out as soon as they are
+            // written: Nagle would hold a transfer's last, short segment back
+            // for the client's delayed ACK (40 ms).
+            let _ = stream.set_nodelay(true);
             let me = self.clone();
             conns.spawn(async move {
                 me.serve_connection(stream, src).await;

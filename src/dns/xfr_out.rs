@@ -421,7 +421,7 @@ impl Request {
     /// A new message; the first one echoes the question (RFC 5936 §2.2.1).
     fn writer(&self, first: bool, tsig_room: usize) -> MessageWriter {
         let question = first.then_some((&self.qname, self.qtype, self.qclass));
-        let mut w = MessageWriter::new(self.id, self.flags, question, MESSAGE_LIMIT);
+        let mut w = MessageWriter::new_indexed(self.id, self.flags, question, MESSAGE_LIMIT);
         w.reserve(tsig_room);
         w
     }

@@ -92,25 +92,31 @@ pub fn encode_key(wire: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// The lower-case wire name of a key.
+/// The lower-case wire name of a key (no allocation and no scratch arrays:
+/// it runs once per name of an outgoing transfer). A 0 byte in a key is
+/// always a label's end (escaped bytes are stored as 1, b + 1), so the labels
+/// are found from the end, which is the wire order.
 pub fn decode_key(key: &[u8], out: &mut Vec<u8>) {
-    let mut labels: Vec<Vec<u8>> = Vec::new();
-    let mut label = Vec::new();
-    let mut i = 0;
-    while i < key.len() {
-        match key[i] {
-            0 => labels.push(std::mem::take(&mut label)),
-            1 => {
-                i += 1;
-                label.push(key.get(i).copied().unwrap_or(1).saturating_sub(1));
+    let mut end = key.len();
+    while end > 0 {
+        // key[end - 1] is the terminator of the label before it.
+        let stop = end - 1;
+        let start = key[..stop].iter().rposition(|&b| b == 0).map_or(0, |p| p + 1);
+        let label = &key[start..stop];
+        let at = out.len();
+        out.push(0);
+        let mut j = 0;
+        while j < label.len() {
+            if label[j] == 1 {
+                j += 1;
+                out.push(label.get(j).copied().unwrap_or(1).saturating_sub(1));
+            } else {
+                out.push(label[j]);
             }
-            b => label.push(b),
+            j += 1;
         }
-        i += 1;
-    }
-    for l in labels.iter().rev() {
-        out.push(l.len() as u8);
-        out.extend_from_slice(l);
+        out[at] = (out.len() - at - 1) as u8;
+        end = start;
     }
     out.push(0);
 }

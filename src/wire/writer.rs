@@ -25,6 +25,39 @@ pub struct MessageWriter {
     /// Offsets in `buf` where a name (or a suffix of one) starts.
     names: [u16; MAX_TARGETS],
     n_names: usize,
+    /// For large messages (transfers): every suffix written, by the hash of
+    /// its lower-case form, instead of the bounded list above.
+    index: Option<Box<SuffixIndex>>,
+}
+
+/// Suffix hash → offset; the keys are hashes already.
+type SuffixIndex = std::collections::HashMap<u64, u16, std::hash::BuildHasherDefault<Passthrough>>;
+
+#[derive(Default)]
+struct Passthrough(u64);
+
+impl std::hash::Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// FNV-1a over an uncompressed name suffix, lower-cased.
+fn suffix_hash(suffix: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for &b in suffix {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 /// Whether the name at `off` in `buf` (pointers followed) equals the
@@ -64,13 +97,30 @@ impl MessageWriter {
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
         buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
-        let mut w = MessageWriter { buf, limit: limit.max(12), names: [0; MAX_TARGETS], n_names: 0 };
-        if let Some((name, qtype, qclass)) = question {
-            w.write_name(name.as_wire(), true);
-            w.buf.extend_from_slice(&qtype.to_be_bytes());
-            w.buf.extend_from_slice(&qclass.to_be_bytes());
-        }
+        let mut w = MessageWriter { buf, limit: limit.max(12), names: [0; MAX_TARGETS], n_names: 0, index: None };
+        w.write_question(question);
         w
+    }
+
+    /// A writer for large messages of many names (zone transfers): every name
+    /// written is a compression target, found by hash.
+    pub fn new_indexed(id: u16, flags: u16, question: Option<(&Name, u16, u16)>, limit: usize) -> MessageWriter {
+        let mut buf = Vec::with_capacity(limit);
+        buf.extend_from_slice(&id.to_be_bytes());
+        buf.extend_from_slice(&flags.to_be_bytes());
+        buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
+        let index = Some(Box::new(SuffixIndex::with_capacity_and_hasher(4096, Default::default())));
+        let mut w = MessageWriter { buf, limit: limit.max(12), names: [0; MAX_TARGETS], n_names: 0, index };
+        w.write_question(question);
+        w
+    }
+
+    fn write_question(&mut self, question: Option<(&Name, u16, u16)>) {
+        if let Some((name, qtype, qclass)) = question {
+            self.write_name(name.as_wire(), true);
+            self.buf.extend_from_slice(&qtype.to_be_bytes());
+            self.buf.extend_from_slice(&qclass.to_be_bytes());
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -122,6 +172,9 @@ impl MessageWriter {
     /// Writes a name, compressed against earlier names when `compress`; adds
     /// its suffixes to the table.
     fn write_name(&mut self, wire: &[u8], compress: bool) {
+        if compress && self.index.is_some() {
+            return self.write_name_indexed(wire);
+        }
         let mut pos = 0usize;
         while let Some(&len) = wire.get(pos) {
             if len == 0 {
@@ -147,6 +200,35 @@ impl MessageWriter {
             self.buf.extend_from_slice(&wire[pos..end]);
             pos = end;
         }
+    }
+
+    /// [`MessageWriter::write_name`] against the suffix index: the longest
+    /// suffix already written becomes a pointer; each label written before it
+    /// is registered.
+    fn write_name_indexed(&mut self, wire: &[u8]) {
+        let Some(index) = self.index.as_mut() else { return };
+        let mut pos = 0usize;
+        while let Some(&len) = wire.get(pos) {
+            if len == 0 {
+                break;
+            }
+            let suffix = &wire[pos..];
+            let h = suffix_hash(suffix);
+            if let Some(&off) = index.get(&h) {
+                if same_name(&self.buf, usize::from(off), suffix) {
+                    self.buf.extend_from_slice(&(0xc000 | off).to_be_bytes());
+                    return;
+                }
+            }
+            let at = self.buf.len();
+            if at < 0x3fff {
+                index.entry(h).or_insert(at as u16);
+            }
+            let end = (pos + 1 + usize::from(len)).min(wire.len());
+            self.buf.extend_from_slice(&wire[pos..end]);
+            pos = end;
+        }
+        self.buf.push(0);
     }
 
     fn write_rdata(&mut self, rt: u16, rdata: &[u8]) {
@@ -209,6 +291,9 @@ impl MessageWriter {
             if self.buf.len() > self.limit {
                 self.buf.truncate(mark.0);
                 self.n_names = mark.1;
+                if let Some(index) = self.index.as_mut() {
+                    index.retain(|_, off| usize::from(*off) < mark.0);
+                }
                 return Err(Full);
             }
         }
@@ -235,6 +320,9 @@ impl MessageWriter {
         self.buf.truncate(question_end);
         let kept = self.names[..self.n_names].iter().filter(|&&o| usize::from(o) < question_end).count();
         self.n_names = kept;
+        if let Some(index) = self.index.as_mut() {
+            index.retain(|_, off| usize::from(*off) < question_end);
+        }
         for at in [6, 8, 10] {
             self.buf[at..at + 2].copy_from_slice(&[0, 0]);
         }
@@ -253,6 +341,29 @@ mod tests {
 
     fn name(s: &str) -> Name {
         Name::from_ascii(s).expect("name")
+    }
+
+    #[test]
+    fn the_indexed_writer_compresses_every_repeated_name_and_parses_back() {
+        let q = name("Zone.test");
+        let mut plain = MessageWriter::new(7, 0x8400, Some((&q, rtype::AXFR, class::IN)), 65_535);
+        let mut indexed = MessageWriter::new_indexed(7, 0x8400, Some((&q, rtype::AXFR, class::IN)), 65_535);
+        let owners: Vec<Name> = (0..300).map(|i| name(&format!("h{}.sub{}.zone.test", i % 150, i % 3))).collect();
+        for w in [&mut plain, &mut indexed] {
+            for o in &owners {
+                w.rrset(Section::Answer, o.as_wire(), rtype::NS, class::IN, 60, [o.as_wire()]).expect("fits");
+            }
+        }
+        let (p, i) = (plain.finish(), indexed.finish());
+        assert!(i.len() < p.len(), "past 128 names the index still compresses ({} vs {})", i.len(), p.len());
+        let (mp, mi) = (parse_message(&p).expect("plain"), parse_message(&i).expect("indexed"));
+        assert_eq!(mi.answers.len(), 300);
+        for (a, b) in mp.answers.iter().zip(&mi.answers) {
+            assert_eq!((&a.owner, &a.rdata), (&b.owner, &b.rdata));
+        }
+        // The repeated names (the second 150) are a pointer each: owner 2
+        // bytes, RDATA 2 bytes.
+        assert!(i.len() < 12 + 13 + 150 * 40 + 150 * (2 + 10 + 2), "{}", i.len());
     }
 
     #[test]
