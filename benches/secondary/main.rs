@@ -354,6 +354,9 @@ async fn run(o: Opts) -> R<()> {
     }
     if has(Part::Notify) {
         b.notify_latency().await;
+        if b.kinds.contains(&Kind::Secondaryd) && Kind::Bind.available().is_ok() {
+            b.fanout().await;
+        }
     }
     if many > 0 {
         b.many_zones().await;
@@ -688,6 +691,82 @@ impl Bench {
         }
         s.discard();
         Ok(runs)
+    }
+
+    /// One change at the primary → served by every one of several BIND
+    /// secondaries of secondaryd (its NOTIFY out, their IXFR from it).
+    async fn fanout(&mut self) {
+        const DOWNSTREAMS: usize = 4;
+        let changes = if self.o.smoke { 3 } else { 20 };
+        let r = self.row(
+            format!("fan-out: a change at the primary → served by all {DOWNSTREAMS} BIND secondaries of secondaryd, p50 of {changes}"),
+            Unit::Time,
+            Target::Below(0.050),
+        );
+        say!("small.bench: fan-out to {DOWNSTREAMS} BIND secondaries");
+        let col = Col::Server(Kind::Secondaryd);
+        match self.fanout_run(DOWNSTREAMS, changes).await {
+            Ok(lat) => {
+                if let Some(p50) = report::quantile(&lat, 0.5) {
+                    say!("  p50 {:.2} ms, max {:.2} ms", p50 * 1e3, lat.iter().copied().fold(0.0, f64::max) * 1e3);
+                    self.rows[r].push(col, p50);
+                }
+            }
+            Err(e) => {
+                say!("  failed: {e}");
+                self.rows[r].fail(col, e);
+            }
+        }
+        self.notes.push(format!(
+            "Fan-out: secondaryd with {DOWNSTREAMS} `[[downstream]]` NOTIFY targets, each a BIND 9.18 `type secondary` \
+             of secondaryd; the time from the NOTIFY to secondaryd until every BIND answers the new serial."
+        ));
+    }
+
+    async fn fanout_run(&mut self, n: usize, changes: usize) -> R<Vec<f64>> {
+        let zone = "small.bench";
+        let mut sd = Server::new(
+            Kind::Secondaryd,
+            &self.server_dir(Kind::Secondaryd, "fanout"),
+            self.primary.addr(),
+            vec![zone.into()],
+        )?;
+        let mut downs = Vec::new();
+        for i in 0..n {
+            let dir = self.base.join(format!("fanout-bind{i}"));
+            downs.push(Server::new(Kind::Bind, &dir, sd.addr(), vec![zone.into()])?);
+        }
+        let extra: String = downs
+            .iter()
+            .map(|d| format!("[[downstream]]\naddress = \"127.0.0.1\"\nnotify = \"127.0.0.1:{}\"\n", d.port))
+            .collect();
+        sd.set_extra(&extra)?;
+        sd.start().await?;
+        let serial = self.primary.serial(zone).await.ok_or("the primary does not answer")?;
+        wait_serial(&mut sd, zone, serial, Instant::now(), Duration::from_secs(60)).await?;
+        for d in &mut downs {
+            d.start().await?;
+            wait_serial(d, zone, serial, Instant::now(), Duration::from_secs(60)).await?;
+        }
+        let name = dns::name(zone);
+        let mut lat = Vec::new();
+        for _ in 0..changes {
+            tokio::time::sleep(NOTIFY_PACE).await;
+            self.step += 1;
+            let script = zones::change_script(self.primary.port, zone, SMALL_RECORDS, self.step, 1);
+            let new = self.primary.update(zone, &script).await?;
+            let t0 = Instant::now();
+            dns::notify(sd.addr(), &name, new).await.map_err(|e| format!("NOTIFY: {e}"))?;
+            for d in &mut downs {
+                wait_serial(d, zone, new, t0, Duration::from_secs(30)).await?;
+            }
+            lat.push(t0.elapsed().as_secs_f64());
+        }
+        for d in downs {
+            d.discard();
+        }
+        sd.discard();
+        Ok(lat)
     }
 
     async fn many_zones(&mut self) {

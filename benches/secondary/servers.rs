@@ -135,6 +135,8 @@ pub struct Server {
     one_worker: bool,
     /// The CPU the process (and what it forks) is pinned to.
     cpu: Option<usize>,
+    /// More secondaryd config (e.g. `[[downstream]]` entries).
+    extra: String,
 }
 
 impl Server {
@@ -153,6 +155,7 @@ impl Server {
             configured: false,
             one_worker: false,
             cpu: None,
+            extra: String::new(),
         };
         s.write_config()?;
         Ok(s)
@@ -163,6 +166,12 @@ impl Server {
     pub fn tune(&mut self, one_worker: bool, cpu: Option<usize>) -> R<()> {
         self.one_worker = one_worker;
         self.cpu = cpu;
+        self.write_config()
+    }
+
+    /// Appends `text` to secondaryd's config, from the next start on.
+    pub fn set_extra(&mut self, text: &str) -> R<()> {
+        self.extra = text.to_string();
         self.write_config()
     }
 
@@ -197,8 +206,9 @@ impl Server {
                 "[store]\npath = \"secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n\
                  [dns]\nlisten = [\"127.0.0.1:{port}\"]\n{workers}\
                  [transfer]\nallow_primaries = [\"127.0.0.0/8\", \"::1/128\"]\n\
-                 [[downstream]]\naddress = \"127.0.0.0/8\"\n",
-                workers = if self.one_worker { "workers = 1\n" } else { "" }
+                 [[downstream]]\naddress = \"127.0.0.0/8\"\n{extra}",
+                workers = if self.one_worker { "workers = 1\n" } else { "" },
+                extra = self.extra
             ),
             Kind::Bind => {
                 std::fs::write(
