@@ -849,7 +849,7 @@ async fn primary(zones: &[(&'static str, String)]) -> Bind {
 /// A second BIND, `type secondary` for the three zones from the primary, on
 /// its own loopback port: the reference the harness test compares with.
 async fn bind_secondary(primary_port: u16) -> bind::Secondary {
-    let mut s = bind::Secondary::start(&ZONES, primary_port, false);
+    let mut s = bind::BindSecondary::start(&ZONES, primary_port, false);
     for z in ZONES {
         s.wait_serial(z, SERIAL, Duration::from_secs(30)).await;
     }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use common::bind::{self, Access, Bind, Secondary, KEY_NAME, KEY_SECRET};
+use common::bind::{self, Access, Bind, BindSecondary, KEY_NAME, KEY_SECRET};
 use common::{rich_zone, small_zone, Daemon};
 use secondaryd::wire::tsig::{self, StreamVerifier, TsigKey};
 use secondaryd::wire::{self, rcode, rtype, Message, Name};
@@ -144,6 +144,22 @@ async fn udp(from: &str, port: u16, packet: &[u8]) -> Message {
     wire::parse_message(&buf[..n]).expect("parse")
 }
 
+/// One change at the BIND primary (serial `serial` of `rich_zone`, with the A
+/// of `a` changed): waits until we commit it and then until `downstream`
+/// serves it; returns how long after our commit that was.
+async fn change_and_follow(
+    b: &Bind,
+    d: &Daemon,
+    downstream: &mut common::server::LocalServer,
+    zone: &str,
+    serial: u32,
+) -> Duration {
+    let text = rich_zone(serial).replace("a       IN A   192.0.2.2", &format!("a       IN A   192.0.2.{serial}"));
+    b.update_zone(zone, &text, serial).await;
+    d.wait_serial(zone, serial).await;
+    downstream.wait_serial(zone, serial, Duration::from_secs(10)).await
+}
+
 #[tokio::test]
 async fn a_bind_secondary_follows_secondaryd_by_signed_transfers_and_our_notify() {
     let zone = "example.test";
@@ -157,7 +173,7 @@ async fn a_bind_secondary_follows_secondaryd_by_signed_transfers_and_our_notify(
     d.add_linked("bind", loopback(b.port), None, zone).await;
     d.wait_serial(zone, 7).await;
 
-    let mut s = Secondary::start_at(downstream_port, &[zone], d.dns_port, true);
+    let mut s = BindSecondary::start_at(downstream_port, &[zone], d.dns_port, true);
     s.wait_serial(zone, 7, Duration::from_secs(20)).await;
     assert_eq!(
         bind::canonical(zone, &s.dig_axfr(zone)),
@@ -173,10 +189,7 @@ async fn a_bind_secondary_follows_secondaryd_by_signed_transfers_and_our_notify(
     // Three changes at the primary: BIND notifies us, we transfer and
     // notify the downstream, which has each within a second of our commit.
     for serial in 8..=10 {
-        let text = rich_zone(serial).replace("a       IN A   192.0.2.2", &format!("a       IN A   192.0.2.{serial}"));
-        b.update_zone(zone, &text, serial).await;
-        d.wait_serial(zone, serial).await;
-        let lag = s.wait_serial(zone, serial, Duration::from_secs(10)).await;
+        let lag = change_and_follow(&b, &d, &mut s, zone, serial).await;
         assert!(lag < Duration::from_secs(1), "serial {serial} reached the downstream {lag:?} after our commit");
         assert_eq!(bind::canonical(zone, &s.dig_axfr(zone)), bind::canonical(zone, &b.dig_axfr(zone)));
     }
@@ -215,10 +228,7 @@ async fn a_bind_secondary_follows_secondaryd_by_signed_transfers_and_our_notify(
     let r = d.call("PUT", &format!("/v2/1/zones/{zone}/ns_records"), Some(body)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     for serial in 11..=12 {
-        let text = rich_zone(serial).replace("a       IN A   192.0.2.2", &format!("a       IN A   192.0.2.{serial}"));
-        b.update_zone(zone, &text, serial).await;
-        d.wait_serial(zone, serial).await;
-        s.wait_serial(zone, serial, Duration::from_secs(10)).await;
+        change_and_follow(&b, &d, &mut s, zone, serial).await;
         let copy = bind::canonical(zone, &s.dig_axfr(zone));
         assert_eq!(
             copy,
@@ -478,7 +488,7 @@ async fn a_bind_catalog_consumer_adds_and_drops_the_zones_of_our_catalog() {
     assert_eq!(r.status, 400, "{:?}", r.body);
     assert_eq!(r.body["errors"]["name"][0], "is the name of our catalog zone ([catalog] zone)", "{:?}", r.body);
 
-    let mut s = Secondary::start_catalog_consumer(consumer_port, catalog, d.dns_port, true);
+    let mut s = BindSecondary::start_catalog_consumer(consumer_port, catalog, d.dns_port, true);
     s.wait_serial(one, 5, Duration::from_secs(20)).await;
 
     // A zone created over the API joins the catalog; the consumer follows.
@@ -535,14 +545,11 @@ async fn a_knot_secondary_follows_secondaryd_too() {
     let b = Bind::start(&[bind::Zone { name: zone, text: rich_zone(7) }], Access::Open, Some(d.dns_port)).await;
     d.add_linked("bind", loopback(b.port), None, zone).await;
     d.wait_serial(zone, 7).await;
-    let mut k = common::knot::Knot::start(&knotd, knot_port, &[zone], d.dns_port);
+    let mut k = common::knot::KnotSecondary::start(&knotd, knot_port, &[zone], d.dns_port);
     k.wait_serial(zone, 7, Duration::from_secs(20)).await;
     assert_eq!(bind::canonical(zone, &k.dig_axfr(zone)), bind::canonical(zone, &b.dig_axfr(zone)));
     for serial in 8..=9 {
-        let text = rich_zone(serial).replace("a       IN A   192.0.2.2", &format!("a       IN A   192.0.2.{serial}"));
-        b.update_zone(zone, &text, serial).await;
-        d.wait_serial(zone, serial).await;
-        let lag = k.wait_serial(zone, serial, Duration::from_secs(10)).await;
+        let lag = change_and_follow(&b, &d, &mut k, zone, serial).await;
         assert!(lag < Duration::from_secs(1), "serial {serial} reached Knot {lag:?} after our commit");
         assert_eq!(bind::canonical(zone, &k.dig_axfr(zone)), bind::canonical(zone, &b.dig_axfr(zone)));
     }

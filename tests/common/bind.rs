@@ -281,18 +281,16 @@ pub fn loopback_options(dir: &Path, port: u16) -> String {
 /// of secondaryd, or the reference next to it): `type secondary` for `zones`
 /// from 127.0.0.1:`primary_port`, with the test key when `signed`, on its own
 /// loopback port. NOTIFY from 127.0.0.1 makes it refresh at once.
-pub struct Secondary {
-    pub dir: tempfile::TempDir,
-    pub port: u16,
-    child: Child,
-}
+pub type Secondary = super::server::LocalServer;
 
-impl Secondary {
+/// Starting BIND secondaries.
+pub struct BindSecondary;
+impl BindSecondary {
     pub fn start(zones: &[&str], primary_port: u16, signed: bool) -> Secondary {
         Self::start_at(free_port(), zones, primary_port, signed)
     }
 
-    /// [`Secondary::start`] on a port chosen beforehand (to name it as a
+    /// [`BindSecondary::start`] on a port chosen beforehand (to name it as a
     /// NOTIFY target in the primary's config).
     pub fn start_at(port: u16, zones: &[&str], primary_port: u16, signed: bool) -> Secondary {
         Self::start_with(port, zones, primary_port, signed, None)
@@ -345,55 +343,6 @@ logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; ca
             .stderr(log)
             .spawn()
             .expect("start the BIND secondary");
-        Secondary { dir, port, child }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("named.log")).unwrap_or_default()
-    }
-
-    /// The SOA serial it serves for `zone`, if it answers.
-    pub async fn serial(&self, zone: &str) -> Option<u32> {
-        let name = secondaryd::wire::Name::from_ascii(zone).ok()?;
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
-        secondaryd::xfr::client::query_soa(addr, &name, None, Duration::from_millis(500)).await.ok().map(|s| s.serial)
-    }
-
-    /// Waits until it serves `serial` of `zone`; fails the test with its log
-    /// after `limit`.
-    pub async fn wait_serial(&mut self, zone: &str, serial: u32, limit: Duration) -> Duration {
-        let started = Instant::now();
-        loop {
-            if self.serial(zone).await == Some(serial) {
-                return started.elapsed();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the BIND secondary exited with {status}; log:\n{}", self.log());
-            }
-            assert!(
-                started.elapsed() < limit,
-                "the BIND secondary did not serve serial {serial} of {zone} within {limit:?}; log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// `dig axfr` of a zone from it.
-    pub fn dig_axfr(&self, zone: &str) -> String {
-        let out = Command::new(tool("dig"))
-            .args(["+nocmd", "+nostats", "+nocomments", "+noquestion", "axfr", zone, "@127.0.0.1", "-p"])
-            .arg(self.port.to_string())
-            .output()
-            .expect("run dig");
-        assert!(out.status.success(), "dig axfr failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Secondary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Secondary::new(dir, port, child, "the BIND secondary", "named.log")
     }
 }

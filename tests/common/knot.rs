@@ -3,8 +3,7 @@
 //! installed (CI installs it).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use super::bind::{KEY_NAME, KEY_SECRET};
 
@@ -13,13 +12,12 @@ pub fn knotd() -> Option<PathBuf> {
     ["/usr/sbin/knotd", "/usr/bin/knotd", "/usr/local/sbin/knotd"].iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
-pub struct Knot {
-    pub dir: tempfile::TempDir,
-    pub port: u16,
-    child: Child,
-}
+pub type Knot = super::server::LocalServer;
 
-impl Knot {
+/// Starting Knot secondaries.
+pub struct KnotSecondary;
+
+impl KnotSecondary {
     /// Starts `knotd` (at `path`) as a secondary for `zones` of
     /// 127.0.0.1:`primary_port`, transfers and NOTIFY signed with the test key.
     pub fn start(path: &PathBuf, port: u16, zones: &[&str], primary_port: u16) -> Knot {
@@ -79,51 +77,6 @@ zone:
             .stderr(log)
             .spawn()
             .expect("start knotd");
-        Knot { dir, port, child }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("knot.log")).unwrap_or_default()
-    }
-
-    pub async fn serial(&self, zone: &str) -> Option<u32> {
-        let name = secondaryd::wire::Name::from_ascii(zone).ok()?;
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
-        secondaryd::xfr::client::query_soa(addr, &name, None, Duration::from_millis(500)).await.ok().map(|s| s.serial)
-    }
-
-    pub async fn wait_serial(&mut self, zone: &str, serial: u32, limit: Duration) -> Duration {
-        let started = Instant::now();
-        loop {
-            if self.serial(zone).await == Some(serial) {
-                return started.elapsed();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("knotd exited with {status}; log:\n{}", self.log());
-            }
-            assert!(
-                started.elapsed() < limit,
-                "knotd did not serve serial {serial} of {zone} within {limit:?}; log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    pub fn dig_axfr(&self, zone: &str) -> String {
-        let out = Command::new(super::bind::tool("dig"))
-            .args(["+nocmd", "+nostats", "+nocomments", "+noquestion", "axfr", zone, "@127.0.0.1", "-p"])
-            .arg(self.port.to_string())
-            .output()
-            .expect("run dig");
-        assert!(out.status.success(), "dig axfr failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Knot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Knot::new(dir, port, child, "knotd", "knot.log")
     }
 }

@@ -268,6 +268,7 @@ pub mod bind;
 pub mod fake;
 pub mod knot;
 pub mod query;
+pub mod server;
 
 /// A zone with every record type the transfer tests care about, at `serial`.
 pub fn rich_zone(serial: u32) -> String {
