@@ -37,7 +37,8 @@ cargo bench --bench secondary [-- OPTIONS]
   --cold-reps N      cold loads of the many zones per server (default 1; the restarts get --reps)
   --changes N        NOTIFY latency changes per run (default 100)
   --window S         seconds after a restart in which queries are counted (default 10)
-  --only LIST        comma-separated subset of the parts transfers,notify,many,serving (default: all);
+  --only LIST        comma-separated subset of the parts transfers,notify,many,serving,catalog (default: all;
+                     `many` includes `catalog`, the many zones from a catalog alone);
                      `--only serving`: just the serving rows (dnsperf, memory serving, restart → answering)
   --qps-secs S       seconds of each dnsperf run (default 10; smoke 0.5)
   --signed N         records of the signed zone of the DO queries (default 100000; smoke 2000)
@@ -52,6 +53,8 @@ enum Part {
     Notify,
     Many,
     Serving,
+    /// The many zones from a catalog only (also part of `many`).
+    Catalog,
 }
 
 impl Part {
@@ -63,6 +66,7 @@ impl Part {
             "notify" => Some(Part::Notify),
             "many" => Some(Part::Many),
             "serving" => Some(Part::Serving),
+            "catalog" => Some(Part::Catalog),
             _ => None,
         }
     }
@@ -323,11 +327,22 @@ async fn run(o: Opts) -> R<()> {
     }
     zones::write_zone(&pdir.join("small.bench.zone"), "small.bench", 1, SMALL_RECORDS).map_err(|e| e.to_string())?;
     defs.push(ZoneDef { name: "small.bench".into(), dynamic: true });
-    let many = if has(Part::Many) { o.many } else { 0 };
+    let many = if has(Part::Many) || has(Part::Catalog) { o.many } else { 0 };
     for i in 0..many {
         let z = many_zone(i);
         zones::write_zone(&pdir.join(format!("{z}.zone")), &z, 1, SMALL_RECORDS).map_err(|e| e.to_string())?;
         defs.push(ZoneDef { name: z, dynamic: false });
+    }
+    if many > 0 {
+        // A catalog (RFC 9432 version 2) of the many zones.
+        let mut text = format!(
+            "$ORIGIN {CATALOG}.\n$TTL 0\n@ IN SOA invalid. invalid. 1 60 60 2147483646 0\n@ IN NS invalid.\nversion IN TXT \"2\"\n"
+        );
+        for i in 0..many {
+            text.push_str(&format!("z{i}.zones IN PTR {}.\n", many_zone(i)));
+        }
+        std::fs::write(pdir.join(format!("{CATALOG}.zone")), text).map_err(|e| e.to_string())?;
+        defs.push(ZoneDef { name: CATALOG.into(), dynamic: false });
     }
     say!("starting the BIND primary with {} zones", defs.len());
     let primary = Primary::start(&pdir, &defs).await?;
@@ -358,8 +373,11 @@ async fn run(o: Opts) -> R<()> {
             b.fanout().await;
         }
     }
-    if many > 0 {
+    if has(Part::Many) {
         b.many_zones().await;
+    } else if has(Part::Catalog) {
+        let names: Vec<String> = (0..many).map(many_zone).collect();
+        b.many_by_catalog(&names).await;
     }
     if serving {
         b.serving(serve_size, signed.as_deref()).await;
@@ -375,6 +393,9 @@ fn big_zone(n: usize) -> String {
 fn signed_zone(n: usize) -> String {
     format!("signed{}.bench", size_label(n).to_lowercase())
 }
+
+/// The primary's catalog of the many zones.
+const CATALOG: &str = "catalog.bench";
 
 fn many_zone(i: usize) -> String {
     format!("z{i}.many.bench")
@@ -830,6 +851,47 @@ impl Bench {
             }
             s.discard();
         }
+        self.many_by_catalog(&names).await;
+    }
+
+    /// The many zones from the primary's catalog alone, for the servers that
+    /// consume catalogs.
+    async fn many_by_catalog(&mut self, names: &[String]) {
+        let label = count_label(names.len());
+        let peers: &'static [Kind] = &[Kind::Bind, Kind::Knot];
+        let r = self.row(
+            format!("{label} zones by catalog: start with only the primary's catalog → all served"),
+            Unit::Time,
+            Target::RatioAtMost(0.5, peers),
+        );
+        for kind in self.kinds.clone().into_iter().filter(|k| *k != Kind::Nsd) {
+            say!("{label} zones by catalog: {}", kind.label());
+            let dir = self.server_dir(kind, "catalog");
+            let run = async {
+                let mut s = Server::new(kind, &dir, self.primary.addr(), vec![CATALOG.to_string()])?;
+                s.consume_catalog()?;
+                let t0 = Instant::now();
+                s.start().await?;
+                let t = wait_all(&mut s, names, t0, Duration::from_secs(1200)).await;
+                s.discard();
+                t
+            };
+            match run.await {
+                Ok(t) => {
+                    say!("  all served in {:.2} s", t.as_secs_f64());
+                    self.rows[r].push(Col::Server(kind), t.as_secs_f64());
+                }
+                Err(e) => {
+                    say!("  failed: {e}");
+                    self.rows[r].fail(Col::Server(kind), e);
+                }
+            }
+        }
+        self.notes.push(format!(
+            "By catalog: the primary serves `{CATALOG}`, a catalog (RFC 9432 v2) of the {label} zones; secondaryd \
+             gets only that zone (`\"catalog\": true`), BIND `catalog-zones` with `min-update-interval 1`, Knot \
+             `catalog-role: interpret`; NSD has no catalog support."
+        ));
     }
 
     async fn many_cold(&mut self, kind: Kind, names: &[String]) -> R<(Server, Duration, u64)> {

@@ -137,6 +137,8 @@ pub struct Server {
     cpu: Option<usize>,
     /// More secondaryd config (e.g. `[[downstream]]` entries).
     extra: String,
+    /// Its one zone is a catalog (RFC 9432) to consume: the members come from it.
+    catalog: bool,
 }
 
 impl Server {
@@ -156,6 +158,7 @@ impl Server {
             one_worker: false,
             cpu: None,
             extra: String::new(),
+            catalog: false,
         };
         s.write_config()?;
         Ok(s)
@@ -166,6 +169,13 @@ impl Server {
     pub fn tune(&mut self, one_worker: bool, cpu: Option<usize>) -> R<()> {
         self.one_worker = one_worker;
         self.cpu = cpu;
+        self.write_config()
+    }
+
+    /// Its zone is a catalog zone to consume (secondaryd, BIND, Knot): its
+    /// members become zones of the server, from the same primary.
+    pub fn consume_catalog(&mut self) -> R<()> {
+        self.catalog = true;
         self.write_config()
     }
 
@@ -224,10 +234,16 @@ impl Server {
 options {{
 {base}    serial-query-rate 1000;
     allow-transfer {{ 127.0.0.1; }};
-}};
+{catalog}}};
 controls {{ inet 127.0.0.1 port {ctl} allow {{ 127.0.0.1; }} keys {{ "rndc-key"; }}; }};
 "#,
-                    ctl = self.ctl_port
+                    ctl = self.ctl_port,
+                    catalog = match (self.catalog, self.zones.first()) {
+                        (true, Some(c)) => format!(
+                            "    allow-new-zones yes;\n    catalog-zones {{ zone \"{c}\" default-primaries {{ {pip} port {pport}; }} in-memory yes min-update-interval 1; }};\n"
+                        ),
+                        _ => String::new(),
+                    }
                 )
             }
             Kind::Knot => {
@@ -312,6 +328,9 @@ pattern:
                 Kind::Secondaryd => {}
                 Kind::Bind => text.push_str(&format!(
                     "zone \"{z}\" {{ type secondary; primaries {{ {pip} port {pport}; }}; file \"{z}.db\"; }};\n"
+                )),
+                Kind::Knot if self.catalog => text.push_str(&format!(
+                    "  - domain: {z}\n    catalog-role: interpret\n    catalog-template: default\n"
                 )),
                 Kind::Knot => text.push_str(&format!("  - domain: {z}\n")),
                 Kind::Nsd => text.push_str(&format!(
@@ -435,10 +454,11 @@ pattern:
         for lane in 0..lanes {
             let zones: Vec<String> = self.zones.iter().skip(lane).step_by(lanes).cloned().collect();
             let client = self.client();
+            let catalog = self.catalog;
             tasks.spawn(async move {
                 for z in zones {
                     for (method, path, body) in [
-                        ("POST", "/v2/1/secondary_dns/zones".to_string(), json!({ "name": z })),
+                        ("POST", "/v2/1/secondary_dns/zones".to_string(), json!({ "name": z, "catalog": catalog })),
                         ("PUT", "/v2/1/secondary_dns/primaries/primary/link".to_string(), json!({ "zone": z })),
                     ] {
                         let r = client.request(method, &path, Some(&body)).await.map_err(|e| e.to_string())?;
