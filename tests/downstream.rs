@@ -334,6 +334,10 @@ async fn transfers_out_are_refused_unless_a_downstream_allows_the_client_key_and
         assert_eq!(records(&m).len(), 23);
     }
 
+    let st = d.call("GET", "/v2/status", None).await;
+    assert!(st.body["data"]["transfers_out"]["finished"].as_u64() >= Some(4), "{:?}", st.body);
+    assert!(st.body["data"]["transfers_out"]["refused"].as_u64() >= Some(5), "{:?}", st.body);
+
     // UDP: AXFR is a FORMERR, IXFR gets the SOA alone.
     let (q, _) = request(zone, rtype::AXFR, None, None);
     assert_eq!(udp("127.0.0.3", port, &q).await.header.rcode(), rcode::FORMERR);

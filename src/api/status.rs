@@ -108,5 +108,12 @@ pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) 
                 "slipped": dns.rrl.slipped.load(Ordering::Relaxed),
             },
         },
+        // Zone transfers to downstreams: finished, refused (any error
+        // answer), failed midway (the client went away or stalled).
+        "transfers_out": {
+            "finished": dns.transfers_out.load(Ordering::Relaxed),
+            "refused": dns.transfers_out_refused.load(Ordering::Relaxed),
+            "failed": dns.transfers_out_failed.load(Ordering::Relaxed),
+        },
     })))
 }
