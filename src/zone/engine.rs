@@ -232,7 +232,10 @@ impl Engine {
         }
         let clamps = self.clamps;
         let jitter: f64 = rand::rng().random();
-        let ok = matches!(outcome, Refreshed::Ok);
+        let (ok, times) = match outcome {
+            Refreshed::Ok(times) => (true, times),
+            _ => (false, None),
+        };
         let planned = self
             .store
             .call(move |c| {
@@ -241,6 +244,13 @@ impl Engine {
                     zones::record_notify(&tx, zone, &n.from.to_string(), n.serial)?;
                 }
                 zonedata::record_attempt(&tx, zone, started_at)?;
+                if let Some((commit_ms, total_ms)) = times {
+                    // The summary was written with the commit; add what the commit cost.
+                    tx.execute(
+                        "UPDATE zones SET last_xfr = json_set(last_xfr, '$.commit_ms', ?2, '$.total_ms', ?3) WHERE id = ?1",
+                        rusqlite::params![zone, commit_ms as i64, total_ms as i64],
+                    )?;
+                }
                 let z = zones::by_id(&tx, zone)?;
                 let now = now_secs();
                 let st = &z.status;

@@ -26,8 +26,9 @@ const STORE_BATCH: usize = 8192;
 
 /// How a refresh ended, for the engine's timer planning.
 pub(super) enum Refreshed {
-    /// The zone is current (transferred, or found up to date).
-    Ok,
+    /// The zone is current (transferred, or found up to date); a transfer's
+    /// commit and total times (ms) go into its summary with the timers.
+    Ok(Option<(u64, u64)>),
     /// Every primary failed; the message is in the store.
     Failed,
     /// The zone was deleted meanwhile.
@@ -103,7 +104,7 @@ pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool, notice:
     for p in &order {
         let hint = announced.take().map(|(serial, _)| serial);
         match refresh_from(engine, &zone, &origin, p, force_axfr, hint).await {
-            Ok(()) => return Refreshed::Ok,
+            Ok(times) => return Refreshed::Ok(times),
             Err(e) => {
                 tracing::warn!(zone = %zone.name, primary = %label(p), error = %e, "refresh from primary failed");
                 // Every sentence names its primary, so a zone with several reads clearly.
@@ -135,7 +136,7 @@ async fn refresh_from(
     p: &LinkedPrimary,
     force_axfr: bool,
     announced: Option<u32>,
-) -> Result<(), Failure> {
+) -> Result<Option<(u64, u64)>, Failure> {
     let addr = engine.primary_addr(p).map_err(Failure::Other)?;
     let key = match &p.tsig_key {
         Some(name) => Some(engine.key(name).ok_or_else(|| {
@@ -167,7 +168,7 @@ async fn refresh_from(
                 .await
                 .map_err(Failure::Store)?;
             tracing::info!(zone = %zone.name, primary = %label(p), serial, primary_serial = soa.serial, "zone is up to date");
-            return Ok(());
+            return Ok(None);
         }
         if !newer {
             // Expired, and the primary went back in time: only a full copy will do.
@@ -178,11 +179,11 @@ async fn refresh_from(
     let _slot = engine.primary_slot(addr).acquire_owned().await;
     let first = transfer_once(engine, zone, origin, p, addr, key, request, false).await;
     match first {
-        Ok(TransferEnd::Done) => Ok(()),
+        Ok(TransferEnd::Done(times)) => Ok(times),
         Ok(TransferEnd::NeedAxfr(reason)) => {
             tracing::info!(zone = %zone.name, primary = %label(p), %reason, "falling back from IXFR to AXFR");
             match transfer_once(engine, zone, origin, p, addr, key, Request::Axfr, true).await? {
-                TransferEnd::Done => Ok(()),
+                TransferEnd::Done(times) => Ok(times),
                 TransferEnd::NeedAxfr(reason) => Err(Failure::Other(reason)),
             }
         }
@@ -191,7 +192,8 @@ async fn refresh_from(
 }
 
 enum TransferEnd {
-    Done,
+    /// With the commit and total times of a transfer (ms).
+    Done(Option<(u64, u64)>),
     NeedAxfr(String),
 }
 
@@ -256,7 +258,7 @@ async fn transfer_once(
             let (id, who, s) = (zone.id, label(p), *serial);
             engine.store.call(move |c| zonedata::record_up_to_date(c, id, &who, s)).await.map_err(Failure::Store)?;
             tracing::info!(zone = %zone.name, primary = %label(p), serial = s, "IXFR says the zone is up to date");
-            return Ok(TransferEnd::Done);
+            return Ok(TransferEnd::Done(None));
         }
         Outcome::NeedAxfr { reason } => {
             discard(&engine.store, zone.id, loaded).await;
@@ -347,20 +349,6 @@ async fn transfer_once(
     }
     // Until the new version was served (housekeeping after that not counted).
     let total_ms = elapsed.as_millis() as u64 + commit_ms;
-    let patch = engine
-        .store
-        .call(move |c| {
-            // The summary was written with the commit; add what the commit cost.
-            c.execute(
-                "UPDATE zones SET last_xfr = json_set(last_xfr, '$.commit_ms', ?2, '$.total_ms', ?3) WHERE id = ?1",
-                rusqlite::params![id, commit_ms as i64, total_ms as i64],
-            )?;
-            Ok(())
-        })
-        .await;
-    if let Err(e) = patch {
-        tracing::debug!(zone = %zone.name, error = %e, "cannot add the commit time to the transfer summary");
-    }
     tracing::info!(
         zone = %zone.name,
         primary = %label(p),
@@ -375,7 +363,7 @@ async fn transfer_once(
         total_ms,
         "transfer finished"
     );
-    Ok(TransferEnd::Done)
+    Ok(TransferEnd::Done(Some((commit_ms, total_ms))))
 }
 
 async fn discard(store: &Store, zone_id: i64, loaded: Loaded) {
