@@ -331,18 +331,6 @@ logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; ca
                 "zone \"{z}\" {{ type secondary; primaries {{ 127.0.0.1 port {primary_port}{key}; }}; file \"{z}.db\"; }};\n"
             ));
         }
-        let conf_path = dir.path().join("named.conf");
-        std::fs::write(&conf_path, conf).expect("write named.conf");
-        let log = std::fs::File::create(dir.path().join("named.log")).expect("named log");
-        let child = Command::new(named)
-            .arg("-g")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the BIND secondary");
-        Secondary::new(dir, port, child, "the BIND secondary", "named.log")
+        Secondary::spawn(dir, port, &named, &["-g", "-c"], "named.conf", &conf, "the BIND secondary", "named.log")
     }
 }

@@ -3,7 +3,7 @@
 //! installed (CI installs it).
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::bind::{KEY_NAME, KEY_SECRET};
 
@@ -66,17 +66,6 @@ zone:
         for z in zones {
             conf.push_str(&format!("  - domain: {z}\n"));
         }
-        let conf_path = dir.path().join("knot.conf");
-        std::fs::write(&conf_path, conf).expect("write knot.conf");
-        let log = std::fs::File::create(dir.path().join("knot.log")).expect("knot log");
-        let child = Command::new(path)
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start knotd");
-        Knot::new(dir, port, child, "knotd", "knot.log")
+        Knot::spawn(dir, port, path, &["-c"], "knot.conf", &conf, "knotd", "knot.log")
     }
 }

@@ -2,7 +2,7 @@
 //! own loopback port and directory: its log, the serial it serves, `dig axfr`
 //! of its copy; killed when dropped.
 
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct LocalServer {
@@ -15,7 +15,30 @@ pub struct LocalServer {
 }
 
 impl LocalServer {
-    pub fn new(dir: tempfile::TempDir, port: u16, child: Child, what: &'static str, log_file: &'static str) -> Self {
+    /// Writes `config` to `dir`/`config_file` and runs `program` with `args`
+    /// and the config's path last, its stderr in `dir`/`log_file`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn spawn(
+        dir: tempfile::TempDir,
+        port: u16,
+        program: &std::path::Path,
+        args: &[&str],
+        config_file: &str,
+        config: &str,
+        what: &'static str,
+        log_file: &'static str,
+    ) -> Self {
+        let conf_path = dir.path().join(config_file);
+        std::fs::write(&conf_path, config).unwrap_or_else(|e| panic!("write {config_file}: {e}"));
+        let log = std::fs::File::create(dir.path().join(log_file)).unwrap_or_else(|e| panic!("{log_file}: {e}"));
+        let child = Command::new(program)
+            .args(args)
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
         LocalServer { dir, port, child, what, log_file }
     }
 
