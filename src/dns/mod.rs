@@ -235,8 +235,7 @@ impl DnsServer {
                 return;
             }
             if let Some(reply) = self.handle(&msg, src, true).await {
-                let mut frame = (reply.len() as u16).to_be_bytes().to_vec();
-                frame.extend_from_slice(&reply);
+                let frame = tcp_frame(&reply);
                 if stream.write_all(&frame).await.is_err() {
                     return;
                 }
@@ -272,8 +271,7 @@ impl DnsServer {
                 let signed = match &msg.tsig {
                     Some(t) => {
                         let now = wire::tsig::unix_now();
-                        let lookup =
-                            |n: &wire::Name| self.engine.key(&crate::config::normalize_key_name(&n.to_string()));
+                        let lookup = |n: &wire::Name| self.engine.key_named(n);
                         match wire::tsig::verify_request(lookup, bytes, &msg, now) {
                             Ok(found) => Some(found),
                             Err(e) => {
@@ -313,6 +311,14 @@ impl DnsServer {
             }
         }
     }
+}
+
+/// A message with its TCP length prefix (RFC 1035 §4.2.2).
+fn tcp_frame(msg: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(msg.len() + 2);
+    frame.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    frame.extend_from_slice(msg);
+    frame
 }
 
 /// Whether a message asks for a zone transfer (AXFR or IXFR).

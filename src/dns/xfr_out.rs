@@ -188,8 +188,7 @@ impl DnsServer {
         let signed = match &msg.tsig {
             Some(t) => {
                 let now = tsig::unix_now();
-                let lookup = |n: &Name| self.engine.key(&crate::config::normalize_key_name(&n.to_string()));
-                let found = tsig::verify_request(lookup, bytes, msg, now);
+                let found = tsig::verify_request(|n: &Name| self.engine.key_named(n), bytes, msg, now);
                 match found {
                     Ok((key, mac)) => Some((key, mac)),
                     Err(e) => {
@@ -281,26 +280,39 @@ impl DnsServer {
                 return Err(format!("the NS settings changed at serial {at}, after the client's copy"));
             }
         }
-        let chain = self.engine.store.read(move |c| zonedata::journal_chain(c, zone_id, theirs, ours)).await;
-        let steps = match chain {
-            Ok(Some(steps)) => steps,
-            Ok(None) => return Err(format!("the journal does not reach back from {ours} to {theirs}")),
-            Err(e) => return Err(format!("cannot read the journal: {e}")),
-        };
         let settings = self.engine.settings(zone_id).await.map_err(|e| format!("cannot read the NS settings: {e}"))?;
-        let publish = |records: Vec<Record>| -> Result<Vec<Record>, String> {
-            let mut out = Vec::with_capacity(records.len());
-            for r in records {
-                if let Some(p) = published_form(&view.apex, &r, settings.as_deref())? {
-                    out.push(p);
-                }
-            }
-            Ok(out)
-        };
-        steps
-            .into_iter()
-            .map(|d| Ok(Diff { from: d.from, to: d.to, deleted: publish(d.deleted)?, added: publish(d.added)? }))
-            .collect()
+        let apex = view.apex.clone();
+        // Read and mapped to the published form on the reading thread: a long
+        // journal is work the runtime should not do.
+        let chain = self
+            .engine
+            .store
+            .read(move |c| {
+                let Some(steps) = zonedata::journal_chain(c, zone_id, theirs, ours)? else { return Ok(None) };
+                let publish = |records: Vec<Record>| -> Result<Vec<Record>, String> {
+                    let mut out = Vec::with_capacity(records.len());
+                    for r in records {
+                        if let Some(p) = published_form(&apex, &r, settings.as_deref())? {
+                            out.push(p);
+                        }
+                    }
+                    Ok(out)
+                };
+                Ok(Some(
+                    steps
+                        .into_iter()
+                        .map(|d| {
+                            Ok(Diff { from: d.from, to: d.to, deleted: publish(d.deleted)?, added: publish(d.added)? })
+                        })
+                        .collect::<Result<Vec<_>, String>>(),
+                ))
+            })
+            .await;
+        match chain {
+            Ok(Some(diffs)) => diffs,
+            Ok(None) => Err(format!("the journal does not reach back from {ours} to {theirs}")),
+            Err(e) => Err(format!("cannot read the journal: {e}")),
+        }
     }
 
     /// The view and plan of an allowed transfer, or the error reply.
@@ -387,7 +399,7 @@ impl DnsServer {
             Ok(Prepared { view, signer, .. }) => {
                 let request = Request::of(msg);
                 let mut w = request.writer(true, signer.as_ref().map_or(0, StreamSigner::overhead));
-                if let Some((ttl, soa)) = apex_soa(&view) {
+                if let Some((ttl, soa)) = view.apex_soa().map(|(t, s)| (t, s.to_vec())) {
                     let _ = w.rrset(Section::Answer, view.apex.as_wire(), rtype::SOA, class::IN, ttl, [soa.as_slice()]);
                 }
                 let mut out = w.finish();
@@ -401,9 +413,7 @@ impl DnsServer {
 }
 
 async fn write_frame(stream: &mut TcpStream, reply: &[u8]) -> bool {
-    let mut frame = Vec::with_capacity(reply.len() + 2);
-    frame.extend_from_slice(&(reply.len() as u16).to_be_bytes());
-    frame.extend_from_slice(reply);
+    let frame = super::tcp_frame(reply);
     matches!(tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await, Ok(Ok(())))
 }
 
@@ -431,12 +441,6 @@ impl Request {
         w.reserve(tsig_room);
         w
     }
-}
-
-/// The apex SOA's TTL and RDATA.
-fn apex_soa(view: &ZoneView) -> Option<(u32, Vec<u8>)> {
-    let set = view.names.get(view.apex_key.as_bytes())?.get(rtype::SOA)?;
-    Some((set.ttl, set.rdatas().next()?.to_vec()))
 }
 
 /// The messages of one transfer, as they fill up.
@@ -485,9 +489,7 @@ impl Producer<'_> {
         if let Some(s) = &mut self.signer {
             s.sign(&mut msg, tsig::unix_now()).map_err(|e| format!("cannot sign: {e}"))?;
         }
-        let mut frame = Vec::with_capacity(msg.len() + 2);
-        frame.extend_from_slice(&(msg.len() as u16).to_be_bytes());
-        frame.extend_from_slice(&msg);
+        let frame = super::tcp_frame(&msg);
         self.sent.messages += 1;
         self.tx.blocking_send(frame).map_err(|_| "the client went away".to_string())
     }
@@ -503,7 +505,7 @@ fn produce(
 ) -> Result<Sent, String> {
     let room = signer.as_ref().map_or(0, StreamSigner::overhead);
     let mut p = Producer { request, signer, tx, writer: request.writer(true, room), sent: Sent::default() };
-    let (soa_ttl, soa) = apex_soa(view).ok_or("the zone has no SOA")?;
+    let (soa_ttl, soa) = view.apex_soa().map(|(t, s)| (t, s.to_vec())).ok_or("the zone has no SOA")?;
     let apex = view.apex.as_wire();
     p.record(apex, rtype::SOA, soa_ttl, &soa)?;
     match plan {

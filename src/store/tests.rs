@@ -159,3 +159,13 @@ mod zone_data {
         assert_eq!(serial, 7);
     }
 }
+
+#[test]
+fn a_journal_chain_is_found_only_when_unbroken() {
+    use super::zonedata::chain_span;
+    let steps = [(1, 2), (2, 3), (3, 5), (7, 8)];
+    assert_eq!(chain_span(steps, 1, 5), Some((0, 3)));
+    assert_eq!(chain_span(steps, 2, 3), Some((1, 1)));
+    assert_eq!(chain_span(steps, 3, 8), None, "5 → 7 is missing");
+    assert_eq!(chain_span(steps, 4, 5), None, "no step starts at 4");
+}

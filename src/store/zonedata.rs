@@ -437,6 +437,27 @@ fn decode_diff(blob: &[u8]) -> Result<(Vec<Record>, Vec<Record>), StoreError> {
     Ok((deleted, added))
 }
 
+/// Where an unbroken chain of steps (serial from, serial to), oldest first,
+/// leads from serial `from` to serial `to`: the index of its first step and
+/// how many steps it has. Shared by the zones' journal and the catalog's.
+pub fn chain_span(steps: impl IntoIterator<Item = (u32, u32)>, from: u32, to: u32) -> Option<(usize, usize)> {
+    let mut start = None;
+    let mut at = from;
+    for (i, (f, t)) in steps.into_iter().enumerate() {
+        match start {
+            None if f == from => start = Some(i),
+            None => continue,
+            Some(_) if f != at => return None,
+            Some(_) => {}
+        }
+        at = t;
+        if at == to {
+            return start.map(|s| (s, i + 1 - s));
+        }
+    }
+    None
+}
+
 /// The journal's steps from serial `from` to serial `to`, in order, if the
 /// journal holds an unbroken chain between them (for an IXFR out).
 pub fn journal_chain(conn: &Connection, zone_id: i64, from: u32, to: u32) -> Result<Option<Vec<Diff>>, StoreError> {
@@ -444,25 +465,11 @@ pub fn journal_chain(conn: &Connection, zone_id: i64, from: u32, to: u32) -> Res
         conn.prepare_cached("SELECT id, serial_from, serial_to FROM zone_journal WHERE zone_id = ?1 ORDER BY id")?;
     let steps: Vec<(i64, u32, u32)> =
         stmt.query_map([zone_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
-    let Some(start) = steps.iter().position(|s| s.1 == from) else { return Ok(None) };
-    let mut chain = Vec::new();
-    let mut at = from;
-    for s in &steps[start..] {
-        if s.1 != at {
-            return Ok(None);
-        }
-        chain.push(*s);
-        at = s.2;
-        if at == to {
-            break;
-        }
-    }
-    if at != to {
-        return Ok(None);
-    }
+    let Some((start, len)) = chain_span(steps.iter().map(|s| (s.1, s.2)), from, to) else { return Ok(None) };
+    let chain = &steps[start..start + len];
     let mut blob = conn.prepare_cached("SELECT diff FROM zone_journal WHERE id = ?1")?;
     let mut out = Vec::with_capacity(chain.len());
-    for (id, from, to) in chain {
+    for &(id, from, to) in chain {
         let bytes: Vec<u8> = blob.query_row([id], |r| r.get(0))?;
         let (deleted, added) = decode_diff(&bytes)?;
         out.push(Diff { from, to, deleted, added });

@@ -134,6 +134,12 @@ impl ZoneView {
         ZoneView { apex, apex_key, serial, names: raw.clone(), raw, nsec3, nsec3param }
     }
 
+    /// The published apex SOA: its TTL and RDATA.
+    pub fn apex_soa(&self) -> Option<(u32, &[u8])> {
+        let set = self.names.get(self.apex_key.as_bytes())?.get(rtype::SOA)?;
+        Some((set.ttl, set.rdatas().next()?))
+    }
+
     /// The primary's records at `name` (without the NS settings).
     pub fn raw_node(&self, name: &Name) -> Option<NodeBuf> {
         self.raw.get(Key::from_wire(name.as_wire()).as_bytes()).map(NodeBuf::decode)

@@ -111,6 +111,11 @@ impl Engine {
         self.keys.get(name)
     }
 
+    /// The configured key a received TSIG names (any case, trailing dot or not).
+    pub(crate) fn key_named(&self, name: &crate::wire::Name) -> Option<&TsigKey> {
+        self.key(&crate::config::normalize_key_name(&name.to_string()))
+    }
+
     pub(super) fn transfer_options(&self) -> TransferOptions {
         let t = &self.config.transfer;
         TransferOptions {

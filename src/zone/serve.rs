@@ -24,9 +24,8 @@ const INLINE_DIFF_RECORDS: usize = 2000;
 
 /// What a NOTIFY of `view` announces: its apex SOA.
 fn announced(view: &ZoneView) -> Option<Announced> {
-    let set = view.names.get(view.apex_key.as_bytes())?.get(crate::wire::rtype::SOA)?;
-    let soa = set.rdatas().next()?.to_vec();
-    Some(Announced { apex: view.apex.clone(), serial: view.serial, ttl: set.ttl, soa })
+    let (ttl, soa) = view.apex_soa()?;
+    Some(Announced { apex: view.apex.clone(), serial: view.serial, ttl, soa: soa.to_vec() })
 }
 
 /// The next view of a zone, built ahead of its commit.
