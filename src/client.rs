@@ -50,6 +50,9 @@ impl std::error::Error for ClientError {}
 pub struct Response {
     pub status: u16,
     pub body: Value,
+    /// The store work the request caused (`X-Store-Steps`: SQLite
+    /// virtual-machine steps, to the nearest 16), when the server reports it.
+    pub store_steps: Option<u64>,
 }
 
 impl Response {
@@ -139,11 +142,12 @@ where
     });
     let resp = sender.send_request(req).await.map_err(|e| ClientError::Http(e.to_string()))?;
     let status = resp.status().as_u16();
+    let store_steps = resp.headers().get("x-store-steps").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let bytes = resp.into_body().collect().await.map_err(|e| ClientError::Http(e.to_string()))?.to_bytes();
     let body = if bytes.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
-    Ok(Response { status, body })
+    Ok(Response { status, body, store_steps })
 }

@@ -363,3 +363,50 @@ async fn the_outbound_policy_refuses_outside_primaries_and_never_contacts_one_st
     assert!(r.body["message"].as_str().is_some_and(|m| m.contains("refused by the outbound address policy")));
     assert!(!d.log().contains("transfer started"), "no transfer was attempted:\n{}", d.log());
 }
+
+/// The store work of one request, as the daemon reports it (`X-Store-Steps`).
+async fn steps(d: &Daemon, method: &str, path: &str, body: Option<Value>) -> (u64, Value) {
+    let r = d.call(method, path, body).await;
+    assert!(r.is_success(), "{method} {path}: {} {:?}", r.status, r.body);
+    (r.store_steps.expect("the daemon reports X-Store-Steps"), r.body)
+}
+
+#[tokio::test]
+async fn a_request_costs_the_same_with_2000_zones_as_with_10() {
+    let d = Daemon::start("").await;
+    // Nothing listens on this port: the refreshes that links start fail at once.
+    let body = json!({ "name": "p", "ip": "127.0.0.1", "port": common::free_port() });
+    let r = d.call("POST", PRIMARIES, Some(body)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let mut early = Vec::new();
+    let mut late = Vec::new();
+    for i in 0..2000 {
+        let zone = format!("z{i:04}.example");
+        let (create, _) = steps(&d, "POST", "/v2/1/secondary_dns/zones", Some(json!({ "name": zone }))).await;
+        let (link, p) = steps(&d, "PUT", &format!("{PRIMARIES}/p/link"), Some(json!({ "zone": zone }))).await;
+        assert_eq!(p["data"]["linked_secondary_zones"].as_array().map(Vec::len), Some(i + 1));
+        if (10..20).contains(&i) || (1990..2000).contains(&i) {
+            let (show, _) = steps(&d, "GET", &format!("/v2/1/zones/{zone}"), None).await;
+            let (primary, _) = steps(&d, "GET", &format!("{PRIMARIES}/p"), None).await;
+            let (unlink, _) = steps(&d, "PUT", &format!("{PRIMARIES}/p/unlink"), Some(json!({ "zone": zone }))).await;
+            let (relink, _) = steps(&d, "PUT", &format!("{PRIMARIES}/p/link"), Some(json!({ "zone": zone }))).await;
+            let costs = [create, link, show, primary, unlink, relink];
+            if i < 20 {
+                early.push(costs)
+            } else {
+                late.push(costs)
+            }
+        }
+    }
+    let (delete_late, _) = steps(&d, "DELETE", "/v2/1/domains/z1995.example", None).await;
+    let (delete_early, _) = steps(&d, "DELETE", "/v2/1/domains/z0015.example", None).await;
+    let names = ["create", "link", "show", "primary show", "unlink", "link again"];
+    for (k, name) in names.iter().enumerate() {
+        let at = |v: &Vec<[u64; 6]>| v.iter().map(|c| c[k]).max().unwrap_or(0);
+        let (e, l) = (at(&early), at(&late));
+        // A cost that grew with the zones would be 100 times larger at
+        // 2,000 than at 10-20 (the counter moves in 16s).
+        assert!(l <= e + e / 4 + 32, "{name}: {e} SQLite steps with 10-20 zones, {l} with 2,000");
+    }
+    assert!(delete_late <= delete_early + delete_early / 4 + 32, "delete: {delete_early} vs {delete_late}");
+}

@@ -166,13 +166,33 @@ pub fn router(app: App) -> Router {
 
 /// The router of the Unix socket: every account.
 pub fn unix_router(app: App) -> Router {
-    router(app).layer(Extension(Access::All))
+    router(app).layer(Extension(Access::All)).layer(axum::middleware::from_fn(report_cost))
 }
 
 /// The router of the TCP listener: a bearer token per request.
 pub fn tcp_router(app: App) -> Router {
     let tokens: Arc<Vec<Token>> = Arc::new(app.config.tokens.clone());
-    router(app).layer(axum::middleware::from_fn_with_state(tokens, authenticate))
+    router(app)
+        .layer(axum::middleware::from_fn_with_state(tokens, authenticate))
+        .layer(axum::middleware::from_fn(report_cost))
+}
+
+/// Adds what the request cost the store to its response: `X-Store-Steps`
+/// (SQLite virtual-machine steps, to the nearest 16) and `Server-Timing: store;dur=`
+/// (milliseconds on the store threads). The figures are the request's own, so
+/// they say nothing of other accounts; they show whether a request's cost
+/// grows with the number of zones (tests check it).
+async fn report_cost(req: Request, next: Next) -> Response {
+    let cost = Arc::new(crate::store::Cost::default());
+    let mut resp = crate::store::TASK_COST.scope(cost.clone(), next.run(req)).await;
+    let steps = cost.steps.load(std::sync::atomic::Ordering::Relaxed);
+    let micros = cost.micros.load(std::sync::atomic::Ordering::Relaxed);
+    let headers = resp.headers_mut();
+    headers.insert("x-store-steps", header::HeaderValue::from(steps));
+    if let Ok(v) = header::HeaderValue::from_str(&format!("store;dur={:.3}", micros as f64 / 1000.0)) {
+        headers.insert("server-timing", v);
+    }
+    resp
 }
 
 async fn authenticate(State(tokens): State<Arc<Vec<Token>>>, mut req: Request, next: Next) -> Response {

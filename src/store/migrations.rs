@@ -178,6 +178,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (zone_id, position)
     );
     "#,
+    // 9: a link carries its zone's name (zone names never change), so the
+    // zones linked to a primary are one range of a covering index, in name
+    // order, without a join or a sort (store::links builds its index from it).
+    r#"
+    ALTER TABLE zone_primaries ADD COLUMN zone_name TEXT NOT NULL DEFAULT '';
+    UPDATE zone_primaries SET zone_name = (SELECT name FROM zones WHERE zones.id = zone_primaries.zone_id);
+    DROP INDEX zone_primaries_primary;
+    CREATE INDEX zone_primaries_by_primary ON zone_primaries (primary_id, zone_name);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::links::{self, ZoneList};
 use super::{now_secs, Page, Sort, StoreError};
 
 /// A primary server as stored, with the names of the zones linked to it.
@@ -14,7 +15,7 @@ pub struct Primary {
     pub port: u16,
     pub tsig_key: Option<String>,
     pub notify_requires_tsig: bool,
-    pub linked_zones: Vec<String>,
+    pub linked_zones: ZoneList,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -40,17 +41,14 @@ fn from_row(row: &Row) -> rusqlite::Result<Primary> {
         port: row.get(4)?,
         tsig_key: row.get(5)?,
         notify_requires_tsig: row.get(8)?,
-        linked_zones: Vec::new(),
+        linked_zones: ZoneList::default(),
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
     })
 }
 
 fn with_links(conn: &Connection, mut p: Primary) -> Result<Primary, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT z.name FROM zone_primaries zp JOIN zones z ON z.id = zp.zone_id WHERE zp.primary_id = ?1 ORDER BY z.name",
-    )?;
-    p.linked_zones = stmt.query_map([p.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    p.linked_zones = links::linked_zones(conn, p.id)?;
     Ok(p)
 }
 
@@ -84,36 +82,29 @@ pub fn create(conn: &mut Connection, account: i64, new: NewPrimary) -> Result<Pr
     Ok(p)
 }
 
-fn get_by_id(conn: &Connection, account: i64, id: i64) -> Result<Primary, StoreError> {
-    let p = conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM primaries WHERE account_id = ?1 AND id = ?2"),
-            params![account, id],
-            from_row,
-        )
-        .optional()?
-        .ok_or_else(|| not_found(&id.to_string()))?;
-    with_links(conn, p)
+/// A primary by id or, when `key` is not a number, by name (what
+/// `secondaryctl` lets people type), without its links.
+fn get_bare(conn: &Connection, account: i64, key: &str) -> Result<Primary, StoreError> {
+    let found = match key.parse::<i64>() {
+        Ok(id) => conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM primaries WHERE account_id = ?1 AND id = ?2"))?
+            .query_row(params![account, id], from_row)
+            .optional()?,
+        Err(_) => conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM primaries WHERE account_id = ?1 AND name = ?2"))?
+            .query_row(params![account, key], from_row)
+            .optional()?,
+    };
+    found.ok_or_else(|| not_found(key))
 }
 
-/// Finds a primary by id or, when `key` is not a number, by name (what
-/// `secondaryctl` lets people type).
+fn get_by_id(conn: &Connection, account: i64, id: i64) -> Result<Primary, StoreError> {
+    with_links(conn, get_bare(conn, account, &id.to_string())?)
+}
+
+/// Finds a primary by id or, when `key` is not a number, by name.
 pub fn get(conn: &Connection, account: i64, key: &str) -> Result<Primary, StoreError> {
-    if let Ok(id) = key.parse::<i64>() {
-        return get_by_id(conn, account, id).map_err(|e| match e {
-            StoreError::NotFound { .. } => not_found(key),
-            other => other,
-        });
-    }
-    let p = conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM primaries WHERE account_id = ?1 AND name = ?2"),
-            params![account, key],
-            from_row,
-        )
-        .optional()?
-        .ok_or_else(|| not_found(key))?;
-    with_links(conn, p)
+    with_links(conn, get_bare(conn, account, key)?)
 }
 
 pub fn list(conn: &Connection, account: i64, sort: Sort, page: Page) -> Result<(Vec<Primary>, u64), StoreError> {
@@ -153,39 +144,41 @@ fn zone_of_account(conn: &Connection, account: i64, zone: &str) -> Result<i64, S
 /// Links a zone to a primary, after the zone's existing primaries.
 pub fn link(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<Primary, StoreError> {
     let tx = super::write_tx(conn)?;
-    let p = get(&tx, account, key)?;
+    let p = get_bare(&tx, account, key)?;
     let zone_id = zone_of_account(&tx, account, zone)?;
-    if p.linked_zones.iter().any(|z| z == zone) {
+    let linked = tx
+        .prepare_cached("SELECT 1 FROM zone_primaries WHERE zone_id = ?1 AND primary_id = ?2")?
+        .exists(params![zone_id, p.id])?;
+    if linked {
         return Err(StoreError::Invalid {
             field: "zone",
             message: format!("`{zone}` is already linked to primary server `{}`", p.name),
         });
     }
-    tx.execute(
-        "INSERT INTO zone_primaries (zone_id, primary_id, position)
-         VALUES (?1, ?2, (SELECT coalesce(max(position), 0) + 1 FROM zone_primaries WHERE zone_id = ?1))",
-        params![zone_id, p.id],
-    )?;
-    tx.execute("UPDATE zones SET updated_at = ?2 WHERE id = ?1", params![zone_id, now_secs()])?;
-    let p = get_by_id(&tx, account, p.id)?;
+    tx.prepare_cached(
+        "INSERT INTO zone_primaries (zone_id, primary_id, position, zone_name)
+         VALUES (?1, ?2, (SELECT coalesce(max(position), 0) + 1 FROM zone_primaries WHERE zone_id = ?1), ?3)",
+    )?
+    .execute(params![zone_id, p.id, zone])?;
+    tx.prepare_cached("UPDATE zones SET updated_at = ?2 WHERE id = ?1")?.execute(params![zone_id, now_secs()])?;
     tx.commit()?;
-    Ok(p)
+    with_links(conn, p)
 }
 
 pub fn unlink(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<Primary, StoreError> {
     let tx = super::write_tx(conn)?;
-    let p = get(&tx, account, key)?;
+    let p = get_bare(&tx, account, key)?;
     let zone_id = zone_of_account(&tx, account, zone)?;
-    let removed =
-        tx.execute("DELETE FROM zone_primaries WHERE zone_id = ?1 AND primary_id = ?2", params![zone_id, p.id])?;
+    let removed = tx
+        .prepare_cached("DELETE FROM zone_primaries WHERE zone_id = ?1 AND primary_id = ?2")?
+        .execute(params![zone_id, p.id])?;
     if removed == 0 {
         return Err(StoreError::Invalid {
             field: "zone",
             message: format!("`{zone}` is not linked to primary server `{}`", p.name),
         });
     }
-    tx.execute("UPDATE zones SET updated_at = ?2 WHERE id = ?1", params![zone_id, now_secs()])?;
-    let p = get_by_id(&tx, account, p.id)?;
+    tx.prepare_cached("UPDATE zones SET updated_at = ?2 WHERE id = ?1")?.execute(params![zone_id, now_secs()])?;
     tx.commit()?;
-    Ok(p)
+    with_links(conn, p)
 }

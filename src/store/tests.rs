@@ -5,6 +5,7 @@ fn db() -> Connection {
     let mut conn = Connection::open_in_memory().expect("in-memory db");
     conn.pragma_update(None, "foreign_keys", "ON").expect("pragma");
     migrations::migrate(&mut conn).expect("migrate");
+    links::install(&mut conn).expect("links index");
     conn
 }
 
@@ -22,7 +23,7 @@ fn links_keep_their_order_and_show_on_both_sides() {
     zones::create(&mut c, 1, "example.com", false).expect("zone");
     primaries::link(&mut c, 1, &b.id.to_string(), "example.com").expect("link b");
     let linked = primaries::link(&mut c, 1, "a", "example.com").expect("link a by name");
-    assert_eq!(linked.linked_zones, vec!["example.com".to_string()]);
+    assert_eq!(linked.linked_zones.names(), vec!["example.com".to_string()]);
     let z = zones::get(&c, 1, "example.com").expect("zone");
     assert_eq!(z.primaries.iter().map(|p| p.id).collect::<Vec<_>>(), vec![b.id, a.id]);
     let again = primaries::link(&mut c, 1, "a", "example.com").expect_err("linked twice");
@@ -168,4 +169,62 @@ fn a_journal_chain_is_found_only_when_unbroken() {
     assert_eq!(chain_span(steps, 2, 3), Some((1, 1)));
     assert_eq!(chain_span(steps, 3, 8), None, "5 → 7 is missing");
     assert_eq!(chain_span(steps, 4, 5), None, "no step starts at 4");
+}
+
+/// The link index against the table, for one primary.
+fn linked_in_table(c: &Connection, primary: i64) -> Vec<String> {
+    let mut stmt = c
+        .prepare(
+            "SELECT z.name FROM zone_primaries zp JOIN zones z ON z.id = zp.zone_id WHERE zp.primary_id = ?1
+             ORDER BY z.name",
+        )
+        .expect("prepare");
+    stmt.query_map([primary], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+}
+
+#[test]
+fn the_link_index_follows_every_change_to_the_links() {
+    let mut c = db();
+    let a = primaries::create(&mut c, 1, primary("a")).expect("a");
+    let b = primaries::create(&mut c, 1, primary("b")).expect("b");
+    for z in ["c.example", "a.example", "b.example", "d.example"] {
+        zones::create(&mut c, 1, z, false).expect("zone");
+        primaries::link(&mut c, 1, "a", z).expect("link a");
+    }
+    primaries::link(&mut c, 1, "b", "b.example").expect("link b");
+    let check = |c: &Connection| {
+        for p in [a.id, b.id] {
+            assert_eq!(links::linked_zones(c, p).expect("index").names(), linked_in_table(c, p), "primary {p}");
+        }
+    };
+    check(&c);
+    assert_eq!(
+        primaries::get(&c, 1, "a").expect("a").linked_zones.as_json(),
+        r#"["a.example","b.example","c.example","d.example"]"#
+    );
+    // Unlink; delete a zone (the links go by cascade); a failed link changes nothing.
+    primaries::unlink(&mut c, 1, "a", "c.example").expect("unlink");
+    zones::delete(&mut c, 1, "b.example").expect("delete zone");
+    assert!(primaries::link(&mut c, 1, "a", "a.example").is_err(), "linked twice");
+    check(&c);
+    assert_eq!(primaries::get(&c, 1, "a").expect("a").linked_zones.names(), vec!["a.example", "d.example"]);
+    assert!(primaries::get(&c, 1, "b").expect("b").linked_zones.names().is_empty());
+    // A rolled-back transaction leaves the index as it was.
+    {
+        let tx = c.transaction().expect("tx");
+        tx.execute(
+            "INSERT INTO zone_primaries (zone_id, primary_id, position, zone_name)
+             SELECT id, ?1, 9, name FROM zones WHERE name = 'd.example'",
+            [b.id],
+        )
+        .expect("insert");
+        // Inside the transaction, the index shows its own change.
+        assert_eq!(links::linked_zones(&tx, b.id).expect("index").names(), vec!["d.example"]);
+        tx.rollback().expect("rollback");
+    }
+    check(&c);
+    // Deleting the primary drops its links from the index too.
+    primaries::delete(&mut c, 1, "a").expect("delete primary");
+    assert_eq!(links::linked_zones(&c, a.id).expect("index").as_json(), "[]");
+    check(&c);
 }

@@ -333,8 +333,8 @@ pub fn reconcile_members(
         let id = tx.last_insert_rowid();
         for (position, p) in cat.primaries.iter().enumerate() {
             tx.execute(
-                "INSERT INTO zone_primaries (zone_id, primary_id, position) VALUES (?1, ?2, ?3)",
-                params![id, p.id, position as i64 + 1],
+                "INSERT INTO zone_primaries (zone_id, primary_id, position, zone_name) VALUES (?1, ?2, ?3, ?4)",
+                params![id, p.id, position as i64 + 1, name],
             )?;
         }
         out.created.push((id, name.clone()));
