@@ -69,10 +69,62 @@ struct Entry {
     again: Option<(Priority, bool)>,
 }
 
+/// Every pending event, a time-ordered set per priority.
+#[derive(Default)]
+struct Timeline {
+    /// Indexed by `Priority as usize`: (due time, kind, zone).
+    sets: [BTreeSet<(Instant, Kind, ZoneId)>; 2],
+}
+
+impl Timeline {
+    fn insert(&mut self, (priority, at, kind, zone): (Priority, Instant, Kind, ZoneId)) {
+        self.sets[priority as usize].insert((at, kind, zone));
+    }
+
+    fn remove(&mut self, (priority, at, kind, zone): &(Priority, Instant, Kind, ZoneId)) {
+        self.sets[*priority as usize].remove(&(*at, *kind, *zone));
+    }
+
+    fn len(&self) -> usize {
+        self.sets.iter().map(BTreeSet::len).sum()
+    }
+
+    /// Events due at `now`.
+    fn due(&self, now: Instant) -> usize {
+        self.sets.iter().map(|s| s.iter().take_while(|(at, ..)| *at <= now).count()).sum()
+    }
+
+    /// The most urgent event, then the earliest, of a zone that is `ready`:
+    /// among those due at `due` when given (the next to run), or of all (the
+    /// next to wake for). Skips only the events of zones not ready.
+    fn first_ready(
+        &self,
+        ready: impl Fn(ZoneId) -> bool,
+        due: Option<Instant>,
+    ) -> Option<(Priority, Instant, Kind, ZoneId)> {
+        let firsts = [Priority::Urgent, Priority::Routine].into_iter().filter_map(|priority| {
+            self.sets[priority as usize]
+                .iter()
+                .take_while(|(at, ..)| due.is_none_or(|now| *at <= now))
+                .find(|(.., zone)| ready(*zone))
+                .map(|&(at, kind, zone)| (priority, at, kind, zone))
+        });
+        match due {
+            // Due now: the first priority that has one wins.
+            Some(_) => firsts.into_iter().next(),
+            // To wake for: the earliest of any priority.
+            None => firsts.min_by_key(|(_, at, ..)| *at),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    /// (due time, priority, zone, kind): the timeline the loop walks.
-    timeline: BTreeSet<(Instant, Priority, ZoneId, Kind)>,
+    /// (priority, due time, kind, zone): the timeline the loop walks. Priority
+    /// first, so the most urgent due event is the first due one of a priority,
+    /// found without walking every due event (at 10,000 zones due at once,
+    /// that walk made each pick cost 10,000 steps).
+    timeline: Timeline,
     entries: HashMap<ZoneId, Entry>,
     running: usize,
     /// The most events ever running at once (status: proves the limit holds).
@@ -138,7 +190,7 @@ impl Scheduler {
         }
         let merged = match e.refresh {
             Some(old) => {
-                timeline.remove(&(old.at, old.priority, zone, Kind::Refresh));
+                timeline.remove(&(old.priority, old.at, Kind::Refresh, zone));
                 Pending {
                     at: old.at.min(at),
                     priority: old.priority.min(priority),
@@ -147,7 +199,7 @@ impl Scheduler {
             }
             None => Pending { at, priority, force_axfr },
         };
-        timeline.insert((merged.at, merged.priority, zone, Kind::Refresh));
+        timeline.insert((merged.priority, merged.at, Kind::Refresh, zone));
         e.refresh = Some(merged);
         drop(st);
         self.wake.notify_one();
@@ -165,17 +217,17 @@ impl Scheduler {
         let State { timeline, entries, .. } = st;
         let e = entries.entry(zone).or_default();
         if let Some(old) = e.refresh.take() {
-            timeline.remove(&(old.at, old.priority, zone, Kind::Refresh));
+            timeline.remove(&(old.priority, old.at, Kind::Refresh, zone));
         }
         if let Some(old) = e.expire.take() {
-            timeline.remove(&(old, Priority::Routine, zone, Kind::Expire));
+            timeline.remove(&(Priority::Routine, old, Kind::Expire, zone));
         }
         if let Some(at) = plan.refresh_at {
-            timeline.insert((at, Priority::Routine, zone, Kind::Refresh));
+            timeline.insert((Priority::Routine, at, Kind::Refresh, zone));
             e.refresh = Some(Pending { at, priority: Priority::Routine, force_axfr: false });
         }
         if let Some(at) = plan.expire_at {
-            timeline.insert((at, Priority::Routine, zone, Kind::Expire));
+            timeline.insert((Priority::Routine, at, Kind::Expire, zone));
             e.expire = Some(at);
         }
     }
@@ -186,10 +238,10 @@ impl Scheduler {
         let State { timeline, entries, .. } = &mut *st;
         if let Some(e) = entries.get_mut(&zone) {
             if let Some(old) = e.refresh.take() {
-                timeline.remove(&(old.at, old.priority, zone, Kind::Refresh));
+                timeline.remove(&(old.priority, old.at, Kind::Refresh, zone));
             }
             if let Some(old) = e.expire.take() {
-                timeline.remove(&(old, Priority::Routine, zone, Kind::Expire));
+                timeline.remove(&(Priority::Routine, old, Kind::Expire, zone));
             }
             e.again = None;
             if !e.running {
@@ -214,7 +266,7 @@ impl Scheduler {
     pub fn counts(&self) -> Counts {
         let st = self.lock();
         let now = Instant::now();
-        let waiting = st.timeline.iter().take_while(|(at, ..)| *at <= now).count();
+        let waiting = st.timeline.due(now);
         Counts {
             running: st.running,
             peak_running: st.peak,
@@ -228,15 +280,11 @@ impl Scheduler {
     fn pop_due(&self, now: Instant) -> Option<(ZoneId, Event)> {
         let mut st = self.lock();
         let State { timeline, entries, running, peak } = &mut *st;
-        // Due events, urgent first, then by time.
-        let pick = timeline
-            .iter()
-            .take_while(|(at, ..)| *at <= now)
-            .filter(|(_, _, zone, _)| entries.get(zone).is_some_and(|e| !e.running))
-            .min_by_key(|(at, prio, _, kind)| (*prio, *at, *kind))
-            .copied()?;
+        // Due events, urgent first, then by time; a priority's due events are
+        // the start of its set, and only running zones are skipped.
+        let pick = timeline.first_ready(|zone| entries.get(&zone).is_some_and(|e| !e.running), Some(now))?;
         timeline.remove(&pick);
-        let (_, _, zone, kind) = pick;
+        let (_, _, kind, zone) = pick;
         let e = entries.entry(zone).or_default();
         let event = match kind {
             Kind::Refresh => Event::Refresh { force_axfr: e.refresh.take().is_some_and(|p| p.force_axfr) },
@@ -255,7 +303,7 @@ impl Scheduler {
     /// events wait for [`Scheduler::finished`], which wakes the loop).
     fn next_wake(&self) -> Option<Instant> {
         let st = self.lock();
-        st.timeline.iter().find(|(_, _, zone, _)| st.entries.get(zone).is_some_and(|e| !e.running)).map(|(at, ..)| *at)
+        st.timeline.first_ready(|zone| st.entries.get(&zone).is_some_and(|e| !e.running), None).map(|(_, at, ..)| at)
     }
 
     fn finished(&self, zone: ZoneId, plan: Plan) {
