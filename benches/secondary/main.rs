@@ -995,7 +995,8 @@ async fn wait_all(s: &mut Server, names: &[String], from: Instant, limit: Durati
         // server it measures. Near the end every pending zone is asked each
         // round.
         cursor = if cursor >= pending.len() { 0 } else { cursor };
-        let ask: Vec<usize> = pending.iter().cycle().skip(cursor).take(POLL_BATCH.min(pending.len())).copied().collect();
+        let ask: Vec<usize> =
+            pending.iter().cycle().skip(cursor).take(POLL_BATCH.min(pending.len())).copied().collect();
         cursor += ask.len();
         let done = s.loaded(&dns_names, &ask).await?;
         if !done.is_empty() {

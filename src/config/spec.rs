@@ -278,14 +278,17 @@ pub fn default_max_records() -> u64 {
 pub fn default_max_bytes() -> u64 {
     1 << 30
 }
+/// See etc/secondaryd.toml: what a primary sees at these defaults is in the
+/// README ("What a primary sees").
 pub fn default_concurrency() -> u64 {
+    50
+}
+/// BIND's `transfers-out` (what a BIND primary serves at once) is 10.
+pub fn default_per_primary() -> u64 {
     10
 }
-pub fn default_per_primary() -> u64 {
-    2
-}
 pub fn default_soa_queries_per_second() -> u64 {
-    20
+    100
 }
 /// BIND's `min-refresh-time` (300 s) and `max-refresh-time` (4 weeks).
 pub fn default_refresh_min() -> u64 {

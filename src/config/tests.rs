@@ -12,7 +12,8 @@ fn an_empty_file_gives_the_documented_production_defaults() {
     assert_eq!(c.store_path, Path::new("/var/lib/secondaryd/secondaryd.db"));
     assert_eq!(c.control_socket, Path::new("/run/secondaryd/control.sock"));
     assert_eq!(c.dns_listen.len(), 2);
-    assert_eq!(c.transfer.concurrency, 10);
+    assert_eq!(c.transfer.concurrency, 50);
+    assert_eq!(c.transfer.per_primary, 10);
     assert_eq!(c.transfer.refresh_min.as_secs(), 300);
     assert!(c.control_listen.is_none());
 }

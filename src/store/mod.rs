@@ -128,6 +128,9 @@ pub fn connect(path: &Path) -> Result<Connection, StoreError> {
     // 32 MiB of page cache (SQLite's sorter for CREATE INDEX uses as much
     // before it spills to temporary files).
     conn.pragma_update(None, "cache_size", -32768)?;
+    // Room for every statement the writer runs on the refresh path (the
+    // default of 16 would re-prepare some on each zone).
+    conn.set_prepared_statement_cache_capacity(64);
     conn.progress_handler(
         PROGRESS_STEPS,
         Some(|| {

@@ -195,13 +195,17 @@ pub fn ids_of_account(conn: &Connection, account: i64) -> Result<Vec<(i64, Strin
 
 /// A zone by id alone (the zone handler's view), with its primaries.
 pub fn by_id(conn: &Connection, id: i64) -> Result<Zone, StoreError> {
-    // Cached statements: these two run on the NOTIFY → refresh path.
-    let z = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM zones WHERE id = ?1"))?
+    with_primaries(conn, by_id_without_primaries(conn, id)?)
+}
+
+/// A zone by id, its `primaries` left empty: the status after a refresh
+/// (one query, where [`by_id`] takes two).
+pub fn by_id_without_primaries(conn: &Connection, id: i64) -> Result<Zone, StoreError> {
+    // Cached statements: these run on the NOTIFY → refresh path.
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM zones WHERE id = ?1"))?
         .query_row([id], from_row)
         .optional()?
-        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: id.to_string() })?;
-    with_primaries(conn, z)
+        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: id.to_string() })
 }
 
 /// A zone by name in any account (NOTIFY does not know accounts).

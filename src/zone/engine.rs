@@ -251,12 +251,12 @@ impl Engine {
                 zonedata::record_attempt(&tx, zone, started_at)?;
                 if let Some((commit_ms, total_ms)) = times {
                     // The summary was written with the commit; add what the commit cost.
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE zones SET last_xfr = json_set(last_xfr, '$.commit_ms', ?2, '$.total_ms', ?3) WHERE id = ?1",
-                        rusqlite::params![zone, commit_ms as i64, total_ms as i64],
-                    )?;
+                    )?
+                    .execute(rusqlite::params![zone, commit_ms as i64, total_ms as i64])?;
                 }
-                let z = zones::by_id(&tx, zone)?;
+                let z = zones::by_id_without_primaries(&tx, zone)?;
                 let now = now_secs();
                 let st = &z.status;
                 let (next, expires, backoff) = if ok {

@@ -70,7 +70,9 @@ fn addr_text(p: &LinkedPrimary) -> String {
 /// after it ends (`Engine::after_refresh`), so that nothing but one read stands
 /// between a NOTIFY and the transfer.
 pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool, notice: Option<Notified>) -> Refreshed {
-    let loaded = engine.store.call(move |c| zones::by_id(c, zone_id)).await;
+    // On the reading connection: at 10,000 zones loading at once, the writer
+    // has enough to do.
+    let loaded = engine.store.read(move |c| zones::by_id(c, zone_id)).await;
     let zone = match loaded {
         Ok(z) => z,
         Err(StoreError::NotFound { .. }) => return Refreshed::Gone,

@@ -75,7 +75,8 @@ impl Engine {
         if let Some(s) = self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).get(&zone_id) {
             return Ok(s.clone());
         }
-        let ns = self.store.call(move |c| nameservers::zone_ns(c, zone_id)).await?;
+        // On the reading connection, off the writer's queue.
+        let ns = self.store.read(move |c| nameservers::zone_ns(c, zone_id)).await?;
         let settings = ns.as_ref().map(Settings::from_store).map(Arc::new);
         self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).insert(zone_id, settings.clone());
         Ok(settings)
