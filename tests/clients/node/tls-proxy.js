@@ -3,8 +3,10 @@
 // DNSimple's Node client speaks HTTPS only (its fetcher is `https.request`,
 // which refuses an `http:` base URL): with it, the client runs exactly as a
 // user would run it against api.dnsimple.com, with only its base URL changed.
-// The certificate (tls/cert.pem, for IP 127.0.0.1) is trusted through
-// NODE_EXTRA_CA_CERTS, the client's own code and options stay untouched.
+// The certificate (tls/cert.pem, self-signed for IP 127.0.0.1) is trusted
+// through NODE_EXTRA_CA_CERTS, so the client's code and options stay
+// untouched; its key is public, in this repository, and good for nothing
+// but these tests.
 //
 // Usage: node tls-proxy.js http://127.0.0.1:PORT
 // Prints {"listening": <port>} once it accepts connections.
