@@ -28,6 +28,33 @@ impl Body {
         }
     }
 
+    /// The body plus the query string's parameters, for the endpoints whose
+    /// parameters DNSimple's official clients send in the query string
+    /// (`PUT …/link?zone=example.com` with no body). A parameter may come from
+    /// either place or from both; when both give it, they must agree, or the
+    /// request is a 400 naming the field (which one was meant is unknowable).
+    pub fn parse_with_query(bytes: &Bytes, query: &HashMap<String, String>) -> Result<Body, ApiError> {
+        let mut b = Body::parse(bytes)?;
+        let mut given: Vec<(&String, &String)> = query.iter().collect();
+        given.sort();
+        for (name, value) in given {
+            let from_query = Value::String(value.clone());
+            match b.fields.get(name) {
+                None => {
+                    b.fields.insert(name.clone(), from_query);
+                }
+                Some(from_body) if *from_body == from_query => {}
+                Some(from_body) => {
+                    let problem = format!(
+                        "is given twice with different values: {from_query} in the query string, {from_body} in the body"
+                    );
+                    b.error(name, problem);
+                }
+            }
+        }
+        Ok(b)
+    }
+
     pub fn error(&mut self, field: &str, problem: impl Into<String>) {
         self.errors.entry(field.to_string()).or_default().push(problem.into());
     }
@@ -61,6 +88,24 @@ impl Body {
             Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
             Some(other) => {
                 self.error(field, format!("must be an integer, got {}", kind(&other)));
+                None
+            }
+        }
+    }
+
+    /// An integer field that may also be given as a string of digits
+    /// (`"port": "5301"`): DNSimple's official Node client declares the
+    /// primary server's `port` a string, so its TypeScript users send one.
+    pub fn integer_or_digits(&mut self, field: &str) -> Option<i64> {
+        let Some(Value::String(s)) = self.fields.get(field) else {
+            return self.integer(field);
+        };
+        let parsed = s.trim().parse::<i64>().map_err(|_| format!("must be an integer, got the string `{s}`"));
+        self.fields.remove(field);
+        match parsed {
+            Ok(n) => Some(n),
+            Err(problem) => {
+                self.error(field, problem);
                 None
             }
         }

@@ -1,6 +1,7 @@
 //! `/v2/{account}/secondary_dns/primaries`: DNSimple PrimaryServer objects,
 //! plus our `tsig_key` (the name of a `[[tsig_key]]` from the config).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use axum::body::Bytes;
@@ -105,7 +106,7 @@ pub async fn create(
             None
         }
     });
-    let port = match b.integer("port") {
+    let port = match b.integer_or_digits("port") {
         None => 53,
         Some(p) => u16::try_from(p).ok().filter(|p| *p >= 1).unwrap_or_else(|| {
             b.error("port", format!("must be from 1 to 65535, got {p}"));
@@ -147,8 +148,10 @@ pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiE
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn zone_field(body: &Bytes) -> Result<String, ApiError> {
-    let mut b = Body::parse(body)?;
+/// The `zone` of link/unlink, from the query string (where DNSimple's
+/// official clients send it), the JSON body, or both when they agree.
+fn zone_field(body: &Bytes, query: &HashMap<String, String>) -> Result<String, ApiError> {
+    let mut b = Body::parse_with_query(body, query)?;
     let zone = b.string("zone", true).and_then(|z| match normalize_zone_name(&z) {
         Ok(z) => Some(z),
         Err(problem) => {
@@ -160,8 +163,13 @@ fn zone_field(body: &Bytes) -> Result<String, ApiError> {
     zone.ok_or_else(|| ApiError::invalid("zone", "can't be blank"))
 }
 
-pub async fn link(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<Data<PrimaryJson>>, ApiError> {
-    let zone = zone_field(&body)?;
+pub async fn link(
+    State(app): State<App>,
+    ctx: Ctx,
+    QueryMap(q): QueryMap,
+    body: Bytes,
+) -> Result<Json<Data<PrimaryJson>>, ApiError> {
+    let zone = zone_field(&body, &q)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
     let (p, zone_id) = app
@@ -177,8 +185,13 @@ pub async fn link(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<
     Ok(Json(Data { data: to_json(p) }))
 }
 
-pub async fn unlink(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<Data<PrimaryJson>>, ApiError> {
-    let zone = zone_field(&body)?;
+pub async fn unlink(
+    State(app): State<App>,
+    ctx: Ctx,
+    QueryMap(q): QueryMap,
+    body: Bytes,
+) -> Result<Json<Data<PrimaryJson>>, ApiError> {
+    let zone = zone_field(&body, &q)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
     let p = app.store.call(move |c| primaries::unlink(c, account, &id, &z)).await?;

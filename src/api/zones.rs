@@ -209,16 +209,22 @@ pub async fn retransfer(State(app): State<App>, ctx: Ctx) -> Result<(StatusCode,
     schedule(app, ctx, true).await
 }
 
-/// `GET /zones/{zone}/distribution`: asks the primaries for their serial now;
-/// distributed = we serve exactly that serial. 504 when no primary answers, as
-/// DNSimple does when it cannot query.
+/// `GET /zones/{zone}/distribution`: DNSimple's answer is only
+/// `{"distributed": bool}` (or 504 when it cannot query), so the rule is:
+/// true when we serve a copy (loaded, not expired) whose serial is the one
+/// the first primary to answer has now; false, without asking anyone, when we
+/// serve nothing for the zone (no copy yet, expired) or it has no primary to
+/// compare with; false when the primary has another serial; 504 when primaries
+/// are linked but none answers.
 pub async fn distribution(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let z = load(&app, &ctx).await?;
+    let Some(serial) = z.status.serial.filter(|_| !z.status.expired && !z.primaries.is_empty()) else {
+        return Ok(data(json!({ "distributed": false })));
+    };
     let primary_serial = app
         .engine
         .primary_serial(&z)
         .await
         .map_err(|e| ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("Could not query zone, {e}")))?;
-    let distributed = !z.status.expired && z.status.serial == Some(primary_serial);
-    Ok(data(json!({ "distributed": distributed })))
+    Ok(data(json!({ "distributed": serial == primary_serial })))
 }
