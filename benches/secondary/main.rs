@@ -8,6 +8,7 @@
 //! from its own directory; the harness itself is one thread (plus dnsperf, for
 //! the serving rows).
 
+mod api;
 mod dns;
 mod mem;
 mod perf;
