@@ -6,44 +6,44 @@ use std::net::IpAddr;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::input::{list_params, pagination, Body};
-use super::{data, timestamp, App, Ctx, QueryMap};
+use super::{data, listed, timestamp, App, Ctx, Many, One, QueryMap};
+use crate::model::PrimaryServer;
 use crate::store::primaries::{self, NewPrimary, Primary};
 use crate::zone::name::normalize_zone_name;
 
 /// Longest primary name we accept (a label for people, not a DNS name).
 const MAX_NAME_LEN: usize = 255;
 
-pub(crate) fn to_json(p: &Primary) -> Value {
-    json!({
-        "id": p.id,
-        "account_id": p.account_id,
-        "name": p.name,
-        "ip": p.ip,
-        "port": p.port,
-        "tsig_key": p.tsig_key,
-        "notify_requires_tsig": p.notify_requires_tsig,
-        "linked_secondary_zones": p.linked_zones,
-        "created_at": timestamp(p.created_at),
-        "updated_at": timestamp(p.updated_at),
-    })
+pub(crate) fn to_model(p: Primary) -> PrimaryServer {
+    PrimaryServer {
+        id: p.id,
+        account_id: p.account_id,
+        name: p.name,
+        ip: p.ip,
+        port: p.port,
+        tsig_key: p.tsig_key,
+        notify_requires_tsig: p.notify_requires_tsig,
+        linked_secondary_zones: p.linked_zones,
+        created_at: timestamp(p.created_at),
+        updated_at: timestamp(p.updated_at),
+    }
 }
 
-pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Many<PrimaryServer>, ApiError> {
     let (sort, page) = list_params(&q)?;
     let account = ctx.account;
     let (items, total) = app.store.call(move |c| primaries::list(c, account, sort, page)).await?;
-    Ok(Json(json!({
-        "data": items.iter().map(to_json).collect::<Vec<_>>(),
-        "pagination": pagination(page, total),
-    })))
+    Ok(listed(items.into_iter().map(to_model).collect(), pagination(page, total)))
 }
 
-pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    ctx: Ctx,
+    body: Bytes,
+) -> Result<(StatusCode, One<PrimaryServer>), ApiError> {
     let mut b = Body::parse(&body)?;
     let name = b.string("name", true).map(|s| s.trim().to_string());
     if let Some(n) = &name {
@@ -94,13 +94,13 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
     let new = NewPrimary { name, ip, port, tsig_key, notify_requires_tsig };
     let p = app.store.call(move |c| primaries::create(c, account, new)).await?;
     tracing::info!(account, primary = %p.name, id = p.id, ip = %p.ip, port = p.port, "primary server created");
-    Ok((StatusCode::CREATED, data(to_json(&p))))
+    Ok((StatusCode::CREATED, data(to_model(p))))
 }
 
-pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<PrimaryServer>, ApiError> {
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let p = app.store.call(move |c| primaries::get(c, account, &id)).await?;
-    Ok(data(to_json(&p)))
+    Ok(data(to_model(p)))
 }
 
 pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiError> {
@@ -123,7 +123,7 @@ fn zone_field(body: &Bytes) -> Result<String, ApiError> {
     zone.ok_or_else(|| ApiError::invalid("zone", "can't be blank"))
 }
 
-pub async fn link(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn link(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<One<PrimaryServer>, ApiError> {
     let zone = zone_field(&body)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
@@ -137,14 +137,14 @@ pub async fn link(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<
     tracing::info!(account, primary = %p.name, zone = %zone, "primary linked to zone");
     // A new primary may have the zone (or a newer copy): check now.
     app.engine.request_refresh(zone_id, false);
-    Ok(data(to_json(&p)))
+    Ok(data(to_model(p)))
 }
 
-pub async fn unlink(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn unlink(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<One<PrimaryServer>, ApiError> {
     let zone = zone_field(&body)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
     let p = app.store.call(move |c| primaries::unlink(c, account, &id, &z)).await?;
     tracing::info!(account, primary = %p.name, zone = %zone, "primary unlinked from zone");
-    Ok(data(to_json(&p)))
+    Ok(data(to_model(p)))
 }
