@@ -371,3 +371,43 @@ async fn the_outbound_policy_refuses_outside_primaries_and_never_contacts_one_st
     assert!(error(&r).message.contains("refused by the outbound address policy"));
     assert!(!d.log().contains("transfer started"), "no transfer was attempted:\n{}", d.log());
 }
+
+#[tokio::test]
+async fn secondaryctl_adds_zones_from_a_file_links_them_reports_the_invalid_one_and_can_run_again() {
+    let d = Daemon::start("").await;
+    let port = common::free_port().to_string();
+    assert_eq!(d.ctl(&["primary", "add", "bulk", "127.0.0.1", "--port", &port]).0, 0);
+    let names: Vec<String> = (0..300).map(|i| format!("z{i:03}.bulk.example")).collect();
+    let file = d.dir.path().join("zones.txt");
+    let text = format!("# the zones of the bulk test\n{}\n\nbad..name\n  # indented comment\n", names.join("\n"));
+    std::fs::write(&file, text).expect("write zone list");
+    let from = file.to_str().expect("utf-8 path");
+
+    let (code, out, err) = d.ctl(&["zone", "add", "--primary", "bulk", "--from", from]);
+    assert_eq!(code, 1, "a zone failed: {out}{err}");
+    assert_eq!(out, "300 zones added and linked to bulk, 0 already there, 1 failed\n", "{err}");
+    assert_eq!(
+        err.trim(),
+        "secondaryctl: bad..name: Validation failed: name `bad..name` has an empty label (HTTP 400)",
+        "only the invalid name is reported, with the API's message"
+    );
+    let r = d.call("GET", "/v2/1/secondary_dns/primaries/bulk", None).await;
+    let mut linked = data::<PrimaryServer>(&r).linked_secondary_zones;
+    linked.sort();
+    assert_eq!(linked, names, "every zone exists and is linked to the primary");
+    let z = d.zone("z299.bulk.example").await;
+    assert_eq!(z.primaries.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["bulk"]);
+
+    // Again, plus two zones on the command line: one new, one already there.
+    let (code, out, err) =
+        d.ctl(&["zone", "add", "--primary", "bulk", "--from", from, "new.bulk.example", "Z000.bulk.example."]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(out, "1 zone added and linked to bulk, 300 already there, 1 failed\n", "{err}");
+    let r = d.call("GET", "/v2/1/zones?per_page=1", None).await;
+    assert_eq!(page::<Zone>(&r).pagination.total_entries, 301, "nothing was created twice");
+
+    let (code, out, err) = d.ctl(&["zone", "add", "--primary", "nobody", "x.bulk.example"]);
+    assert_eq!((code, out.as_str()), (1, ""), "an unknown primary stops everything");
+    assert!(err.contains("Primary server `nobody` not found"), "{err}");
+    assert_eq!(d.call("GET", "/v2/1/zones/x.bulk.example", None).await.status, 404);
+}

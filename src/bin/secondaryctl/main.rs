@@ -12,6 +12,7 @@ mod output;
 mod primary;
 mod status;
 mod zone;
+mod zone_add;
 mod zone_ns;
 
 use std::path::PathBuf;
@@ -96,6 +97,8 @@ pub enum Failure {
     Unreachable(String),
     /// The daemon answered something that is not the API's shape.
     Unexpected(String),
+    /// Bad input that clap cannot see (a file that cannot be read).
+    Usage(String),
     /// The operation ran and failed; its outcome was printed.
     Refused,
 }
@@ -237,6 +240,10 @@ fn main() -> ExitCode {
         Err(Failure::Unexpected(e)) => {
             eprintln!("secondaryctl: {e}");
             ExitCode::FAILURE
+        }
+        Err(Failure::Usage(e)) => {
+            eprintln!("secondaryctl: {e}");
+            ExitCode::from(2)
         }
         Err(Failure::Unreachable(e)) => {
             eprintln!("secondaryctl: {e}");

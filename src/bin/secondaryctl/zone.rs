@@ -1,6 +1,7 @@
 //! `secondaryctl zone …`: secondary zones, their transfer status, refreshes
-//! and exports. `zone ns` is in `zone_ns`.
+//! and exports. `zone add` of many zones is in `zone_add`, `zone ns` in `zone_ns`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Subcommand;
@@ -8,12 +9,23 @@ use secondaryd::model::{LastTransfer, NewZone, Scheduled, Zone, ZoneEvent, ZoneF
 
 use crate::output::{joined, opt, unix_time};
 use crate::zone_ns::{self, ZoneNsCmd};
-use crate::{seg, Ctl, Failure};
+use crate::{seg, zone_add, Ctl, Failure};
 
 #[derive(Subcommand)]
 pub enum ZoneCmd {
-    /// Create a secondary zone.
-    Add { name: String },
+    /// Create secondary zones: one, the ZONEs given, or those of --from,
+    /// linked to --primary; a zone that is there already and linked to it counts as done.
+    Add {
+        #[arg(value_name = "ZONE", required_unless_present = "from")]
+        names: Vec<String>,
+        /// Link each zone to this primary (id or name).
+        #[arg(long, value_name = "PRIMARY")]
+        primary: Option<String>,
+        /// Read zone names from this file (`-`: standard input), one per line;
+        /// blank lines and `#` comments are skipped.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+    },
     /// List secondary zones.
     List {
         /// Only zones whose name contains this text.
@@ -56,10 +68,12 @@ pub enum ZoneCmd {
 
 pub async fn run(ctl: &Ctl, cmd: ZoneCmd) -> Result<(), Failure> {
     match cmd {
-        ZoneCmd::Add { name } => {
-            let z: Zone = ctl.send_data("POST", "/secondary_dns/zones", &NewZone { name, catalog: None }).await?;
+        ZoneCmd::Add { names, primary: None, from: None } if names.len() == 1 => {
+            let body = NewZone { name: names.concat(), catalog: None };
+            let z: Zone = ctl.send_data("POST", "/secondary_dns/zones", &body).await?;
             ctl.print_object(&z, show);
         }
+        ZoneCmd::Add { names, primary, from } => return zone_add::run(ctl, names, primary, from).await,
         ZoneCmd::List { name_like, state, sort } => {
             let mut query = format!("&sort={}", seg(&sort));
             if let Some(st) = state {
