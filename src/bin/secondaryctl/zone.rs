@@ -13,9 +13,14 @@ use crate::{seg, zone_add, Ctl, Failure};
 
 #[derive(Subcommand)]
 pub enum ZoneCmd {
-    /// Create secondary zones: one, the ZONEs given, or those of --from,
-    /// linked to --primary; a zone that is there already and linked to it counts as done.
+    /// Create secondary zones, and link them to --primary.
+    ///
+    /// With one ZONE and no other option: creates it and shows it. Otherwise
+    /// every ZONE and those of --from, four requests at a time, with a summary;
+    /// one that fails is reported and the others go on (exit 1). A zone that is
+    /// there already and linked to --primary (or, without it, is there) counts as done.
     Add {
+        /// The zone names.
         #[arg(value_name = "ZONE", required_unless_present = "from")]
         names: Vec<String>,
         /// Link each zone to this primary (id or name).
