@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::ErrorBody;
-use crate::store::StoreError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+use crate::model::ErrorBody;
+use crate::store::StoreError;
 
 #[derive(Debug)]
 pub struct ApiError {

@@ -7,6 +7,8 @@
 //! token grants exactly one account ([`Access::Account`]); another account's
 //! paths answer 404 as if they did not exist. Handlers validate, write the
 //! store, and (later) schedule zone events; they never transfer anything.
+//! What they answer is built from the structs of [`crate::model`], the one
+//! definition of the bodies that the client and `secondaryctl` read too.
 
 mod custom_ns;
 mod downstreams;
