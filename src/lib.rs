@@ -35,6 +35,9 @@
 //!   (`dns::answer` decides, `dns::query` writes them within the size limit,
 //!   `dns::rrl` rate-limits UDP), and NOTIFY, which only schedules a refresh.
 //! - [`daemon`]: ordered start-up and shutdown, signals, systemd readiness.
+//! - [`model`]: the control API's request and response bodies as serde
+//!   structs, the one definition the handlers produce and the client,
+//!   `secondaryctl` and the tests read. It imports nothing of ours.
 //! - [`client`]: the HTTP client of the control API used by `secondaryctl` and
 //!   the integration tests.
 //!
@@ -50,13 +53,14 @@
 //! ```
 //! Imports run one way: binaries → daemon → (api, dns) → zone → (xfr, view,
 //! store) → wire; `xfr`, `view` and `store` import nothing above them, `wire`
-//! nothing at all.
+//! and `model` nothing at all.
 
 pub mod api;
 pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod dns;
+pub mod model;
 pub mod scheduler;
 pub mod store;
 pub mod view;

@@ -2,62 +2,68 @@
 
 mod common;
 
-use common::Daemon;
+use common::{data, error, page, Daemon};
+use secondaryd::model::{Pagination, PrimaryServer, Whoami, Zone};
 use serde_json::{json, Value};
 
 const PRIMARIES: &str = "/v2/1/secondary_dns/primaries";
 
-async fn add_primary(d: &Daemon, name: &str, ip: &str) -> Value {
+async fn add_primary(d: &Daemon, name: &str, ip: &str) -> PrimaryServer {
     let r = d.call("POST", PRIMARIES, Some(json!({ "name": name, "ip": ip }))).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["data"].clone()
+    data(&r)
 }
 
-async fn add_zone(d: &Daemon, account: i64, name: &str) -> Value {
+async fn add_zone(d: &Daemon, account: i64, name: &str) -> Zone {
     let r = d.call("POST", &format!("/v2/{account}/secondary_dns/zones"), Some(json!({ "name": name }))).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["data"].clone()
+    data(&r)
 }
 
 async fn primary_count(d: &Daemon) -> u64 {
     let r = d.call("GET", PRIMARIES, None).await;
-    r.body["pagination"]["total_entries"].as_u64().expect("total_entries")
+    page::<PrimaryServer>(&r).pagination.total_entries
+}
+
+/// The field errors of a 400 name `field`.
+fn names_field(r: &secondaryd::client::Response, field: &str) -> bool {
+    error(r).errors.contains_key(field)
 }
 
 #[tokio::test]
 async fn primaries_and_zones_have_dnsimple_shapes_and_links_show_on_both_sides() {
     let d = Daemon::start("").await;
     let p = add_primary(&d, "Primary Production", "0:0:0:0:0:0:0:1").await;
-    assert_eq!(p["name"], "Primary Production");
-    assert_eq!(p["ip"], "::1", "addresses are stored in canonical form");
-    assert_eq!(p["port"], 53, "port defaults to 53");
-    assert_eq!(p["account_id"], 1);
-    assert_eq!(p["linked_secondary_zones"], json!([]));
-    assert!(p["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
-    let id = p["id"].as_i64().expect("id");
+    assert_eq!(p.name, "Primary Production");
+    assert_eq!(p.ip, "::1", "addresses are stored in canonical form");
+    assert_eq!(p.port, 53, "port defaults to 53");
+    assert_eq!(p.account_id, 1);
+    assert!(p.linked_secondary_zones.names().is_empty());
+    assert!(p.created_at.ends_with('Z'));
+    let id = p.id;
 
     let z = add_zone(&d, 1, "Secondary.Example.").await;
-    assert_eq!(z["name"], "secondary.example");
-    assert_eq!(z["secondary"], true);
-    assert_eq!(z["reverse"], false);
-    assert_eq!(z["active"], true);
-    assert_eq!(z["last_transferred_at"], Value::Null);
+    assert_eq!(z.name, "secondary.example");
+    assert!(z.secondary);
+    assert!(!z.reverse);
+    assert!(z.active);
+    assert_eq!(z.last_transferred_at, None);
 
     let r = d.call("PUT", &format!("{PRIMARIES}/{id}/link"), Some(json!({ "zone": "secondary.example" }))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["data"]["linked_secondary_zones"], json!(["secondary.example"]));
+    assert_eq!(data::<PrimaryServer>(&r).linked_secondary_zones.names(), ["secondary.example"]);
     let r = d.call("GET", "/v2/1/zones/SECONDARY.example.", None).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["data"]["primaries"][0]["name"], "Primary Production");
+    assert_eq!(data::<Zone>(&r).primaries[0].name, "Primary Production");
 
     let r = d.call("GET", &format!("{PRIMARIES}/{id}"), None).await;
-    assert_eq!(r.body["data"]["linked_secondary_zones"], json!(["secondary.example"]));
+    assert_eq!(data::<PrimaryServer>(&r).linked_secondary_zones.names(), ["secondary.example"]);
 
     let r = d.call("PUT", &format!("{PRIMARIES}/{id}/unlink"), Some(json!({ "zone": "secondary.example" }))).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["data"]["linked_secondary_zones"], json!([]));
+    assert!(data::<PrimaryServer>(&r).linked_secondary_zones.names().is_empty());
     let r = d.call("GET", "/v2/1/zones/secondary.example", None).await;
-    assert_eq!(r.body["data"]["primaries"], json!([]));
+    assert!(data::<Zone>(&r).primaries.is_empty());
 
     let r = d.call("DELETE", "/v2/1/domains/secondary.example", None).await;
     assert_eq!(r.status, 204);
@@ -66,7 +72,7 @@ async fn primaries_and_zones_have_dnsimple_shapes_and_links_show_on_both_sides()
     assert_eq!(r.status, 204);
     let r = d.call("GET", &format!("{PRIMARIES}/{id}"), None).await;
     assert_eq!(r.status, 404);
-    assert_eq!(r.body["message"], format!("Primary server `{id}` not found"));
+    assert_eq!(error(&r).message, format!("Primary server `{id}` not found"));
 }
 
 #[tokio::test]
@@ -76,30 +82,33 @@ async fn lists_paginate_and_sort_like_dnsimple() {
         add_primary(&d, n, "127.0.0.2").await;
     }
     let r = d.call("GET", &format!("{PRIMARIES}?sort=name:asc&per_page=2"), None).await;
-    let names: Vec<&str> = r.body["data"].as_array().expect("list").iter().filter_map(|p| p["name"].as_str()).collect();
+    let list = page::<PrimaryServer>(&r);
+    let names: Vec<&str> = list.data.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["alpha", "bravo"]);
-    assert_eq!(r.body["pagination"], json!({"current_page": 1, "per_page": 2, "total_entries": 3, "total_pages": 2}));
+    assert_eq!(list.pagination, Pagination { current_page: 1, per_page: 2, total_entries: 3, total_pages: 2 });
     let r = d.call("GET", &format!("{PRIMARIES}?sort=name:asc&per_page=2&page=2"), None).await;
-    assert_eq!(r.body["data"][0]["name"], "charlie");
+    assert_eq!(page::<PrimaryServer>(&r).data[0].name, "charlie");
     let r = d.call("GET", &format!("{PRIMARIES}?sort=id:desc"), None).await;
-    assert_eq!(r.body["data"][0]["name"], "alpha");
-    assert_eq!(r.body["pagination"]["per_page"], 30);
+    let list = page::<PrimaryServer>(&r);
+    assert_eq!(list.data[0].name, "alpha");
+    assert_eq!(list.pagination.per_page, 30);
 
     for z in ["b.example", "a.example", "c.test"] {
         add_zone(&d, 1, z).await;
     }
     let r = d.call("GET", "/v2/1/zones?sort=name:desc", None).await;
-    let names: Vec<&str> = r.body["data"].as_array().expect("list").iter().filter_map(|z| z["name"].as_str()).collect();
+    let list = page::<Zone>(&r);
+    let names: Vec<&str> = list.data.iter().map(|z| z.name.as_str()).collect();
     assert_eq!(names, ["c.test", "b.example", "a.example"]);
     let r = d.call("GET", "/v2/1/zones?name_like=example", None).await;
-    assert_eq!(r.body["pagination"]["total_entries"], 2);
+    assert_eq!(page::<Zone>(&r).pagination.total_entries, 2);
 
     for (q, field) in
         [("sort=ip:asc", "sort"), ("per_page=0", "per_page"), ("per_page=101", "per_page"), ("page=x", "page")]
     {
         let r = d.call("GET", &format!("{PRIMARIES}?{q}"), None).await;
         assert_eq!(r.status, 400, "{q}");
-        assert!(r.body["errors"][field].is_array(), "{q}: {:?}", r.body);
+        assert!(names_field(&r, field), "{q}: {:?}", r.body);
     }
 }
 
@@ -124,14 +133,14 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_changes() {
     for (body, field) in cases {
         let r = d.call("POST", PRIMARIES, Some(body.clone())).await;
         assert_eq!(r.status, 400, "{body}: {:?}", r.body);
-        assert!(r.body["errors"][field].is_array(), "{body}: {:?}", r.body);
-        assert!(r.body["message"].as_str().is_some_and(|m| m.contains(field)), "{:?}", r.body);
+        assert!(names_field(&r, field), "{body}: {:?}", r.body);
+        assert!(error(&r).message.contains(field), "{:?}", r.body);
     }
     // Malformed JSON and a non-object body.
     for raw in ["{\"name\": ", "[1,2]"] {
         let r = d.client().request_raw("POST", PRIMARIES, Some(raw.into())).await.expect("call");
         assert_eq!(r.status, 400, "{raw}");
-        assert!(r.body["errors"]["body"].is_array(), "{:?}", r.body);
+        assert!(names_field(&r, "body"), "{:?}", r.body);
     }
     assert_eq!(primary_count(&d).await, 1, "no bad request created a primary");
 
@@ -139,7 +148,7 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_changes() {
     let r =
         d.call("POST", PRIMARIES, Some(json!({ "name": "signed", "ip": "127.0.0.3", "tsig_key": "XFR-KEY." }))).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    assert_eq!(r.body["data"]["tsig_key"], "xfr-key");
+    assert_eq!(data::<PrimaryServer>(&r).tsig_key.as_deref(), Some("xfr-key"));
 
     let long_label = format!("{}.example", "a".repeat(64));
     let long_name = vec!["abcdefghi"; 26].join(".");
@@ -148,38 +157,37 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_changes() {
     {
         let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(json!({ "name": name }))).await;
         assert_eq!(r.status, 400, "{name:?}: {:?}", r.body);
-        assert!(r.body["errors"]["name"].is_array(), "{name:?}: {:?}", r.body);
+        assert!(names_field(&r, "name"), "{name:?}: {:?}", r.body);
     }
     // Zone names are unique across accounts.
     let r = d.call("POST", "/v2/2/secondary_dns/zones", Some(json!({ "name": "taken.example" }))).await;
     assert_eq!(r.status, 400);
 
-    let id = p["id"].as_i64().expect("id");
-    let link = format!("{PRIMARIES}/{id}/link");
+    let link = format!("{PRIMARIES}/{}/link", p.id);
     add_zone(&d, 2, "other-account.example").await;
     for (zone, status) in [("missing.example", 400), ("other-account.example", 400), ("", 400)] {
         let r = d.call("PUT", &link, Some(json!({ "zone": zone }))).await;
         assert_eq!(r.status, status, "{zone}: {:?}", r.body);
-        assert!(r.body["errors"]["zone"].is_array(), "{zone}: {:?}", r.body);
+        assert!(names_field(&r, "zone"), "{zone}: {:?}", r.body);
     }
     assert_eq!(d.call("PUT", &link, Some(json!({ "zone": "taken.example" }))).await.status, 200);
     let twice = d.call("PUT", &link, Some(json!({ "zone": "taken.example" }))).await;
     assert_eq!(twice.status, 400);
-    assert!(twice.body["message"].as_str().is_some_and(|m| m.contains("already linked")), "{:?}", twice.body);
+    assert!(error(&twice).message.contains("already linked"), "{:?}", twice.body);
     let r = d.call("PUT", &format!("{PRIMARIES}/999/link"), Some(json!({ "zone": "taken.example" }))).await;
     assert_eq!(r.status, 404);
     let r = d.call("GET", PRIMARIES, None).await;
-    let linked: Vec<Value> =
-        r.body["data"].as_array().expect("list").iter().map(|p| p["linked_secondary_zones"].clone()).collect();
-    assert_eq!(linked, vec![json!(["taken.example"]), json!([])]);
+    let linked: Vec<Vec<String>> =
+        page::<PrimaryServer>(&r).data.into_iter().map(|p| p.linked_secondary_zones.names()).collect();
+    assert_eq!(linked, vec![vec!["taken.example".to_string()], vec![]]);
 
     // Unknown paths and methods still answer JSON.
     let r = d.call("GET", "/v2/1/nothing-here", None).await;
     assert_eq!(r.status, 404);
-    assert!(r.body["message"].is_string());
+    assert!(!error(&r).message.is_empty());
     let r = d.call("PATCH", PRIMARIES, None).await;
     assert_eq!(r.status, 405);
-    assert!(r.body["message"].is_string());
+    assert!(!error(&r).message.is_empty());
 }
 
 /// DNSimple's official clients send link/unlink's `zone` in the query string
@@ -187,7 +195,7 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_changes() {
 #[tokio::test]
 async fn link_and_unlink_take_the_zone_from_the_query_string_the_body_or_both_when_they_agree() {
     let d = Daemon::start("").await;
-    let id = add_primary(&d, "p1", "127.0.0.2").await["id"].as_i64().expect("id");
+    let id = add_primary(&d, "p1", "127.0.0.2").await.id;
     add_zone(&d, 1, "query.example").await;
     add_zone(&d, 1, "body.example").await;
     let (link, unlink) = (format!("{PRIMARIES}/{id}/link"), format!("{PRIMARIES}/{id}/unlink"));
@@ -262,7 +270,7 @@ async fn over_tcp_a_token_reaches_only_its_own_account() {
     let d = Daemon::start_with_tcp(TOKENS).await;
     let none = d.tcp_client(None).get("/v2/1/zones").await.expect("call");
     assert_eq!(none.status, 401);
-    assert!(none.body["message"].is_string());
+    assert!(!error(&none).message.is_empty());
     let wrong = d.tcp_client(Some("not-a-configured-token")).get("/v2/1/zones").await.expect("call");
     assert_eq!(wrong.status, 401);
 
@@ -271,7 +279,7 @@ async fn over_tcp_a_token_reaches_only_its_own_account() {
         one.request("POST", "/v2/1/secondary_dns/zones", Some(&json!({ "name": "one.example" }))).await.expect("call");
     assert_eq!(r.status, 201);
     let r = one.get("/v2/whoami").await.expect("call");
-    assert_eq!(r.body["data"]["account"]["id"], 1);
+    assert_eq!(data::<Whoami>(&r).account.map(|a| a.id), Some(1));
     let r = one.get("/v2/2/zones").await.expect("call");
     assert_eq!(r.status, 404, "another account's path is not found");
     let r = one
@@ -284,11 +292,11 @@ async fn over_tcp_a_token_reaches_only_its_own_account() {
     let r = two.get("/v2/2/zones/one.example").await.expect("call");
     assert_eq!(r.status, 404, "another account's zone is not found");
     let r = two.get("/v2/2/zones").await.expect("call");
-    assert_eq!(r.body["pagination"]["total_entries"], 0);
+    assert_eq!(page::<Zone>(&r).pagination.total_entries, 0);
 
     // The Unix socket reaches every account without a token.
     let r = d.call("GET", "/v2/1/zones", None).await;
-    assert_eq!(r.body["pagination"]["total_entries"], 1);
+    assert_eq!(page::<Zone>(&r).pagination.total_entries, 1);
     assert_eq!(d.call("GET", "/v2/2/zones/sneaky.example", None).await.status, 404, "the refused create left nothing");
 }
 
@@ -297,7 +305,7 @@ async fn everything_is_still_there_after_a_restart_and_the_socket_file_is_remove
     let mut d = Daemon::start("").await;
     let p = add_primary(&d, "p1", "127.0.0.2").await;
     add_zone(&d, 1, "keep.example").await;
-    let id = p["id"].as_i64().expect("id");
+    let id = p.id;
     let r = d.call("PUT", &format!("{PRIMARIES}/{id}/link"), Some(json!({ "zone": "keep.example" }))).await;
     assert_eq!(r.status, 200);
 
@@ -306,7 +314,7 @@ async fn everything_is_still_there_after_a_restart_and_the_socket_file_is_remove
     d.restart().await;
     let r = d.call("GET", &format!("{PRIMARIES}/{id}"), None).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["data"]["linked_secondary_zones"], json!(["keep.example"]));
+    assert_eq!(data::<PrimaryServer>(&r).linked_secondary_zones.names(), ["keep.example"]);
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&d.socket).expect("socket").permissions());
     assert_eq!(mode & 0o777, 0o660);
 }
@@ -361,9 +369,9 @@ async fn secondaryctl_manages_primaries_zones_and_links_by_name() {
 
     let (code, out, _) = d.ctl(&["--json", "primary", "list"]);
     assert_eq!(code, 0);
-    let list: Value = serde_json::from_str(&out).expect("json output");
-    assert_eq!(list[0]["linked_secondary_zones"], json!(["example.com"]));
-    assert_eq!(list[0]["port"], 5301);
+    let list: Vec<PrimaryServer> = serde_json::from_str(&out).expect("json output");
+    assert_eq!(list[0].linked_secondary_zones.names(), ["example.com"]);
+    assert_eq!(list[0].port, 5301);
 
     let (code, out, _) = d.ctl(&["zone", "list"]);
     assert_eq!(code, 0);
@@ -381,7 +389,7 @@ async fn secondaryctl_manages_primaries_zones_and_links_by_name() {
     assert_eq!(d.ctl(&["zone", "rm", "example.com"]).0, 0);
     assert_eq!(d.ctl(&["primary", "rm", "Primary One"]).0, 0);
     let (_, out, _) = d.ctl(&["--json", "primary", "list"]);
-    assert_eq!(serde_json::from_str::<Value>(&out).expect("json"), json!([]));
+    assert!(serde_json::from_str::<Vec<PrimaryServer>>(&out).expect("json").is_empty());
 
     let (code, _, err) = common::ctl_with(&d.dir.path().join("nope.sock"), &["zone", "list"]);
     assert_eq!(code, 3);
@@ -407,7 +415,7 @@ async fn the_outbound_policy_refuses_outside_primaries_and_never_contacts_one_st
     for ip in [outside, "::ffff:192.0.2.1", "2001:db8::53", "10.0.0.1"] {
         let r = d.call("POST", PRIMARIES, Some(json!({ "name": "refused", "ip": ip }))).await;
         assert_eq!(r.status, 400, "{ip}: {:?}", r.body);
-        let why = r.body["errors"]["ip"][0].as_str().unwrap_or_default();
+        let why = error(&r).errors.get("ip").and_then(|e| e.first().cloned()).unwrap_or_default();
         assert_eq!(
             why,
             format!("{ip} is refused by the outbound address policy: not in transfer.allow_primaries (127.0.0.0/8, ::1/128)"),
@@ -418,17 +426,17 @@ async fn the_outbound_policy_refuses_outside_primaries_and_never_contacts_one_st
     assert_eq!(primary_count(&d).await, 1, "nothing refused was stored");
     add_primary(&d, "loopback", "127.0.0.2").await;
 
-    let id = p["id"].as_i64().expect("id");
-    let r = d.call("PUT", &format!("{PRIMARIES}/{id}/link"), Some(json!({ "zone": "outside.example" }))).await;
+    let r = d.call("PUT", &format!("{PRIMARIES}/{}/link", p.id), Some(json!({ "zone": "outside.example" }))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let z = d.wait_attempt("outside.example", 0).await;
-    assert_eq!(z["transfer"]["serial"], Value::Null);
-    let message = z["transfer"]["last_error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(z.transfer.serial, None);
+    let message = z.transfer.last_error.as_ref().map(|e| e.message.as_str()).unwrap_or_default();
     assert_eq!(
         message,
         "outside (192.0.2.1:53): 192.0.2.1 is refused by the outbound address policy: \
          not in transfer.allow_primaries (127.0.0.0/8, ::1/128)",
-        "{z:#}"
+        "{}",
+        common::pretty(&z)
     );
     let r = d.call("GET", "/v2/1/zones/outside.example/distribution", None).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -481,4 +489,44 @@ async fn a_request_costs_the_same_with_2000_zones_as_with_10() {
         assert!(l <= e + e / 4 + 32, "{name}: {e} SQLite steps with 10-20 zones, {l} with 2,000");
     }
     assert!(delete_late <= delete_early + delete_early / 4 + 32, "delete: {delete_early} vs {delete_late}");
+}
+
+#[tokio::test]
+async fn secondaryctl_adds_zones_from_a_file_links_them_reports_the_invalid_one_and_can_run_again() {
+    let d = Daemon::start("").await;
+    let port = common::free_port().to_string();
+    assert_eq!(d.ctl(&["primary", "add", "bulk", "127.0.0.1", "--port", &port]).0, 0);
+    let names: Vec<String> = (0..300).map(|i| format!("z{i:03}.bulk.example")).collect();
+    let file = d.dir.path().join("zones.txt");
+    let text = format!("# the zones of the bulk test\n{}\n\nbad..name\n  # indented comment\n", names.join("\n"));
+    std::fs::write(&file, text).expect("write zone list");
+    let from = file.to_str().expect("utf-8 path");
+
+    let (code, out, err) = d.ctl(&["zone", "add", "--primary", "bulk", "--from", from]);
+    assert_eq!(code, 1, "a zone failed: {out}{err}");
+    assert_eq!(out, "300 zones added and linked to bulk, 0 already there, 1 failed\n", "{err}");
+    assert_eq!(
+        err.trim(),
+        "secondaryctl: bad..name: Validation failed: name `bad..name` has an empty label (HTTP 400)",
+        "only the invalid name is reported, with the API's message"
+    );
+    let r = d.call("GET", "/v2/1/secondary_dns/primaries/bulk", None).await;
+    let mut linked = data::<PrimaryServer>(&r).linked_secondary_zones.names();
+    linked.sort();
+    assert_eq!(linked, names, "every zone exists and is linked to the primary");
+    let z = d.zone("z299.bulk.example").await;
+    assert_eq!(z.primaries.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["bulk"]);
+
+    // Again, plus two zones on the command line: one new, one already there.
+    let (code, out, err) =
+        d.ctl(&["zone", "add", "--primary", "bulk", "--from", from, "new.bulk.example", "Z000.bulk.example."]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(out, "1 zone added and linked to bulk, 300 already there, 1 failed\n", "{err}");
+    let r = d.call("GET", "/v2/1/zones?per_page=1", None).await;
+    assert_eq!(page::<Zone>(&r).pagination.total_entries, 301, "nothing was created twice");
+
+    let (code, out, err) = d.ctl(&["zone", "add", "--primary", "nobody", "x.bulk.example"]);
+    assert_eq!((code, out.as_str()), (1, ""), "an unknown primary stops everything");
+    assert!(err.contains("Primary server `nobody` not found"), "{err}");
+    assert_eq!(d.call("GET", "/v2/1/zones/x.bulk.example", None).await.status, 404);
 }

@@ -214,10 +214,10 @@ async fn a_bind_secondary_follows_secondaryd_by_signed_transfers_and_our_notify(
     assert_eq!(a, vec![vec![192, 0, 2, 8], vec![192, 0, 2, 9], vec![192, 0, 2, 9], vec![192, 0, 2, 10]]);
 
     let z = d.zone(zone).await;
-    let out = &z["transfer"]["notify_out"][0];
-    assert_eq!(out["target"], format!("127.0.0.1:{downstream_port}"), "{z}");
-    assert_eq!(out["serial"], 10, "{z}");
-    assert_eq!(out["state"], "acknowledged", "{z}");
+    let out = &z.transfer.notify_out[0];
+    assert_eq!(out.target, format!("127.0.0.1:{downstream_port}"), "{z:?}");
+    assert_eq!(out.serial, 10, "{z:?}");
+    assert_eq!(out.state, "acknowledged", "{z:?}");
     assert!(s.log().contains("notify from 127.0.0.1"), "the downstream logs our NOTIFY:\n{}", s.log());
 
     // Vanity nameservers change the published zone without a new serial: the
@@ -452,13 +452,13 @@ async fn an_unanswered_notify_is_resent_with_back_off_then_reported() {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let z = d.zone(zone).await;
-        let out = &z["transfer"]["notify_out"][0];
-        if out["state"] == "unanswered" {
-            assert_eq!(out["tries"], 2, "{z}");
-            assert_eq!(out["error"], format!("no answer from {target} within 2 s"), "{z}");
+        let out = &z.transfer.notify_out[0];
+        if out.state == "unanswered" {
+            assert_eq!(out.tries, 2, "{z:?}");
+            assert_eq!(out.error, Some(format!("no answer from {target} within 2 s")), "{z:?}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the NOTIFY was not reported unanswered: {z}");
+        assert!(std::time::Instant::now() < deadline, "the NOTIFY was not reported unanswered: {z:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(d.log().contains("NOTIFY to a downstream failed"), "{}", d.log());

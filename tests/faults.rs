@@ -6,6 +6,7 @@ mod common;
 
 use common::fake::{FakePrimary, Fault};
 use common::Daemon;
+use secondaryd::model::{Record, ZoneState};
 
 const ZONE: &str = "fault.test";
 
@@ -14,7 +15,7 @@ async fn loaded(extra: &str) -> (Daemon, FakePrimary) {
     let d = Daemon::start(&format!("{}max_records = 500\n{extra}", common::FAST_TIMERS)).await;
     d.add_linked("fake", fake.addr, None, ZONE).await;
     let z = d.wait_serial(ZONE, 1).await;
-    assert_eq!(z["transfer"]["records"], 52);
+    assert_eq!(z.transfer.records, 52);
     (d, fake)
 }
 
@@ -23,19 +24,20 @@ async fn loaded(extra: &str) -> (Daemon, FakePrimary) {
 async fn check(d: &Daemon, fake: &FakePrimary, fault: Fault, expected: &[&str]) {
     let before = d.export(ZONE).await;
     fake.set(2, fault);
-    let attempts = d.zone(ZONE).await["transfer"]["attempts"].as_u64().expect("attempts");
+    let attempts = d.zone(ZONE).await.transfer.attempts;
     assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await.status, 202);
     let z = d.wait_attempt(ZONE, attempts).await;
-    let t = &z["transfer"];
-    assert_eq!(t["serial"], 1, "{fault:?}: the previous version keeps serving");
-    assert_eq!(t["records"], 52, "{fault:?}");
-    assert_eq!(t["state"], "retrying", "{fault:?}");
-    let msg = t["last_error"]["message"].as_str().expect("an error message").to_lowercase();
+    let t = &z.transfer;
+    assert_eq!(t.serial, Some(1), "{fault:?}: the previous version keeps serving");
+    assert_eq!(t.records, 52, "{fault:?}");
+    assert_eq!(t.state, ZoneState::Retrying, "{fault:?}");
+    let msg = common::last_error(&z).expect("an error message").to_lowercase();
     assert!(expected.iter().any(|e| msg.contains(e)), "{fault:?}: unexpected error: {msg}");
     assert!(msg.contains(&fake.addr.to_string()), "{fault:?}: the error names the primary: {msg}");
     assert_eq!(d.export(ZONE).await, before, "{fault:?}: the zone data is unchanged");
     let r = d.call("GET", &format!("/v2/1/zones/{ZONE}/records?per_page=100"), None).await;
-    assert_eq!(r.body["pagination"]["total_entries"], 52, "{fault:?}: no rows of the failed transfer are visible");
+    let total = common::page::<Record>(&r).pagination.total_entries;
+    assert_eq!(total, 52, "{fault:?}: no rows of the failed transfer are visible");
 }
 
 #[tokio::test]
@@ -53,9 +55,9 @@ async fn a_broken_stream_leaves_the_previous_version_serving_and_says_why() {
     fake.set(3, Fault::None);
     d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await;
     let z = d
-        .wait_zone(ZONE, "serial 3, state ok", |z| z["transfer"]["serial"] == 3 && z["transfer"]["state"] == "ok")
+        .wait_zone(ZONE, "serial 3, state ok", |z| z.transfer.serial == Some(3) && z.transfer.state == ZoneState::Ok)
         .await;
-    assert_eq!(z["transfer"]["last_error"], serde_json::Value::Null);
+    assert_eq!(z.transfer.last_error, None);
 }
 
 #[tokio::test]

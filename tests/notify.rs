@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::bind::{self, Access, Bind, KEY_NAME, KEY_SECRET};
 use common::{small_zone, Daemon};
+use secondaryd::model::ZoneState;
 use secondaryd::wire::tsig::{self, TsigKey};
 use secondaryd::wire::{self, rcode, Name};
 use tokio::net::UdpSocket;
@@ -61,9 +62,9 @@ async fn notify_from_bind_brings_the_new_serial_within_a_second_by_ixfr() {
         let z = d.wait_serial(zone, serial).await;
         let lag = served_at.elapsed();
         assert!(lag < Duration::from_secs(1), "serial {serial} took {lag:?} after BIND served it");
-        assert_eq!(z["transfer"]["last_transfer"]["type"], "IXFR", "{:#}", z["transfer"]);
-        let n = &z["transfer"]["last_notify"];
-        assert!(n["from"].as_str().is_some_and(|f| f.starts_with("127.0.0.1:")), "{n}");
+        assert_eq!(common::last_kind(&z), Some("IXFR"), "{:#?}", z.transfer);
+        let n = &z.transfer.last_notify;
+        assert!(n.as_ref().is_some_and(|n| n.from.starts_with("127.0.0.1:")), "{n:?}");
     }
     assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
     let st = d.call("GET", "/v2/status", None).await;
@@ -99,8 +100,8 @@ async fn notify_is_refused_from_strangers_bad_keys_and_for_unknown_zones() {
     assert!(ok.header.aa() && ok.header.is_response());
     assert_eq!(ok.header.opcode(), wire::opcode::NOTIFY);
     assert_eq!(ok.questions[0].name.to_string().to_lowercase(), "lax.test.");
-    let z = d.wait_zone("lax.test", "the NOTIFY to be recorded", |z| z["transfer"]["last_notify"].is_object()).await;
-    assert!(z["transfer"]["last_notify"]["from"].as_str().is_some_and(|f| f.starts_with("127.0.0.1:")));
+    let z = d.wait_zone("lax.test", "the NOTIFY to be recorded", |z| z.transfer.last_notify.is_some()).await;
+    assert!(z.transfer.last_notify.is_some_and(|n| n.from.starts_with("127.0.0.1:")));
 
     // From another address of 127/8: not a primary.
     let r = exchange("127.0.0.2", d.dns_port, &notify_packet("lax.test", None)).await.expect("a reply");
@@ -146,7 +147,7 @@ async fn a_notify_flood_for_one_zone_merges_into_few_refreshes() {
     .await;
     d.add_linked("bind", SocketAddr::from(([127, 0, 0, 1], b.port)), None, zone).await;
     let z = d.wait_serial(zone, 1).await;
-    let before = z["transfer"]["attempts"].as_u64().expect("attempts");
+    let before = z.transfer.attempts;
     let sock = UdpSocket::bind(("127.0.0.1", 0)).await.expect("bind");
     let packet = notify_packet(zone, None);
     for _ in 0..2000 {
@@ -154,9 +155,9 @@ async fn a_notify_flood_for_one_zone_merges_into_few_refreshes() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let z = d.wait_attempt(zone, before).await;
-    let after = z["transfer"]["attempts"].as_u64().expect("attempts");
+    let after = z.transfer.attempts;
     assert!(after - before < 100, "2000 NOTIFYs caused {} refreshes", after - before);
-    assert_eq!(z["transfer"]["state"], "ok");
+    assert_eq!(z.transfer.state, ZoneState::Ok);
 }
 
 #[tokio::test]

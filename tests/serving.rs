@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::bind::{self, Access, Bind};
 use common::{small_zone, Daemon, FAST_TIMERS};
+use secondaryd::model::ZoneState;
 use secondaryd::wire::{self, rcode, rtype, Message, Name};
 use serde_json::json;
 use tokio::net::UdpSocket;
@@ -89,7 +90,7 @@ async fn answers_follow_the_zone_from_first_copy_through_ixfr_and_refuse_what_is
     let r = d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
     assert_eq!(r.status, 202);
     let z = d.wait_serial(zone, 2).await;
-    assert_eq!(z["transfer"]["last_transfer"]["type"], "IXFR");
+    assert_eq!(common::last_kind(&z), Some("IXFR"));
     let m = ask(d.dns_port, "h0.serve.test", rtype::A).await;
     assert_eq!(a_records(&m), [[10, 9, 9, 9]], "the new version is served as soon as it is committed");
     assert_eq!(a_records(&ask(d.dns_port, "added.serve.test", rtype::A).await), [[10, 0, 0, 99]]);
@@ -112,10 +113,10 @@ async fn an_expired_zone_answers_servfail_and_answers_again_once_back_in_sync() 
     d.wait_serial(zone, 10).await;
     assert_eq!(ask(d.dns_port, "h1.expiring.test", rtype::A).await.header.rcode(), rcode::NOERROR);
     b.stop();
-    d.wait_zone(zone, "expiry", |z| z["transfer"]["state"] == "expired").await;
+    d.wait_zone(zone, "expiry", |z| z.transfer.state == ZoneState::Expired).await;
     assert_eq!(ask(d.dns_port, "h1.expiring.test", rtype::A).await.header.rcode(), rcode::SERVFAIL);
     b.start_again().await;
-    d.wait_zone(zone, "recovery", |z| z["transfer"]["state"] == "ok").await;
+    d.wait_zone(zone, "recovery", |z| z.transfer.state == ZoneState::Ok).await;
     let m =
         wait_answer(d.dns_port, "h1.expiring.test", rtype::A, "answers again", |m| m.header.rcode() == rcode::NOERROR)
             .await;
@@ -234,10 +235,8 @@ async fn queries_during_commits_see_the_old_or_the_new_version_never_a_mix() {
         d.wait_serial(zone, serial).await;
     }
     d.call("POST", &format!("/v2/1/zones/{zone}/retransfer"), None).await;
-    d.wait_zone(zone, "the forced AXFR", |z| {
-        z["transfer"]["last_transfer"]["type"] == "AXFR" && z["transfer"]["serial"] == 4
-    })
-    .await;
+    d.wait_zone(zone, "the forced AXFR", |z| common::last_kind(z) == Some("AXFR") && z.transfer.serial == Some(4))
+        .await;
     wait_answer(port, "v4.busy.test", rtype::A, "the last version", |m| !m.answers.is_empty()).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let seen = hammer.await.expect("the query task");

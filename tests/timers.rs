@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::bind::{self, Access, Bind};
 use common::{small_zone, Daemon, FAST_TIMERS};
+use secondaryd::model::ZoneState;
 
 fn addr(b: &Bind) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], b.port))
@@ -22,12 +23,12 @@ async fn without_notify_the_soa_refresh_timer_alone_picks_up_a_change() {
     let d = Daemon::start(FAST_TIMERS).await;
     d.add_linked("bind", addr(&b), None, zone).await;
     let z = d.wait_serial(zone, 1).await;
-    assert_eq!(z["transfer"]["timers"]["refresh"], 2);
-    assert!(z["transfer"]["next_refresh_at"].is_string());
+    assert_eq!(z.transfer.timers.map(|t| t.refresh), Some(2));
+    assert!(z.transfer.next_refresh_at.is_some());
     b.update_zone(zone, &small_zone(zone, 2, 6, timers), 2).await;
     let z = d.wait_serial(zone, 2).await;
-    assert_eq!(z["transfer"]["last_notify"], serde_json::Value::Null, "no NOTIFY was involved");
-    assert_eq!(z["transfer"]["last_transfer"]["type"], "IXFR");
+    assert_eq!(z.transfer.last_notify, None, "no NOTIFY was involved");
+    assert_eq!(common::last_kind(&z), Some("IXFR"));
 }
 
 #[tokio::test]
@@ -42,12 +43,12 @@ async fn an_outage_means_growing_retries_then_expiry_then_recovery_without_a_han
     d.wait_serial(zone, 50).await;
 
     b.stop();
-    let z = d.wait_zone(zone, "a second failed retry", |z| z["transfer"]["backoff"].as_u64() >= Some(2)).await;
-    assert_eq!(z["transfer"]["state"], "retrying");
-    assert!(z["transfer"]["last_error"]["message"].as_str().is_some_and(|m| m.contains("refused")), "{z:#}");
-    let z = d.wait_zone(zone, "expiry", |z| z["transfer"]["state"] == "expired").await;
-    assert!(z["transfer"]["backoff"].as_u64() >= Some(3), "retries went on: {:#}", z["transfer"]);
-    assert_eq!(z["transfer"]["serial"], 50, "an expired zone keeps its data");
+    let z = d.wait_zone(zone, "a second failed retry", |z| z.transfer.backoff >= 2).await;
+    assert_eq!(z.transfer.state, ZoneState::Retrying);
+    assert!(common::last_error(&z).is_some_and(|m| m.contains("refused")), "{z:#?}");
+    let z = d.wait_zone(zone, "expiry", |z| z.transfer.state == ZoneState::Expired).await;
+    assert!(z.transfer.backoff >= 3, "retries went on: {:#?}", z.transfer);
+    assert_eq!(z.transfer.serial, Some(50), "an expired zone keeps its data");
     let st = d.call("GET", "/v2/status", None).await;
     assert_eq!(st.body["data"]["zones"]["expired"], 1);
     assert_eq!(st.body["data"]["not_in_sync"][0]["name"], zone);
@@ -67,9 +68,9 @@ async fn an_outage_means_growing_retries_then_expiry_then_recovery_without_a_han
     }
     std::fs::write(b.dir.path().join(format!("{zone}.zone")), small_zone(zone, 7, 3, timers)).expect("write");
     b.start_again().await;
-    let z = d.wait_zone(zone, "recovery", |z| z["transfer"]["state"] == "ok").await;
-    assert_eq!(z["transfer"]["serial"], 7);
-    assert_eq!(z["transfer"]["backoff"], 0);
+    let z = d.wait_zone(zone, "recovery", |z| z.transfer.state == ZoneState::Ok).await;
+    assert_eq!(z.transfer.serial, Some(7));
+    assert_eq!(z.transfer.backoff, 0);
     assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
 }
 
@@ -104,8 +105,8 @@ async fn a_restart_queries_nothing_that_is_not_due_and_refreshes_what_came_due()
     d.wait_attempt(due, due_attempts).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let z = d.zone(calm).await;
-    assert_eq!(z["transfer"]["attempts"].as_u64(), Some(calm_attempts), "the calm zone was not touched");
-    assert_eq!(z["transfer"]["state"], "ok");
+    assert_eq!(z.transfer.attempts, calm_attempts, "the calm zone was not touched");
+    assert_eq!(z.transfer.state, ZoneState::Ok);
 }
 
 /// Reads a zone's attempt counter straight from the stopped daemon's database.
@@ -184,15 +185,15 @@ async fn a_dead_primary_costs_one_timeout_and_the_live_one_is_tried_first_next_t
     let r = d.call("PUT", "/v2/1/secondary_dns/primaries/live/link", Some(serde_json::json!({ "zone": zone }))).await;
     assert_eq!(r.status, 200);
     let z = d.wait_serial(zone, 3).await;
-    assert!(z["transfer"]["last_primary"].as_str().is_some_and(|p| p.starts_with("live")), "{:#}", z["transfer"]);
-    let live = z["primaries"].as_array().expect("primaries").iter().find(|p| p["name"] == "live").cloned();
-    assert_eq!(live.map(|p| p["last_used"].clone()), Some(serde_json::Value::Bool(true)));
+    assert!(z.transfer.last_primary.as_deref().is_some_and(|p| p.starts_with("live")), "{:#?}", z.transfer);
+    let live = z.primaries.iter().find(|p| p.name == "live");
+    assert_eq!(live.map(|p| p.last_used), Some(true));
 
     // The next refresh starts with the primary that worked: no timeout at all.
-    let attempts = z["transfer"]["attempts"].as_u64().expect("attempts");
+    let attempts = z.transfer.attempts;
     let started = std::time::Instant::now();
     d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
     let z = d.wait_attempt(zone, attempts).await;
     assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
-    assert_eq!(z["transfer"]["state"], "ok");
+    assert_eq!(z.transfer.state, ZoneState::Ok);
 }

@@ -3,7 +3,8 @@
 mod common;
 
 use common::bind::{self, Access, Bind, KEY_NAME, KEY_SECRET};
-use common::{rich_zone, small_zone, Daemon};
+use common::{last_error, last_kind, rich_zone, small_zone, Daemon};
+use secondaryd::model::ZoneState;
 use std::net::SocketAddr;
 
 fn key_config(name: &str, secret: &str) -> String {
@@ -20,16 +21,16 @@ async fn axfr_with_tsig_copies_every_record_type_exactly_as_bind_serves_it() {
     let d = Daemon::start(&key_config(KEY_NAME, KEY_SECRET)).await;
     d.add_linked("bind", bind_addr(&b), Some(KEY_NAME), "example.test").await;
     let z = d.wait_serial("example.test", 2024010101).await;
-    let t = &z["transfer"];
-    assert_eq!(t["state"], "ok", "{t:#}");
-    assert_eq!(t["last_transfer"]["type"], "AXFR");
-    assert_eq!(t["last_error"], serde_json::Value::Null);
-    assert!(z["last_transferred_at"].is_string());
+    let t = &z.transfer;
+    assert_eq!(t.state, ZoneState::Ok, "{t:#?}");
+    assert_eq!(last_kind(&z), Some("AXFR"));
+    assert_eq!(t.last_error, None);
+    assert!(z.last_transferred_at.is_some());
 
     let ours = bind::canonical("example.test", &d.export("example.test").await);
     let theirs = bind::canonical("example.test", &b.dig_axfr("example.test"));
     assert_eq!(ours, theirs, "our export differs from BIND's AXFR");
-    assert_eq!(t["records"].as_u64(), Some(theirs.len() as u64));
+    assert_eq!(t.records, theirs.len() as u64);
 
     // DNSimple ZoneRecords: names relative, MX priority apart, filters.
     let r = d.call("GET", "/v2/1/zones/example.test/records?type=MX", None).await;
@@ -62,11 +63,11 @@ async fn a_few_changes_arrive_by_ixfr_and_an_unchanged_zone_is_not_transferred()
 
     // Up to date: the refresh only asks for the SOA.
     let before = d.zone(zone).await;
-    let attempts = before["transfer"]["attempts"].as_u64().expect("attempts");
+    let attempts = before.transfer.attempts;
     assert_eq!(d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await.status, 202);
     let after = d.wait_attempt(zone, attempts).await;
-    assert_eq!(after["transfer"]["last_transfer"], before["transfer"]["last_transfer"], "no transfer happened");
-    assert_eq!(after["transfer"]["serial"], 10);
+    assert_eq!(after.transfer.last_transfer, before.transfer.last_transfer, "no transfer happened");
+    assert_eq!(after.transfer.serial, Some(10));
 
     // A few changes: BIND (ixfr-from-differences) serves them as IXFR.
     let changed = small_zone(zone, 11, 200, timers)
@@ -76,9 +77,9 @@ async fn a_few_changes_arrive_by_ixfr_and_an_unchanged_zone_is_not_transferred()
     b.update_zone(zone, &changed, 11).await;
     d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
     let z = d.wait_serial(zone, 11).await;
-    assert_eq!(z["transfer"]["last_transfer"]["type"], "IXFR", "{:#}", z["transfer"]);
+    assert_eq!(last_kind(&z), Some("IXFR"), "{:#?}", z.transfer);
     assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
-    assert_eq!(z["transfer"]["records"], 203, "200 A + SOA + NS + ns1 - 1 deleted + 1 added");
+    assert_eq!(z.transfer.records, 203, "200 A + SOA + NS + ns1 - 1 deleted + 1 added");
 
     // BIND restarted from a new file without its journal: IXFR from 11 cannot be
     // answered as a diff, so the copy arrives whole.
@@ -92,15 +93,15 @@ async fn a_few_changes_arrive_by_ixfr_and_an_unchanged_zone_is_not_transferred()
     b.start_again().await;
     d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
     let z = d.wait_serial(zone, 20).await;
-    assert_eq!(z["transfer"]["last_transfer"]["type"], "IXFR→AXFR", "{:#}", z["transfer"]);
+    assert_eq!(last_kind(&z), Some("IXFR→AXFR"), "{:#?}", z.transfer);
     assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
 
     // A forced retransfer is a plain AXFR even when nothing changed.
-    let attempts = z["transfer"]["attempts"].as_u64().expect("attempts");
+    let attempts = z.transfer.attempts;
     assert_eq!(d.call("POST", &format!("/v2/1/zones/{zone}/retransfer"), None).await.status, 202);
     let z = d.wait_attempt(zone, attempts).await;
-    assert_eq!(z["transfer"]["last_transfer"]["type"], "AXFR");
-    assert_eq!(z["transfer"]["records"], 153);
+    assert_eq!(last_kind(&z), Some("AXFR"));
+    assert_eq!(z.transfer.records, 153);
 }
 
 #[tokio::test]
@@ -115,12 +116,12 @@ async fn tsig_a_wrong_key_or_none_fails_with_a_clear_error_and_keeps_nothing() {
     let d = Daemon::start(&key_config("other-key", KEY_SECRET)).await;
 
     d.add_linked("nokey", bind_addr(&b), None, zone).await;
-    let z = d.wait_zone(zone, "an error", |z| z["transfer"]["last_error"].is_object()).await;
-    let msg = z["transfer"]["last_error"]["message"].as_str().expect("message").to_string();
+    let z = d.wait_zone(zone, "an error", |z| z.transfer.last_error.is_some()).await;
+    let msg = last_error(&z).expect("message").to_string();
     assert!(msg.contains("REFUSED") || msg.contains("NOTAUTH"), "{msg}");
     assert!(msg.contains(&b.port.to_string()), "the error names the primary: {msg}");
-    assert_eq!(z["transfer"]["serial"], serde_json::Value::Null);
-    assert_eq!(z["transfer"]["state"], "bootstrapping");
+    assert_eq!(z.transfer.serial, None);
+    assert_eq!(z.transfer.state, ZoneState::Bootstrapping);
 
     let r =
         d.call("PUT", "/v2/1/secondary_dns/primaries/nokey/unlink", Some(serde_json::json!({ "zone": zone }))).await;
@@ -128,14 +129,12 @@ async fn tsig_a_wrong_key_or_none_fails_with_a_clear_error_and_keeps_nothing() {
     d.add_linked("badkey", bind_addr(&b), Some("other-key"), zone).await;
     let z = d
         .wait_zone(zone, "a TSIG error", |z| {
-            z["transfer"]["last_error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("other-key") || m.contains("BADKEY"))
+            last_error(z).is_some_and(|m| m.contains("other-key") || m.contains("BADKEY"))
         })
         .await;
-    let msg = z["transfer"]["last_error"]["message"].as_str().expect("message");
+    let msg = last_error(&z).expect("message");
     assert!(msg.contains("BADKEY") || msg.contains("TSIG"), "{msg}");
-    assert_eq!(z["transfer"]["serial"], serde_json::Value::Null);
+    assert_eq!(z.transfer.serial, None);
 }
 
 #[tokio::test]
@@ -182,15 +181,15 @@ async fn a_large_zone_moves_between_storage_forms_without_losing_a_record() {
     let d = Daemon::start("").await;
     d.add_linked("bind", bind_addr(&b), None, zone).await;
     let z = d.wait_serial(zone, 1).await;
-    assert_eq!(z["transfer"]["records"], 60_003);
+    assert_eq!(z.transfer.records, 60_003);
     assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
 
     let changed = small_zone(zone, 2, 60_000, timers).replace("h5 IN A 10.0.0.6\n", "") + "extra IN TXT \"added\"\n";
     b.update_zone(zone, &changed, 2).await;
     d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
     let z = d.wait_serial(zone, 2).await;
-    assert_eq!(z["transfer"]["last_transfer"]["type"], "IXFR");
-    assert_eq!(z["transfer"]["records"], 60_003);
+    assert_eq!(last_kind(&z), Some("IXFR"));
+    assert_eq!(z.transfer.records, 60_003);
     let r = d.call("GET", &format!("/v2/1/zones/{zone}/records?name=extra"), None).await;
     assert_eq!(r.body["data"][0]["content"], "\"added\"", "{:?}", r.body);
 
@@ -204,7 +203,7 @@ async fn a_large_zone_moves_between_storage_forms_without_losing_a_record() {
     b.start_again().await;
     d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
     let z = d.wait_serial(zone, 3).await;
-    assert_eq!(z["transfer"]["records"], 103);
+    assert_eq!(z.transfer.records, 103);
     assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
     let r = d.call("GET", &format!("/v2/1/zones/{zone}/records?per_page=1"), None).await;
     assert_eq!(r.body["pagination"]["total_entries"], 103);

@@ -19,9 +19,8 @@ pub struct ApiConn {
 
 impl ApiConn {
     pub async fn unix(socket: &Path) -> R<ApiConn> {
-        let stream = tokio::net::UnixStream::connect(socket)
-            .await
-            .map_err(|e| format!("connect {}: {e}", socket.display()))?;
+        let stream =
+            tokio::net::UnixStream::connect(socket).await.map_err(|e| format!("connect {}: {e}", socket.display()))?;
         let (sender, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
         tokio::spawn(async move {

@@ -344,7 +344,6 @@ pattern:
         }
         std::fs::write(self.conf(), text).map_err(|e| format!("write config: {e}"))
     }
-
 }
 
 /// Creates `zones` and links each to `primary`, four lanes in flight, each on

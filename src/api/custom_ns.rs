@@ -10,26 +10,26 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::input::{kind, list_params, pagination, Body};
-use super::{data, timestamp, App, Ctx, QueryMap};
+use super::{data, listed, timestamp, App, Ctx, Many, One, QueryMap};
+use crate::model::{self, NsAddress};
 use crate::store::nameservers::{self, Address, CustomNs, NewCustomNs};
 use crate::zone::name::normalize_host_name;
 
 /// At most this many addresses per nameserver (a delegation answer must still fit).
 const MAX_ADDRESSES: usize = 16;
 
-pub(crate) fn to_json(n: &CustomNs) -> Value {
-    json!({
-        "ns_name": n.ns_name,
-        "ns_set": n.set_id,
-        "dns_records": n.dns_records.iter().map(|a| json!({ "type": a.rtype, "value": a.value })).collect::<Vec<_>>(),
-        "created_at": timestamp(n.created_at),
-        "updated_at": timestamp(n.updated_at),
-    })
+pub(crate) fn to_model(n: CustomNs) -> model::CustomNs {
+    model::CustomNs {
+        ns_name: n.ns_name,
+        ns_set: n.set_id,
+        dns_records: n.dns_records.into_iter().map(|a| NsAddress { kind: a.rtype, value: a.value }).collect(),
+        created_at: timestamp(n.created_at),
+        updated_at: timestamp(n.updated_at),
+    }
 }
 
 /// Why an address cannot be published for a nameserver, if it cannot.
@@ -76,7 +76,7 @@ fn address(entry: Value) -> Result<Address, String> {
     Ok(Address { rtype: rtype.to_string(), value: ip.to_string() })
 }
 
-pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Many<model::CustomNs>, ApiError> {
     let (sort, page) = list_params(&q)?;
     let set_id = match q.get("ns_set") {
         None => None,
@@ -87,13 +87,14 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
     };
     let account = ctx.account;
     let (items, total) = app.store.call(move |c| nameservers::list_ns(c, account, set_id, sort, page)).await?;
-    Ok(Json(json!({
-        "data": items.iter().map(to_json).collect::<Vec<_>>(),
-        "pagination": pagination(page, total),
-    })))
+    Ok(listed(items.into_iter().map(to_model).collect(), pagination(page, total)))
 }
 
-pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    ctx: Ctx,
+    body: Bytes,
+) -> Result<(StatusCode, One<model::CustomNs>), ApiError> {
     let mut b = Body::parse(&body)?;
     let ns_name = b.string("ns_name", true).and_then(|n| match normalize_host_name(n.trim()) {
         Ok(n) => Some(n),
@@ -130,7 +131,7 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
     let n = app.store.call(move |c| nameservers::create_ns(c, account, new)).await?;
     tracing::info!(account, ns = %n.ns_name, set = n.set_id, "custom nameserver created");
     app.engine.republish_account(account).await;
-    Ok((StatusCode::CREATED, data(to_json(&n))))
+    Ok((StatusCode::CREATED, data(to_model(n))))
 }
 
 /// The nameserver as named in the path: case and a trailing dot do not matter.
@@ -139,10 +140,10 @@ fn path_ns(ctx: &Ctx) -> String {
     normalize_host_name(n).unwrap_or_else(|_| n.to_string())
 }
 
-pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<model::CustomNs>, ApiError> {
     let (account, name) = (ctx.account, path_ns(&ctx));
     let n = app.store.call(move |c| nameservers::get_ns(c, account, &name)).await?;
-    Ok(data(to_json(&n)))
+    Ok(data(to_model(n)))
 }
 
 /// `DELETE …/custom_ns/{ns_name}`: 204, or 409 when a zone would be left

@@ -9,25 +9,25 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::input::Body;
 use super::zones::load;
-use super::{data, App, Ctx};
+use super::{data, App, Ctx, One};
 use crate::config::DownstreamConfig;
+use crate::model::Downstream;
 use crate::store::downstreams::{self, StoredDownstream};
 
 /// At most this many entries per zone.
 const MAX_ENTRIES: usize = 32;
 
-fn entry_json(d: &StoredDownstream, effective: Option<&DownstreamConfig>) -> Value {
-    json!({
-        "address": d.address,
-        "tsig_key": d.tsig_key,
-        "notify": effective.and_then(|e| e.notify).map(|n| n.to_string()),
-    })
+fn to_model(d: &StoredDownstream, effective: Option<&DownstreamConfig>) -> Downstream {
+    Downstream {
+        address: d.address.clone(),
+        tsig_key: d.tsig_key.clone(),
+        notify: effective.and_then(|e| e.notify).map(|n| n.to_string()),
+    }
 }
 
 /// Reads and checks `{downstreams: [{address, tsig_key?, notify?}]}`; every
@@ -84,16 +84,16 @@ fn parse(app: &App, body: &Bytes) -> Result<Vec<(StoredDownstream, DownstreamCon
 }
 
 /// `GET /zones/{zone}/downstreams`: the zone's own entries.
-pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<Vec<Downstream>>, ApiError> {
     let z = load(&app, &ctx).await?;
     let id = z.id;
     let stored = app.store.call(move |c| downstreams::all(c).map(|mut m| m.remove(&id).unwrap_or_default())).await?;
     let effective = app.engine.downstreams.own(z.id);
-    Ok(data(Value::Array(stored.iter().enumerate().map(|(i, d)| entry_json(d, effective.get(i))).collect())))
+    Ok(data(stored.iter().enumerate().map(|(i, d)| to_model(d, effective.get(i))).collect()))
 }
 
 /// `PUT /zones/{zone}/downstreams`: replaces the zone's own entries.
-pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<One<Vec<Downstream>>, ApiError> {
     let z = load(&app, &ctx).await?;
     let entries = parse(&app, &body)?;
     let stored: Vec<StoredDownstream> = entries.iter().map(|(s, _)| s.clone()).collect();
@@ -101,10 +101,10 @@ pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Jso
     let to_store = stored.clone();
     app.store.call(move |c| downstreams::set(c, id, &to_store)).await?;
     let effective: Vec<DownstreamConfig> = entries.into_iter().map(|(_, e)| e).collect();
-    let out: Vec<Value> = stored.iter().zip(&effective).map(|(s, e)| entry_json(s, Some(e))).collect();
+    let out: Vec<Downstream> = stored.iter().zip(&effective).map(|(s, e)| to_model(s, Some(e))).collect();
     tracing::info!(account = ctx.account, zone = %z.name, downstreams = out.len(), "zone downstreams set");
     app.engine.downstreams.set_own(z.id, effective);
-    Ok(data(Value::Array(out)))
+    Ok(data(out))
 }
 
 /// `DELETE /zones/{zone}/downstreams`: only the config's entries apply (204).

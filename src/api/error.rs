@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
+use crate::model::ErrorBody;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -63,11 +63,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = if self.errors.is_empty() {
-            json!({ "message": self.message })
-        } else {
-            json!({ "message": self.message, "errors": self.errors })
-        };
+        let body = ErrorBody { message: self.message, errors: self.errors };
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use crate::model::Pagination;
 use crate::store::{Page, Sort, SortColumn};
 
 /// A JSON object body being validated. Take the known fields, then call
@@ -242,12 +243,12 @@ fn parse_sort(s: &str) -> Option<Sort> {
 }
 
 /// The `pagination` object of a list response.
-pub fn pagination(page: Page, total: u64) -> Value {
+pub fn pagination(page: Page, total: u64) -> Pagination {
     let per_page = u64::from(page.per_page);
-    serde_json::json!({
-        "current_page": page.page,
-        "per_page": page.per_page,
-        "total_entries": total,
-        "total_pages": total.div_ceil(per_page),
-    })
+    Pagination {
+        current_page: page.page,
+        per_page: page.per_page,
+        total_entries: total,
+        total_pages: total.div_ceil(per_page),
+    }
 }

@@ -7,6 +7,8 @@
 //! token grants exactly one account ([`Access::Account`]); another account's
 //! paths answer 404 as if they did not exist. Handlers validate, write the
 //! store, and (later) schedule zone events; they never transfer anything.
+//! What they answer is built from the structs of [`crate::model`], the one
+//! definition of the bodies that the client and `secondaryctl` read too.
 
 mod custom_ns;
 mod downstreams;
@@ -29,9 +31,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::config::{Config, Token};
+use crate::model::{Account, Data, List, Pagination, Whoami};
 use crate::store::Store;
 use crate::zone::Engine;
 use error::ApiError;
@@ -107,17 +110,26 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
     }
 }
 
-pub(crate) fn data(value: Value) -> Json<Value> {
-    Json(json!({ "data": value }))
+/// A success body: `{"data": …}`.
+pub(crate) type One<T> = Json<Data<T>>;
+/// A page of a list: `{"data": […], "pagination": …}`.
+pub(crate) type Many<T> = Json<List<T>>;
+
+pub(crate) fn data<T: Serialize>(value: T) -> One<T> {
+    Json(Data { data: value })
+}
+
+pub(crate) fn listed<T: Serialize>(items: Vec<T>, pagination: Pagination) -> Many<T> {
+    Json(List { data: items, pagination })
 }
 
 /// `GET /v2/whoami`: DNSimple clients call it to find their account id.
-async fn whoami(Extension(access): Extension<Access>) -> Json<Value> {
+async fn whoami(Extension(access): Extension<Access>) -> One<Whoami> {
     let account = match access {
-        Access::All => Value::Null,
-        Access::Account(id) => json!({ "id": id }),
+        Access::All => None,
+        Access::Account(id) => Some(Account { id }),
     };
-    data(json!({ "account": account, "user": null }))
+    data(Whoami { account, user: None })
 }
 
 async fn not_found() -> ApiError {
@@ -242,6 +254,6 @@ pub(crate) fn timestamp(secs: i64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-pub(crate) fn opt_timestamp(secs: Option<i64>) -> Value {
-    secs.map(|s| Value::String(timestamp(s))).unwrap_or(Value::Null)
+pub(crate) fn opt_timestamp(secs: Option<i64>) -> Option<String> {
+    secs.map(timestamp)
 }

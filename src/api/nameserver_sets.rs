@@ -6,33 +6,32 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::input::{list_params, pagination, Body};
-use super::{data, timestamp, App, Ctx, QueryMap};
+use super::{data, listed, timestamp, App, Ctx, Many, One, QueryMap};
+use crate::model;
 use crate::store::nameservers::{self, NameserverSet, NewSet, SetChange, DEFAULT_IP_TTL, DEFAULT_NS_TTL, MAX_TTL};
 use crate::zone::name::normalize_email;
 
 /// Longest set name and `external_ref` we accept.
 const MAX_TEXT_LEN: usize = 255;
 
-pub(crate) fn to_json(s: &NameserverSet) -> Value {
-    json!({
-        "id": s.id,
-        "account_id": s.account_id,
-        "name": s.name,
-        "hostmaster": s.hostmaster,
-        "ns_ttl": s.ns_ttl,
-        "ip_ttl": s.ip_ttl,
-        "external_ref": s.external_ref,
-        "in_use": s.in_use(),
-        "nameservers": s.nameservers,
-        "zones": s.zones,
-        "created_at": timestamp(s.created_at),
-        "updated_at": timestamp(s.updated_at),
-    })
+pub(crate) fn to_model(s: NameserverSet) -> model::NameserverSet {
+    model::NameserverSet {
+        in_use: s.in_use(),
+        id: s.id,
+        account_id: s.account_id,
+        name: s.name,
+        hostmaster: s.hostmaster,
+        ns_ttl: s.ns_ttl,
+        ip_ttl: s.ip_ttl,
+        external_ref: s.external_ref,
+        nameservers: s.nameservers,
+        zones: s.zones,
+        created_at: timestamp(s.created_at),
+        updated_at: timestamp(s.updated_at),
+    }
 }
 
 fn check_name(b: &mut Body, name: String) -> Option<String> {
@@ -78,19 +77,24 @@ fn check_external_ref(b: &mut Body, r: String) -> Option<String> {
     Some(r)
 }
 
-pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(app): State<App>,
+    ctx: Ctx,
+    QueryMap(q): QueryMap,
+) -> Result<Many<model::NameserverSet>, ApiError> {
     let (sort, page) = list_params(&q)?;
     let external_ref = q.get("external_ref").cloned();
     let account = ctx.account;
     let (items, total) =
         app.store.call(move |c| nameservers::list_sets(c, account, external_ref.as_deref(), sort, page)).await?;
-    Ok(Json(json!({
-        "data": items.iter().map(to_json).collect::<Vec<_>>(),
-        "pagination": pagination(page, total),
-    })))
+    Ok(listed(items.into_iter().map(to_model).collect(), pagination(page, total)))
 }
 
-pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    ctx: Ctx,
+    body: Bytes,
+) -> Result<(StatusCode, One<model::NameserverSet>), ApiError> {
     let mut b = Body::parse(&body)?;
     let name = b.string("name", true).and_then(|n| check_name(&mut b, n));
     let hostmaster = b.nullable_string("hostmaster").flatten().and_then(|h| check_hostmaster(&mut b, h));
@@ -109,18 +113,18 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
     let account = ctx.account;
     let s = app.store.call(move |c| nameservers::create_set(c, account, new)).await?;
     tracing::info!(account, set = %s.name, id = s.id, "nameserver set created");
-    Ok((StatusCode::CREATED, data(to_json(&s))))
+    Ok((StatusCode::CREATED, data(to_model(s))))
 }
 
-pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<model::NameserverSet>, ApiError> {
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let s = app.store.call(move |c| nameservers::get_set(c, account, &id)).await?;
-    Ok(data(to_json(&s)))
+    Ok(data(to_model(s)))
 }
 
 /// `PUT …/nameserver_sets/{id}`: changes the fields given; `null` clears
 /// `hostmaster` and `external_ref`.
-pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<One<model::NameserverSet>, ApiError> {
     let mut b = Body::parse(&body)?;
     let name = match b.nullable_string("name") {
         None => None,
@@ -148,7 +152,7 @@ pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Jso
     let s = app.store.call(move |c| nameservers::update_set(c, account, &id, change)).await?;
     tracing::info!(account, set = %s.name, id = s.id, "nameserver set updated");
     app.engine.republish_account(account).await;
-    Ok(data(to_json(&s)))
+    Ok(data(to_model(s)))
 }
 
 /// `DELETE …/nameserver_sets/{id}`: 204, or 409 naming what uses the set.

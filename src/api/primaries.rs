@@ -7,39 +7,19 @@ use std::net::IpAddr;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde::Serialize;
-use serde_json::Value;
 
 use super::error::ApiError;
 use super::input::{list_params, pagination, Body};
-use super::{timestamp, App, Ctx, QueryMap};
-use crate::store::links::ZoneList;
+use super::{data, listed, timestamp, App, Ctx, Many, One, QueryMap};
+use crate::model::PrimaryServer;
 use crate::store::primaries::{self, NewPrimary, Primary};
 use crate::zone::name::normalize_zone_name;
 
 /// Longest primary name we accept (a label for people, not a DNS name).
 const MAX_NAME_LEN: usize = 255;
 
-/// A DNSimple PrimaryServer object, serialized straight into the response:
-/// `linked_secondary_zones` goes in as the JSON text the store's link index
-/// keeps, not as a value per zone.
-#[derive(Serialize)]
-pub(crate) struct PrimaryJson {
-    id: i64,
-    account_id: i64,
-    name: String,
-    ip: String,
-    port: u16,
-    tsig_key: Option<String>,
-    notify_requires_tsig: bool,
-    linked_secondary_zones: ZoneList,
-    created_at: String,
-    updated_at: String,
-}
-
-pub(crate) fn to_json(p: Primary) -> PrimaryJson {
-    PrimaryJson {
+pub(crate) fn to_model(p: Primary) -> PrimaryServer {
+    PrimaryServer {
         id: p.id,
         account_id: p.account_id,
         name: p.name,
@@ -53,35 +33,18 @@ pub(crate) fn to_json(p: Primary) -> PrimaryJson {
     }
 }
 
-/// `{"data": …}` around a value serialized as it is.
-#[derive(Serialize)]
-pub(crate) struct Data<T> {
-    data: T,
-}
-
-/// `{"data": […], "pagination": …}`.
-#[derive(Serialize)]
-pub(crate) struct List<T> {
-    data: Vec<T>,
-    pagination: Value,
-}
-
-pub async fn list(
-    State(app): State<App>,
-    ctx: Ctx,
-    QueryMap(q): QueryMap,
-) -> Result<Json<List<PrimaryJson>>, ApiError> {
+pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Many<PrimaryServer>, ApiError> {
     let (sort, page) = list_params(&q)?;
     let account = ctx.account;
     let (items, total) = app.store.call(move |c| primaries::list(c, account, sort, page)).await?;
-    Ok(Json(List { data: items.into_iter().map(to_json).collect(), pagination: pagination(page, total) }))
+    Ok(listed(items.into_iter().map(to_model).collect(), pagination(page, total)))
 }
 
 pub async fn create(
     State(app): State<App>,
     ctx: Ctx,
     body: Bytes,
-) -> Result<(StatusCode, Json<Data<PrimaryJson>>), ApiError> {
+) -> Result<(StatusCode, One<PrimaryServer>), ApiError> {
     let mut b = Body::parse(&body)?;
     let name = b.string("name", true).map(|s| s.trim().to_string());
     if let Some(n) = &name {
@@ -132,13 +95,13 @@ pub async fn create(
     let new = NewPrimary { name, ip, port, tsig_key, notify_requires_tsig };
     let p = app.store.call(move |c| primaries::create(c, account, new)).await?;
     tracing::info!(account, primary = %p.name, id = p.id, ip = %p.ip, port = p.port, "primary server created");
-    Ok((StatusCode::CREATED, Json(Data { data: to_json(p) })))
+    Ok((StatusCode::CREATED, data(to_model(p))))
 }
 
-pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Data<PrimaryJson>>, ApiError> {
+pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<PrimaryServer>, ApiError> {
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let p = app.store.call(move |c| primaries::get(c, account, &id)).await?;
-    Ok(Json(Data { data: to_json(p) }))
+    Ok(data(to_model(p)))
 }
 
 pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiError> {
@@ -168,7 +131,7 @@ pub async fn link(
     ctx: Ctx,
     QueryMap(q): QueryMap,
     body: Bytes,
-) -> Result<Json<Data<PrimaryJson>>, ApiError> {
+) -> Result<One<PrimaryServer>, ApiError> {
     let zone = zone_field(&body, &q)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
@@ -182,7 +145,7 @@ pub async fn link(
     tracing::info!(account, primary = %p.name, zone = %zone, "primary linked to zone");
     // A new primary may have the zone (or a newer copy): check now.
     app.engine.request_refresh(zone_id, false);
-    Ok(Json(Data { data: to_json(p) }))
+    Ok(data(to_model(p)))
 }
 
 pub async fn unlink(
@@ -190,11 +153,11 @@ pub async fn unlink(
     ctx: Ctx,
     QueryMap(q): QueryMap,
     body: Bytes,
-) -> Result<Json<Data<PrimaryJson>>, ApiError> {
+) -> Result<One<PrimaryServer>, ApiError> {
     let zone = zone_field(&body, &q)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
     let p = app.store.call(move |c| primaries::unlink(c, account, &id, &z)).await?;
     tracing::info!(account, primary = %p.name, zone = %zone, "primary unlinked from zone");
-    Ok(Json(Data { data: to_json(p) }))
+    Ok(data(to_model(p)))
 }

@@ -6,13 +6,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::input::{list_params, pagination};
 use super::zones::load;
-use super::{data, opt_timestamp, App, Ctx, QueryMap};
+use super::{data, listed, opt_timestamp, App, Ctx, Many, One, QueryMap};
+use crate::model::{self, ZoneFile};
 use crate::store::nameservers;
 use crate::store::zonedata::{self, RecordFilter, StoredRecord};
 use crate::store::zones::Zone;
@@ -33,7 +32,8 @@ fn relative(owner: &str, zone: &str) -> String {
     }
 }
 
-pub(crate) fn record_json(r: &StoredRecord, zone: &str, at: &Value) -> Value {
+/// A published record as a ZoneRecord; `at` is the zone's last transfer time.
+pub(crate) fn to_model(r: &StoredRecord, zone: &str, at: &Option<String>) -> model::Record {
     let rec = Name::from_ascii(&r.owner).ok().map(|owner| Record {
         owner,
         rtype: r.rtype,
@@ -46,20 +46,20 @@ pub(crate) fn record_json(r: &StoredRecord, zone: &str, at: &Value) -> Value {
         None => (text::rdata_to_text(r.rtype, &r.rdata), None),
     };
     let name = relative(&r.owner, zone);
-    json!({
-        "id": r.id,
-        "zone_id": zone,
-        "parent_id": null,
-        "name": name,
-        "content": content,
-        "ttl": r.ttl,
-        "priority": priority,
-        "type": text::type_name(r.rtype),
-        "regions": ["global"],
-        "system_record": r.rtype == rtype::SOA || (r.rtype == rtype::NS && name.is_empty()) || r.id >= SYNTHETIC_ID_BASE,
-        "created_at": at,
-        "updated_at": at,
-    })
+    model::Record {
+        id: r.id,
+        zone_id: zone.to_string(),
+        parent_id: None,
+        system_record: r.rtype == rtype::SOA || (r.rtype == rtype::NS && name.is_empty()) || r.id >= SYNTHETIC_ID_BASE,
+        name,
+        content,
+        ttl: r.ttl,
+        priority,
+        kind: text::type_name(r.rtype).to_string(),
+        regions: vec!["global".to_string()],
+        created_at: at.clone(),
+        updated_at: at.clone(),
+    }
 }
 
 /// The zone's apex as a DNS name.
@@ -125,7 +125,7 @@ pub(crate) async fn published(
     }
 }
 
-pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Many<model::Record>, ApiError> {
     let (_, page) = list_params(&q)?;
     let rtype = match q.get("type") {
         None => None,
@@ -150,13 +150,10 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
         }
     };
     let at = opt_timestamp(z.last_transferred_at);
-    Ok(Json(json!({
-        "data": rows.iter().map(|r| record_json(r, &z.name, &at)).collect::<Vec<_>>(),
-        "pagination": pagination(page, total),
-    })))
+    Ok(listed(rows.iter().map(|r| to_model(r, &z.name, &at)).collect(), pagination(page, total)))
 }
 
-pub async fn file(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn file(State(app): State<App>, ctx: Ctx) -> Result<One<ZoneFile>, ApiError> {
     let z = load(&app, &ctx).await?;
     let rows = published(&app, &z, RecordFilter::default(), false).await?;
     let mut out = String::with_capacity(rows.len() * 64 + 64);
@@ -173,5 +170,5 @@ pub async fn file(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiEr
         out.push_str(&text::rdata_to_text(r.rtype, &r.rdata));
         out.push('\n');
     }
-    Ok(data(json!({ "zone": out })))
+    Ok(data(ZoneFile { zone: out }))
 }

@@ -5,18 +5,20 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Extension;
 use rusqlite::params;
-use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::{data, opt_timestamp, Access, App};
+use super::{data, opt_timestamp, Access, App, One};
+use crate::model::{
+    EventCounts, NotInSync, NotifyCounters, QueryCounters, RateLimit, Status, TransfersOut, ZoneCounts, ZoneState,
+};
 use crate::store::now_secs;
 
 /// At most this many zones are listed as not in sync.
 const MAX_LISTED: i64 = 100;
 
-pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) -> Result<Json<Value>, ApiError> {
+pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) -> Result<One<Status>, ApiError> {
     let account = match access {
         Access::All => None,
         Access::Account(a) => Some(a),
@@ -42,26 +44,26 @@ pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) 
                  WHERE (?1 IS NULL OR account_id = ?1) AND (serial IS NULL OR expired = 1 OR last_error IS NOT NULL)
                  ORDER BY expired DESC, name LIMIT ?2",
             )?;
-            let problems: Vec<Value> = stmt
+            let problems: Vec<NotInSync> = stmt
                 .query_map(params![account, MAX_LISTED], |r| {
                     let serial: Option<i64> = r.get(2)?;
                     let expired: bool = r.get(3)?;
                     let state = if expired {
-                        "expired"
+                        ZoneState::Expired
                     } else if serial.is_none() {
-                        "bootstrapping"
+                        ZoneState::Bootstrapping
                     } else {
-                        "retrying"
+                        ZoneState::Retrying
                     };
-                    Ok(json!({
-                        "name": r.get::<_, String>(0)?,
-                        "account_id": r.get::<_, i64>(1)?,
-                        "state": state,
-                        "serial": serial,
-                        "last_error": r.get::<_, Option<String>>(4)?,
-                        "last_error_at": opt_timestamp(r.get(5)?),
-                        "expires_at": opt_timestamp(r.get(6)?),
-                    }))
+                    Ok(NotInSync {
+                        name: r.get(0)?,
+                        account_id: r.get(1)?,
+                        state,
+                        serial: serial.map(|s| s as u32),
+                        last_error: r.get(4)?,
+                        last_error_at: opt_timestamp(r.get(5)?),
+                        expires_at: opt_timestamp(r.get(6)?),
+                    })
                 })?
                 .collect::<Result<_, _>>()?;
             Ok((counts, problems))
@@ -69,51 +71,52 @@ pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) 
         .await?;
     let ev = app.engine.scheduler.counts();
     let dns = &app.dns;
-    Ok(data(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "zones": {
-            "total": counts[0],
-            "bootstrapping": counts[1],
-            "ok": counts[2],
-            "retrying": counts[3],
-            "expired": counts[4],
-            "expiring_within_24h": counts[5],
-            "records": counts[6],
+    let count = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    Ok(data(Status {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        zones: ZoneCounts {
+            total: counts[0],
+            bootstrapping: counts[1],
+            ok: counts[2],
+            retrying: counts[3],
+            expired: counts[4],
+            expiring_within_24h: counts[5],
+            records: counts[6],
         },
-        "not_in_sync": problems,
-        "events": {
-            "running": ev.running,
-            "waiting": ev.waiting,
-            "scheduled": ev.scheduled,
-            "peak_running": ev.peak_running,
-            "concurrency": ev.concurrency,
+        not_in_sync: problems,
+        events: EventCounts {
+            running: ev.running as u64,
+            waiting: ev.waiting as u64,
+            scheduled: ev.scheduled as u64,
+            peak_running: ev.peak_running as u64,
+            concurrency: ev.concurrency as u64,
         },
-        "notify": {
-            "accepted": dns.notify_accepted.load(Ordering::Relaxed),
-            "refused": dns.notify_refused.load(Ordering::Relaxed),
-            "malformed_dropped": dns.malformed.load(Ordering::Relaxed),
-            "other_opcodes": dns.not_implemented.load(Ordering::Relaxed),
+        notify: NotifyCounters {
+            accepted: count(&dns.notify_accepted),
+            refused: count(&dns.notify_refused),
+            malformed_dropped: count(&dns.malformed),
+            other_opcodes: count(&dns.not_implemented),
         },
-        "queries": {
-            "noerror": dns.answered[0].load(Ordering::Relaxed),
-            "formerr": dns.answered[1].load(Ordering::Relaxed),
-            "servfail": dns.answered[2].load(Ordering::Relaxed),
-            "nxdomain": dns.answered[3].load(Ordering::Relaxed),
-            "notimp": dns.answered[4].load(Ordering::Relaxed),
-            "refused": dns.answered[5].load(Ordering::Relaxed),
-            "other": dns.answered[6].load(Ordering::Relaxed),
-            "rate_limit": {
-                "enabled": dns.rrl.enabled(),
-                "dropped": dns.rrl.dropped.load(Ordering::Relaxed),
-                "slipped": dns.rrl.slipped.load(Ordering::Relaxed),
+        queries: QueryCounters {
+            noerror: count(&dns.answered[0]),
+            formerr: count(&dns.answered[1]),
+            servfail: count(&dns.answered[2]),
+            nxdomain: count(&dns.answered[3]),
+            notimp: count(&dns.answered[4]),
+            refused: count(&dns.answered[5]),
+            other: count(&dns.answered[6]),
+            rate_limit: RateLimit {
+                enabled: dns.rrl.enabled(),
+                dropped: count(&dns.rrl.dropped),
+                slipped: count(&dns.rrl.slipped),
             },
         },
         // Zone transfers to downstreams: finished, refused (any error
         // answer), failed midway (the client went away or stalled).
-        "transfers_out": {
-            "finished": dns.transfers_out.load(Ordering::Relaxed),
-            "refused": dns.transfers_out_refused.load(Ordering::Relaxed),
-            "failed": dns.transfers_out_failed.load(Ordering::Relaxed),
+        transfers_out: TransfersOut {
+            finished: count(&dns.transfers_out),
+            refused: count(&dns.transfers_out_refused),
+            failed: count(&dns.transfers_out_failed),
         },
-    })))
+    }))
 }

@@ -13,13 +13,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::input::Body;
-use super::records::{apex, published, record_json};
+use super::records::{apex, published, to_model};
 use super::zones::{load, path_zone};
-use super::{data, opt_timestamp, App, Ctx};
+use super::{data, opt_timestamp, App, Ctx, One};
+use crate::model::{Delegation, NsRecords, NsSettings, Record};
 use crate::store::nameservers::{self, ZoneNs};
 use crate::store::zonedata::{RecordFilter, StoredRecord};
 use crate::store::zones::Zone;
@@ -36,17 +36,14 @@ async fn apex_records(app: &App, z: &Zone, rtype: Option<u16>) -> Result<Vec<Sto
     published(app, z, RecordFilter { name: Some(String::new()), rtype }, true).await
 }
 
-async fn ns_records_json(app: &App, z: &Zone) -> Result<Value, ApiError> {
+async fn ns_records(app: &App, z: &Zone) -> Result<Vec<Record>, ApiError> {
     let at = opt_timestamp(z.last_transferred_at);
     let records = apex_records(app, z, Some(rtype::NS)).await?;
-    Ok(Value::Array(records.iter().map(|r| record_json(r, &z.name, &at)).collect()))
+    Ok(records.iter().map(|r| to_model(r, &z.name, &at)).collect())
 }
 
-fn settings_json(ns: &Option<ZoneNs>) -> Value {
-    match ns {
-        Some(ns) => json!({ "ns_names": ns.ns_names, "ns_set_ids": ns.set_ids() }),
-        None => Value::Null,
-    }
+fn settings(ns: &ZoneNs) -> NsSettings {
+    NsSettings { ns_names: ns.ns_names.clone(), ns_set_ids: ns.set_ids() }
 }
 
 /// Reads and checks `{ns_names?, ns_set_ids?}`; every problem names its field.
@@ -86,7 +83,7 @@ fn parse_settings(body: &Bytes) -> Result<(Vec<String>, Vec<i64>), ApiError> {
 }
 
 /// `PUT /zones/{zone}/ns_records`: 200 with the NS records the zone now publishes.
-pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<One<Vec<Record>>, ApiError> {
     let (names, ids) = parse_settings(&body)?;
     let (account, zone) = (ctx.account, path_zone(&ctx));
     let (z, ns) = app.store.call(move |c| nameservers::set_zone_ns(c, account, &zone, &names, &ids)).await.map_err(
@@ -104,16 +101,16 @@ pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Jso
         "zone NS records set"
     );
     app.engine.republish(z.id, &z.name).await;
-    Ok(data(ns_records_json(&app, &z).await?))
+    Ok(data(ns_records(&app, &z).await?))
 }
 
 /// `GET /zones/{zone}/ns_records` (extension): the NS records the zone
 /// publishes, and its settings (`null`: the primary's NS).
-pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<NsRecords>, ApiError> {
     let z = load(&app, &ctx).await?;
     let id = z.id;
     let ns = app.store.call(move |c| nameservers::zone_ns(c, id)).await?;
-    Ok(Json(json!({ "data": ns_records_json(&app, &z).await?, "settings": settings_json(&ns) })))
+    Ok(Json(NsRecords { data: ns_records(&app, &z).await?, settings: ns.as_ref().map(settings) }))
 }
 
 /// `DELETE /zones/{zone}/ns_records`: publish the primary's NS again (204).
@@ -127,9 +124,9 @@ pub async fn clear(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiEr
 
 /// `GET /zones/{zone}/nameservers`: `[{hostname, priority}]`, where the zone
 /// should be delegated, in priority order; priority 1 is the SOA MNAME.
-pub async fn nameservers(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn nameservers(State(app): State<App>, ctx: Ctx) -> Result<One<Vec<Delegation>>, ApiError> {
     let z = load(&app, &ctx).await?;
     let records = apex_records(&app, &z, None).await?;
     let names = delegation(&apex(&z)?, &records);
-    Ok(data(Value::Array(names.iter().enumerate().map(|(i, n)| json!({ "hostname": n, "priority": i + 1 })).collect())))
+    Ok(data((1..).zip(names).map(|(priority, n)| Delegation { hostname: n, priority }).collect()))
 }

@@ -7,99 +7,110 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::input::{list_params, pagination, Body};
-use super::{data, opt_timestamp, timestamp, App, Ctx, QueryMap};
+use super::{data, listed, opt_timestamp, timestamp, App, Ctx, Many, One, QueryMap};
+use crate::model::{self, Distribution, LastError, LastNotify, NotifyOut, Scheduled, ZoneEvent, ZoneState};
 use crate::scheduler::ZoneSchedule;
 use crate::store::zones::{self, StateFilter, Zone};
 use crate::zone::name::{is_reverse_zone, normalize_zone_name};
 use crate::zone::timers::Clamps;
 
 /// The zone's state for people: one word.
-pub(crate) fn state_word(z: &Zone, sched: &ZoneSchedule) -> &'static str {
+pub(crate) fn state_word(z: &Zone, sched: &ZoneSchedule) -> ZoneState {
     let st = &z.status;
     if sched.running {
-        "refreshing"
+        ZoneState::Refreshing
     } else if st.expired {
-        "expired"
+        ZoneState::Expired
     } else if st.serial.is_none() {
-        "bootstrapping"
+        ZoneState::Bootstrapping
     } else if st.last_error.is_some() {
-        "retrying"
+        ZoneState::Retrying
     } else {
-        "ok"
+        ZoneState::Ok
     }
 }
 
-pub(crate) fn to_json(app: &App, z: &Zone) -> Value {
+pub(crate) fn to_model(app: &App, z: &Zone) -> model::Zone {
     let st = &z.status;
     let sched = app.engine.scheduler.zone(z.id);
     let clamps = Clamps::from_config(&app.config.transfer);
     let timers = st.soa_timers.map(|t| {
         let (refresh, retry, expire) = clamps.effective(t[0], t[1], t[2]);
-        json!({ "refresh": refresh, "retry": retry, "expire": expire, "minimum": t[3] })
+        model::Timers { refresh, retry, expire, minimum: t[3] }
     });
-    let last_transfer: Value = st.last_xfr.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null);
-    let last_error = match &st.last_error {
-        Some(message) => json!({
-            "primary": st.last_error_primary,
-            "message": message,
-            "at": opt_timestamp(st.last_error_at),
-        }),
-        None => Value::Null,
-    };
-    json!({
-        "id": z.id,
-        "account_id": z.account_id,
-        "name": z.name,
-        "reverse": is_reverse_zone(&z.name),
-        "secondary": true,
-        "last_transferred_at": opt_timestamp(z.last_transferred_at),
-        "active": true,
-        "created_at": timestamp(z.created_at),
-        "updated_at": timestamp(z.updated_at),
+    let last_transfer = st.last_xfr.as_deref().and_then(|s| serde_json::from_str(s).ok());
+    let last_error = st.last_error.as_ref().map(|message| LastError {
+        primary: st.last_error_primary.clone(),
+        message: message.clone(),
+        at: opt_timestamp(st.last_error_at),
+    });
+    model::Zone {
+        id: z.id,
+        account_id: z.account_id,
+        name: z.name.clone(),
+        reverse: is_reverse_zone(&z.name),
+        secondary: true,
+        last_transferred_at: opt_timestamp(z.last_transferred_at),
+        active: true,
+        created_at: timestamp(z.created_at),
+        updated_at: timestamp(z.updated_at),
         // Catalog zones (RFC 9432) we consume, and the members they created.
-        "catalog": z.is_catalog,
-        "catalog_member": z.member_of.map(|id| json!({ "catalog_id": id, "group": z.catalog_group })),
-        "primaries": z.primaries.iter().map(|p| json!({
-            "id": p.id, "name": p.name, "ip": p.ip, "port": p.port,
-            "last_used": st.last_primary.as_deref() == Some(format!("{} ({})", p.name, addr_label(&p.ip, p.port)).as_str()),
-        })).collect::<Vec<_>>(),
-        "transfer": {
-            "state": state_word(z, &sched),
-            "serial": st.serial,
-            "primary_serial": st.primary_serial,
-            "records": st.record_count,
-            "refreshing": sched.running,
-            "queued": sched.queued,
-            "attempts": st.attempts,
-            "last_attempt_at": opt_timestamp(st.last_attempt_at),
-            "last_success_at": opt_timestamp(st.last_success_at),
-            "last_primary": st.last_primary,
-            "last_transfer": last_transfer,
-            "last_error": last_error,
-            "next_refresh_at": opt_timestamp(st.next_refresh_at),
-            "expires_at": opt_timestamp(if st.serial.is_some() { st.expires_at } else { None }),
-            "backoff": st.backoff,
-            "timers": timers,
-            "last_notify": match &st.last_notify {
-                Some((from, serial, at)) => json!({ "from": from, "serial": serial, "at": timestamp(*at) }),
-                None => Value::Null,
-            },
+        catalog: z.is_catalog,
+        catalog_member: z.member_of.map(|id| model::CatalogMember { catalog_id: id, group: z.catalog_group.clone() }),
+        primaries: z
+            .primaries
+            .iter()
+            .map(|p| model::ZonePrimary {
+                id: p.id,
+                name: p.name.clone(),
+                ip: p.ip.clone(),
+                port: p.port,
+                last_used: st.last_primary.as_deref()
+                    == Some(format!("{} ({})", p.name, addr_label(&p.ip, p.port)).as_str()),
+            })
+            .collect(),
+        transfer: model::Transfer {
+            state: state_word(z, &sched),
+            serial: st.serial,
+            primary_serial: st.primary_serial,
+            records: st.record_count,
+            refreshing: sched.running,
+            queued: sched.queued,
+            attempts: st.attempts,
+            last_attempt_at: opt_timestamp(st.last_attempt_at),
+            last_success_at: opt_timestamp(st.last_success_at),
+            last_primary: st.last_primary.clone(),
+            last_transfer,
+            last_error,
+            next_refresh_at: opt_timestamp(st.next_refresh_at),
+            expires_at: opt_timestamp(if st.serial.is_some() { st.expires_at } else { None }),
+            backoff: st.backoff,
+            timers,
+            last_notify: st.last_notify.as_ref().map(|(from, serial, at)| LastNotify {
+                from: from.clone(),
+                serial: *serial,
+                at: timestamp(*at),
+            }),
             // NOTIFY to the downstreams, the last one per target.
-            "notify_out": app.engine.notifier.outcomes(z.id).iter().map(|o| json!({
-                "target": o.target.to_string(),
-                "serial": o.serial,
-                "state": o.state,
-                "tries": o.tries,
-                "error": o.error,
-                "at": timestamp(o.at),
-            })).collect::<Vec<_>>(),
+            notify_out: app
+                .engine
+                .notifier
+                .outcomes(z.id)
+                .iter()
+                .map(|o| NotifyOut {
+                    target: o.target.to_string(),
+                    serial: o.serial,
+                    state: o.state.to_string(),
+                    tries: o.tries,
+                    error: o.error.clone(),
+                    at: timestamp(o.at),
+                })
+                .collect(),
         },
-    })
+    }
 }
 
 fn addr_label(ip: &str, port: u16) -> String {
@@ -121,7 +132,7 @@ pub(crate) async fn load(app: &App, ctx: &Ctx) -> Result<Zone, ApiError> {
     Ok(app.store.call(move |c| zones::get(c, account, &zone)).await?)
 }
 
-pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(StatusCode, One<model::Zone>), ApiError> {
     let mut b = Body::parse(&body)?;
     let name = b.string("name", true).and_then(|n| match normalize_zone_name(&n) {
         Ok(n) => Some(n),
@@ -143,10 +154,10 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
         app.engine.consume_catalog(z.id);
     }
     tracing::info!(account, zone = %z.name, id = z.id, "secondary zone created");
-    Ok((StatusCode::CREATED, data(to_json(&app, &z))))
+    Ok((StatusCode::CREATED, data(to_model(&app, &z))))
 }
 
-pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Result<Many<model::Zone>, ApiError> {
     let (sort, page) = list_params(&q)?;
     let name_like = q.get("name_like").map(|s| s.to_ascii_lowercase());
     let state = match q.get("state").map(String::as_str) {
@@ -165,15 +176,12 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
     let account = ctx.account;
     let (items, total) =
         app.store.call(move |c| zones::list(c, account, name_like.as_deref(), state, sort, page)).await?;
-    Ok(Json(json!({
-        "data": items.iter().map(|z| to_json(&app, z)).collect::<Vec<_>>(),
-        "pagination": pagination(page, total),
-    })))
+    Ok(listed(items.iter().map(|z| to_model(&app, z)).collect(), pagination(page, total)))
 }
 
-pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<model::Zone>, ApiError> {
     let z = load(&app, &ctx).await?;
-    Ok(data(to_json(&app, &z)))
+    Ok(data(to_model(&app, &z)))
 }
 
 pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiError> {
@@ -191,21 +199,21 @@ pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiE
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn schedule(app: App, ctx: Ctx, force_axfr: bool) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn schedule(app: App, ctx: Ctx, force_axfr: bool) -> Result<(StatusCode, One<Scheduled>), ApiError> {
     let z = load(&app, &ctx).await?;
     app.engine.request_refresh(z.id, force_axfr);
     tracing::info!(zone = %z.name, force_axfr, "refresh requested over the API");
-    let event = if force_axfr { "retransfer" } else { "refresh" };
-    Ok((StatusCode::ACCEPTED, data(json!({ "zone": z.name, "event": event, "attempts": z.status.attempts }))))
+    let event = if force_axfr { ZoneEvent::Retransfer } else { ZoneEvent::Refresh };
+    Ok((StatusCode::ACCEPTED, data(Scheduled { zone: z.name, event, attempts: z.status.attempts })))
 }
 
 /// `POST /zones/{zone}/refresh`: check the primary's serial now (202).
-pub async fn refresh(State(app): State<App>, ctx: Ctx) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn refresh(State(app): State<App>, ctx: Ctx) -> Result<(StatusCode, One<Scheduled>), ApiError> {
     schedule(app, ctx, false).await
 }
 
 /// `POST /zones/{zone}/retransfer`: a full AXFR now, whatever the serial (202).
-pub async fn retransfer(State(app): State<App>, ctx: Ctx) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn retransfer(State(app): State<App>, ctx: Ctx) -> Result<(StatusCode, One<Scheduled>), ApiError> {
     schedule(app, ctx, true).await
 }
 
@@ -216,15 +224,15 @@ pub async fn retransfer(State(app): State<App>, ctx: Ctx) -> Result<(StatusCode,
 /// serve nothing for the zone (no copy yet, expired) or it has no primary to
 /// compare with; false when the primary has another serial; 504 when primaries
 /// are linked but none answers.
-pub async fn distribution(State(app): State<App>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn distribution(State(app): State<App>, ctx: Ctx) -> Result<One<Distribution>, ApiError> {
     let z = load(&app, &ctx).await?;
     let Some(serial) = z.status.serial.filter(|_| !z.status.expired && !z.primaries.is_empty()) else {
-        return Ok(data(json!({ "distributed": false })));
+        return Ok(data(Distribution { distributed: false }));
     };
     let primary_serial = app
         .engine
         .primary_serial(&z)
         .await
         .map_err(|e| ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("Could not query zone, {e}")))?;
-    Ok(data(json!({ "distributed": serial == primary_serial })))
+    Ok(data(Distribution { distributed: serial == primary_serial }))
 }

@@ -28,6 +28,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
 use super::StoreError;
+use crate::model::ZoneNames;
 
 /// A change to one link: the primary, the zone's name, added or removed.
 type Change = (i64, Arc<str>, bool);
@@ -138,31 +139,8 @@ pub fn install(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 /// The zones linked to `primary`, as a JSON array of names in name order.
-pub fn linked_zones(conn: &Connection, primary: i64) -> Result<ZoneList, StoreError> {
+pub fn linked_zones(conn: &Connection, primary: i64) -> Result<ZoneNames, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT sd_linked_zones(?1)")?;
     let json: String = stmt.query_row([primary], |r| r.get(0))?;
-    Ok(ZoneList(Arc::from(json)))
-}
-
-/// Zone names as the JSON array the index renders: a response embeds it as it
-/// is, without a string per zone.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ZoneList(Arc<str>);
-
-impl ZoneList {
-    /// The names (parsed: for logs and tests, not for responses).
-    pub fn names(&self) -> Vec<String> {
-        serde_json::from_str(&self.0).unwrap_or_default()
-    }
-
-    pub fn as_json(&self) -> &str {
-        &self.0
-    }
-}
-
-impl serde::Serialize for ZoneList {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let raw = serde_json::value::RawValue::from_string(self.0.to_string()).map_err(serde::ser::Error::custom)?;
-        raw.serialize(s)
-    }
+    Ok(ZoneNames::from_json_text(Arc::from(json)))
 }

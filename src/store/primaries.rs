@@ -2,8 +2,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::links::{self, ZoneList};
+use super::links;
 use super::{now_secs, Page, Sort, StoreError};
+use crate::model::ZoneNames;
 
 /// A primary server as stored, with the names of the zones linked to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +16,7 @@ pub struct Primary {
     pub port: u16,
     pub tsig_key: Option<String>,
     pub notify_requires_tsig: bool,
-    pub linked_zones: ZoneList,
+    pub linked_zones: ZoneNames,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -41,7 +42,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Primary> {
         port: row.get(4)?,
         tsig_key: row.get(5)?,
         notify_requires_tsig: row.get(8)?,
-        linked_zones: ZoneList::default(),
+        linked_zones: ZoneNames::default(),
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
     })

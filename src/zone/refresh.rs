@@ -7,10 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::{Engine, Notified};
+use crate::model::LastTransfer;
 use crate::store::zonedata::{self, Committed, Diff, DiffError};
 use crate::store::zones::{self, LinkedPrimary, Zone};
 use crate::store::{Store, StoreError};
@@ -278,18 +278,21 @@ async fn transfer_once(
         serial: to,
         soa,
         primary: label(p),
-        summary_json: json!({
-            "type": kind,
-            "primary": label(p),
-            "serial_from": from,
-            "serial_to": to,
-            "messages": summary.messages,
-            "records": records,
-            "bytes": summary.bytes,
-            "duration_ms": elapsed.as_millis() as u64,
-            "at": crate::store::now_secs(),
+        // The zone's `transfer.last_transfer` (the engine adds the commit times).
+        summary_json: serde_json::to_string(&LastTransfer {
+            kind: kind.to_string(),
+            primary: label(p),
+            serial_from: from,
+            serial_to: to,
+            messages: summary.messages.into(),
+            records,
+            bytes: summary.bytes,
+            duration_ms: elapsed.as_millis() as u64,
+            at: crate::store::now_secs(),
+            commit_ms: None,
+            total_ms: None,
         })
-        .to_string(),
+        .unwrap_or_default(),
     };
     let id = zone.id;
     let commit_started = Instant::now();

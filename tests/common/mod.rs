@@ -8,6 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use secondaryd::client::{Client, Endpoint, Response};
+use secondaryd::model::{NewPrimaryServer, NewZone, PrimaryServer, Zone, ZoneFile, ZoneLink};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 /// A port free for both UDP and TCP on 127.0.0.1.
@@ -141,15 +144,20 @@ impl Daemon {
         self.client().request(method, path, body.as_ref()).await.expect("API call")
     }
 
+    /// Sends a request body of the API's shapes.
+    pub async fn send<B: Serialize>(&self, method: &str, path: &str, body: &B) -> Response {
+        self.client().send(method, path, Some(body)).await.expect("API call")
+    }
+
     /// `GET /v2/1/zones/{zone}`'s data.
-    pub async fn zone(&self, zone: &str) -> Value {
+    pub async fn zone(&self, zone: &str) -> Zone {
         let r = self.call("GET", &format!("/v2/1/zones/{zone}"), None).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        r.body["data"].clone()
+        data(&r)
     }
 
     /// Polls the zone until `done` holds (20 s at most) and returns it.
-    pub async fn wait_zone(&self, zone: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_zone(&self, zone: &str, what: &str, done: impl Fn(&Zone) -> bool) -> Zone {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let z = self.zone(zone).await;
@@ -158,9 +166,10 @@ impl Daemon {
             }
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}; zone: {z:#}
+                "timed out waiting for {what}; zone: {}
 log:
 {}",
+                pretty(&z),
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -170,38 +179,38 @@ log:
     /// Waits until the zone serves `serial` and the event that brought it has
     /// finished (the serial shows at commit; the serving view, the timers and
     /// the summary follow within the same event).
-    pub async fn wait_serial(&self, zone: &str, serial: u32) -> Value {
+    pub async fn wait_serial(&self, zone: &str, serial: u32) -> Zone {
         self.wait_zone(zone, &format!("serial {serial}"), |z| {
-            z["transfer"]["serial"] == serial && z["transfer"]["refreshing"] == false
+            z.transfer.serial == Some(serial) && !z.transfer.refreshing
         })
         .await
     }
 
     /// Waits until a refresh attempt after `attempts` has finished.
-    pub async fn wait_attempt(&self, zone: &str, attempts: u64) -> Value {
+    pub async fn wait_attempt(&self, zone: &str, attempts: u64) -> Zone {
         self.wait_zone(zone, "a refresh attempt to finish", |z| {
-            z["transfer"]["attempts"].as_u64().unwrap_or(0) > attempts
-                && z["transfer"]["refreshing"] == false
-                && z["transfer"]["queued"] == false
+            z.transfer.attempts > attempts && !z.transfer.refreshing && !z.transfer.queued
         })
         .await
     }
 
     /// Creates a primary (with an optional TSIG key name) and a zone, and links them.
     pub async fn add_linked(&self, primary: &str, addr: SocketAddr, key: Option<&str>, zone: &str) {
-        let mut body = serde_json::json!({ "name": primary, "ip": addr.ip().to_string(), "port": addr.port() });
-        if let Some(k) = key {
-            body["tsig_key"] = Value::String(k.to_string());
-        }
-        let r = self.call("POST", "/v2/1/secondary_dns/primaries", Some(body)).await;
+        let body = NewPrimaryServer {
+            name: primary.to_string(),
+            ip: addr.ip().to_string(),
+            port: Some(addr.port()),
+            tsig_key: key.map(str::to_string),
+            notify_requires_tsig: None,
+        };
+        let r = self.send("POST", "/v2/1/secondary_dns/primaries", &body).await;
         assert_eq!(r.status, 201, "{:?}", r.body);
-        let r = self.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": zone }))).await;
+        let r =
+            self.send("POST", "/v2/1/secondary_dns/zones", &NewZone { name: zone.to_string(), catalog: None }).await;
         assert!(r.status == 201 || r.status == 400, "{:?}", r.body);
-        let path = format!(
-            "/v2/1/secondary_dns/primaries/{}/link",
-            r_id(&self.call("GET", &format!("/v2/1/secondary_dns/primaries/{primary}"), None).await)
-        );
-        let r = self.call("PUT", &path, Some(serde_json::json!({ "zone": zone }))).await;
+        let p: PrimaryServer = data(&self.call("GET", &format!("/v2/1/secondary_dns/primaries/{primary}"), None).await);
+        let path = format!("/v2/1/secondary_dns/primaries/{}/link", p.id);
+        let r = self.send("PUT", &path, &ZoneLink { zone: zone.to_string() }).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
     }
 
@@ -209,7 +218,7 @@ log:
     pub async fn export(&self, zone: &str) -> String {
         let r = self.call("GET", &format!("/v2/1/zones/{zone}/file"), None).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        r.body["data"]["zone"].as_str().expect("zone text").to_string()
+        data::<ZoneFile>(&r).zone
     }
 
     /// Runs `secondaryctl --socket <ours> ARGS…` and returns (exit code, stdout, stderr).
@@ -218,8 +227,34 @@ log:
     }
 }
 
-fn r_id(r: &Response) -> i64 {
-    r.body["data"]["id"].as_i64().expect("object id")
+/// What `{"data": …}` of an answer holds, read as the API's shape `T`.
+pub fn data<T: DeserializeOwned>(r: &Response) -> T {
+    r.data().unwrap_or_else(|e| panic!("{e}: {:#}", r.body))
+}
+
+/// A page of a list answer.
+pub fn page<T: DeserializeOwned>(r: &Response) -> secondaryd::model::List<T> {
+    r.page().unwrap_or_else(|e| panic!("{e}: {:#}", r.body))
+}
+
+/// The error body of a failed call.
+pub fn error(r: &Response) -> secondaryd::model::ErrorBody {
+    r.error().unwrap_or_else(|| panic!("not an error body: {:#}", r.body))
+}
+
+/// The type of the zone's last transfer: AXFR, IXFR or IXFR→AXFR.
+pub fn last_kind(z: &Zone) -> Option<&str> {
+    z.transfer.last_transfer.as_ref().map(|t| t.kind.as_str())
+}
+
+/// The message of the zone's last error.
+pub fn last_error(z: &Zone) -> Option<&str> {
+    z.transfer.last_error.as_ref().map(|e| e.message.as_str())
+}
+
+/// An API object as its JSON, for failure messages.
+pub fn pretty<T: Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 /// The outbound address policy of every test: primaries on loopback only, so

@@ -1,0 +1,641 @@
+//! The shapes of the control API: every request and response body as a
+//! serde struct, the one definition that the handlers ([`crate::api`])
+//! produce and `secondaryctl`, [`crate::client`] and the tests consume, so a
+//! field exists in one place and the compiler finds every user.
+//!
+//! Field names and nesting are the contract (DNSimple's names where DNSimple
+//! has the object, our extensions beside them): do not rename a field to
+//! taste. A field that can be empty is an `Option` written as `null`, never
+//! left out, so clients can rely on every key being present. Times are
+//! RFC 3339 UTC strings (`2021-03-17T23:44:27Z`), except the Unix seconds of
+//! [`LastTransfer::at`].
+//!
+//! Responses are `{"data": …}` ([`Data`]); lists add `pagination` ([`List`]);
+//! errors are [`ErrorBody`]. The daemon does not read request bodies into the
+//! request structs: it reads them field by field (`api::input`) so that every
+//! problem is reported naming its field. The request structs are what clients
+//! send; an optional field left `None` is not sent.
+//!
+//! This module imports nothing of ours, so every part can use it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A list of zone names, kept as its JSON text: the daemon writes the text its
+/// index of links keeps into a response as it is (a primary with 10,000 zones
+/// costs no string per zone per request); clients read [`ZoneNames::names`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ZoneNames(std::sync::Arc<str>);
+
+impl ZoneNames {
+    /// From the JSON text of an array of strings (as the daemon's index renders it).
+    pub fn from_json_text(text: std::sync::Arc<str>) -> ZoneNames {
+        ZoneNames(text)
+    }
+
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> ZoneNames {
+        let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+        // A list of strings always serializes.
+        ZoneNames(serde_json::to_string(&names).unwrap_or_else(|_| "[]".into()).into())
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+
+    pub fn as_json(&self) -> &str {
+        if self.0.is_empty() {
+            "[]"
+        } else {
+            &self.0
+        }
+    }
+}
+
+impl Serialize for ZoneNames {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let raw =
+            serde_json::value::RawValue::from_string(self.as_json().to_string()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ZoneNames {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ZoneNames::from_names(&Vec::<String>::deserialize(d)?))
+    }
+}
+
+/// `{"data": …}`: the envelope of every success body but lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// `{"data": […], "pagination": …}`: one page of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+/// Where a page lies in a list (DNSimple's `pagination`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pagination {
+    pub current_page: u32,
+    pub per_page: u32,
+    pub total_entries: u64,
+    pub total_pages: u64,
+}
+
+/// Every error body: a message for people and, for invalid input, the
+/// problems per field (left out when there are none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub message: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, Vec<String>>,
+}
+
+/// `GET /v2/whoami`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Whoami {
+    /// The token's account; `null` on the Unix socket, which reaches every account.
+    pub account: Option<Account>,
+    /// Always `null`: there are no users, only accounts.
+    pub user: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: i64,
+}
+
+// ---------------------------------------------------------------------------
+// Primary servers: `/v2/{account}/secondary_dns/primaries`
+
+/// DNSimple's PrimaryServer, plus `tsig_key` and `notify_requires_tsig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryServer {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub ip: String,
+    pub port: u16,
+    /// The name of a `[[tsig_key]]` of the daemon's config.
+    pub tsig_key: Option<String>,
+    pub notify_requires_tsig: bool,
+    /// The zones it is linked to, by name, in name order.
+    pub linked_secondary_zones: ZoneNames,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST …/secondary_dns/primaries`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPrimaryServer {
+    pub name: String,
+    pub ip: String,
+    /// 53 when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_requires_tsig: Option<bool>,
+}
+
+/// `PUT …/primaries/{id}/link` and `…/unlink`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneLink {
+    pub zone: String,
+}
+
+// ---------------------------------------------------------------------------
+// Zones: `POST …/secondary_dns/zones`, `GET …/zones[/{zone}]`
+
+/// DNSimple's Zone, plus our `catalog`, `catalog_member`, `primaries` (in
+/// the order they are tried) and `transfer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Zone {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub reverse: bool,
+    pub secondary: bool,
+    pub last_transferred_at: Option<String>,
+    pub active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    /// A catalog zone (RFC 9432) that we consume.
+    pub catalog: bool,
+    /// The catalog that created this zone, if one did.
+    pub catalog_member: Option<CatalogMember>,
+    pub primaries: Vec<ZonePrimary>,
+    pub transfer: Transfer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogMember {
+    pub catalog_id: i64,
+    pub group: Option<String>,
+}
+
+/// A primary of a zone, as the zone sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZonePrimary {
+    pub id: i64,
+    pub name: String,
+    pub ip: String,
+    pub port: u16,
+    /// The last transfer or SOA check went to this one.
+    pub last_used: bool,
+}
+
+/// A zone's state in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoneState {
+    /// No copy yet.
+    Bootstrapping,
+    Ok,
+    /// An event of the zone is running now.
+    Refreshing,
+    /// The last attempt failed; the copy we hold is served.
+    Retrying,
+    /// Not refreshed within SOA EXPIRE: the zone answers SERVFAIL.
+    Expired,
+}
+
+impl ZoneState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneState::Bootstrapping => "bootstrapping",
+            ZoneState::Ok => "ok",
+            ZoneState::Refreshing => "refreshing",
+            ZoneState::Retrying => "retrying",
+            ZoneState::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for ZoneState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `transfer` object of a zone: where its copy stands and what happens next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub state: ZoneState,
+    /// The serial we hold.
+    pub serial: Option<u32>,
+    /// The newest serial a primary reported.
+    pub primary_serial: Option<u32>,
+    pub records: u64,
+    pub refreshing: bool,
+    pub queued: bool,
+    pub attempts: u64,
+    pub last_attempt_at: Option<String>,
+    pub last_success_at: Option<String>,
+    /// `name (ip:port)` of the primary of the last success.
+    pub last_primary: Option<String>,
+    pub last_transfer: Option<LastTransfer>,
+    pub last_error: Option<LastError>,
+    pub next_refresh_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// Failures in a row.
+    pub backoff: u32,
+    /// The SOA timers in effect (after the config's clamps) and MINIMUM.
+    pub timers: Option<Timers>,
+    pub last_notify: Option<LastNotify>,
+    /// The last NOTIFY to each downstream.
+    pub notify_out: Vec<NotifyOut>,
+}
+
+/// The summary of the last transfer that was committed. The daemon stores it
+/// with the zone and shows it as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastTransfer {
+    /// `AXFR`, `IXFR`, or `IXFR→AXFR` (an IXFR request answered with the whole zone).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub primary: String,
+    pub serial_from: Option<u32>,
+    pub serial_to: u32,
+    pub messages: u64,
+    pub records: u64,
+    pub bytes: u64,
+    /// Receiving the transfer.
+    pub duration_ms: u64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Committing it; written once the commit has finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_ms: Option<u64>,
+    /// From the start until the new version was served; written with `commit_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastError {
+    pub primary: Option<String>,
+    pub message: String,
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timers {
+    /// Seconds.
+    pub refresh: u64,
+    pub retry: u64,
+    pub expire: u64,
+    /// SOA MINIMUM, as the primary gives it.
+    pub minimum: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastNotify {
+    pub from: String,
+    pub serial: Option<u32>,
+    pub at: String,
+}
+
+/// The last NOTIFY to one downstream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyOut {
+    pub target: String,
+    pub serial: u32,
+    /// `sending`, `acknowledged`, `refused` or `unanswered`.
+    pub state: String,
+    pub tries: u32,
+    pub error: Option<String>,
+    pub at: String,
+}
+
+/// `POST …/secondary_dns/zones`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewZone {
+    pub name: String,
+    /// A catalog zone to consume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<bool>,
+}
+
+/// What `POST …/zones/{zone}/refresh` and `…/retransfer` schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoneEvent {
+    /// A SOA check, and a transfer if the primary's serial is newer.
+    Refresh,
+    /// A full AXFR whatever the serial.
+    Retransfer,
+}
+
+impl ZoneEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneEvent::Refresh => "refresh",
+            ZoneEvent::Retransfer => "retransfer",
+        }
+    }
+}
+
+impl fmt::Display for ZoneEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The answer (202) of `POST …/zones/{zone}/refresh` and `…/retransfer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduled {
+    pub zone: String,
+    pub event: ZoneEvent,
+    /// The zone's attempts before this one: it has run once they are more.
+    pub attempts: u64,
+}
+
+/// `GET …/zones/{zone}/distribution`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Distribution {
+    pub distributed: bool,
+}
+
+/// `GET …/zones/{zone}/file`: the zone as an RFC 1035 master file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneFile {
+    pub zone: String,
+}
+
+/// DNSimple's ZoneRecord, as we publish it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: i64,
+    /// The zone's name.
+    pub zone_id: String,
+    pub parent_id: Option<i64>,
+    /// Relative to the zone; `""` at the apex.
+    pub name: String,
+    pub content: String,
+    pub ttl: u32,
+    pub priority: Option<u32>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub regions: Vec<String>,
+    /// The SOA, the apex NS and what the zone's NS settings add.
+    pub system_record: bool,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Nameservers: sets, custom nameservers, a zone's NS settings
+
+/// `/v2/{account}/nameserver_sets`: nameservers grouped with the TTLs and
+/// the hostmaster published with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameserverSet {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub hostmaster: Option<String>,
+    pub ns_ttl: u32,
+    pub ip_ttl: u32,
+    pub external_ref: Option<String>,
+    pub in_use: bool,
+    /// Its custom nameservers, by name.
+    pub nameservers: Vec<String>,
+    /// The zones that publish it, by name.
+    pub zones: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST …/nameserver_sets`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewNameserverSet {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostmaster: Option<String>,
+    /// 86400 when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ns_ttl: Option<u32>,
+    /// 3600 when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_ttl: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+}
+
+/// `PUT …/nameserver_sets/{id}`: `None` leaves a field as it is;
+/// `Some(None)` sends `null`, which clears `hostmaster` or `external_ref`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameserverSetChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub hostmaster: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ns_ttl: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_ttl: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub external_ref: Option<Option<String>>,
+}
+
+/// A field that is present: `null` is `Some(None)`, not `None`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `/v2/{account}/custom_ns`: a custom (vanity) nameserver of a set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomNs {
+    pub ns_name: String,
+    /// The id of its nameserver set.
+    pub ns_set: i64,
+    pub dns_records: Vec<NsAddress>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An address of a custom nameserver: `{type: "A"|"AAAA", value}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NsAddress {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+/// `POST …/custom_ns`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCustomNs {
+    pub ns_name: String,
+    pub ns_set: i64,
+    #[serde(default)]
+    pub dns_records: Vec<NsAddress>,
+}
+
+/// `PUT …/zones/{zone}/ns_records`: the nameservers a zone publishes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NsSettings {
+    #[serde(default)]
+    pub ns_names: Vec<String>,
+    #[serde(default)]
+    pub ns_set_ids: Vec<i64>,
+}
+
+/// `GET …/zones/{zone}/ns_records`: the NS records the zone publishes, and
+/// its settings (`null`: the primary's NS are published).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NsRecords {
+    pub data: Vec<Record>,
+    pub settings: Option<NsSettings>,
+}
+
+/// `GET …/zones/{zone}/nameservers`: where to delegate the zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delegation {
+    pub hostname: String,
+    /// 1 is the SOA MNAME.
+    pub priority: u32,
+}
+
+/// One of a zone's own downstream secondaries (`…/zones/{zone}/downstreams`).
+/// In an answer, `notify` is the NOTIFY target in effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Downstream {
+    /// An IP address or a network that may transfer the zone.
+    pub address: String,
+    #[serde(default)]
+    pub tsig_key: Option<String>,
+    /// IP:PORT that gets a NOTIFY after each new version.
+    #[serde(default)]
+    pub notify: Option<String>,
+}
+
+/// `PUT …/zones/{zone}/downstreams`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Downstreams {
+    pub downstreams: Vec<Downstream>,
+}
+
+// ---------------------------------------------------------------------------
+// The daemon: `GET /v2/status`
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub zones: ZoneCounts,
+    /// At most 100, expired first.
+    pub not_in_sync: Vec<NotInSync>,
+    pub events: EventCounts,
+    pub notify: NotifyCounters,
+    pub queries: QueryCounters,
+    pub transfers_out: TransfersOut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneCounts {
+    pub total: i64,
+    pub bootstrapping: i64,
+    pub ok: i64,
+    pub retrying: i64,
+    pub expired: i64,
+    pub expiring_within_24h: i64,
+    pub records: i64,
+}
+
+/// A zone without a copy, expired, or whose last attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotInSync {
+    pub name: String,
+    pub account_id: i64,
+    pub state: ZoneState,
+    pub serial: Option<u32>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+/// Zone events of the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventCounts {
+    pub running: u64,
+    pub waiting: u64,
+    pub scheduled: u64,
+    pub peak_running: u64,
+    pub concurrency: u64,
+}
+
+/// NOTIFY received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyCounters {
+    pub accepted: u64,
+    pub refused: u64,
+    pub malformed_dropped: u64,
+    pub other_opcodes: u64,
+}
+
+/// Queries answered, per rcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryCounters {
+    pub noerror: u64,
+    pub formerr: u64,
+    pub servfail: u64,
+    pub nxdomain: u64,
+    pub notimp: u64,
+    pub refused: u64,
+    pub other: u64,
+    pub rate_limit: RateLimit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub enabled: bool,
+    pub dropped: u64,
+    pub slipped: u64,
+}
+
+/// Zone transfers to downstreams: finished, refused (any error answer),
+/// failed midway (the client went away or stalled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransfersOut {
+    pub finished: u64,
+    pub refused: u64,
+    pub failed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_change_sends_null_to_clear_and_leaves_out_what_stays() {
+        let change = NameserverSetChange { hostmaster: Some(None), ns_ttl: Some(60), ..Default::default() };
+        let text = serde_json::to_string(&change).expect("serialize");
+        assert_eq!(text, r#"{"hostmaster":null,"ns_ttl":60}"#);
+        assert_eq!(serde_json::from_str::<NameserverSetChange>(&text).expect("deserialize"), change);
+    }
+
+    #[test]
+    fn an_error_without_field_errors_is_only_a_message() {
+        let e = ErrorBody { message: "Not found".into(), errors: BTreeMap::new() };
+        assert_eq!(serde_json::to_string(&e).expect("serialize"), r#"{"message":"Not found"}"#);
+        let back: ErrorBody = serde_json::from_str(r#"{"message":"Not found"}"#).expect("deserialize");
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_last_transfer_stored_before_its_commit_time_reads_and_writes_without_it() {
+        let stored = r#"{"type":"IXFR→AXFR","primary":"p (127.0.0.1:53)","serial_from":1,"serial_to":2,"messages":3,"records":4,"bytes":5,"duration_ms":6,"at":7}"#;
+        let t: LastTransfer = serde_json::from_str(stored).expect("deserialize");
+        assert_eq!((t.kind.as_str(), t.commit_ms), ("IXFR→AXFR", None));
+        assert_eq!(serde_json::to_string(&t).expect("serialize"), stored);
+    }
+}
