@@ -795,8 +795,16 @@ impl Bench {
         let n = self.o.many;
         let label = count_label(n);
         let window = self.o.window.as_secs();
-        let r_cold =
-            self.row(format!("{label} small zones: start with empty state → all loaded"), Unit::Time, Target::None);
+        let r_api = self.row(
+            format!("{label} small zones: the API calls that add them (create + link, 4 in flight, kept-alive)"),
+            Unit::Time,
+            Target::AtMost(5.0),
+        );
+        let r_cold = self.row(
+            format!("{label} small zones: start with empty state → all loaded"),
+            Unit::Time,
+            Target::RatioAtMost(1.0, &[Kind::Knot]),
+        );
         let r_rss = self.row(format!("{label} zones: peak RSS during the cold load"), Unit::Bytes, Target::None);
         let r_ready =
             self.row(format!("{label} zones: restart with all loaded → ready"), Unit::Time, Target::Below(2.0));
@@ -819,6 +827,9 @@ impl Bench {
                 match self.many_cold(kind, &names).await {
                     Ok((server, t, peak)) => {
                         say!("  all loaded in {:.2} s, peak {:.0} MiB", t.as_secs_f64(), peak as f64 / MIB);
+                        if let Some(api) = server.api_time {
+                            self.rows[r_api].push(col, api.as_secs_f64());
+                        }
                         self.rows[r_cold].push(col, t.as_secs_f64());
                         self.rows[r_rss].push(col, peak as f64);
                         s = Some(server);
@@ -850,9 +861,56 @@ impl Bench {
                     }
                 }
             }
+            if kind == Kind::Secondaryd {
+                self.api_latency(&mut s, &names).await;
+            }
             s.discard();
         }
         self.many_by_catalog(&names).await;
+    }
+
+    /// API latency of link and show, at 10 zones (a server of its own) and at
+    /// all the many zones (`loaded`, the server of the cold load).
+    async fn api_latency(&mut self, loaded: &mut Server, names: &[String]) {
+        let few = 10.min(names.len());
+        let dir = self.server_dir(Kind::Secondaryd, "api-few");
+        let small = async {
+            let mut s = Server::new(Kind::Secondaryd, &dir, self.primary.addr(), names[..few].to_vec())?;
+            s.start().await?;
+            wait_all(&mut s, &names[..few], Instant::now(), Duration::from_secs(60)).await?;
+            let r = api_sample(&s, &names[..few]).await;
+            s.discard();
+            r
+        };
+        let at_few = small.await;
+        let at_many = api_sample(loaded, names).await;
+        let (many_label, few_label) = (count_label(names.len()), count_label(few));
+        for (what, i) in [("link", 0), ("show", 1)] {
+            for (q, pct) in [("p50", 0.50), ("p99", 0.99)] {
+                let base = at_few.as_ref().ok().map(|v| quantile(&v[i], pct));
+                let r_few = self.row(format!("API {what} latency {q}, at {few_label} zones"), Unit::Time, Target::None);
+                let target = base.map(|b| Target::AtMost(1.5 * b)).unwrap_or(Target::None);
+                let r_many = self.row(format!("API {what} latency {q}, at {many_label} zones"), Unit::Time, target);
+                let col = Col::Server(Kind::Secondaryd);
+                match (&at_few, &at_many) {
+                    (Ok(f), Ok(m)) => {
+                        self.rows[r_few].push(col, quantile(&f[i], pct));
+                        self.rows[r_many].push(col, quantile(&m[i], pct));
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        self.rows[r_few].fail(col, e.clone());
+                        self.rows[r_many].fail(col, e.clone());
+                    }
+                }
+            }
+        }
+        self.notes.push(format!(
+            "API latency: {API_SAMPLES} links (a new zone, created first, linked to the primary that has all the \
+             zones, so the answer lists every one of them, as DNSimple's shape has it) and {API_SAMPLES} shows \
+             (`GET /zones/{{zone}}`) one after the other on one kept-alive connection of the control socket; \
+             the answer read whole, not parsed. At {few_label} zones on a server of its own; the target of the \
+             {many_label} rows is 1.5× the {few_label} figure."
+        ));
     }
 
     /// The many zones from the primary's catalog alone, for the servers that
@@ -979,6 +1037,36 @@ impl Bench {
         say!("results written to {}", out.display());
         Ok(())
     }
+}
+
+/// Calls of each kind in [`api_sample`].
+const API_SAMPLES: usize = 200;
+
+/// Seconds of each link and each show on one kept-alive connection: new zones
+/// are created (not timed) and linked to the primary (timed), existing ones
+/// shown; the new zones are deleted afterwards.
+async fn api_sample(s: &Server, names: &[String]) -> R<[Vec<f64>; 2]> {
+    let mut conn = api::ApiConn::unix(&s.socket()).await?;
+    let (mut links, mut shows) = (Vec::new(), Vec::new());
+    for k in 0..API_SAMPLES {
+        let zone = format!("lat{k}.api.bench");
+        conn.ok("POST", "/v2/1/secondary_dns/zones", Some(&serde_json::json!({ "name": zone }))).await?;
+        let link = serde_json::json!({ "zone": zone });
+        links.push(conn.ok("PUT", "/v2/1/secondary_dns/primaries/primary/link", Some(&link)).await?.as_secs_f64());
+        let shown = &names[k % names.len()];
+        shows.push(conn.ok("GET", &format!("/v2/1/zones/{shown}"), None).await?.as_secs_f64());
+    }
+    for k in 0..API_SAMPLES {
+        conn.ok("DELETE", &format!("/v2/1/domains/lat{k}.api.bench"), None).await?;
+    }
+    Ok([links, shows])
+}
+
+/// The `q` quantile (nearest rank) of `v`.
+fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(((v.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN)
 }
 
 /// Zones asked for their SOA per round of [`wait_all`] (a round each 20 ms: at

@@ -371,6 +371,10 @@ pub async fn add_zones(socket: &Path, zones: &[String], primary: &str, catalog: 
 }
 
 impl Server {
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("control.sock")
+    }
+
     pub fn client(&self) -> Client {
         Client::new(Endpoint::Unix(self.dir.join("control.sock")))
     }
