@@ -135,13 +135,7 @@ pub async fn link(
     let zone = zone_field(&body, &q)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
-    let (p, zone_id) = app
-        .store
-        .call(move |c| {
-            let p = primaries::link(c, account, &id, &z)?;
-            Ok((p, crate::store::zones::get(c, account, &z)?.id))
-        })
-        .await?;
+    let (p, zone_id) = app.store.call(move |c| primaries::link(c, account, &id, &z)).await?;
     tracing::info!(account, primary = %p.name, zone = %zone, "primary linked to zone");
     // A new primary may have the zone (or a newer copy): check now.
     app.engine.request_refresh(zone_id, false);

@@ -142,8 +142,9 @@ fn zone_of_account(conn: &Connection, account: i64, zone: &str) -> Result<i64, S
     }
 }
 
-/// Links a zone to a primary, after the zone's existing primaries.
-pub fn link(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<Primary, StoreError> {
+/// Links a zone to a primary, after the zone's existing primaries; returns
+/// the primary and the zone's id.
+pub fn link(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<(Primary, i64), StoreError> {
     let tx = super::write_tx(conn)?;
     let p = get_bare(&tx, account, key)?;
     let zone_id = zone_of_account(&tx, account, zone)?;
@@ -163,7 +164,7 @@ pub fn link(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Resul
     .execute(params![zone_id, p.id, zone])?;
     tx.prepare_cached("UPDATE zones SET updated_at = ?2 WHERE id = ?1")?.execute(params![zone_id, now_secs()])?;
     tx.commit()?;
-    with_links(conn, p)
+    Ok((with_links(conn, p)?, zone_id))
 }
 
 pub fn unlink(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<Primary, StoreError> {

@@ -22,7 +22,7 @@ fn links_keep_their_order_and_show_on_both_sides() {
     let b = primaries::create(&mut c, 1, primary("b")).expect("b");
     zones::create(&mut c, 1, "example.com", false).expect("zone");
     primaries::link(&mut c, 1, &b.id.to_string(), "example.com").expect("link b");
-    let linked = primaries::link(&mut c, 1, "a", "example.com").expect("link a by name");
+    let (linked, _) = primaries::link(&mut c, 1, "a", "example.com").expect("link a by name");
     assert_eq!(linked.linked_zones.names(), vec!["example.com".to_string()]);
     let z = zones::get(&c, 1, "example.com").expect("zone");
     assert_eq!(z.primaries.iter().map(|p| p.id).collect::<Vec<_>>(), vec![b.id, a.id]);
