@@ -1,8 +1,9 @@
 //! A small client of the control API, over the Unix socket or TCP (with a
-//! bearer token). `secondaryctl` and the integration tests use it.
+//! bearer token), plain or HTTPS. `secondaryctl` and the integration tests use it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -10,11 +11,14 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-/// Where the API is.
+/// Where the API is. `Https` is the TCP API with `[control] tls_cert`: `tls`
+/// trusts its CA ([`crate::tls::client_config`]), and its certificate must
+/// name `addr`'s IP address.
 #[derive(Debug, Clone)]
 pub enum Endpoint {
     Unix(PathBuf),
     Tcp { addr: SocketAddr, token: Option<String> },
+    Https { addr: SocketAddr, token: Option<String>, tls: Arc<rustls::ClientConfig> },
 }
 
 impl std::fmt::Display for Endpoint {
@@ -22,6 +26,7 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(p) => write!(f, "{}", p.display()),
             Endpoint::Tcp { addr, .. } => write!(f, "http://{addr}"),
+            Endpoint::Https { addr, .. } => write!(f, "https://{addr}"),
         }
     }
 }
@@ -29,6 +34,7 @@ impl std::fmt::Display for Endpoint {
 #[derive(Debug)]
 pub enum ClientError {
     Connect { endpoint: String, error: std::io::Error },
+    Tls { endpoint: String, error: std::io::Error },
     Http(String),
 }
 
@@ -37,6 +43,9 @@ impl std::fmt::Display for ClientError {
         match self {
             ClientError::Connect { endpoint, error } => {
                 write!(f, "cannot reach secondaryd at {endpoint}: {error} (is the daemon running? see --socket)")
+            }
+            ClientError::Tls { endpoint, error } => {
+                write!(f, "TLS handshake with secondaryd at {endpoint} failed: {error}")
             }
             ClientError::Http(e) => write!(f, "HTTP error talking to secondaryd: {e}"),
         }
@@ -101,7 +110,7 @@ impl Client {
             .uri(path)
             .header("host", "localhost")
             .header("accept", "application/json");
-        if let Endpoint::Tcp { token: Some(t), .. } = &self.endpoint {
+        if let Endpoint::Tcp { token: Some(t), .. } | Endpoint::Https { token: Some(t), .. } = &self.endpoint {
             builder = builder.header("authorization", format!("Bearer {t}"));
         }
         let payload = match body {
@@ -119,6 +128,15 @@ impl Client {
             }
             Endpoint::Tcp { addr, .. } => {
                 let stream = tokio::net::TcpStream::connect(addr).await.map_err(connect_err)?;
+                send(stream, req).await?
+            }
+            Endpoint::Https { addr, tls, .. } => {
+                let stream = tokio::net::TcpStream::connect(addr).await.map_err(connect_err)?;
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                let stream = tokio_rustls::TlsConnector::from(tls.clone())
+                    .connect(name, stream)
+                    .await
+                    .map_err(|error| ClientError::Tls { endpoint: self.endpoint.to_string(), error })?;
                 send(stream, req).await?
             }
         };

@@ -37,6 +37,8 @@
 //! - [`daemon`]: ordered start-up and shutdown, signals, systemd readiness.
 //! - [`client`]: the HTTP client of the control API used by `secondaryctl` and
 //!   the integration tests.
+//! - [`tls`]: HTTPS of the TCP control API (rustls): the certificate and key
+//!   files, a listener that handshakes before axum serves, the client's CA.
 //!
 //! ## Data flow
 //! ```text
@@ -59,6 +61,7 @@ pub mod daemon;
 pub mod dns;
 pub mod scheduler;
 pub mod store;
+pub mod tls;
 pub mod view;
 pub mod wire;
 pub mod xfr;
