@@ -1,9 +1,10 @@
 //! A small client of the control API, over the Unix socket or TCP (with a
-//! bearer token). `secondaryctl` and the integration tests use it; answers
-//! are read into the shapes of [`crate::model`].
+//! bearer token), plain or HTTPS. `secondaryctl` and the integration tests
+//! use it; answers are read into the shapes of [`crate::model`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -16,11 +17,14 @@ use serde_json::Value;
 
 use crate::model::{Data, ErrorBody, List};
 
-/// Where the API is.
+/// Where the API is. `Https` is the TCP API with `[control] tls_cert`: `tls`
+/// trusts its CA ([`crate::tls::client_config`]), and its certificate must
+/// name `addr`'s IP address.
 #[derive(Debug, Clone)]
 pub enum Endpoint {
     Unix(PathBuf),
     Tcp { addr: SocketAddr, token: Option<String> },
+    Https { addr: SocketAddr, token: Option<String>, tls: Arc<rustls::ClientConfig> },
 }
 
 impl std::fmt::Display for Endpoint {
@@ -28,6 +32,7 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(p) => write!(f, "{}", p.display()),
             Endpoint::Tcp { addr, .. } => write!(f, "http://{addr}"),
+            Endpoint::Https { addr, .. } => write!(f, "https://{addr}"),
         }
     }
 }
@@ -35,6 +40,10 @@ impl std::fmt::Display for Endpoint {
 #[derive(Debug)]
 pub enum ClientError {
     Connect {
+        endpoint: String,
+        error: std::io::Error,
+    },
+    Tls {
         endpoint: String,
         error: std::io::Error,
     },
@@ -51,6 +60,9 @@ impl std::fmt::Display for ClientError {
         match self {
             ClientError::Connect { endpoint, error } => {
                 write!(f, "cannot reach secondaryd at {endpoint}: {error} (is the daemon running? see --socket)")
+            }
+            ClientError::Tls { endpoint, error } => {
+                write!(f, "TLS handshake with secondaryd at {endpoint} failed: {error}")
             }
             ClientError::Http(e) => write!(f, "HTTP error talking to secondaryd: {e}"),
             ClientError::Shape { status, error } => {
@@ -161,6 +173,15 @@ impl Client {
             Endpoint::Tcp { addr, .. } => {
                 handshake(tokio::net::TcpStream::connect(addr).await.map_err(connect_err)?).await
             }
+            Endpoint::Https { addr, tls, .. } => {
+                let stream = tokio::net::TcpStream::connect(addr).await.map_err(connect_err)?;
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                let stream = tokio_rustls::TlsConnector::from(tls.clone())
+                    .connect(name, stream)
+                    .await
+                    .map_err(|error| ClientError::Tls { endpoint: self.endpoint.to_string(), error })?;
+                handshake(stream).await
+            }
         }
     }
 }
@@ -190,7 +211,7 @@ impl Connection {
             .uri(path)
             .header("host", "localhost")
             .header("accept", "application/json");
-        if let Endpoint::Tcp { token: Some(t), .. } = &self.client.endpoint {
+        if let Endpoint::Tcp { token: Some(t), .. } | Endpoint::Https { token: Some(t), .. } = &self.client.endpoint {
             builder = builder.header("authorization", format!("Bearer {t}"));
         }
         let payload = match body {

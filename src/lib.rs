@@ -40,6 +40,8 @@
 //!   `secondaryctl` and the tests read. It imports nothing of ours.
 //! - [`client`]: the HTTP client of the control API used by `secondaryctl` and
 //!   the integration tests.
+//! - [`tls`]: HTTPS of the TCP control API (rustls): the certificate and key
+//!   files, a listener that handshakes before axum serves, the client's CA.
 //!
 //! ## Data flow
 //! ```text
@@ -63,6 +65,7 @@ pub mod dns;
 pub mod model;
 pub mod scheduler;
 pub mod store;
+pub mod tls;
 pub mod view;
 pub mod wire;
 pub mod xfr;

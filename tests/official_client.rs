@@ -3,33 +3,31 @@
 //! over the TCP API with a token, configured as for DNSimple except for its
 //! base URL: what a new user of secondaryd would try first.
 //!
-//! The client speaks HTTPS only, so it reaches the daemon through
-//! `tests/clients/node/tls-proxy.js`, a TLS proxy on 127.0.0.1 (the README's
-//! advice for a TCP API that leaves the host), whose certificate it trusts
-//! through `NODE_EXTRA_CA_CERTS`. The package is installed with `npm ci` into
+//! The client speaks HTTPS only, so the daemon's TCP API has the test
+//! certificate (`[control] tls_cert`, `tls_key`; `tests/tls/README.md`),
+//! whose CA the client trusts through `NODE_EXTRA_CA_CERTS`: its code and
+//! options stay untouched. The package is installed with `npm ci` into
 //! the target directory on first use. Without Node.js and npm these tests
 //! fail with the install command; they never pass without having run.
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::bind::{self, Access, Bind};
-use common::{small_zone, Daemon};
+use common::{small_zone, test_tls_file, Daemon, TEST_CA};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "official-client-token";
 const CONFIG: &str = "[[token]]\naccount = 1\nsecret = \"official-client-token\"\n";
 const INSTALL_HINT: &str = "install Node.js and npm with: apt-get install -y nodejs npm (.ci/run does it)";
 /// The files of the package the tests copy next to its node_modules.
-const PACKAGE_FILES: [&str; 6] =
-    ["package.json", "package-lock.json", "drive.js", "tls-proxy.js", "tls/cert.pem", "tls/test-only-key.pem"];
+const PACKAGE_FILES: [&str; 3] = ["package.json", "package-lock.json", "drive.js"];
 
 /// One install at a time, even with several tests in this binary.
 static INSTALL: Mutex<()> = Mutex::new(());
@@ -87,7 +85,7 @@ fn client_dir() -> PathBuf {
     require("node");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node");
     let dst = Path::new(env!("CARGO_TARGET_TMPDIR")).join("official-client-node");
-    std::fs::create_dir_all(dst.join("tls")).expect("create the client package's directory");
+    std::fs::create_dir_all(&dst).expect("create the client package's directory");
     for f in PACKAGE_FILES {
         std::fs::copy(src.join(f), dst.join(f)).unwrap_or_else(|e| panic!("copy tests/clients/node/{f}: {e}"));
     }
@@ -111,46 +109,6 @@ fn client_dir() -> PathBuf {
         "the installed dnsimple is the locked one"
     );
     dst
-}
-
-/// `tls-proxy.js` in front of the daemon's TCP API; killed when dropped.
-struct TlsProxy {
-    child: Child,
-    base_url: String,
-}
-
-impl TlsProxy {
-    fn start(dir: &Path, api: SocketAddr) -> TlsProxy {
-        let mut child = Command::new("node")
-            .arg(dir.join("tls-proxy.js"))
-            .arg(format!("http://{api}"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start tls-proxy.js: {e}; {INSTALL_HINT}"));
-        let stdout = child.stdout.take().expect("the proxy's stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-        let port = serde_json::from_str::<Value>(&line).ok().and_then(|v| v["listening"].as_u64());
-        let Some(port) = port else {
-            let _ = child.kill();
-            panic!("tls-proxy.js did not say where it listens; it printed {line:?}");
-        };
-        TlsProxy { child, base_url: format!("https://127.0.0.1:{port}") }
-    }
-}
-
-impl Drop for TlsProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The JSON lines of one `drive.js` run, by step name.
@@ -178,15 +136,17 @@ impl Steps {
     }
 }
 
-/// Runs `node drive.js ARGS…` through the proxy with `env`.
-fn drive(dir: &Path, proxy: &TlsProxy, env: &[(&str, String)], args: &[&str]) -> Steps {
+/// Runs `node drive.js ARGS…` against the daemon's HTTPS API with `env`.
+fn drive(dir: &Path, d: &Daemon, env: &[(&str, String)], args: &[&str]) -> Steps {
+    assert!(d.tls, "the client needs the HTTPS API");
+    let base_url = format!("https://{}", d.tcp.expect("the daemon's TCP API"));
     let mut cmd = Command::new("node");
     cmd.arg(dir.join("drive.js"))
         .args(args)
         .current_dir(dir)
-        .env("DNSIMPLE_BASE_URL", &proxy.base_url)
+        .env("DNSIMPLE_BASE_URL", base_url)
         .env("DNSIMPLE_TOKEN", TOKEN)
-        .env("NODE_EXTRA_CA_CERTS", dir.join("tls/cert.pem"));
+        .env("NODE_EXTRA_CA_CERTS", test_tls_file(TEST_CA));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -227,9 +187,8 @@ async fn dnsimples_node_client_drives_every_seed_endpoint_with_only_its_base_url
     let text = small_zone(zone, 2024, 3, "3600 600 86400 300");
     let mut primary = Bind::start(&[bind::Zone { name: zone, text }], Access::Open, None).await;
     let d = Daemon::start_with_tcp(CONFIG).await;
-    let proxy = TlsProxy::start(&dir, d.tcp.expect("the daemon's TCP API"));
     let env = [("PRIMARY_PORT", primary.port.to_string()), ("SERVED_ZONE", zone.to_string())];
-    let s = drive(&dir, &proxy, &env, &["seed"]);
+    let s = drive(&dir, &d, &env, &["seed"]);
 
     assert_eq!(s.ok("whoami")["data"]["account"]["id"], 1, "the token's account");
     s.failed("whoami with an unknown token", "AuthenticationError", 401);
@@ -305,7 +264,7 @@ async fn dnsimples_node_client_drives_every_seed_endpoint_with_only_its_base_url
     // With its primary gone, the zone's distribution cannot be known: the
     // client gets DNSimple's 504 as its ServerError.
     primary.stop();
-    let s = drive(&dir, &proxy, &[], &["distribution", zone]);
+    let s = drive(&dir, &d, &[], &["distribution", zone]);
     let e = s.failed("distribution", "ServerError", 504);
     assert!(e["message"].as_str().is_some_and(|m| m.starts_with("Could not query zone, ")), "{e:#}");
 }

@@ -11,6 +11,7 @@ pub mod spec;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A configuration problem, for an operator: which file, which key, what is wrong.
@@ -40,6 +41,8 @@ pub struct Config {
     pub store_path: PathBuf,
     pub control_socket: PathBuf,
     pub control_listen: Option<SocketAddr>,
+    /// HTTPS on `control_listen` (`control.tls_cert`, `control.tls_key`); plain HTTP when `None`.
+    pub control_tls: Option<ControlTls>,
     pub dns_listen: Vec<SocketAddr>,
     pub dns: DnsConfig,
     pub transfer: TransferConfig,
@@ -49,6 +52,20 @@ pub struct Config {
     pub downstreams: Vec<DownstreamConfig>,
     /// The catalog zone of our zones (RFC 9432), when `[catalog] zone` is set.
     pub catalog_zone: Option<String>,
+}
+
+/// The TCP API's certificate and key, loaded (`[control] tls_cert`, `tls_key`).
+#[derive(Clone)]
+pub struct ControlTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+impl std::fmt::Debug for ControlTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlTls").field("cert", &self.cert).field("key", &self.key).finish_non_exhaustive()
+    }
 }
 
 /// A downstream secondary (`[[downstream]]`): clients in `address` may

@@ -10,8 +10,10 @@ use serde::Deserialize;
 
 use super::policy::{parse_network, AddressPolicy};
 use super::{
-    normalize_key_name, Config, ConfigError, DnsConfig, Token, TransferConfig, TsigKeyConfig, TSIG_ALGORITHMS,
+    normalize_key_name, Config, ConfigError, ControlTls, DnsConfig, Token, TransferConfig, TsigKeyConfig,
+    TSIG_ALGORITHMS,
 };
+use crate::tls::TlsFile;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +69,12 @@ pub struct ControlSpec {
     /// Optional TCP address of the API; every request there needs a bearer token.
     #[serde(default)]
     pub listen: Option<String>,
+    /// The TCP API's certificate chain (PEM); with `tls_key`, it speaks HTTPS only.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM: PKCS#8, RSA or SEC1).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 pub fn default_control_socket() -> PathBuf {
@@ -75,7 +83,7 @@ pub fn default_control_socket() -> PathBuf {
 
 impl Default for ControlSpec {
     fn default() -> Self {
-        ControlSpec { socket: default_control_socket(), listen: None }
+        ControlSpec { socket: default_control_socket(), listen: None, tls_cert: None, tls_key: None }
     }
 }
 
@@ -449,6 +457,23 @@ impl ConfigFile {
             Some(s) => Some(c.addr("control.listen", s)?),
             None => None,
         };
+        let control_tls = match (&self.control.tls_cert, &self.control.tls_key) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(c.err("control.tls_key", "must be set with `control.tls_cert`: HTTPS needs both"))
+            }
+            (None, Some(_)) => {
+                return Err(c.err("control.tls_cert", "must be set with `control.tls_key`: HTTPS needs both"))
+            }
+            (Some(cert), Some(key)) => {
+                let (cert, key) = (c.path(cert), c.path(key));
+                let server = crate::tls::server_config(&cert, &key).map_err(|(which, e)| match which {
+                    TlsFile::Cert => c.err("control.tls_cert", e),
+                    TlsFile::Key => c.err("control.tls_key", e),
+                })?;
+                Some(ControlTls { cert, key, server })
+            }
+        };
         let mut dns_listen = Vec::new();
         for (i, s) in self.dns.listen.iter().enumerate() {
             dns_listen.push(c.addr(&format!("dns.listen[{i}]"), s)?);
@@ -632,6 +657,7 @@ impl ConfigFile {
             store_path: c.path(&self.store.path),
             control_socket: c.path(&self.control.socket),
             control_listen,
+            control_tls,
             dns_listen,
             dns,
             transfer,

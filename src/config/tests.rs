@@ -163,3 +163,36 @@ fn downstreams_take_an_address_or_network_a_known_key_a_notify_target_and_zones(
         assert!(e.contains(key) && e.contains(words), "{text}: {e}");
     }
 }
+
+#[test]
+fn tls_takes_a_certificate_and_its_key_both_or_neither_relative_to_the_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
+    let tls = |cert: &str, key: &str| {
+        Config::from_toml(&format!("[control]\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\n"), "test.toml", &dir)
+    };
+    let c = tls("cert.pem", "test-only-key.pem").expect("the test certificate and key");
+    let t = c.control_tls.expect("TLS configured");
+    assert_eq!((t.cert, t.key), (dir.join("cert.pem"), dir.join("test-only-key.pem")));
+    assert!(parse("").expect("valid").control_tls.is_none(), "plain HTTP by default");
+
+    let e = parse("[control]\ntls_cert = \"cert.pem\"\n").expect_err("no key");
+    assert_eq!(e.key.as_deref(), Some("control.tls_key"));
+    assert!(e.message.contains("control.tls_cert"), "{e}");
+    let e = parse("[control]\ntls_key = \"key.pem\"\n").expect_err("no certificate");
+    assert_eq!(e.key.as_deref(), Some("control.tls_cert"));
+
+    let missing = dir.join("missing.pem");
+    for (cert, key, which, words) in [
+        ("missing.pem", "test-only-key.pem", "control.tls_cert", format!("cannot read {}: ", missing.display())),
+        ("cert.pem", "missing.pem", "control.tls_key", format!("cannot read {}: ", missing.display())),
+        ("test-only-key.pem", "test-only-key.pem", "control.tls_cert", "no certificate in".to_string()),
+        ("cert.pem", "cert.pem", "control.tls_key", "no private key in".to_string()),
+        ("ca.pem", "test-only-key.pem", "control.tls_key", "does not belong to the first certificate".to_string()),
+        ("README.md", "test-only-key.pem", "control.tls_cert", "no certificate in".to_string()),
+    ] {
+        let e = tls(cert, key).expect_err(&format!("{cert} with {key}"));
+        let text = e.to_string();
+        assert_eq!(e.key.as_deref(), Some(which), "{cert} with {key}: {text}");
+        assert!(text.contains(&words), "{cert} with {key}: {text}");
+    }
+}

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::dns::{self, DnsServer, DnsStats};
 use crate::scheduler::Scheduler;
 use crate::store::{zonedata, Store, StoreError};
+use crate::tls::TlsListener;
 use crate::zone::Engine;
 
 /// Why the daemon could not start or stopped abnormally.
@@ -121,15 +122,39 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let tcp = bind_tcp(addr).await?;
         let router = api::tcp_router(app.clone());
         let mut rx = shutdown_rx.clone();
-        tasks.spawn(async move {
-            let stop = async move {
-                let _ = rx.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(tcp, router).with_graceful_shutdown(stop).await {
-                tracing::error!(error = %e, "TCP control API server failed");
+        let stop = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        match &config.control_tls {
+            Some(tls) => {
+                let tls = TlsListener::new(tcp, tls.server.clone()).map_err(|error| DaemonError::Bind {
+                    what: "the TCP control API",
+                    addr: addr.to_string(),
+                    error,
+                })?;
+                tasks.spawn(async move {
+                    if let Err(e) = axum::serve(tls, router).with_graceful_shutdown(stop).await {
+                        tracing::error!(error = %e, "TCP control API server failed");
+                    }
+                });
+                tracing::info!(%addr, "control API listening on TCP, HTTPS only (bearer tokens required)");
             }
-        });
-        tracing::info!(%addr, "control API listening on TCP (bearer tokens required)");
+            None => {
+                tasks.spawn(async move {
+                    if let Err(e) = axum::serve(tcp, router).with_graceful_shutdown(stop).await {
+                        tracing::error!(error = %e, "TCP control API server failed");
+                    }
+                });
+                tracing::info!(%addr, "control API listening on TCP, plain HTTP (bearer tokens required)");
+                if !addr.ip().is_loopback() {
+                    tracing::warn!(
+                        %addr,
+                        "the TCP control API is plain HTTP on a non-loopback address: bearer tokens and \
+                         data travel unencrypted; set control.tls_cert and control.tls_key for HTTPS"
+                    );
+                }
+            }
+        }
     }
 
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);

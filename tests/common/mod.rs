@@ -29,28 +29,59 @@ pub struct Daemon {
     pub config_path: PathBuf,
     pub socket: PathBuf,
     pub tcp: Option<SocketAddr>,
+    /// The TCP API speaks HTTPS with the certificate of [`TEST_CERT`].
+    pub tls: bool,
     pub dns_port: u16,
     child: Option<Child>,
+}
+
+/// The test certificates (`tests/tls/README.md`): the server's certificate
+/// (for 127.0.0.1, ::1 and localhost), its key, and the CA that signed it.
+pub fn test_tls_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls").join(name)
+}
+pub const TEST_CERT: &str = "cert.pem";
+pub const TEST_KEY: &str = "test-only-key.pem";
+pub const TEST_CA: &str = "ca.pem";
+
+/// Which control APIs a test daemon has besides its Unix socket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TcpApi {
+    None,
+    Plain,
+    Https,
 }
 
 impl Daemon {
     /// Starts a daemon whose config is the default test config plus `extra`
     /// (more TOML sections, e.g. `[[token]]`).
     pub async fn start(extra: &str) -> Daemon {
-        Self::start_with(extra, false).await
+        Self::start_with(extra, TcpApi::None).await
     }
 
-    /// Like [`Daemon::start`], with the TCP API on a free port.
+    /// Like [`Daemon::start`], with the TCP API on a free port, HTTPS with the
+    /// test certificate (as in production).
     pub async fn start_with_tcp(extra: &str) -> Daemon {
-        Self::start_with(extra, true).await
+        Self::start_with(extra, TcpApi::Https).await
     }
 
-    async fn start_with(extra: &str, tcp: bool) -> Daemon {
+    /// Like [`Daemon::start_with_tcp`], the TCP API in plain HTTP (no `tls_cert`).
+    pub async fn start_with_plain_tcp(extra: &str) -> Daemon {
+        Self::start_with(extra, TcpApi::Plain).await
+    }
+
+    async fn start_with(extra: &str, api: TcpApi) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("control.sock");
         let dns_port = free_port();
-        let tcp = tcp.then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
-        let listen = tcp.map(|a| format!("listen = \"{a}\"\n")).unwrap_or_default();
+        let tcp = (api != TcpApi::None).then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
+        let mut listen = tcp.map(|a| format!("listen = \"{a}\"\n")).unwrap_or_default();
+        let tls = api == TcpApi::Https;
+        if tls {
+            for (key, file) in [("tls_cert", TEST_CERT), ("tls_key", TEST_KEY)] {
+                listen.push_str(&format!("{key} = {:?}\n", test_tls_file(file).display().to_string()));
+            }
+        }
         // `extra` may bring its own [dns] section (with {dns_port} for our port).
         let extra = extra.replace("{dns_port}", &dns_port.to_string());
         let dns = if extra.contains("[dns]") {
@@ -63,7 +94,7 @@ impl Daemon {
             format!("[store]\npath = \"secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n{listen}{dns}{extra}\n");
         let config_path = dir.path().join("secondaryd.toml");
         std::fs::write(&config_path, config).expect("write config");
-        let mut d = Daemon { dir, config_path, socket, tcp, dns_port, child: None };
+        let mut d = Daemon { dir, config_path, socket, tcp, tls, dns_port, child: None };
         d.spawn().await;
         d
     }
@@ -135,9 +166,16 @@ impl Daemon {
         Client::new(Endpoint::Unix(self.socket.clone()))
     }
 
+    /// A client of the TCP API (HTTPS trusting the test CA when the daemon has TLS).
     pub fn tcp_client(&self, token: Option<&str>) -> Client {
         let addr = self.tcp.expect("daemon started with a TCP API");
-        Client::new(Endpoint::Tcp { addr, token: token.map(str::to_string) })
+        let token = token.map(str::to_string);
+        if self.tls {
+            let tls = secondaryd::tls::client_config(&test_tls_file(TEST_CA)).expect("the test CA");
+            Client::new(Endpoint::Https { addr, token, tls })
+        } else {
+            Client::new(Endpoint::Tcp { addr, token })
+        }
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Response {

@@ -107,7 +107,9 @@ impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Shape { .. } => Failure::Unexpected(e.to_string()),
-            ClientError::Connect { .. } | ClientError::Http(_) => Failure::Unreachable(e.to_string()),
+            ClientError::Connect { .. } | ClientError::Tls { .. } | ClientError::Http(_) => {
+                Failure::Unreachable(e.to_string())
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 // {"step", "result"} or {"step", "error": {class, status, message, errors}},
 // and tests/official_client.rs asserts on them; this script judges nothing.
 //
-// Environment: DNSIMPLE_BASE_URL (https://127.0.0.1:PORT, see tls-proxy.js),
+// Environment: DNSIMPLE_BASE_URL (https://127.0.0.1:PORT, the daemon's HTTPS API),
 // DNSIMPLE_TOKEN, and for the `seed` scenario PRIMARY_PORT (a DNS primary on
 // 127.0.0.1 serving SERVED_ZONE) and SERVED_ZONE.
 //
