@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 pub type ZoneId = i64;
 
-/// The closed set of zone events (DESIGN §2).
+/// The closed set of zone events (README: "Transfers, refresh and NOTIFY").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// Check the primary's serial and transfer if newer (or always, with `force_axfr`).

@@ -1,5 +1,5 @@
 //! The control API: HTTP/1.1 + JSON in the shape of the DNSimple API v2
-//! secondary-DNS endpoints (DESIGN §4), so that a DNSimple client works when
+//! secondary-DNS endpoints (README: "Control API"), so that a DNSimple client works when
 //! only its base URL changes.
 //!
 //! The same [`router`] is served on the Unix socket, where every account is

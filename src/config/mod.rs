@@ -161,7 +161,7 @@ pub struct RateLimitConfig {
     pub ipv6_prefix: u8,
 }
 
-/// Limits and timeouts of incoming zone transfers (DESIGN §2).
+/// Limits and timeouts of incoming zone transfers (README: "Transfers, refresh and NOTIFY").
 #[derive(Debug, Clone)]
 pub struct TransferConfig {
     pub connect_timeout: Duration,

@@ -7,7 +7,7 @@
 //!
 //! The schema is versioned with `PRAGMA user_version`; [`migrations`] brings an
 //! older file up to date when it is opened and refuses a newer one. Zone names
-//! are stored lower-case without the trailing dot (DESIGN §3). Timestamps are
+//! are stored lower-case without the trailing dot (see zone::name). Timestamps are
 //! Unix seconds (UTC).
 
 pub mod downstreams;

@@ -23,7 +23,8 @@ pub struct Zone {
     pub catalog_group: Option<String>,
 }
 
-/// The persisted refresh state of a zone (DESIGN §2: persisted timers are the truth).
+/// The persisted refresh state of a zone: persisted timers are the truth, the
+/// schedule is derived from them (see scheduler).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ZoneStatus {
     /// The serial we hold; `None` until the first transfer.

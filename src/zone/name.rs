@@ -1,5 +1,5 @@
 //! Zone names as the control API and the store see them: lower-case, no
-//! trailing dot, compared case-insensitively (DESIGN §3).
+//! trailing dot, compared case-insensitively (RFC 4343).
 
 /// Checks a zone name given by a user and returns its stored form.
 ///
