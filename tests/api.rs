@@ -530,3 +530,26 @@ async fn secondaryctl_adds_zones_from_a_file_links_them_reports_the_invalid_one_
     assert!(err.contains("Primary server `nobody` not found"), "{err}");
     assert_eq!(d.call("GET", "/v2/1/zones/x.bulk.example", None).await.status, 404);
 }
+
+#[tokio::test]
+async fn a_second_daemon_on_the_same_store_refuses_to_start_and_sighup_does_not_stop_the_first() {
+    let mut d = Daemon::start("").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_secondaryd"))
+        .arg("--config")
+        .arg(&d.config_path)
+        .current_dir(d.dir.path())
+        .output()
+        .expect("run a second daemon");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second daemon started: {err}");
+    assert!(err.contains("another secondaryd is running on this store"), "{err}");
+    // The first one still answers, and its socket is still there.
+    assert_eq!(d.call("GET", "/v2/whoami", None).await.status, 200);
+
+    let pid = d.pid().expect("running").to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(d.call("GET", "/v2/whoami", None).await.status, 200, "SIGHUP stopped the daemon");
+    assert!(d.log().contains("reloading the config is not supported yet"), "{}", d.log());
+    d.stop();
+}

@@ -81,7 +81,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .await
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid path: {e}")))?;
         let params: Vec<(String, String)> = raw.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let access = parts.extensions.get::<Access>().copied().unwrap_or(Access::All);
+        // A router without its access layer reaches no account (deny by
+        // default): only unix_router and tcp_router set one.
+        let Some(access) = parts.extensions.get::<Access>().copied() else {
+            return Err(ApiError::not_found("Account", "?"));
+        };
         let given = params.iter().find(|(k, _)| k == "account").map(|(_, v)| v.as_str()).unwrap_or("");
         let account = match given.parse::<i64>() {
             Ok(n) if n > 0 => n,
@@ -208,12 +212,7 @@ async fn report_cost(req: Request, next: Next) -> Response {
 }
 
 async fn authenticate(State(tokens): State<Arc<Vec<Token>>>, mut req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
+    let presented = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer_token);
     let account = presented.and_then(|p| {
         // Compare against every token without early exit, so timing does not
         // reveal how much of a token matched.
@@ -241,6 +240,13 @@ async fn authenticate(State(tokens): State<Arc<Vec<Token>>>, mut req: Request, n
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header; the scheme is
+/// case-insensitive (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -256,4 +262,19 @@ pub(crate) fn timestamp(secs: i64) -> String {
 
 pub(crate) fn opt_timestamp(secs: Option<i64>) -> Option<String> {
     secs.map(timestamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_case_insensitively() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer   "), None);
+    }
 }

@@ -206,8 +206,11 @@ impl std::fmt::Debug for TsigKeyConfig {
     }
 }
 
-/// The TSIG algorithms we accept (RFC 8945 §6; HMAC-MD5 is deliberately absent).
-pub const TSIG_ALGORITHMS: &[&str] = &["hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"];
+/// The TSIG algorithms we accept (RFC 8945 §6; HMAC-MD5 is deliberately
+/// absent, and HMAC-SHA224 too: the crypto library has no SHA-224 HMAC).
+/// The same list `wire::tsig::Algorithm` parses, so a config that passes
+/// `--check-config` also starts.
+pub const TSIG_ALGORITHMS: &[&str] = &["hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"];
 
 /// An API bearer token: grants exactly one account over TCP.
 #[derive(Clone)]

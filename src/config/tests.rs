@@ -55,6 +55,14 @@ fn tsig_keys_need_a_known_algorithm_and_base64_secret() {
     assert_eq!(e.key.as_deref(), Some("tsig_key[0].algorithm"));
     let e = parse("[[tsig_key]]\nname = \"k\"\nsecret = \"not base64!\"\n").expect_err("bad secret");
     assert_eq!(e.key.as_deref(), Some("tsig_key[0].secret"));
+    // Every algorithm the config takes is one the TSIG code can use, and
+    // hmac-sha224 (which it cannot) is refused here, not at start-up.
+    for alg in crate::config::TSIG_ALGORITHMS {
+        assert!(alg.parse::<crate::wire::tsig::Algorithm>().is_ok(), "{alg}");
+    }
+    let e =
+        parse("[[tsig_key]]\nname = \"k\"\nalgorithm = \"hmac-sha224\"\nsecret = \"c2VjcmV0\"\n").expect_err("sha224");
+    assert_eq!(e.key.as_deref(), Some("tsig_key[0].algorithm"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! remove the socket file, close the store).
 
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,9 +22,22 @@ use crate::zone::Engine;
 /// Why the daemon could not start or stopped abnormally.
 #[derive(Debug)]
 pub enum DaemonError {
-    Store { path: PathBuf, error: StoreError },
-    Bind { what: &'static str, addr: String, error: std::io::Error },
-    AlreadyRunning { socket: PathBuf },
+    Store {
+        path: PathBuf,
+        error: StoreError,
+    },
+    Bind {
+        what: &'static str,
+        addr: String,
+        error: std::io::Error,
+    },
+    AlreadyRunning {
+        socket: PathBuf,
+    },
+    /// Another daemon holds the store's lock file.
+    StoreInUse {
+        lock: PathBuf,
+    },
     Signals(std::io::Error),
     Config(String),
 }
@@ -37,6 +50,11 @@ impl std::fmt::Display for DaemonError {
             DaemonError::AlreadyRunning { socket } => {
                 write!(f, "another secondaryd is already answering on {}", socket.display())
             }
+            DaemonError::StoreInUse { lock } => write!(
+                f,
+                "another secondaryd is running on this store (it holds the lock {}); stop it first",
+                lock.display()
+            ),
             DaemonError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
             DaemonError::Config(e) => write!(f, "configuration: {e}"),
         }
@@ -58,6 +76,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let config = Arc::new(config);
     tracing::info!(config = %config.source, store = %config.store_path.display(), "secondaryd starting");
 
+    // One daemon per store: two would each schedule and write the same zones.
+    let _lock = lock_store(&config.store_path)?;
     let path = config.store_path.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&path))
         .await
@@ -106,6 +126,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let scheduler_task = tokio::spawn(scheduler.clone().run(engine.handler(), shutdown_rx.clone()));
 
     let unix = bind_control_socket(&config.control_socket).await?;
+    let unix_inode = std::fs::metadata(&config.control_socket).map(|m| m.ino()).unwrap_or(0);
     let router = api::unix_router(app.clone());
     let mut rx = shutdown_rx.clone();
     tasks.spawn(async move {
@@ -172,8 +193,12 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     if let Err(e) = scheduler_task.await {
         tracing::error!(error = %e, "the scheduler task failed");
     }
-    if let Err(e) = std::fs::remove_file(&config.control_socket) {
-        tracing::warn!(socket = %config.control_socket.display(), error = %e, "could not remove the control socket");
+    // Only our own socket: a file of that name bound since by someone else stays.
+    let ours = std::fs::metadata(&config.control_socket).ok().map(|m| m.ino()) == Some(unix_inode);
+    if ours {
+        if let Err(e) = std::fs::remove_file(&config.control_socket) {
+            tracing::warn!(socket = %config.control_socket.display(), error = %e, "could not remove the control socket");
+        }
     }
     drop(app);
     drop(engine);
@@ -182,15 +207,53 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// Waits for SIGTERM or SIGINT. SIGHUP (what `systemctl reload` and many
+/// tools send) is caught and logged: without a handler it would kill the
+/// daemon without a clean stop.
 async fn wait_for_signal() -> Result<(), DaemonError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
-        _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!(signal = "SIGTERM", "signal received");
+                return Ok(());
+            }
+            _ = int.recv() => {
+                tracing::info!(signal = "SIGINT", "signal received");
+                return Ok(());
+            }
+            _ = hup.recv() => tracing::warn!(
+                signal = "SIGHUP",
+                "signal received: reloading the config is not supported yet; restart the daemon to apply changes"
+            ),
+        }
     }
-    Ok(())
+}
+
+/// Takes the store's lock file (`<store>.lock`, held until the daemon
+/// exits), so a second daemon on the same database refuses to start.
+fn lock_store(store: &Path) -> Result<std::fs::File, DaemonError> {
+    let mut name = store.as_os_str().to_os_string();
+    name.push(".lock");
+    let lock = PathBuf::from(name);
+    let err = |error: std::io::Error| DaemonError::Store {
+        path: store.to_path_buf(),
+        error: StoreError::Setup(format!("cannot open the lock file {}: {error}", lock.display())),
+    };
+    if let Some(dir) = lock.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+    }
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock).map_err(err)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::StoreInUse { lock }),
+        Err(std::fs::TryLockError::Error(e)) => Err(err(e)),
+    }
 }
 
 /// Binds the control socket with mode 0660. A stale socket file left by a

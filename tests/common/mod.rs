@@ -136,6 +136,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Stops the daemon with SIGTERM and waits for it to exit cleanly.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
