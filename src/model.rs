@@ -534,10 +534,12 @@ pub struct Status {
     pub zones: ZoneCounts,
     /// At most 100, expired first.
     pub not_in_sync: Vec<NotInSync>,
-    pub events: EventCounts,
-    pub notify: NotifyCounters,
-    pub queries: QueryCounters,
-    pub transfers_out: TransfersOut,
+    /// The daemon-wide figures below are `null` for an account's token (over
+    /// TCP): they count every account's zones and traffic.
+    pub events: Option<EventCounts>,
+    pub notify: Option<NotifyCounters>,
+    pub queries: Option<QueryCounters>,
+    pub transfers_out: Option<TransfersOut>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -553,3 +553,44 @@ async fn a_second_daemon_on_the_same_store_refuses_to_start_and_sighup_does_not_
     assert!(d.log().contains("reloading the config is not supported yet"), "{}", d.log());
     d.stop();
 }
+
+#[tokio::test]
+async fn special_use_zone_names_and_non_host_primary_addresses_are_refused_naming_the_field() {
+    let d = Daemon::start("").await;
+    for (zone, why) in [
+        ("com", "is a single label (a top-level domain)"),
+        ("localhost", "is reserved for this host (RFC 6761)"),
+        ("foo.localhost.", "is reserved for this host (RFC 6761)"),
+        ("in-addr.arpa", "is an infrastructure zone (RFC 3172)"),
+        ("x.invalid", "is reserved as never existing (RFC 6761)"),
+    ] {
+        let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(json!({ "name": zone }))).await;
+        assert_eq!(r.status, 400, "{zone}: {:?}", r.body);
+        let message = r.body["errors"]["name"][0].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{zone}: {message}");
+    }
+    // Ordinary names, reverse zones below in-addr.arpa included, still work.
+    for zone in ["example.com", "2.0.192.in-addr.arpa"] {
+        let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(json!({ "name": zone }))).await;
+        assert_eq!(r.status, 201, "{zone}: {:?}", r.body);
+    }
+    for ip in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "ff02::1"] {
+        let r = d.call("POST", PRIMARIES, Some(json!({ "name": format!("p-{ip}"), "ip": ip }))).await;
+        assert_eq!(r.status, 400, "{ip}: {:?}", r.body);
+        let message = r.body["errors"]["ip"][0].as_str().unwrap_or_default();
+        assert!(message.contains("not the address of a server"), "{ip}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_sees_its_own_zones_in_the_status_but_not_the_daemon_wide_counters() {
+    let d = Daemon::start_with_tcp(TOKENS).await;
+    let r = d.tcp_client(Some("token-for-account-one")).get("/v2/status").await.expect("status");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for field in ["events", "notify", "queries", "transfers_out"] {
+        assert_eq!(r.body["data"][field], Value::Null, "{field} is daemon-wide");
+    }
+    assert_eq!(r.body["data"]["zones"]["total"], 0);
+    let r = d.call("GET", "/v2/status", None).await;
+    assert!(r.body["data"]["notify"]["accepted"].is_u64(), "the Unix socket sees everything: {:?}", r.body);
+}

@@ -72,6 +72,8 @@ pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) 
     let ev = app.engine.scheduler.counts();
     let dns = &app.dns;
     let count = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    // Daemon-wide figures only where every account is reachable.
+    let all = account.is_none();
     Ok(data(Status {
         version: env!("CARGO_PKG_VERSION").to_string(),
         zones: ZoneCounts {
@@ -84,20 +86,20 @@ pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) 
             records: counts[6],
         },
         not_in_sync: problems,
-        events: EventCounts {
+        events: all.then_some(EventCounts {
             running: ev.running as u64,
             waiting: ev.waiting as u64,
             scheduled: ev.scheduled as u64,
             peak_running: ev.peak_running as u64,
             concurrency: ev.concurrency as u64,
-        },
-        notify: NotifyCounters {
+        }),
+        notify: all.then_some(NotifyCounters {
             accepted: count(&dns.notify_accepted),
             refused: count(&dns.notify_refused),
             malformed_dropped: count(&dns.malformed),
             other_opcodes: count(&dns.not_implemented),
-        },
-        queries: QueryCounters {
+        }),
+        queries: all.then_some(QueryCounters {
             noerror: count(&dns.answered[0]),
             formerr: count(&dns.answered[1]),
             servfail: count(&dns.answered[2]),
@@ -110,13 +112,13 @@ pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) 
                 dropped: count(&dns.rrl.dropped),
                 slipped: count(&dns.rrl.slipped),
             },
-        },
+        }),
         // Zone transfers to downstreams: finished, refused (any error
         // answer), failed midway (the client went away or stalled).
-        transfers_out: TransfersOut {
+        transfers_out: all.then_some(TransfersOut {
             finished: count(&dns.transfers_out),
             refused: count(&dns.transfers_out_refused),
             failed: count(&dns.transfers_out_failed),
-        },
+        }),
     }))
 }

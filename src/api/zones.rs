@@ -14,7 +14,7 @@ use super::{data, listed, opt_timestamp, timestamp, App, Ctx, Many, One, QueryMa
 use crate::model::{self, Distribution, LastError, LastNotify, NotifyOut, Scheduled, ZoneEvent, ZoneState};
 use crate::scheduler::ZoneSchedule;
 use crate::store::zones::{self, StateFilter, Zone};
-use crate::zone::name::{is_reverse_zone, normalize_zone_name};
+use crate::zone::name::{is_reverse_zone, normalize_zone_name, reserved_zone_name};
 use crate::zone::timers::Clamps;
 
 /// The zone's state for people: one word.
@@ -146,6 +146,12 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
     let name = name.ok_or_else(|| ApiError::invalid("name", "can't be blank"))?;
     if app.config.catalog_zone.as_deref() == Some(name.as_str()) {
         return Err(ApiError::invalid("name", "is the name of our catalog zone ([catalog] zone)"));
+    }
+    if let Some(why) = reserved_zone_name(&name).filter(|_| !app.config.transfer.allow_reserved_zones) {
+        return Err(ApiError::invalid(
+            "name",
+            format!("`{name}` {why}; the daemon's config allows it with transfer.allow_reserved_zones"),
+        ));
     }
     let account = ctx.account;
     let z = app.store.call(move |c| zones::create(c, account, &name, is_catalog)).await?;

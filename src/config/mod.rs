@@ -185,6 +185,10 @@ pub struct TransferConfig {
     /// Which addresses primaries may have (checked when one is stored and
     /// before every query or transfer).
     pub primaries: policy::AddressPolicy,
+    /// Whether zones with special-use names (single labels such as TLDs,
+    /// `localhost`, `invalid`, `arpa`, `in-addr.arpa`, `ip6.arpa`) may be
+    /// created.
+    pub allow_reserved_zones: bool,
 }
 
 /// A TSIG key (RFC 8945) as configured: a lower-case absolute-less name, an

@@ -23,8 +23,19 @@ pub struct AddressPolicy {
 /// Why an address is refused: it names the config key and the rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    NotAllowed { ip: IpAddr, allow: Vec<IpNet> },
-    Denied { ip: IpAddr, rule: IpNet },
+    NotAllowed {
+        ip: IpAddr,
+        allow: Vec<IpNet>,
+    },
+    Denied {
+        ip: IpAddr,
+        rule: IpNet,
+    },
+    /// Not an address of one host: unspecified, broadcast or multicast.
+    NotAHost {
+        ip: IpAddr,
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -40,6 +51,7 @@ impl fmt::Display for Refusal {
             Refusal::Denied { ip, rule } => {
                 write!(f, "{ip} is refused by the outbound address policy: transfer.deny_primaries has {rule}")
             }
+            Refusal::NotAHost { ip, what } => write!(f, "{ip} is {what} address, not the address of a server"),
         }
     }
 }
@@ -53,6 +65,16 @@ impl AddressPolicy {
 
     /// Whether the daemon may contact `ip`.
     pub fn check(&self, ip: IpAddr) -> Result<(), Refusal> {
+        // Whatever the lists say: no single server has these addresses.
+        let what = match ip.to_canonical() {
+            a if a.is_unspecified() => Some("an unspecified"),
+            a if a.is_multicast() => Some("a multicast"),
+            IpAddr::V4(a) if a.is_broadcast() => Some("the broadcast"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(Refusal::NotAHost { ip, what });
+        }
         let forms = [ip, ip.to_canonical()];
         let matches = |net: &IpNet| forms.iter().any(|a| net.contains(a));
         if let Some(rule) = self.deny.iter().find(|n| matches(n)) {
@@ -99,6 +121,22 @@ mod tests {
         let p = AddressPolicy::allow_all();
         for a in ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "2001:db8::1", "::ffff:10.0.0.1"] {
             assert_eq!(p.check(ip(a)), Ok(()), "{a}");
+        }
+    }
+
+    #[test]
+    fn unspecified_broadcast_and_multicast_addresses_are_never_contacted() {
+        let p = AddressPolicy::allow_all();
+        for (a, what) in [
+            ("0.0.0.0", "an unspecified"),
+            ("::", "an unspecified"),
+            ("255.255.255.255", "the broadcast"),
+            ("224.0.0.251", "a multicast"),
+            ("ff02::fb", "a multicast"),
+            ("::ffff:224.0.0.1", "a multicast"),
+        ] {
+            let e = p.check(ip(a)).expect_err(a);
+            assert_eq!(e.to_string(), format!("{a} is {what} address, not the address of a server"));
         }
     }
 

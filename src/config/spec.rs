@@ -266,6 +266,8 @@ pub struct TransferSpec {
     pub allow_primaries: Vec<String>,
     #[serde(default)]
     pub deny_primaries: Vec<String>,
+    #[serde(default)]
+    pub allow_reserved_zones: bool,
 }
 
 pub fn default_connect_timeout() -> u64 {
@@ -355,6 +357,7 @@ impl Default for TransferSpec {
             journal_max_bytes: default_journal_max_bytes(),
             allow_primaries: default_allow_primaries(),
             deny_primaries: Vec::new(),
+            allow_reserved_zones: false,
         }
     }
 }
@@ -571,6 +574,7 @@ impl ConfigFile {
                 allow: c.networks("transfer.allow_primaries", &t.allow_primaries)?,
                 deny: c.networks("transfer.deny_primaries", &t.deny_primaries)?,
             },
+            allow_reserved_zones: t.allow_reserved_zones,
         };
         ordered(&c, "transfer.refresh_min", transfer.refresh_min, "transfer.refresh_max", transfer.refresh_max)?;
         ordered(&c, "transfer.retry_min", transfer.retry_min, "transfer.retry_max", transfer.retry_max)?;

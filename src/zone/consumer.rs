@@ -125,6 +125,15 @@ impl Engine {
             }
         };
         let n = list.len();
+        // Special-use names are not created from a catalog either (unless the
+        // config allows them), and are said so like any other skipped member.
+        let (list, reserved): (Vec<_>, Vec<_>) = list.into_iter().partition(|(zone, _)| {
+            self.config.transfer.allow_reserved_zones || crate::zone::name::reserved_zone_name(zone).is_none()
+        });
+        for (zone, _) in &reserved {
+            let why = crate::zone::name::reserved_zone_name(zone).unwrap_or_default();
+            tracing::warn!(catalog = %name, zone = %zone, reason = %format!("the name {why}"), "catalog member not created");
+        }
         let changes = match self.store.call(move |c| zones::reconcile_members(c, zone_id, &list)).await {
             Ok(ch) => ch,
             Err(e) => {

@@ -37,6 +37,26 @@ pub fn normalize_zone_name(input: &str) -> Result<String, String> {
     Ok(name)
 }
 
+/// Why a (normalized) zone name is a special-use one that a secondary of
+/// customers' zones should not serve, or `None`: a single label (a TLD),
+/// `localhost`, `invalid` and the names below them (RFC 6761 §6.3, §6.4),
+/// and the infrastructure zones `arpa`, `in-addr.arpa`, `ip6.arpa`
+/// (RFC 3172). Config `transfer.allow_reserved_zones` lifts the rule.
+pub fn reserved_zone_name(name: &str) -> Option<&'static str> {
+    let under = |top: &str| name == top || name.ends_with(&format!(".{top}"));
+    if under("localhost") {
+        Some("is reserved for this host (RFC 6761)")
+    } else if under("invalid") {
+        Some("is reserved as never existing (RFC 6761)")
+    } else if matches!(name, "arpa" | "in-addr.arpa" | "ip6.arpa") {
+        Some("is an infrastructure zone (RFC 3172)")
+    } else if !name.contains('.') {
+        Some("is a single label (a top-level domain)")
+    } else {
+        None
+    }
+}
+
 /// Reverse-mapping zones (`in-addr.arpa`, `ip6.arpa`), DNSimple's `reverse` flag.
 pub fn is_reverse_zone(name: &str) -> bool {
     name == "in-addr.arpa" || name == "ip6.arpa" || name.ends_with(".in-addr.arpa") || name.ends_with(".ip6.arpa")

@@ -17,24 +17,28 @@ fn show(d: &Status) {
         "zones:   {} total: {} ok, {} bootstrapping, {} retrying, {} expired; {} expire within 24 h",
         z.total, z.ok, z.bootstrapping, z.retrying, z.expired, z.expiring_within_24h
     );
-    let e = &d.events;
-    println!(
-        "refresh: {} running (limit {}, peak {}), {} waiting, {} scheduled",
-        e.running, e.concurrency, e.peak_running, e.waiting, e.scheduled
-    );
-    let n = &d.notify;
-    println!("notify:  {} accepted, {} refused, {} malformed dropped", n.accepted, n.refused, n.malformed_dropped);
-    let q = &d.queries;
-    let rl = &q.rate_limit;
-    let limited = if rl.enabled {
-        format!("; rate limiting: {} dropped, {} slipped", rl.dropped, rl.slipped)
-    } else {
-        "; rate limiting off".to_string()
-    };
-    println!(
-        "queries: {} noerror, {} nxdomain, {} refused, {} servfail, {} formerr{limited}",
-        q.noerror, q.nxdomain, q.refused, q.servfail, q.formerr
-    );
+    // The daemon-wide figures are absent for an account's token.
+    if let Some(e) = &d.events {
+        println!(
+            "refresh: {} running (limit {}, peak {}), {} waiting, {} scheduled",
+            e.running, e.concurrency, e.peak_running, e.waiting, e.scheduled
+        );
+    }
+    if let Some(n) = &d.notify {
+        println!("notify:  {} accepted, {} refused, {} malformed dropped", n.accepted, n.refused, n.malformed_dropped);
+    }
+    if let Some(q) = &d.queries {
+        let rl = &q.rate_limit;
+        let limited = if rl.enabled {
+            format!("; rate limiting: {} dropped, {} slipped", rl.dropped, rl.slipped)
+        } else {
+            "; rate limiting off".to_string()
+        };
+        println!(
+            "queries: {} noerror, {} nxdomain, {} refused, {} servfail, {} formerr{limited}",
+            q.noerror, q.nxdomain, q.refused, q.servfail, q.formerr
+        );
+    }
     if d.not_in_sync.is_empty() {
         println!("all zones are in sync");
     } else {
