@@ -594,3 +594,27 @@ async fn a_token_sees_its_own_zones_in_the_status_but_not_the_daemon_wide_counte
     let r = d.call("GET", "/v2/status", None).await;
     assert!(r.body["data"]["notify"]["accepted"].is_u64(), "the Unix socket sees everything: {:?}", r.body);
 }
+
+#[tokio::test]
+async fn over_tcp_a_token_may_name_only_its_own_accounts_tsig_keys() {
+    let keys = "[[tsig_key]]\nname = \"one-key\"\nsecret = \"c2VjcmV0c2VjcmV0\"\naccount = 1\n\
+                [[tsig_key]]\nname = \"two-key\"\nsecret = \"c2VjcmV0c2VjcmV0\"\naccount = 2\n\
+                [[tsig_key]]\nname = \"operator-key\"\nsecret = \"c2VjcmV0c2VjcmV0\"\n";
+    let d = Daemon::start_with_tcp(&format!("{TOKENS}{keys}")).await;
+    let one = d.tcp_client(Some("token-for-account-one"));
+    let create = |name: &str, key: &str| json!({ "name": name, "ip": "127.0.0.1", "tsig_key": key });
+    let r = one.request("POST", PRIMARIES, Some(&create("a", "one-key"))).await.expect("call");
+    assert_eq!(r.status, 201, "its own key: {:?}", r.body);
+    for key in ["two-key", "operator-key", "no-such-key"] {
+        let r = one.request("POST", PRIMARIES, Some(&create("b", key))).await.expect("call");
+        assert_eq!(r.status, 400, "{key}: {:?}", r.body);
+        assert_eq!(
+            r.body["errors"]["tsig_key"][0],
+            format!("`{key}` is not a key of this account in the daemon's config ([[tsig_key]])"),
+            "the same words for another account's key and an unknown one"
+        );
+    }
+    // The Unix socket is the operator's: every key.
+    let r = d.call("POST", "/v2/2/secondary_dns/primaries", Some(create("c", "operator-key"))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+}

@@ -32,7 +32,7 @@ fn to_model(d: &StoredDownstream, effective: Option<&DownstreamConfig>) -> Downs
 
 /// Reads and checks `{downstreams: [{address, tsig_key?, notify?}]}`; every
 /// problem names its field (`downstreams[1].notify`).
-fn parse(app: &App, body: &Bytes) -> Result<Vec<(StoredDownstream, DownstreamConfig)>, ApiError> {
+fn parse(app: &App, ctx: &Ctx, body: &Bytes) -> Result<Vec<(StoredDownstream, DownstreamConfig)>, ApiError> {
     let mut b = Body::parse(body)?;
     let list = b.array("downstreams");
     b.finish()?;
@@ -40,6 +40,7 @@ fn parse(app: &App, body: &Bytes) -> Result<Vec<(StoredDownstream, DownstreamCon
     if list.len() > MAX_ENTRIES {
         return Err(ApiError::invalid("downstreams", format!("has {} entries; at most {MAX_ENTRIES}", list.len())));
     }
+    let keys = ctx.tsig_keys(&app.config);
     let mut out = Vec::new();
     for (i, v) in list.iter().enumerate() {
         let field = |f: &str| format!("downstreams[{i}].{f}");
@@ -63,13 +64,9 @@ fn parse(app: &App, body: &Bytes) -> Result<Vec<(StoredDownstream, DownstreamCon
             tsig_key: text("tsig_key")?,
             notify: text("notify")?,
         };
-        let entry = DownstreamConfig::parse(
-            &stored.address,
-            stored.tsig_key.as_deref(),
-            stored.notify.as_deref(),
-            &app.config.tsig_keys,
-        )
-        .map_err(|(f, e)| ApiError::invalid(&field(f), e))?;
+        let entry =
+            DownstreamConfig::parse(&stored.address, stored.tsig_key.as_deref(), stored.notify.as_deref(), &keys)
+                .map_err(|(f, e)| ApiError::invalid(&field(f), e))?;
         if let Some(target) = entry.notify {
             app.config.transfer.primaries.check(target.ip()).map_err(|e| {
                 ApiError::invalid(
@@ -95,7 +92,7 @@ pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<Vec<Downstream
 /// `PUT /zones/{zone}/downstreams`: replaces the zone's own entries.
 pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<One<Vec<Downstream>>, ApiError> {
     let z = load(&app, &ctx).await?;
-    let entries = parse(&app, &body)?;
+    let entries = parse(&app, &ctx, &body)?;
     let stored: Vec<StoredDownstream> = entries.iter().map(|(s, _)| s.clone()).collect();
     let id = z.id;
     let to_store = stored.clone();

@@ -63,7 +63,19 @@ pub enum Access {
 /// [`Access`], plus the other path parameters.
 pub struct Ctx {
     pub account: i64,
+    /// Who asks: the Unix socket (every account) or an account's token.
+    pub access: Access,
     params: Vec<(String, String)>,
+}
+
+impl Ctx {
+    /// The TSIG keys this caller may name (`[[tsig_key]] account`).
+    pub fn tsig_keys(&self, config: &Config) -> Vec<crate::config::TsigKeyConfig> {
+        config.tsig_keys_for(match self.access {
+            Access::All => None,
+            Access::Account(a) => Some(a),
+        })
+    }
 }
 
 impl Ctx {
@@ -96,7 +108,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                 return Err(ApiError::not_found("Account", given));
             }
         }
-        Ok(Ctx { account, params })
+        Ok(Ctx { account, access, params })
     }
 }
 

@@ -76,11 +76,19 @@ pub async fn create(
             0
         }),
     };
-    let tsig_key = b.string("tsig_key", false).and_then(|k| match app.config.tsig_key(&k) {
-        Some(key) => Some(key.name.clone()),
-        None => {
-            b.error("tsig_key", format!("`{k}` is not a key defined in the daemon's config ([[tsig_key]])"));
-            None
+    let keys = ctx.tsig_keys(&app.config);
+    let tsig_key = b.string("tsig_key", false).and_then(|k| {
+        let wanted = crate::config::normalize_key_name(&k);
+        match keys.iter().find(|key| key.name == wanted) {
+            Some(key) => Some(key.name.clone()),
+            // The same words whether the key is another account's or unknown.
+            None => {
+                b.error(
+                    "tsig_key",
+                    format!("`{k}` is not a key of this account in the daemon's config ([[tsig_key]])"),
+                );
+                None
+            }
         }
     });
     let notify_requires_tsig = b.boolean("notify_requires_tsig").unwrap_or(false);

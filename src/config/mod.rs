@@ -198,6 +198,10 @@ pub struct TsigKeyConfig {
     pub name: String,
     pub algorithm: String,
     pub secret: Vec<u8>,
+    /// The account whose tokens may name this key over the TCP API; `None`:
+    /// the Unix socket only (operators), so one tenant cannot transfer with
+    /// another tenant's key.
+    pub account: Option<i64>,
 }
 
 impl std::fmt::Debug for TsigKeyConfig {
@@ -206,6 +210,7 @@ impl std::fmt::Debug for TsigKeyConfig {
             .field("name", &self.name)
             .field("algorithm", &self.algorithm)
             .field("secret", &"<redacted>")
+            .field("account", &self.account)
             .finish()
     }
 }
@@ -277,6 +282,12 @@ impl Config {
     pub fn tsig_key(&self, name: &str) -> Option<&TsigKeyConfig> {
         let wanted = normalize_key_name(name);
         self.tsig_keys.iter().find(|k| k.name == wanted)
+    }
+
+    /// The keys a caller may name: every key on the Unix socket (`None`),
+    /// only the account's own over TCP (`Some(account)`).
+    pub fn tsig_keys_for(&self, account: Option<i64>) -> Vec<TsigKeyConfig> {
+        self.tsig_keys.iter().filter(|k| account.is_none() || k.account == account).cloned().collect()
     }
 }
 

@@ -372,6 +372,10 @@ pub struct TsigKeySpec {
     pub secret: Option<String>,
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
+    /// The account whose API tokens may use the key (default: none, the Unix
+    /// socket only).
+    #[serde(default)]
+    pub account: Option<i64>,
 }
 
 pub fn default_tsig_algorithm() -> String {
@@ -604,7 +608,10 @@ impl ConfigFile {
             if secret.is_empty() {
                 return Err(c.err(format!("{key}.secret"), "must not be empty"));
             }
-            tsig_keys.push(TsigKeyConfig { name, algorithm, secret });
+            if k.account.is_some_and(|a| a < 1) {
+                return Err(c.err(format!("{key}.account"), "must be an account id (1 or more)"));
+            }
+            tsig_keys.push(TsigKeyConfig { name, algorithm, secret, account: k.account });
         }
 
         let mut tokens: Vec<Token> = Vec::new();
