@@ -322,6 +322,30 @@ impl Scheduler {
 
     /// Runs due events with `handler` until `shutdown` turns true, then waits
     /// (briefly) for the running ones to finish.
+    /// Runs `wait` (waiting for a primary's transfer slot) without holding
+    /// this event's place under `transfer.concurrency`: a zone queued behind a
+    /// slow primary must not keep the zones of other primaries from running.
+    /// The place is taken back (waiting for one if need be) when `wait` ends.
+    /// Outside an event (a test, the API), it just runs `wait`.
+    pub async fn without_slot<F: Future>(wait: F) -> F::Output {
+        let Ok(cell) = SLOT.try_with(Arc::clone) else { return wait.await };
+        let held = cell.permit.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if held.is_none() {
+            return wait.await;
+        }
+        drop(held);
+        cell.scheduler.lock().running -= 1;
+        cell.scheduler.wake.notify_one();
+        let out = wait.await;
+        if let Ok(p) = cell.scheduler.slots.clone().acquire_owned().await {
+            *cell.permit.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
+        }
+        let mut st = cell.scheduler.lock();
+        st.running += 1;
+        st.peak = st.peak.max(st.running);
+        out
+    }
+
     pub async fn run(self: Arc<Self>, handler: Handler, mut shutdown: watch::Receiver<bool>) {
         let mut tasks = tokio::task::JoinSet::new();
         loop {
@@ -338,10 +362,11 @@ impl Scheduler {
             if let Some((zone, event)) = self.pop_due(now) {
                 let me = self.clone();
                 let fut = handler(zone, event);
+                let cell = Arc::new(Slot { permit: Mutex::new(Some(permit)), scheduler: self.clone() });
                 tasks.spawn(async move {
-                    let plan = fut.await;
+                    let plan = SLOT.scope(cell.clone(), fut).await;
                     me.finished(zone, plan);
-                    drop(permit);
+                    drop(cell);
                 });
                 continue;
             }
@@ -364,6 +389,17 @@ impl Scheduler {
             while tasks.join_next().await.is_some() {}
         }
     }
+}
+
+/// A running event's place under the concurrency limit (see
+/// [`Scheduler::without_slot`]).
+struct Slot {
+    permit: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+    scheduler: Arc<Scheduler>,
+}
+
+tokio::task_local! {
+    static SLOT: Arc<Slot>;
 }
 
 #[cfg(test)]

@@ -197,3 +197,47 @@ async fn a_dead_primary_costs_one_timeout_and_the_live_one_is_tried_first_next_t
     assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
     assert_eq!(z.transfer.state, ZoneState::Ok);
 }
+
+#[tokio::test]
+async fn zones_waiting_for_a_stalling_primary_do_not_hold_back_another_primarys_zone() {
+    // A primary that accepts connections and never answers.
+    let staller = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let stall_addr = staller.local_addr().expect("addr");
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((sock, _)) = staller.accept().await {
+            open.push(sock);
+        }
+    });
+    let healthy = common::fake::FakePrimary::start("healthy.example", 7, 3).await;
+    let d = Daemon::start("[transfer]\nconcurrency = 2\nper_primary = 1\nidle_timeout = 30\n").await;
+    // The stalling primary's zones first: one transfers (stalled), the
+    // others wait for that primary's only slot.
+    let mut first = true;
+    for zone in ["s1.example", "s2.example", "s3.example"] {
+        if first {
+            d.add_linked("staller", stall_addr, None, zone).await;
+            first = false;
+        } else {
+            let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": zone }))).await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            let r = d
+                .call("PUT", "/v2/1/secondary_dns/primaries/staller/link", Some(serde_json::json!({ "zone": zone })))
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t0 = std::time::Instant::now();
+    d.add_linked("healthy", healthy.addr, None, "healthy.example").await;
+    let z = d.wait_serial("healthy.example", 7).await;
+    assert_eq!(z.transfer.serial, Some(7));
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "the healthy primary's zone waited {:?} behind the stalling primary's",
+        t0.elapsed()
+    );
+    let st = d.call("GET", "/v2/status", None).await;
+    assert!(st.body["data"]["events"]["peak_running"].as_u64() <= Some(2), "{:?}", st.body);
+    held.abort();
+}

@@ -56,6 +56,8 @@ pub struct Engine {
     per_primary: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
     /// When the next SOA query may go out (the global SOA query rate).
     soa_next: tokio::sync::Mutex<Instant>,
+    /// The pace of SOA queries the API asks for (distribution checks).
+    api_soa_next: tokio::sync::Mutex<Instant>,
     /// NOTIFYs accepted and not yet acted on, per zone: the refresh they
     /// schedule writes them to the store in its first transaction, so the
     /// NOTIFY → new version path pays one store round trip, not two.
@@ -100,6 +102,7 @@ impl Engine {
             keys,
             per_primary: Mutex::new(HashMap::new()),
             soa_next: tokio::sync::Mutex::new(Instant::now()),
+            api_soa_next: tokio::sync::Mutex::new(Instant::now()),
             notified: Mutex::new(HashMap::new()),
             ns_settings: Mutex::new(HashMap::new()),
             settings_serial: Mutex::new(HashMap::new()),
@@ -138,11 +141,16 @@ impl Engine {
     /// spell a burst (NOTIFYs for a few zones) goes out at once, a sustained
     /// stream is paced at the configured rate.
     pub(super) async fn soa_turn(&self) {
+        self.soa_turn_on(&self.soa_next).await
+    }
+
+    /// [`Engine::soa_turn`] on the bucket `next`.
+    async fn soa_turn_on(&self, next: &tokio::sync::Mutex<Instant>) {
         let rate = self.config.transfer.soa_queries_per_second.max(1);
         let gap = Duration::from_secs(1) / rate;
         let now = Instant::now();
         let at = {
-            let mut next = self.soa_next.lock().await;
+            let mut next = next.lock().await;
             let floor = now.checked_sub(gap * rate).unwrap_or(now);
             let at = (*next).max(floor);
             *next = at + gap;
@@ -177,7 +185,9 @@ impl Engine {
                 }
             };
             let key = p.tsig_key.as_deref().and_then(|k| self.key(k));
-            self.soa_turn().await;
+            // The API's queries have a pace of their own: a tenant calling
+            // /distribution in a loop cannot delay anyone's refreshes.
+            self.soa_turn_on(&self.api_soa_next).await;
             match crate::xfr::client::query_soa(addr, &origin, key, self.config.transfer.soa_timeout).await {
                 Ok(soa) => return Ok(soa.serial),
                 Err(e) => errors.push(e.to_string()),

@@ -178,7 +178,9 @@ async fn refresh_from(
         }
     }
 
-    let _slot = engine.primary_slot(addr).acquire_owned().await;
+    // Waiting for the primary's slot gives up the event's place under
+    // transfer.concurrency, so a stalling primary holds only its own zones.
+    let _slot = crate::scheduler::Scheduler::without_slot(engine.primary_slot(addr).acquire_owned()).await;
     let first = transfer_once(engine, zone, origin, p, addr, key, request, false).await;
     match first {
         Ok(TransferEnd::Done(times)) => Ok(times),
