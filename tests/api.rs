@@ -618,3 +618,45 @@ async fn over_tcp_a_token_may_name_only_its_own_accounts_tsig_keys() {
     let r = d.call("POST", "/v2/2/secondary_dns/primaries", Some(create("c", "operator-key"))).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
 }
+
+/// One plain-HTTP `GET /v2/whoami` with a token, from `source`; the status code.
+async fn whoami_from(source: std::net::IpAddr, api: std::net::SocketAddr, token: &str) -> std::io::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind(std::net::SocketAddr::new(source, 0))?;
+    let mut s = sock.connect(api).await?;
+    let req =
+        format!("GET /v2/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await?;
+    let text = String::from_utf8_lossy(&buf);
+    Ok(text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0))
+}
+
+#[tokio::test]
+async fn the_api_keeps_answering_with_1100_half_sent_requests_open() {
+    use tokio::io::AsyncWriteExt;
+    let d = Daemon::start_with_plain_tcp(TOKENS).await;
+    let api = d.tcp.expect("tcp api");
+    let mut hostile = Vec::new();
+    for _ in 0..1100 {
+        let Ok(mut s) = tokio::net::TcpStream::connect(api).await else { break };
+        let _ = s.write_all(b"GET /v2/whoami HTTP/1.1\r\nHost: x\r\n").await;
+        hostile.push(s);
+    }
+    assert_eq!(hostile.len(), 1100, "the kernel took every connection");
+    // The operator's Unix socket, and another client of the TCP API, are served at once.
+    let t0 = std::time::Instant::now();
+    assert_eq!(d.call("GET", "/v2/whoami", None).await.status, 200);
+    let other: std::net::IpAddr = "127.0.0.2".parse().expect("ip");
+    assert_eq!(whoami_from(other, api, "token-for-account-one").await.expect("request"), 200);
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5), "served after {:?}", t0.elapsed());
+    // The flooding address keeps at most its share; its half-sent requests
+    // are dropped after the header timeout, and then it is served again.
+    tokio::time::sleep(secondaryd::api::serve::HEADER_TIMEOUT + std::time::Duration::from_secs(1)).await;
+    let local: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+    assert_eq!(whoami_from(local, api, "token-for-account-one").await.expect("request"), 200);
+    assert!(d.log().contains("API connections over the per-client bound closed"), "{}", d.log());
+    drop(hostile);
+}

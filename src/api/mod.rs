@@ -17,6 +17,7 @@ pub mod input;
 mod nameserver_sets;
 mod primaries;
 mod records;
+pub mod serve;
 mod status;
 mod zone_ns;
 mod zones;
@@ -194,7 +195,10 @@ pub fn router(app: App) -> Router {
 
 /// The router of the Unix socket: every account.
 pub fn unix_router(app: App) -> Router {
-    router(app).layer(Extension(Access::All)).layer(axum::middleware::from_fn(report_cost))
+    router(app)
+        .layer(Extension(Access::All))
+        .layer(axum::middleware::from_fn(report_cost))
+        .layer(axum::middleware::from_fn(serve::request_timeout))
 }
 
 /// The router of the TCP listener: a bearer token per request.
@@ -203,6 +207,7 @@ pub fn tcp_router(app: App) -> Router {
     router(app)
         .layer(axum::middleware::from_fn_with_state(tokens, authenticate))
         .layer(axum::middleware::from_fn(report_cost))
+        .layer(axum::middleware::from_fn(serve::request_timeout))
 }
 
 /// Adds what the request cost the store to its response: `X-Store-Steps`

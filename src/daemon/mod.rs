@@ -76,6 +76,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let config = Arc::new(config);
     tracing::info!(config = %config.source, store = %config.store_path.display(), "secondaryd starting");
 
+    raise_file_limit();
     // One daemon per store: two would each schedule and write the same zones.
     let _lock = lock_store(&config.store_path)?;
     let path = config.store_path.clone();
@@ -128,24 +129,13 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let unix = bind_control_socket(&config.control_socket).await?;
     let unix_inode = std::fs::metadata(&config.control_socket).map(|m| m.ino()).unwrap_or(0);
     let router = api::unix_router(app.clone());
-    let mut rx = shutdown_rx.clone();
-    tasks.spawn(async move {
-        let stop = async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(unix, router).with_graceful_shutdown(stop).await {
-            tracing::error!(error = %e, "control socket server failed");
-        }
-    });
+    tasks.spawn(api::serve::serve(unix, router, api::serve::UNIX_CONNECTIONS, shutdown_rx.clone()));
     tracing::info!(socket = %config.control_socket.display(), "control API listening on the Unix socket");
 
     if let Some(addr) = config.control_listen {
         let tcp = bind_tcp(addr).await?;
         let router = api::tcp_router(app.clone());
-        let mut rx = shutdown_rx.clone();
-        let stop = async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
+        let (max, stop) = (api::serve::TCP_CONNECTIONS, shutdown_rx.clone());
         match &config.control_tls {
             Some(tls) => {
                 let tls = TlsListener::new(tcp, tls.server.clone()).map_err(|error| DaemonError::Bind {
@@ -153,19 +143,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     addr: addr.to_string(),
                     error,
                 })?;
-                tasks.spawn(async move {
-                    if let Err(e) = axum::serve(tls, router).with_graceful_shutdown(stop).await {
-                        tracing::error!(error = %e, "TCP control API server failed");
-                    }
-                });
+                tasks.spawn(api::serve::serve(tls, router, max, stop));
                 tracing::info!(%addr, "control API listening on TCP, HTTPS only (bearer tokens required)");
             }
             None => {
-                tasks.spawn(async move {
-                    if let Err(e) = axum::serve(tcp, router).with_graceful_shutdown(stop).await {
-                        tracing::error!(error = %e, "TCP control API server failed");
-                    }
-                });
+                tasks.spawn(api::serve::serve(tcp, router, max, stop));
                 tracing::info!(%addr, "control API listening on TCP, plain HTTP (bearer tokens required)");
                 if !addr.ip().is_loopback() {
                     tracing::warn!(
@@ -229,6 +211,22 @@ async fn wait_for_signal() -> Result<(), DaemonError> {
                 signal = "SIGHUP",
                 "signal received: reloading the config is not supported yet; restart the daemon to apply changes"
             ),
+        }
+    }
+}
+
+/// Raises the soft limit of open files to the hard one: every zone transfer,
+/// downstream and API client is a descriptor, and the soft default (often
+/// 1024) is a limit of another era. The API's connections are bounded
+/// besides, so they cannot use up what transfers need.
+fn raise_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                Ok(()) => tracing::debug!(from = soft, to = hard, "open file limit raised"),
+                Err(e) => tracing::warn!(soft, hard, error = %e, "cannot raise the open file limit"),
+            }
         }
     }
 }
