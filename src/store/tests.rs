@@ -120,6 +120,38 @@ mod zone_data {
         assert_eq!(zonedata::collect_garbage(&mut c).expect("gc"), 0);
     }
 
+    /// The apex SOA at `serial`, with a fixed MNAME and RNAME.
+    fn soa(serial: u32) -> Record {
+        let mut rdata = Vec::new();
+        for n in ["ns1.z.test", "hostmaster.z.test"] {
+            rdata.extend_from_slice(Name::from_ascii(n).expect("name").as_wire());
+        }
+        for v in [serial, 3600, 600, 86400, 300] {
+            rdata.extend_from_slice(&v.to_be_bytes());
+        }
+        Record { owner: Name::from_ascii("z.test").expect("name"), rtype: 6, class: 1, ttl: 300, rdata }
+    }
+
+    #[test]
+    fn after_an_ixfr_the_soa_is_still_the_first_record_in_stored_order() {
+        let mut c = db();
+        let id = zones::create(&mut c, 1, "z.test", false).expect("zone").id;
+        let full = [soa(1), rec("a.z.test", 1), rec("b.z.test", 2)];
+        zonedata::replace_small(&mut c, id, &full, &committed(1)).expect("load");
+        // Two steps, each replacing the SOA; the second also adds a record after it.
+        let steps = [
+            Diff { from: 1, to: 2, deleted: vec![soa(1)], added: vec![soa(2)] },
+            Diff { from: 2, to: 3, deleted: vec![soa(2), rec("a.z.test", 1)], added: vec![rec("c.z.test", 3), soa(3)] },
+        ];
+        zonedata::apply_diffs(&mut c, id, &steps, &committed(3), (100, 1 << 20)).expect("apply");
+        let (rows, total) = zonedata::records(&c, id, &RecordFilter::default(), -1, 0).expect("records");
+        assert_eq!(total, 3);
+        assert_eq!(rows[0].rtype, 6, "the SOA comes first: {rows:?}");
+        assert_eq!(rows[0].rdata, soa(3).rdata, "and it is the new one");
+        let rest: Vec<(&str, u8)> = rows[1..].iter().map(|r| (r.owner.as_str(), r.rdata[3])).collect();
+        assert_eq!(rest, vec![("b.z.test.", 2), ("c.z.test.", 3)]);
+    }
+
     #[test]
     fn diffs_apply_atomically_and_the_journal_stays_bounded() {
         let mut c = db();

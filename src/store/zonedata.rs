@@ -148,6 +148,16 @@ pub fn begin_full(conn: &mut Connection, zone_id: i64) -> Result<i64, StoreError
     Ok(new)
 }
 
+/// Inserts one record at row `id` (an IXFR's new SOA takes the old one's row,
+/// so the SOA stays first in stored order, as after a full transfer).
+fn insert_row_at(conn: &Connection, table: &str, zone_id: i64, id: i64, r: &Record) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} (id, zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))?
+    .execute(params![id, zone_id, record_key(r), r.owner.to_string(), r.rtype, r.class, r.ttl, r.rdata])?;
+    Ok(())
+}
+
 fn insert_rows(conn: &Connection, table: &str, zone_id: i64, records: &[Record]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO {table} (zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -307,23 +317,30 @@ pub fn apply_diffs(
     {
         let mut del = tx.prepare_cached(&format!(
             "DELETE FROM {t} WHERE id = (SELECT id FROM {t} WHERE zone_id = ?6 AND rkey = ?1 AND rtype = ?2 AND class = ?3
-               AND rdata = ?4 AND lower(owner) = lower(?5) LIMIT 1)"
+               AND rdata = ?4 AND lower(owner) = lower(?5) LIMIT 1) RETURNING id"
         ))?;
         let mut present = tx.prepare_cached(&format!(
             "SELECT 1 FROM {t} WHERE zone_id = ?6 AND rkey = ?1 AND rtype = ?2 AND class = ?3 AND rdata = ?4
                AND lower(owner) = lower(?5) LIMIT 1"
         ))?;
         for d in diffs {
+            // The row of the SOA this step deletes, for the SOA it adds.
+            let mut soa_row = None;
             for r in &d.deleted {
                 let owner = r.owner.to_string();
-                let n = del.execute(params![record_key(r), r.rtype, r.class, r.rdata, owner, zone_id])?;
-                if n == 0 {
+                let row: Option<i64> = del
+                    .query_row(params![record_key(r), r.rtype, r.class, r.rdata, owner, zone_id], |row| row.get(0))
+                    .optional()?;
+                let Some(row) = row else {
                     return Err(DiffError::Mismatch(format!(
                         "the IXFR step {}→{} deletes `{owner} {}`, which our copy does not have",
                         d.from,
                         d.to,
                         crate::wire::text::type_name(r.rtype)
                     )));
+                };
+                if r.rtype == crate::wire::rtype::SOA {
+                    soa_row = Some(row);
                 }
                 count -= 1;
             }
@@ -342,7 +359,11 @@ pub fn apply_diffs(
                         crate::wire::text::type_name(r.rtype)
                     )));
                 }
-                insert_rows(&tx, &t, zone_id, std::slice::from_ref(r))?;
+                let row = if r.rtype == crate::wire::rtype::SOA { soa_row.take() } else { None };
+                match row {
+                    Some(row) => insert_row_at(&tx, &t, zone_id, row, r)?,
+                    None => insert_rows(&tx, &t, zone_id, std::slice::from_ref(r))?,
+                }
                 count += 1;
             }
             let mut blob = Vec::new();
