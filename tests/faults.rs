@@ -76,3 +76,64 @@ async fn a_primary_that_stalls_mid_stream_times_out_without_harm() {
     let (d, fake) = loaded("").await;
     check(&d, &fake, Fault::StallAfterFirst, &["timed out", "timeout"]).await;
 }
+
+/// The zone's `expires_at` and `last_success_at`, which only a refresh that counts moves.
+fn freshness(z: &secondaryd::model::Zone) -> (Option<String>, Option<String>) {
+    (z.transfer.expires_at.clone(), z.transfer.last_success_at.clone())
+}
+
+#[tokio::test]
+async fn a_primary_restored_at_an_older_serial_is_a_failure_and_the_copy_expires() {
+    let fake = FakePrimary::start(ZONE, 100, 50).await;
+    // refresh 1 s, retry 1 s, expire 4 s.
+    fake.set_timers([1, 1, 4, 60]);
+    let d = Daemon::start(common::FAST_TIMERS).await;
+    d.add_linked("fake", fake.addr, None, ZONE).await;
+    d.wait_serial(ZONE, 100).await;
+
+    // Restored from an old backup: it now serves serial 90.
+    fake.set(90, Fault::None);
+    let z = d.wait_zone(ZONE, "the older serial to count as a failure", |z| z.transfer.last_error.is_some()).await;
+    assert_eq!(z.transfer.state, ZoneState::Retrying);
+    assert_eq!(z.transfer.serial, Some(100), "the copy is not rolled back");
+    let msg = common::last_error(&z).unwrap_or_default();
+    for part in [fake.addr.to_string().as_str(), "fake", "serial 90", "ours (100)", "older", ZONE] {
+        assert!(msg.contains(part), "the error names the primary and both serials ({part}): {msg}");
+    }
+    let fresh = freshness(&z);
+    let z = d.wait_zone(ZONE, "a second failed refresh", |z| z.transfer.backoff >= 2).await;
+    assert_eq!(freshness(&z), fresh, "an older serial pushes neither the expiry nor the last success");
+    let st = d.call("GET", "/v2/status", None).await;
+    assert_eq!(st.body["data"]["not_in_sync"][0]["name"], ZONE, "{:#}", st.body);
+    assert_eq!(st.body["data"]["zones"]["ok"], 0, "{:#}", st.body);
+
+    // EXPIRE fires; an expired zone then takes the primary's copy, older or not.
+    d.wait_zone(ZONE, "expiry", |z| z.transfer.state == ZoneState::Expired).await;
+    let z = d.wait_zone(ZONE, "recovery at 90", |z| z.transfer.state == ZoneState::Ok).await;
+    assert_eq!(z.transfer.serial, Some(90));
+    assert_eq!(z.transfer.last_error, None);
+}
+
+#[tokio::test]
+async fn a_lagging_primary_is_skipped_for_the_next_one_which_has_the_newer_serial() {
+    let lagging = FakePrimary::start(ZONE, 100, 50).await;
+    let current = FakePrimary::start(ZONE, 100, 50).await;
+    let d = Daemon::start(common::FAST_TIMERS).await;
+    d.add_linked("lagging", lagging.addr, None, ZONE).await;
+    d.wait_serial(ZONE, 100).await;
+    let attempts = d.zone(ZONE).await.transfer.attempts;
+    d.add_linked("current", current.addr, None, ZONE).await;
+    // Linking refreshes the zone: both primaries are at 100, and `lagging`,
+    // the one that worked last, is asked first.
+    let z = d.wait_attempt(ZONE, attempts).await;
+    assert!(z.transfer.last_primary.as_deref().is_some_and(|p| p.starts_with("lagging")), "{:#?}", z.transfer);
+
+    lagging.set(90, Fault::None);
+    current.set(101, Fault::None);
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/refresh"), None).await.status, 202);
+    let z = d.wait_serial(ZONE, 101).await;
+    assert_eq!(z.transfer.state, ZoneState::Ok);
+    assert!(z.transfer.last_primary.as_deref().is_some_and(|p| p.starts_with("current")), "{:#?}", z.transfer);
+    let used: Vec<(&str, bool)> = z.primaries.iter().map(|p| (p.name.as_str(), p.last_used)).collect();
+    assert_eq!(used, vec![("lagging", false), ("current", true)], "the primary that worked is asked first next time");
+}

@@ -58,6 +58,18 @@ fn label(p: &LinkedPrimary) -> String {
     format!("{} ({})", p.name, addr_text(p))
 }
 
+/// A primary whose serial is behind ours (or not comparable with it, RFC 1982
+/// §3.2): asking it refreshes nothing.
+fn behind(zone: &Zone, p: &LinkedPrimary, ours: u32, theirs: u32) -> Failure {
+    let how = if Serial(theirs) < Serial(ours) { "older than" } else { "not comparable with" };
+    Failure::Other(format!(
+        "primary {} has serial {theirs} for zone `{}`, {how} ours ({ours}); it does not count as a refresh and the \
+         copy stays at {ours}",
+        label(p),
+        zone.name
+    ))
+}
+
 fn addr_text(p: &LinkedPrimary) -> String {
     match p.ip.parse::<IpAddr>() {
         Ok(IpAddr::V6(ip)) => format!("[{ip}]:{}", p.port),
@@ -163,6 +175,11 @@ async fn refresh_from(
         // primary may have been rebuilt); a serving zone only a newer one.
         let wanted = newer || (expired && soa.serial != serial);
         if !wanted {
+            // Only the same serial refreshes the timers (as BIND); an older
+            // one is this primary's failure.
+            if soa.serial != serial {
+                return Err(behind(zone, p, serial, soa.serial));
+            }
             let (id, who) = (zone.id, label(p));
             engine
                 .store
@@ -257,6 +274,9 @@ async fn transfer_once(
     let from = zone.status.serial;
     let (to, records) = match &summary.outcome {
         Outcome::UpToDate { serial } => {
+            if let Some(ours) = from.filter(|o| o != serial) {
+                return Err(behind(zone, p, ours, *serial));
+            }
             let (id, who, s) = (zone.id, label(p), *serial);
             engine.store.call(move |c| zonedata::record_up_to_date(c, id, &who, s)).await.map_err(Failure::Store)?;
             tracing::info!(zone = %zone.name, primary = %label(p), serial = s, "IXFR says the zone is up to date");
