@@ -137,3 +137,35 @@ async fn a_lagging_primary_is_skipped_for_the_next_one_which_has_the_newer_seria
     let used: Vec<(&str, bool)> = z.primaries.iter().map(|p| (p.name.as_str(), p.last_used)).collect();
     assert_eq!(used, vec![("lagging", false), ("current", true)], "the primary that worked is asked first next time");
 }
+
+#[tokio::test]
+async fn an_ixfr_answered_with_a_whole_zone_at_an_older_serial_is_refused_unless_forced() {
+    let (d, fake) = loaded("").await;
+    fake.set(100, Fault::None);
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/refresh"), None).await.status, 202);
+    d.wait_serial(ZONE, 100).await;
+    let before = d.export(ZONE).await;
+
+    // Its SOA claims 101; the IXFR that follows brings the whole zone at 90.
+    fake.set(90, Fault::None);
+    fake.set_soa_serial(Some(101));
+    let attempts = d.zone(ZONE).await.transfer.attempts;
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/refresh"), None).await.status, 202);
+    let z = d.wait_attempt(ZONE, attempts).await;
+    assert_eq!(z.transfer.serial, Some(100), "no rollback: {:#?}", z.transfer);
+    assert_eq!(z.transfer.state, ZoneState::Retrying);
+    assert_eq!(z.transfer.last_transfer.as_ref().map(|t| t.serial_to), Some(100), "nothing was committed");
+    let msg = common::last_error(&z).unwrap_or_default();
+    for part in [fake.addr.to_string().as_str(), "serial 90", "not newer than ours (100)", "IXFR→AXFR"] {
+        assert!(msg.contains(part), "the error says why ({part}): {msg}");
+    }
+    assert_eq!(d.export(ZONE).await, before, "the previous version is intact");
+
+    // A forced retransfer takes the primary's version, whatever its serial.
+    let attempts = z.transfer.attempts;
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await.status, 202);
+    let z = d.wait_attempt(ZONE, attempts).await;
+    assert_eq!(z.transfer.serial, Some(90), "{:#?}", z.transfer);
+    assert_eq!(common::last_kind(&z), Some("AXFR"));
+    assert_eq!(z.transfer.state, ZoneState::Ok);
+}

@@ -195,13 +195,16 @@ async fn refresh_from(
         }
     }
 
+    // Only a forced retransfer, an expired zone or a first copy may take a
+    // version that does not move the serial forward (a rollback otherwise).
+    let any_serial = force_axfr || expired || ours.is_none();
     let _slot = engine.primary_slot(addr).acquire_owned().await;
-    let first = transfer_once(engine, zone, origin, p, addr, key, request, false).await;
+    let first = transfer_once(engine, zone, origin, p, addr, key, request, false, any_serial).await;
     match first {
         Ok(TransferEnd::Done(times)) => Ok(times),
         Ok(TransferEnd::NeedAxfr(reason)) => {
             tracing::info!(zone = %zone.name, primary = %label(p), %reason, "falling back from IXFR to AXFR");
-            match transfer_once(engine, zone, origin, p, addr, key, Request::Axfr, true).await? {
+            match transfer_once(engine, zone, origin, p, addr, key, Request::Axfr, true, any_serial).await? {
                 TransferEnd::Done(times) => Ok(times),
                 TransferEnd::NeedAxfr(reason) => Err(Failure::Other(reason)),
             }
@@ -239,6 +242,7 @@ async fn transfer_once(
     key: Option<&crate::wire::tsig::TsigKey>,
     request: Request,
     fallback: bool,
+    any_serial: bool,
 ) -> Result<TransferEnd, Failure> {
     let kind = match (request, fallback) {
         (Request::Axfr, false) => "AXFR",
@@ -289,6 +293,16 @@ async fn transfer_once(
         Outcome::Full { serial, records } => (*serial, *records),
         Outcome::Incremental { to, added, deleted, .. } => (*to, added + deleted),
     };
+    if let Some(ours) = from.filter(|o| !any_serial && !Serial(to).is_newer_than(Serial(*o))) {
+        discard(&engine.store, zone.id, loaded).await;
+        return Err(Failure::Other(format!(
+            "primary {} answered {kind} for zone `{}` with serial {to}, which is not newer than ours ({ours}): \
+             refused, as that would roll the zone back; the copy stays at {ours} (a forced retransfer takes any \
+             serial)",
+            label(p),
+            zone.name
+        )));
+    }
     let Some(soa) = soa else {
         discard(&engine.store, zone.id, loaded).await;
         return Err(Failure::Other(format!("{} sent no SOA for the new version", label(p))));
