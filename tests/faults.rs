@@ -169,3 +169,37 @@ async fn an_ixfr_answered_with_a_whole_zone_at_an_older_serial_is_refused_unless
     assert_eq!(common::last_kind(&z), Some("AXFR"));
     assert_eq!(z.transfer.state, ZoneState::Ok);
 }
+
+#[tokio::test]
+async fn a_transfer_whose_primary_is_unlinked_or_deleted_meanwhile_is_discarded() {
+    let (d, fake) = loaded("").await;
+    let unlink = serde_json::json!({ "zone": ZONE });
+
+    // Unlinked while its transfer of serial 2 runs.
+    fake.set(2, Fault::SlowEnd);
+    let attempts = d.zone(ZONE).await.transfer.attempts;
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await.status, 202);
+    d.wait_zone(ZONE, "the transfer to run", |z| z.transfer.refreshing).await;
+    let r = d.call("PUT", "/v2/1/secondary_dns/primaries/fake/unlink", Some(unlink.clone())).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let z = d.wait_attempt(ZONE, attempts).await;
+    assert_eq!(z.transfer.serial, Some(1), "not committed: {:#?}", z.transfer);
+    assert_eq!(z.transfer.records, 52);
+    let msg = common::last_error(&z).unwrap_or_default();
+    for part in [fake.addr.to_string().as_str(), "unlinked", "serial 2", "discarded", ZONE] {
+        assert!(msg.contains(part), "the error says why ({part}): {msg}");
+    }
+    assert!(d.log().contains("while its transfer ran; the transfer is discarded"), "logged: {}", d.log());
+
+    // Linked again, it transfers serial 2; deleted while serial 3 runs.
+    let r = d.call("PUT", "/v2/1/secondary_dns/primaries/fake/link", Some(unlink)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let z = d.wait_serial(ZONE, 2).await;
+    fake.set(3, Fault::SlowEnd);
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await.status, 202);
+    d.wait_zone(ZONE, "the transfer to run", |z| z.transfer.refreshing).await;
+    assert_eq!(d.call("DELETE", "/v2/1/secondary_dns/primaries/fake", None).await.status, 204);
+    let z = d.wait_attempt(ZONE, z.transfer.attempts).await;
+    assert_eq!(z.transfer.serial, Some(2), "not committed: {:#?}", z.transfer);
+    assert!(common::last_error(&z).is_some_and(|m| m.contains("serial 3") && m.contains("discarded")), "{z:#?}");
+}

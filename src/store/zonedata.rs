@@ -51,6 +51,9 @@ pub struct Committed {
     pub soa: [u32; 4],
     /// Display name and address of the primary, for the status.
     pub primary: String,
+    /// The primary the version came from: the commit happens only while it is
+    /// still linked to the zone ([`check_linked`]).
+    pub primary_id: i64,
     /// The `last_transfer` object of the status, as JSON text.
     pub summary_json: String,
 }
@@ -182,6 +185,7 @@ pub fn insert_batch(conn: &mut Connection, zone_id: i64, version: i64, records: 
 
 /// Replaces a zone's records with a small full load, in one transaction, and
 /// makes it current; returns the superseded version for [`finish_full`].
+/// Refused ([`StoreError::Unlinked`]) when its primary is no longer linked.
 pub fn replace_small(
     conn: &mut Connection,
     zone_id: i64,
@@ -189,6 +193,7 @@ pub fn replace_small(
     c: &Committed,
 ) -> Result<i64, StoreError> {
     let tx = super::write_tx(conn)?;
+    check_linked(&tx, zone_id, c.primary_id)?;
     let old = current_version(&tx, zone_id)?;
     // Cached statements: at 10,000 small zones loading, preparing each one
     // anew is a good part of the work.
@@ -208,6 +213,20 @@ pub fn discard(conn: &mut Connection, zone_id: i64, version: i64) -> Result<(), 
     }
     conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(zone_id, version)))?;
     Ok(())
+}
+
+/// Refuses a commit whose primary is no longer linked to the zone (unlinked or
+/// deleted while its transfer ran); called inside the commit's transaction, so
+/// no unlink can slip in between the check and the commit.
+fn check_linked(conn: &Connection, zone_id: i64, primary_id: i64) -> Result<(), StoreError> {
+    let linked = conn
+        .prepare_cached("SELECT 1 FROM zone_primaries WHERE zone_id = ?1 AND primary_id = ?2")?
+        .query_row(params![zone_id, primary_id], |_| Ok(()))
+        .optional()?;
+    match linked {
+        Some(()) => Ok(()),
+        None => Err(StoreError::Unlinked { zone_id, primary_id }),
+    }
 }
 
 fn commit_state(conn: &Connection, zone_id: i64, c: &Committed, record_count: i64) -> Result<(), StoreError> {
@@ -245,6 +264,7 @@ pub fn commit_full(
     c: &Committed,
 ) -> Result<i64, StoreError> {
     let tx = super::write_tx(conn)?;
+    check_linked(&tx, zone_id, c.primary_id)?;
     let old = current_version(&tx, zone_id)?;
     tx.execute("UPDATE zones SET version = ?2 WHERE id = ?1", params![zone_id, version])?;
     tx.execute("DELETE FROM zone_records WHERE zone_id = ?1", [zone_id])?;
@@ -304,6 +324,7 @@ pub fn apply_diffs(
     journal_max: (u32, u64),
 ) -> Result<u64, DiffError> {
     let tx = super::write_tx(conn)?;
+    check_linked(&tx, zone_id, c.primary_id)?;
     let (version, count): (i64, i64) = tx
         .query_row("SELECT version, record_count FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?

@@ -312,6 +312,7 @@ async fn transfer_once(
         serial: to,
         soa,
         primary: label(p),
+        primary_id: p.id,
         // The zone's `transfer.last_transfer` (the engine adds the commit times).
         summary_json: serde_json::to_string(&LastTransfer {
             kind: kind.to_string(),
@@ -338,7 +339,7 @@ async fn transfer_once(
                 .store
                 .call(move |c| zonedata::replace_small(c, id, &records, &committed))
                 .await
-                .map_err(Failure::Store)?;
+                .map_err(|e| not_committed(zone, p, to, e))?;
             if let Some(b) = builder {
                 engine.serve_full(id, &zone.name, b).await;
             }
@@ -351,11 +352,15 @@ async fn transfer_once(
             }
         }
         Loaded::Large { version, records: written } => {
-            let old = engine
-                .store
-                .call(move |c| zonedata::commit_full(c, id, version, written, &committed))
-                .await
-                .map_err(Failure::Store)?;
+            let committed =
+                engine.store.call(move |c| zonedata::commit_full(c, id, version, written, &committed)).await;
+            let old = match committed {
+                Ok(old) => old,
+                Err(e) => {
+                    discard(&engine.store, id, Loaded::Large { version, records: written }).await;
+                    return Err(not_committed(zone, p, to, e));
+                }
+            };
             if let Some(b) = builder {
                 engine.serve_full(id, &zone.name, b).await;
             }
@@ -381,7 +386,7 @@ async fn transfer_once(
                 Ok(Err(DiffError::Mismatch(why))) => {
                     return Ok(TransferEnd::NeedAxfr(format!("the IXFR from {} does not apply: {why}", label(p))))
                 }
-                Ok(Err(DiffError::Store(e))) | Err(e) => return Err(Failure::Store(e)),
+                Ok(Err(DiffError::Store(e))) | Err(e) => return Err(not_committed(zone, p, to, e)),
             }
         }
         Loaded::Nothing => return Err(Failure::Diff(format!("{} sent an empty transfer", label(p)))),
@@ -403,6 +408,23 @@ async fn transfer_once(
         "transfer finished"
     );
     Ok(TransferEnd::Done(Some((commit_ms, total_ms))))
+}
+
+/// Why the commit of serial `to` from `p` did not happen.
+fn not_committed(zone: &Zone, p: &LinkedPrimary, to: u32, e: StoreError) -> Failure {
+    match e {
+        StoreError::Unlinked { .. } => {
+            tracing::warn!(zone = %zone.name, primary = %label(p), serial = to,
+                "the primary was unlinked from the zone (or deleted) while its transfer ran; the transfer is discarded");
+            Failure::Other(format!(
+                "primary {} was unlinked from zone `{}` (or deleted) while its transfer of serial {to} ran: the \
+                 transfer is discarded and the copy stays as it was",
+                label(p),
+                zone.name
+            ))
+        }
+        e => Failure::Store(e),
+    }
 }
 
 async fn discard(store: &Store, zone_id: i64, loaded: Loaded) {
