@@ -76,3 +76,130 @@ async fn a_primary_that_stalls_mid_stream_times_out_without_harm() {
     let (d, fake) = loaded("").await;
     check(&d, &fake, Fault::StallAfterFirst, &["timed out", "timeout"]).await;
 }
+
+/// The zone's `expires_at` and `last_success_at`, which only a refresh that counts moves.
+fn freshness(z: &secondaryd::model::Zone) -> (Option<String>, Option<String>) {
+    (z.transfer.expires_at.clone(), z.transfer.last_success_at.clone())
+}
+
+#[tokio::test]
+async fn a_primary_restored_at_an_older_serial_is_a_failure_and_the_copy_expires() {
+    let fake = FakePrimary::start(ZONE, 100, 50).await;
+    // refresh 1 s, retry 1 s, expire 4 s.
+    fake.set_timers([1, 1, 4, 60]);
+    let d = Daemon::start(common::FAST_TIMERS).await;
+    d.add_linked("fake", fake.addr, None, ZONE).await;
+    d.wait_serial(ZONE, 100).await;
+
+    // Restored from an old backup: it now serves serial 90.
+    fake.set(90, Fault::None);
+    let z = d.wait_zone(ZONE, "the older serial to count as a failure", |z| z.transfer.last_error.is_some()).await;
+    assert_eq!(z.transfer.state, ZoneState::Retrying);
+    assert_eq!(z.transfer.serial, Some(100), "the copy is not rolled back");
+    let msg = common::last_error(&z).unwrap_or_default();
+    for part in [fake.addr.to_string().as_str(), "fake", "serial 90", "ours (100)", "older", ZONE] {
+        assert!(msg.contains(part), "the error names the primary and both serials ({part}): {msg}");
+    }
+    let fresh = freshness(&z);
+    let z = d.wait_zone(ZONE, "a second failed refresh", |z| z.transfer.backoff >= 2).await;
+    assert_eq!(freshness(&z), fresh, "an older serial pushes neither the expiry nor the last success");
+    let st = d.call("GET", "/v2/status", None).await;
+    assert_eq!(st.body["data"]["not_in_sync"][0]["name"], ZONE, "{:#}", st.body);
+    assert_eq!(st.body["data"]["zones"]["ok"], 0, "{:#}", st.body);
+
+    // EXPIRE fires; an expired zone then takes the primary's copy, older or not.
+    d.wait_zone(ZONE, "expiry", |z| z.transfer.state == ZoneState::Expired).await;
+    let z = d.wait_zone(ZONE, "recovery at 90", |z| z.transfer.state == ZoneState::Ok).await;
+    assert_eq!(z.transfer.serial, Some(90));
+    assert_eq!(z.transfer.last_error, None);
+}
+
+#[tokio::test]
+async fn a_lagging_primary_is_skipped_for_the_next_one_which_has_the_newer_serial() {
+    let lagging = FakePrimary::start(ZONE, 100, 50).await;
+    let current = FakePrimary::start(ZONE, 100, 50).await;
+    let d = Daemon::start(common::FAST_TIMERS).await;
+    d.add_linked("lagging", lagging.addr, None, ZONE).await;
+    d.wait_serial(ZONE, 100).await;
+    let attempts = d.zone(ZONE).await.transfer.attempts;
+    d.add_linked("current", current.addr, None, ZONE).await;
+    // Linking refreshes the zone: both primaries are at 100, and `lagging`,
+    // the one that worked last, is asked first.
+    let z = d.wait_attempt(ZONE, attempts).await;
+    assert!(z.transfer.last_primary.as_deref().is_some_and(|p| p.starts_with("lagging")), "{:#?}", z.transfer);
+
+    lagging.set(90, Fault::None);
+    current.set(101, Fault::None);
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/refresh"), None).await.status, 202);
+    let z = d.wait_serial(ZONE, 101).await;
+    assert_eq!(z.transfer.state, ZoneState::Ok);
+    assert!(z.transfer.last_primary.as_deref().is_some_and(|p| p.starts_with("current")), "{:#?}", z.transfer);
+    let used: Vec<(&str, bool)> = z.primaries.iter().map(|p| (p.name.as_str(), p.last_used)).collect();
+    assert_eq!(used, vec![("lagging", false), ("current", true)], "the primary that worked is asked first next time");
+}
+
+#[tokio::test]
+async fn an_ixfr_answered_with_a_whole_zone_at_an_older_serial_is_refused_unless_forced() {
+    let (d, fake) = loaded("").await;
+    fake.set(100, Fault::None);
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/refresh"), None).await.status, 202);
+    d.wait_serial(ZONE, 100).await;
+    let before = d.export(ZONE).await;
+
+    // Its SOA claims 101; the IXFR that follows brings the whole zone at 90.
+    fake.set(90, Fault::None);
+    fake.set_soa_serial(Some(101));
+    let attempts = d.zone(ZONE).await.transfer.attempts;
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/refresh"), None).await.status, 202);
+    let z = d.wait_attempt(ZONE, attempts).await;
+    assert_eq!(z.transfer.serial, Some(100), "no rollback: {:#?}", z.transfer);
+    assert_eq!(z.transfer.state, ZoneState::Retrying);
+    assert_eq!(z.transfer.last_transfer.as_ref().map(|t| t.serial_to), Some(100), "nothing was committed");
+    let msg = common::last_error(&z).unwrap_or_default();
+    for part in [fake.addr.to_string().as_str(), "serial 90", "not newer than ours (100)", "IXFR→AXFR"] {
+        assert!(msg.contains(part), "the error says why ({part}): {msg}");
+    }
+    assert_eq!(d.export(ZONE).await, before, "the previous version is intact");
+
+    // A forced retransfer takes the primary's version, whatever its serial.
+    let attempts = z.transfer.attempts;
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await.status, 202);
+    let z = d.wait_attempt(ZONE, attempts).await;
+    assert_eq!(z.transfer.serial, Some(90), "{:#?}", z.transfer);
+    assert_eq!(common::last_kind(&z), Some("AXFR"));
+    assert_eq!(z.transfer.state, ZoneState::Ok);
+}
+
+#[tokio::test]
+async fn a_transfer_whose_primary_is_unlinked_or_deleted_meanwhile_is_discarded() {
+    let (d, fake) = loaded("").await;
+    let unlink = serde_json::json!({ "zone": ZONE });
+
+    // Unlinked while its transfer of serial 2 runs.
+    fake.set(2, Fault::SlowEnd);
+    let attempts = d.zone(ZONE).await.transfer.attempts;
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await.status, 202);
+    d.wait_zone(ZONE, "the transfer to run", |z| z.transfer.refreshing).await;
+    let r = d.call("PUT", "/v2/1/secondary_dns/primaries/fake/unlink", Some(unlink.clone())).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let z = d.wait_attempt(ZONE, attempts).await;
+    assert_eq!(z.transfer.serial, Some(1), "not committed: {:#?}", z.transfer);
+    assert_eq!(z.transfer.records, 52);
+    let msg = common::last_error(&z).unwrap_or_default();
+    for part in [fake.addr.to_string().as_str(), "unlinked", "serial 2", "discarded", ZONE] {
+        assert!(msg.contains(part), "the error says why ({part}): {msg}");
+    }
+    assert!(d.log().contains("while its transfer ran; the transfer is discarded"), "logged: {}", d.log());
+
+    // Linked again, it transfers serial 2; deleted while serial 3 runs.
+    let r = d.call("PUT", "/v2/1/secondary_dns/primaries/fake/link", Some(unlink)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let z = d.wait_serial(ZONE, 2).await;
+    fake.set(3, Fault::SlowEnd);
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await.status, 202);
+    d.wait_zone(ZONE, "the transfer to run", |z| z.transfer.refreshing).await;
+    assert_eq!(d.call("DELETE", "/v2/1/secondary_dns/primaries/fake", None).await.status, 204);
+    let z = d.wait_attempt(ZONE, z.transfer.attempts).await;
+    assert_eq!(z.transfer.serial, Some(2), "not committed: {:#?}", z.transfer);
+    assert!(common::last_error(&z).is_some_and(|m| m.contains("serial 3") && m.contains("discarded")), "{z:#?}");
+}

@@ -78,7 +78,10 @@ async fn a_few_changes_arrive_by_ixfr_and_an_unchanged_zone_is_not_transferred()
     d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
     let z = d.wait_serial(zone, 11).await;
     assert_eq!(last_kind(&z), Some("IXFR"), "{:#?}", z.transfer);
-    assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
+    let file = d.export(zone).await;
+    assert_eq!(bind::canonical(zone, &file), bind::canonical(zone, &b.dig_axfr(zone)));
+    let first = file.lines().find(|l| !l.starts_with('$')).unwrap_or_default();
+    assert!(first.contains(" SOA ") && first.contains(" 11 "), "the SOA comes first, as after an AXFR: {file}");
     assert_eq!(z.transfer.records, 203, "200 A + SOA + NS + ns1 - 1 deleted + 1 added");
 
     // BIND restarted from a new file without its journal: IXFR from 11 cannot be
@@ -157,6 +160,11 @@ async fn secondaryctl_waits_for_a_refresh_shows_status_and_exports_the_zone() {
     let (code, out, _) = d.ctl(&["zone", "export", zone]);
     assert_eq!(code, 0);
     assert_eq!(bind::canonical(zone, &out), bind::canonical(zone, &b.dig_axfr(zone)));
+    let first = out.lines().find(|l| !l.starts_with('$')).unwrap_or_default();
+    assert!(
+        first.contains(" SOA ") && first.contains(" 8 "),
+        "after an IXFR the export starts with the new SOA: {out}"
+    );
 
     let (code, out, _) = d.ctl(&["zone", "list"]);
     assert_eq!(code, 0);

@@ -52,6 +52,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { kind, id } => ApiError::not_found(kind, &id),
             StoreError::Invalid { field, message } => ApiError::invalid(field, message),
             StoreError::InUse { message } => ApiError::new(StatusCode::CONFLICT, message),
+            e @ StoreError::Unlinked { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             StoreError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secondaryd is shutting down"),
             e @ (StoreError::Db(_) | StoreError::Setup(_) | StoreError::Corrupt(_)) => {
                 tracing::error!(error = %e, "store error while serving an API request");

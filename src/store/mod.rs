@@ -42,6 +42,12 @@ pub enum StoreError {
     InUse {
         message: String,
     },
+    /// A transfer's primary is no longer linked to its zone (unlinked or
+    /// deleted while the transfer ran): nothing was committed.
+    Unlinked {
+        zone_id: i64,
+        primary_id: i64,
+    },
     Db(rusqlite::Error),
     /// A problem around the database itself (its directory, its schema version, the thread).
     Setup(String),
@@ -57,6 +63,9 @@ impl std::fmt::Display for StoreError {
             StoreError::NotFound { kind, id } => write!(f, "{kind} `{id}` not found"),
             StoreError::Invalid { field, message } => write!(f, "{field} {message}"),
             StoreError::InUse { message } => f.write_str(message),
+            StoreError::Unlinked { zone_id, primary_id } => {
+                write!(f, "primary {primary_id} is no longer linked to zone {zone_id}")
+            }
             StoreError::Db(e) => write!(f, "database error: {e}"),
             StoreError::Setup(e) => f.write_str(e),
             StoreError::Corrupt(e) => write!(f, "corrupt store data: {e}"),

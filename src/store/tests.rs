@@ -94,7 +94,25 @@ mod zone_data {
     }
 
     fn committed(serial: u32) -> Committed {
-        Committed { serial, soa: [3600, 600, 86400, 300], primary: "p".into(), summary_json: "{}".into() }
+        Committed {
+            serial,
+            soa: [3600, 600, 86400, 300],
+            primary: "p".into(),
+            primary_id: PRIMARY,
+            summary_json: "{}".into(),
+        }
+    }
+
+    /// The id of the one primary of [`zone`] (the first one of a new store).
+    const PRIMARY: i64 = 1;
+
+    /// Creates zone `z.test`, linked to primary `p` ([`PRIMARY`]), and returns its id.
+    fn zone(c: &mut Connection) -> i64 {
+        let p = primaries::create(c, 1, primary("p")).expect("primary");
+        assert_eq!(p.id, PRIMARY);
+        let id = zones::create(c, 1, "z.test", false).expect("zone").id;
+        primaries::link(c, 1, "p", "z.test").expect("link");
+        id
     }
 
     fn names(c: &Connection, id: i64) -> Vec<(String, u8)> {
@@ -105,7 +123,7 @@ mod zone_data {
     #[test]
     fn a_full_load_is_invisible_until_committed_and_replaces_the_old_version() {
         let mut c = db();
-        let id = zones::create(&mut c, 1, "z.test", false).expect("zone").id;
+        let id = zone(&mut c);
         let v = zonedata::begin_full(&mut c, id).expect("begin");
         zonedata::insert_batch(&mut c, id, v, &[rec("a.z.test", 1), rec("b.z.test", 2)]).expect("insert");
         assert!(names(&c, id).is_empty(), "nothing visible before the commit");
@@ -120,10 +138,42 @@ mod zone_data {
         assert_eq!(zonedata::collect_garbage(&mut c).expect("gc"), 0);
     }
 
+    /// The apex SOA at `serial`, with a fixed MNAME and RNAME.
+    fn soa(serial: u32) -> Record {
+        let mut rdata = Vec::new();
+        for n in ["ns1.z.test", "hostmaster.z.test"] {
+            rdata.extend_from_slice(Name::from_ascii(n).expect("name").as_wire());
+        }
+        for v in [serial, 3600, 600, 86400, 300] {
+            rdata.extend_from_slice(&v.to_be_bytes());
+        }
+        Record { owner: Name::from_ascii("z.test").expect("name"), rtype: 6, class: 1, ttl: 300, rdata }
+    }
+
+    #[test]
+    fn after_an_ixfr_the_soa_is_still_the_first_record_in_stored_order() {
+        let mut c = db();
+        let id = zone(&mut c);
+        let full = [soa(1), rec("a.z.test", 1), rec("b.z.test", 2)];
+        zonedata::replace_small(&mut c, id, &full, &committed(1)).expect("load");
+        // Two steps, each replacing the SOA; the second also adds a record after it.
+        let steps = [
+            Diff { from: 1, to: 2, deleted: vec![soa(1)], added: vec![soa(2)] },
+            Diff { from: 2, to: 3, deleted: vec![soa(2), rec("a.z.test", 1)], added: vec![rec("c.z.test", 3), soa(3)] },
+        ];
+        zonedata::apply_diffs(&mut c, id, &steps, &committed(3), (100, 1 << 20)).expect("apply");
+        let (rows, total) = zonedata::records(&c, id, &RecordFilter::default(), -1, 0).expect("records");
+        assert_eq!(total, 3);
+        assert_eq!(rows[0].rtype, 6, "the SOA comes first: {rows:?}");
+        assert_eq!(rows[0].rdata, soa(3).rdata, "and it is the new one");
+        let rest: Vec<(&str, u8)> = rows[1..].iter().map(|r| (r.owner.as_str(), r.rdata[3])).collect();
+        assert_eq!(rest, vec![("b.z.test.", 2), ("c.z.test.", 3)]);
+    }
+
     #[test]
     fn diffs_apply_atomically_and_the_journal_stays_bounded() {
         let mut c = db();
-        let id = zones::create(&mut c, 1, "z.test", false).expect("zone").id;
+        let id = zone(&mut c);
         let v = zonedata::begin_full(&mut c, id).expect("begin");
         zonedata::insert_batch(&mut c, id, v, &[rec("a.z.test", 1), rec("b.z.test", 2)]).expect("insert");
         zonedata::commit_full(&mut c, id, v, 2, &committed(1)).expect("commit");
@@ -158,6 +208,37 @@ mod zone_data {
         assert_eq!(names(&c, id).len(), 2, "a diff that does not apply changes nothing");
         let serial: i64 = c.query_row("SELECT serial FROM zones WHERE id = ?1", [id], |r| r.get(0)).expect("serial");
         assert_eq!(serial, 7);
+    }
+
+    #[test]
+    fn no_commit_happens_once_the_primary_is_unlinked_or_deleted() {
+        let mut c = db();
+        let id = zone(&mut c);
+        zonedata::replace_small(&mut c, id, &[soa(1), rec("a.z.test", 1)], &committed(1)).expect("load");
+        let v = zonedata::begin_full(&mut c, id).expect("begin");
+        zonedata::insert_batch(&mut c, id, v, &[soa(2), rec("b.z.test", 2)]).expect("insert");
+        primaries::unlink(&mut c, 1, "p", "z.test").expect("unlink");
+        let unlinked =
+            |e: &StoreError| matches!(e, StoreError::Unlinked { zone_id, primary_id: PRIMARY } if *zone_id == id);
+        let e = zonedata::commit_full(&mut c, id, v, 2, &committed(2)).expect_err("unlinked: full");
+        assert!(unlinked(&e), "{e}");
+        let e = zonedata::replace_small(&mut c, id, &[soa(2)], &committed(2)).expect_err("unlinked: small");
+        assert!(unlinked(&e), "{e}");
+        let step = Diff { from: 1, to: 2, deleted: vec![soa(1)], added: vec![soa(2)] };
+        let e = zonedata::apply_diffs(&mut c, id, std::slice::from_ref(&step), &committed(2), (100, 1 << 20))
+            .expect_err("unlinked: diff");
+        assert!(matches!(e, DiffError::Store(ref e) if unlinked(e)), "{e:?}");
+        let serial: i64 = c.query_row("SELECT serial FROM zones WHERE id = ?1", [id], |r| r.get(0)).expect("serial");
+        assert_eq!(serial, 1, "the copy stays as it was");
+        let owners: Vec<String> = names(&c, id).into_iter().map(|(owner, _)| owner).collect();
+        assert_eq!(owners, vec!["z.test.", "a.z.test."]);
+
+        // Linked again, the same diff commits; deleting the primary stops the next one.
+        primaries::link(&mut c, 1, "p", "z.test").expect("link");
+        zonedata::apply_diffs(&mut c, id, &[step], &committed(2), (100, 1 << 20)).expect("linked: diff");
+        primaries::delete(&mut c, 1, "p").expect("delete primary");
+        let e = zonedata::replace_small(&mut c, id, &[soa(3)], &committed(3)).expect_err("deleted");
+        assert!(unlinked(&e), "{e}");
     }
 }
 

@@ -51,6 +51,9 @@ pub struct Committed {
     pub soa: [u32; 4],
     /// Display name and address of the primary, for the status.
     pub primary: String,
+    /// The primary the version came from: the commit happens only while it is
+    /// still linked to the zone ([`check_linked`]).
+    pub primary_id: i64,
     /// The `last_transfer` object of the status, as JSON text.
     pub summary_json: String,
 }
@@ -148,6 +151,16 @@ pub fn begin_full(conn: &mut Connection, zone_id: i64) -> Result<i64, StoreError
     Ok(new)
 }
 
+/// Inserts one record at row `id` (an IXFR's new SOA takes the old one's row,
+/// so the SOA stays first in stored order, as after a full transfer).
+fn insert_row_at(conn: &Connection, table: &str, zone_id: i64, id: i64, r: &Record) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} (id, zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))?
+    .execute(params![id, zone_id, record_key(r), r.owner.to_string(), r.rtype, r.class, r.ttl, r.rdata])?;
+    Ok(())
+}
+
 fn insert_rows(conn: &Connection, table: &str, zone_id: i64, records: &[Record]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO {table} (zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -172,6 +185,7 @@ pub fn insert_batch(conn: &mut Connection, zone_id: i64, version: i64, records: 
 
 /// Replaces a zone's records with a small full load, in one transaction, and
 /// makes it current; returns the superseded version for [`finish_full`].
+/// Refused ([`StoreError::Unlinked`]) when its primary is no longer linked.
 pub fn replace_small(
     conn: &mut Connection,
     zone_id: i64,
@@ -179,6 +193,7 @@ pub fn replace_small(
     c: &Committed,
 ) -> Result<i64, StoreError> {
     let tx = super::write_tx(conn)?;
+    check_linked(&tx, zone_id, c.primary_id)?;
     let old = current_version(&tx, zone_id)?;
     // Cached statements: at 10,000 small zones loading, preparing each one
     // anew is a good part of the work.
@@ -198,6 +213,20 @@ pub fn discard(conn: &mut Connection, zone_id: i64, version: i64) -> Result<(), 
     }
     conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(zone_id, version)))?;
     Ok(())
+}
+
+/// Refuses a commit whose primary is no longer linked to the zone (unlinked or
+/// deleted while its transfer ran); called inside the commit's transaction, so
+/// no unlink can slip in between the check and the commit.
+fn check_linked(conn: &Connection, zone_id: i64, primary_id: i64) -> Result<(), StoreError> {
+    let linked = conn
+        .prepare_cached("SELECT 1 FROM zone_primaries WHERE zone_id = ?1 AND primary_id = ?2")?
+        .query_row(params![zone_id, primary_id], |_| Ok(()))
+        .optional()?;
+    match linked {
+        Some(()) => Ok(()),
+        None => Err(StoreError::Unlinked { zone_id, primary_id }),
+    }
 }
 
 fn commit_state(conn: &Connection, zone_id: i64, c: &Committed, record_count: i64) -> Result<(), StoreError> {
@@ -235,6 +264,7 @@ pub fn commit_full(
     c: &Committed,
 ) -> Result<i64, StoreError> {
     let tx = super::write_tx(conn)?;
+    check_linked(&tx, zone_id, c.primary_id)?;
     let old = current_version(&tx, zone_id)?;
     tx.execute("UPDATE zones SET version = ?2 WHERE id = ?1", params![zone_id, version])?;
     tx.execute("DELETE FROM zone_records WHERE zone_id = ?1", [zone_id])?;
@@ -294,6 +324,7 @@ pub fn apply_diffs(
     journal_max: (u32, u64),
 ) -> Result<u64, DiffError> {
     let tx = super::write_tx(conn)?;
+    check_linked(&tx, zone_id, c.primary_id)?;
     let (version, count): (i64, i64) = tx
         .query_row("SELECT version, record_count FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
@@ -307,23 +338,30 @@ pub fn apply_diffs(
     {
         let mut del = tx.prepare_cached(&format!(
             "DELETE FROM {t} WHERE id = (SELECT id FROM {t} WHERE zone_id = ?6 AND rkey = ?1 AND rtype = ?2 AND class = ?3
-               AND rdata = ?4 AND lower(owner) = lower(?5) LIMIT 1)"
+               AND rdata = ?4 AND lower(owner) = lower(?5) LIMIT 1) RETURNING id"
         ))?;
         let mut present = tx.prepare_cached(&format!(
             "SELECT 1 FROM {t} WHERE zone_id = ?6 AND rkey = ?1 AND rtype = ?2 AND class = ?3 AND rdata = ?4
                AND lower(owner) = lower(?5) LIMIT 1"
         ))?;
         for d in diffs {
+            // The row of the SOA this step deletes, for the SOA it adds.
+            let mut soa_row = None;
             for r in &d.deleted {
                 let owner = r.owner.to_string();
-                let n = del.execute(params![record_key(r), r.rtype, r.class, r.rdata, owner, zone_id])?;
-                if n == 0 {
+                let row: Option<i64> = del
+                    .query_row(params![record_key(r), r.rtype, r.class, r.rdata, owner, zone_id], |row| row.get(0))
+                    .optional()?;
+                let Some(row) = row else {
                     return Err(DiffError::Mismatch(format!(
                         "the IXFR step {}→{} deletes `{owner} {}`, which our copy does not have",
                         d.from,
                         d.to,
                         crate::wire::text::type_name(r.rtype)
                     )));
+                };
+                if r.rtype == crate::wire::rtype::SOA {
+                    soa_row = Some(row);
                 }
                 count -= 1;
             }
@@ -342,7 +380,11 @@ pub fn apply_diffs(
                         crate::wire::text::type_name(r.rtype)
                     )));
                 }
-                insert_rows(&tx, &t, zone_id, std::slice::from_ref(r))?;
+                let row = if r.rtype == crate::wire::rtype::SOA { soa_row.take() } else { None };
+                match row {
+                    Some(row) => insert_row_at(&tx, &t, zone_id, row, r)?,
+                    None => insert_rows(&tx, &t, zone_id, std::slice::from_ref(r))?,
+                }
                 count += 1;
             }
             let mut blob = Vec::new();

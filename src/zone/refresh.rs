@@ -58,6 +58,18 @@ fn label(p: &LinkedPrimary) -> String {
     format!("{} ({})", p.name, addr_text(p))
 }
 
+/// A primary whose serial is behind ours (or not comparable with it, RFC 1982
+/// §3.2): asking it refreshes nothing.
+fn behind(zone: &Zone, p: &LinkedPrimary, ours: u32, theirs: u32) -> Failure {
+    let how = if Serial(theirs) < Serial(ours) { "older than" } else { "not comparable with" };
+    Failure::Other(format!(
+        "primary {} has serial {theirs} for zone `{}`, {how} ours ({ours}); it does not count as a refresh and the \
+         copy stays at {ours}",
+        label(p),
+        zone.name
+    ))
+}
+
 fn addr_text(p: &LinkedPrimary) -> String {
     match p.ip.parse::<IpAddr>() {
         Ok(IpAddr::V6(ip)) => format!("[{ip}]:{}", p.port),
@@ -163,6 +175,11 @@ async fn refresh_from(
         // primary may have been rebuilt); a serving zone only a newer one.
         let wanted = newer || (expired && soa.serial != serial);
         if !wanted {
+            // Only the same serial refreshes the timers (as BIND); an older
+            // one is this primary's failure.
+            if soa.serial != serial {
+                return Err(behind(zone, p, serial, soa.serial));
+            }
             let (id, who) = (zone.id, label(p));
             engine
                 .store
@@ -178,15 +195,18 @@ async fn refresh_from(
         }
     }
 
+    // Only a forced retransfer, an expired zone or a first copy may take a
+    // version that does not move the serial forward (a rollback otherwise).
+    let any_serial = force_axfr || expired || ours.is_none();
     // Waiting for the primary's slot gives up the event's place under
     // transfer.concurrency, so a stalling primary holds only its own zones.
     let _slot = crate::scheduler::Scheduler::without_slot(engine.primary_slot(addr).acquire_owned()).await;
-    let first = transfer_once(engine, zone, origin, p, addr, key, request, false).await;
+    let first = transfer_once(engine, zone, origin, p, addr, key, request, false, any_serial).await;
     match first {
         Ok(TransferEnd::Done(times)) => Ok(times),
         Ok(TransferEnd::NeedAxfr(reason)) => {
             tracing::info!(zone = %zone.name, primary = %label(p), %reason, "falling back from IXFR to AXFR");
-            match transfer_once(engine, zone, origin, p, addr, key, Request::Axfr, true).await? {
+            match transfer_once(engine, zone, origin, p, addr, key, Request::Axfr, true, any_serial).await? {
                 TransferEnd::Done(times) => Ok(times),
                 TransferEnd::NeedAxfr(reason) => Err(Failure::Other(reason)),
             }
@@ -224,6 +244,7 @@ async fn transfer_once(
     key: Option<&crate::wire::tsig::TsigKey>,
     request: Request,
     fallback: bool,
+    any_serial: bool,
 ) -> Result<TransferEnd, Failure> {
     let kind = match (request, fallback) {
         (Request::Axfr, false) => "AXFR",
@@ -259,6 +280,9 @@ async fn transfer_once(
     let from = zone.status.serial;
     let (to, records) = match &summary.outcome {
         Outcome::UpToDate { serial } => {
+            if let Some(ours) = from.filter(|o| o != serial) {
+                return Err(behind(zone, p, ours, *serial));
+            }
             let (id, who, s) = (zone.id, label(p), *serial);
             engine.store.call(move |c| zonedata::record_up_to_date(c, id, &who, s)).await.map_err(Failure::Store)?;
             tracing::info!(zone = %zone.name, primary = %label(p), serial = s, "IXFR says the zone is up to date");
@@ -271,6 +295,16 @@ async fn transfer_once(
         Outcome::Full { serial, records } => (*serial, *records),
         Outcome::Incremental { to, added, deleted, .. } => (*to, added + deleted),
     };
+    if let Some(ours) = from.filter(|o| !any_serial && !Serial(to).is_newer_than(Serial(*o))) {
+        discard(&engine.store, zone.id, loaded).await;
+        return Err(Failure::Other(format!(
+            "primary {} answered {kind} for zone `{}` with serial {to}, which is not newer than ours ({ours}): \
+             refused, as that would roll the zone back; the copy stays at {ours} (a forced retransfer takes any \
+             serial)",
+            label(p),
+            zone.name
+        )));
+    }
     let Some(soa) = soa else {
         discard(&engine.store, zone.id, loaded).await;
         return Err(Failure::Other(format!("{} sent no SOA for the new version", label(p))));
@@ -280,6 +314,7 @@ async fn transfer_once(
         serial: to,
         soa,
         primary: label(p),
+        primary_id: p.id,
         // The zone's `transfer.last_transfer` (the engine adds the commit times).
         summary_json: serde_json::to_string(&LastTransfer {
             kind: kind.to_string(),
@@ -306,7 +341,7 @@ async fn transfer_once(
                 .store
                 .call(move |c| zonedata::replace_small(c, id, &records, &committed))
                 .await
-                .map_err(Failure::Store)?;
+                .map_err(|e| not_committed(zone, p, to, e))?;
             if let Some(b) = builder {
                 engine.serve_full(id, &zone.name, b).await;
             }
@@ -319,11 +354,15 @@ async fn transfer_once(
             }
         }
         Loaded::Large { version, records: written } => {
-            let old = engine
-                .store
-                .call(move |c| zonedata::commit_full(c, id, version, written, &committed))
-                .await
-                .map_err(Failure::Store)?;
+            let committed =
+                engine.store.call(move |c| zonedata::commit_full(c, id, version, written, &committed)).await;
+            let old = match committed {
+                Ok(old) => old,
+                Err(e) => {
+                    discard(&engine.store, id, Loaded::Large { version, records: written }).await;
+                    return Err(not_committed(zone, p, to, e));
+                }
+            };
             if let Some(b) = builder {
                 engine.serve_full(id, &zone.name, b).await;
             }
@@ -349,7 +388,7 @@ async fn transfer_once(
                 Ok(Err(DiffError::Mismatch(why))) => {
                     return Ok(TransferEnd::NeedAxfr(format!("the IXFR from {} does not apply: {why}", label(p))))
                 }
-                Ok(Err(DiffError::Store(e))) | Err(e) => return Err(Failure::Store(e)),
+                Ok(Err(DiffError::Store(e))) | Err(e) => return Err(not_committed(zone, p, to, e)),
             }
         }
         Loaded::Nothing => return Err(Failure::Diff(format!("{} sent an empty transfer", label(p)))),
@@ -371,6 +410,23 @@ async fn transfer_once(
         "transfer finished"
     );
     Ok(TransferEnd::Done(Some((commit_ms, total_ms))))
+}
+
+/// Why the commit of serial `to` from `p` did not happen.
+fn not_committed(zone: &Zone, p: &LinkedPrimary, to: u32, e: StoreError) -> Failure {
+    match e {
+        StoreError::Unlinked { .. } => {
+            tracing::warn!(zone = %zone.name, primary = %label(p), serial = to,
+                "the primary was unlinked from the zone (or deleted) while its transfer ran; the transfer is discarded");
+            Failure::Other(format!(
+                "primary {} was unlinked from zone `{}` (or deleted) while its transfer of serial {to} ran: the \
+                 transfer is discarded and the copy stays as it was",
+                label(p),
+                zone.name
+            ))
+        }
+        e => Failure::Store(e),
+    }
 }
 
 async fn discard(store: &Store, zone_id: i64, loaded: Loaded) {

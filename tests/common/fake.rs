@@ -1,6 +1,7 @@
-//! A small fake primary for faults BIND will not produce: it answers AXFR over
-//! TCP with a zone of SOA + NS + `records` A records, split over two messages,
-//! and breaks the stream the way the current [`Fault`] says.
+//! A small fake primary for faults BIND will not produce: it answers AXFR (and
+//! IXFR, with the whole zone) over TCP with a zone of SOA + NS + `records` A
+//! records, split over two messages, and breaks the stream the way the current
+//! [`Fault`] says. SOA queries (UDP or TCP) get its current SOA.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ pub fn test_key() -> TsigKey {
     TsigKey::from_parts(super::bind::KEY_NAME, "hmac-sha256", super::bind::KEY_SECRET).expect("test key")
 }
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -32,13 +33,23 @@ pub enum Fault {
     /// Sign the first message with the test key and leave the last unsigned
     /// (RFC 8945 §5.3.1 requires the last message to be signed).
     UnsignedLast,
+    /// A good transfer whose last message comes [`SLOW_END`] after the first.
+    SlowEnd,
 }
+
+/// How long [`Fault::SlowEnd`] holds the last message back (under the test
+/// daemons' 2 s idle timeout).
+pub const SLOW_END: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Behaviour {
     pub serial: u32,
     pub records: usize,
     pub fault: Fault,
+    /// REFRESH, RETRY, EXPIRE, MINIMUM of its SOA.
+    pub timers: [u32; 4],
+    /// The serial its SOA answers claim, when not `serial` (a primary that lies).
+    pub soa_serial: Option<u32>,
 }
 
 pub struct FakePrimary {
@@ -49,18 +60,48 @@ pub struct FakePrimary {
 
 impl FakePrimary {
     pub async fn start(zone: &str, serial: u32, records: usize) -> FakePrimary {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake primary");
+        // TCP and UDP on the same port.
+        let (listener, udp) = loop {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake primary");
+            let addr = listener.local_addr().expect("addr");
+            if let Ok(udp) = UdpSocket::bind(addr).await {
+                break (listener, udp);
+            }
+        };
         let addr = listener.local_addr().expect("addr");
-        let behaviour = Arc::new(Mutex::new(Behaviour { serial, records, fault: Fault::None }));
+        let timers = [3600, 600, 604_800, 300];
+        let behaviour =
+            Arc::new(Mutex::new(Behaviour { serial, records, fault: Fault::None, timers, soa_serial: None }));
         let zone = Name::from_ascii(zone).expect("zone name");
+        let (b, z) = (behaviour.clone(), zone.clone());
+        let udp_task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 512];
+            while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+                let current = *b.lock().expect("behaviour");
+                if let Some(answer) = soa_answer(&buf[..n], &z, &current) {
+                    let _ = udp.send_to(&answer, from).await;
+                }
+            }
+        });
         let b = behaviour.clone();
         let task = tokio::spawn(async move {
+            let _udp = AbortOnDrop(udp_task);
             while let Ok((sock, _)) = listener.accept().await {
                 let current = *b.lock().expect("behaviour");
                 tokio::spawn(serve(sock, zone.clone(), current));
             }
         });
         FakePrimary { addr, behaviour, task }
+    }
+
+    /// Makes its SOA answers claim `serial` (`None`: the zone's own serial).
+    pub fn set_soa_serial(&self, serial: Option<u32>) {
+        self.behaviour.lock().expect("behaviour").soa_serial = serial;
+    }
+
+    /// The SOA timers (REFRESH, RETRY, EXPIRE, MINIMUM) it serves from now on.
+    pub fn set_timers(&self, timers: [u32; 4]) {
+        self.behaviour.lock().expect("behaviour").timers = timers;
     }
 
     pub fn set(&self, serial: u32, fault: Fault) {
@@ -74,31 +115,52 @@ impl FakePrimary {
     }
 }
 
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Drop for FakePrimary {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
-fn soa_rdata(zone: &Name, serial: u32) -> Vec<u8> {
+fn soa_rdata(zone: &Name, serial: u32, timers: [u32; 4]) -> Vec<u8> {
     let mut r = Vec::new();
     r.extend_from_slice(Name::from_ascii(&format!("ns1.{zone}")).expect("mname").as_wire());
     r.extend_from_slice(Name::from_ascii(&format!("hostmaster.{zone}")).expect("rname").as_wire());
-    for v in [serial, 3600, 600, 604_800, 300] {
+    for v in [serial, timers[0], timers[1], timers[2], timers[3]] {
         r.extend_from_slice(&v.to_be_bytes());
     }
     r
 }
 
-fn message(id: u16, zone: &Name) -> Vec<u8> {
+/// An answer header and our question (`qtype`) back.
+fn message(id: u16, zone: &Name, qtype: u16) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(&0x8400u16.to_be_bytes()); // QR, AA, NOERROR
     m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
     m.extend_from_slice(zone.as_wire());
-    m.extend_from_slice(&wire::rtype::AXFR.to_be_bytes());
+    m.extend_from_slice(&qtype.to_be_bytes());
     m.extend_from_slice(&1u16.to_be_bytes());
     m
+}
+
+/// The answer to an unsigned SOA query for the zone: its current SOA.
+fn soa_answer(query: &[u8], zone: &Name, b: &Behaviour) -> Option<Vec<u8>> {
+    let parsed = wire::parse_message(query).ok()?;
+    let q = parsed.questions.first()?;
+    if q.qtype != wire::rtype::SOA || q.name != *zone {
+        return None;
+    }
+    let mut m = message(wire::message_id(query)?, zone, wire::rtype::SOA);
+    add(&mut m, zone, wire::rtype::SOA, &soa_rdata(zone, b.soa_serial.unwrap_or(b.serial), b.timers));
+    Some(m)
 }
 
 fn add(m: &mut Vec<u8>, owner: &Name, rt: u16, rdata: &[u8]) {
@@ -115,6 +177,17 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
         return;
     }
     let id = wire::message_id(&q).unwrap_or(0);
+    if let Some(answer) = soa_answer(&q, &zone, &b) {
+        let mut f = (answer.len() as u16).to_be_bytes().to_vec();
+        f.extend_from_slice(&answer);
+        let _ = sock.write_all(&f).await;
+        return;
+    }
+    // AXFR, or IXFR answered with the whole zone (RFC 1995 §4 allows it).
+    let qtype = match wire::parse_message(&q) {
+        Ok(m) => m.questions.first().map_or(wire::rtype::AXFR, |q| q.qtype),
+        Err(_) => wire::rtype::AXFR,
+    };
     let request_mac = match wire::parse_message(&q) {
         Ok(parsed) if parsed.tsig.is_some() => {
             let key = test_key();
@@ -124,10 +197,10 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
     };
     // We can sign a first message only; a good signed transfer is therefore one message.
     let split = request_mac.is_none() || b.fault == Fault::UnsignedLast;
-    let mut first = message(id, &zone);
-    add(&mut first, &zone, wire::rtype::SOA, &soa_rdata(&zone, b.serial));
+    let mut first = message(id, &zone, qtype);
+    add(&mut first, &zone, wire::rtype::SOA, &soa_rdata(&zone, b.serial, b.timers));
     add(&mut first, &zone, wire::rtype::NS, Name::from_ascii(&format!("ns1.{zone}")).expect("ns").as_wire());
-    let mut second = message(id, &zone);
+    let mut second = message(id, &zone, qtype);
     for i in 0..b.records {
         let owner = if b.fault == Fault::OutOfZone && i == 3 {
             Name::from_ascii("intruder.other.test.").expect("name")
@@ -138,7 +211,12 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
         add(target, &owner, wire::rtype::A, &[10, 0, (i / 250) as u8, (i % 250) as u8 + 1]);
     }
     let final_serial = if b.fault == Fault::WrongFinalSoa { b.serial + 1 } else { b.serial };
-    add(if split { &mut second } else { &mut first }, &zone, wire::rtype::SOA, &soa_rdata(&zone, final_serial));
+    add(
+        if split { &mut second } else { &mut first },
+        &zone,
+        wire::rtype::SOA,
+        &soa_rdata(&zone, final_serial, b.timers),
+    );
 
     let send = |m: Vec<u8>| {
         let mut f = (m.len() as u16).to_be_bytes().to_vec();
@@ -160,6 +238,10 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
         Fault::Garbage => {
             let junk: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
             let _ = sock.write_all(&send(junk)).await;
+        }
+        Fault::SlowEnd if split => {
+            tokio::time::sleep(SLOW_END).await;
+            let _ = sock.write_all(&send(second)).await;
         }
         _ if split => {
             let _ = sock.write_all(&send(second)).await;
