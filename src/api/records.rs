@@ -90,9 +90,11 @@ enum Read {
 
 async fn read(app: &App, z: &Zone, filter: RecordFilter, limit: i64, offset: i64) -> Result<Read, ApiError> {
     let id = z.id;
+    // On the reading connection: a 1M-record zone read on the writer's
+    // thread would hold every other store job (and transfer) back.
     let read = app
         .store
-        .call(move |c| match nameservers::zone_ns(c, id)? {
+        .read(move |c| match nameservers::zone_ns(c, id)? {
             None => {
                 let (rows, total) = zonedata::records(c, id, &filter, limit, offset)?;
                 Ok(Read::Page(rows, total))
@@ -156,19 +158,26 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
 pub async fn file(State(app): State<App>, ctx: Ctx) -> Result<One<ZoneFile>, ApiError> {
     let z = load(&app, &ctx).await?;
     let rows = published(&app, &z, RecordFilter::default(), false).await?;
-    let mut out = String::with_capacity(rows.len() * 64 + 64);
-    out.push_str(&format!("$ORIGIN {}.\n", z.name));
-    for r in &rows {
-        out.push_str(&r.owner);
-        out.push(' ');
-        out.push_str(&r.ttl.to_string());
-        out.push(' ');
-        out.push_str(&text::class_name(r.class));
-        out.push(' ');
-        out.push_str(&text::type_name(r.rtype));
-        out.push(' ');
-        out.push_str(&text::rdata_to_text(r.rtype, &r.rdata));
-        out.push('\n');
-    }
+    let origin = z.name.clone();
+    // Rendering a large zone is CPU work: off the runtime.
+    let out = tokio::task::spawn_blocking(move || {
+        let mut out = String::with_capacity(rows.len() * 64 + 64);
+        out.push_str(&format!("$ORIGIN {origin}.\n"));
+        for r in &rows {
+            out.push_str(&r.owner);
+            out.push(' ');
+            out.push_str(&r.ttl.to_string());
+            out.push(' ');
+            out.push_str(&text::class_name(r.class));
+            out.push(' ');
+            out.push_str(&text::type_name(r.rtype));
+            out.push(' ');
+            out.push_str(&text::rdata_to_text(r.rtype, &r.rdata));
+            out.push('\n');
+        }
+        out
+    })
+    .await
+    .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("rendering failed: {e}")))?;
     Ok(data(ZoneFile { zone: out }))
 }
