@@ -216,3 +216,28 @@ async fn a_large_zone_moves_between_storage_forms_without_losing_a_record() {
     let r = d.call("GET", &format!("/v2/1/zones/{zone}/records?per_page=1"), None).await;
     assert_eq!(r.body["pagination"]["total_entries"], 103);
 }
+
+#[tokio::test]
+async fn an_ixfr_larger_than_max_ixfr_records_is_fetched_whole_instead() {
+    let zone = "bigdiff.test";
+    let timers = "3600 600 604800 300";
+    let mut b =
+        Bind::start(&[bind::Zone { name: zone, text: small_zone(zone, 10, 2000, timers) }], Access::Open, None).await;
+    let d = Daemon::start("[transfer]\nmax_ixfr_records = 100\n").await;
+    d.add_linked("bind", bind_addr(&b), None, zone).await;
+    d.wait_serial(zone, 10).await;
+    // 150 changed A records of 2,000: an IXFR of 300 deletions and additions
+    // (small enough next to the zone for BIND to send it as a diff).
+    let mut changed = small_zone(zone, 11, 2000, timers);
+    for i in 0..150 {
+        changed =
+            changed.replace(&format!("h{i} IN A 10.0.{}.{}\n", i / 250, i % 250 + 1), &format!("h{i} IN A 10.1.2.3\n"));
+    }
+    assert_eq!(changed.matches("10.1.2.3").count(), 150, "the zone changed enough: {changed}");
+    b.update_zone(zone, &changed, 11).await;
+    d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
+    let z = d.wait_serial(zone, 11).await;
+    assert_eq!(last_kind(&z), Some("IXFR→AXFR"), "{:#?}", z.transfer);
+    assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
+    assert!(d.log().contains("transfer.max_ixfr_records"), "the log says why: {}", d.log());
+}

@@ -182,6 +182,8 @@ pub struct TransferConfig {
     pub journal_max_diffs: u32,
     /// Bytes of IXFR journal kept per zone (oldest diffs go first).
     pub journal_max_bytes: u64,
+    /// Changed records an IXFR may hold in memory; past it, AXFR instead.
+    pub max_ixfr_records: u64,
     /// Which addresses primaries may have (checked when one is stored and
     /// before every query or transfer).
     pub primaries: policy::AddressPolicy,

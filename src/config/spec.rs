@@ -262,6 +262,8 @@ pub struct TransferSpec {
     pub journal_max_diffs: u64,
     #[serde(default = "default_journal_max_bytes")]
     pub journal_max_bytes: u64,
+    #[serde(default = "default_max_ixfr_records")]
+    pub max_ixfr_records: u64,
     #[serde(default = "default_allow_primaries")]
     pub allow_primaries: Vec<String>,
     #[serde(default)]
@@ -326,6 +328,12 @@ pub fn default_journal_max_diffs() -> u64 {
     100
 }
 /// Knot's `journal-max-usage` is 100 MiB; 64 MiB per zone keeps many zones affordable.
+/// An IXFR is held in memory until it commits (it must apply whole); past
+/// this many changed records the whole zone is fetched instead, which is
+/// written to disk as it arrives.
+pub fn default_max_ixfr_records() -> u64 {
+    100_000
+}
 pub fn default_journal_max_bytes() -> u64 {
     64 << 20
 }
@@ -355,6 +363,7 @@ impl Default for TransferSpec {
             expire_max: default_expire_max(),
             journal_max_diffs: default_journal_max_diffs(),
             journal_max_bytes: default_journal_max_bytes(),
+            max_ixfr_records: default_max_ixfr_records(),
             allow_primaries: default_allow_primaries(),
             deny_primaries: Vec::new(),
             allow_reserved_zones: false,
@@ -574,6 +583,7 @@ impl ConfigFile {
             journal_max_diffs: u32::try_from(t.journal_max_diffs)
                 .map_err(|_| c.err("transfer.journal_max_diffs", "is too large"))?,
             journal_max_bytes: t.journal_max_bytes,
+            max_ixfr_records: t.max_ixfr_records.max(1),
             primaries: AddressPolicy {
                 allow: c.networks("transfer.allow_primaries", &t.allow_primaries)?,
                 deny: c.networks("transfer.deny_primaries", &t.deny_primaries)?,

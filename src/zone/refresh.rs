@@ -232,6 +232,8 @@ enum Loaded {
         records: u64,
     },
     Diffs(Vec<Diff>),
+    /// An IXFR past `transfer.max_ixfr_records`: dropped, AXFR instead.
+    TooLarge,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -254,7 +256,8 @@ async fn transfer_once(
     tracing::info!(zone = %zone.name, primary = %label(p), r#type = kind, serial = ?zone.status.serial, "transfer started");
     let started = Instant::now();
     let (tx, rx) = mpsc::channel::<Vec<Update>>(4);
-    let consumer = tokio::spawn(consume(engine.store.clone(), zone.id, origin.clone(), rx));
+    let max_ixfr = engine.config.transfer.max_ixfr_records;
+    let consumer = tokio::spawn(consume(engine.store.clone(), zone.id, origin.clone(), rx, max_ixfr));
     let opts = engine.transfer_options();
     let result = client::transfer(addr, origin, request, key, &opts, tx).await;
     let consumed = consumer.await.map_err(|e| Failure::Other(format!("the store task failed: {e}")));
@@ -266,6 +269,15 @@ async fn transfer_once(
         }
         Err(e) => return Err(e),
     };
+    if let Loaded::TooLarge = loaded {
+        // The consumer stopped reading, so the client saw a closed channel:
+        // that is not the primary's fault.
+        return Ok(TransferEnd::NeedAxfr(format!(
+            "the IXFR from {} has more than {max_ixfr} changed records (transfer.max_ixfr_records); \
+             fetching the whole zone instead",
+            label(p)
+        )));
+    }
     let summary: Summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -391,7 +403,9 @@ async fn transfer_once(
                 Ok(Err(DiffError::Store(e))) | Err(e) => return Err(not_committed(zone, p, to, e)),
             }
         }
-        Loaded::Nothing => return Err(Failure::Diff(format!("{} sent an empty transfer", label(p)))),
+        Loaded::Nothing | Loaded::TooLarge => {
+            return Err(Failure::Diff(format!("{} sent an empty transfer", label(p))))
+        }
     }
     // Until the new version was served (housekeeping after that not counted).
     let total_ms = elapsed.as_millis() as u64 + commit_ms;
@@ -451,8 +465,10 @@ async fn consume(
     zone_id: i64,
     origin: Name,
     mut rx: mpsc::Receiver<Vec<Update>>,
+    max_ixfr: u64,
 ) -> Result<Consumed, (StoreError, Loaded)> {
     let mut loaded = Loaded::Nothing;
+    let mut diff_records: u64 = 0;
     let mut builder: Option<ViewBuilder> = None;
     let mut buf: Vec<Record> = Vec::new();
     let mut soa: Option<[u32; 4]> = None;
@@ -475,6 +491,7 @@ async fn consume(
                     if let Loaded::Diffs(d) = &mut loaded {
                         if let Some(last) = d.last_mut() {
                             last.deleted.push(r);
+                            diff_records += 1;
                         }
                     }
                 }
@@ -495,12 +512,17 @@ async fn consume(
                         Loaded::Diffs(d) => {
                             if let Some(last) = d.last_mut() {
                                 last.added.push(r);
+                                diff_records += 1;
                             }
                         }
-                        Loaded::Nothing => {}
+                        Loaded::Nothing | Loaded::TooLarge => {}
                     }
                 }
             }
+        }
+        if diff_records > max_ixfr {
+            // Dropping the receiver ends the transfer; nothing was stored.
+            return Ok((Loaded::TooLarge, None, None));
         }
         let first = match &mut loaded {
             Loaded::Small(r) if r.len() > zonedata::LARGE_ZONE => Some(std::mem::take(r)),
