@@ -221,7 +221,7 @@ async fn a_large_zone_moves_between_storage_forms_without_losing_a_record() {
 async fn an_ixfr_larger_than_max_ixfr_records_is_fetched_whole_instead() {
     let zone = "bigdiff.test";
     let timers = "3600 600 604800 300";
-    let mut b =
+    let b =
         Bind::start(&[bind::Zone { name: zone, text: small_zone(zone, 10, 2000, timers) }], Access::Open, None).await;
     let d = Daemon::start("[transfer]\nmax_ixfr_records = 100\n").await;
     d.add_linked("bind", bind_addr(&b), None, zone).await;
