@@ -546,8 +546,7 @@ async fn a_second_daemon_on_the_same_store_refuses_to_start_and_sighup_does_not_
     // The first one still answers, and its socket is still there.
     assert_eq!(d.call("GET", "/v2/whoami", None).await.status, 200);
 
-    let pid = d.pid().expect("running").to_string();
-    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    common::send_signal(d.pid().expect("running"), common::Signal::SIGHUP);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(d.call("GET", "/v2/whoami", None).await.status, 200, "SIGHUP stopped the daemon");
     assert!(d.log().contains("reloading the config is not supported yet"), "{}", d.log());

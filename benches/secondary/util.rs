@@ -55,8 +55,12 @@ pub fn version_of(name: &str, arg: &str) -> Option<String> {
     text.lines().next().map(|l| l.trim().to_string())
 }
 
+/// Sends SIG`sig` (`TERM`, `HUP`, `KILL`, …) to `pid`, without the `kill` program.
 pub fn signal(pid: u32, sig: &str) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let Ok(sig) = format!("SIG{sig}").parse::<nix::sys::signal::Signal>() else { return };
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+    }
 }
 
 /// SIGTERM, then SIGKILL after `grace`; reaps the child.

@@ -170,7 +170,7 @@ logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; ca
 
     async fn reload(&self) {
         if let Some(c) = &self.child {
-            let _ = Command::new("kill").arg("-HUP").arg(c.id().to_string()).status();
+            super::send_signal(c.id(), super::Signal::SIGHUP);
         }
     }
 
@@ -194,7 +194,7 @@ logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; ca
 
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            super::send_signal(c.id(), super::Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {

@@ -5,6 +5,8 @@
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+pub use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
 
 use secondaryd::client::{Client, Endpoint, Response};
@@ -144,7 +146,7 @@ impl Daemon {
     /// Stops the daemon with SIGTERM and waits for it to exit cleanly.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            send_signal(child.id(), Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
                 match child.try_wait() {
@@ -298,6 +300,14 @@ pub fn last_error(z: &Zone) -> Option<&str> {
 /// An API object as its JSON, for failure messages.
 pub fn pretty<T: Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// Sends `sig` to process `pid` directly (no `kill` program: a minimal
+/// machine may not have procps).
+pub fn send_signal(pid: u32, sig: Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+    }
 }
 
 /// The outbound address policy of every test: primaries on loopback only, so
