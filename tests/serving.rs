@@ -433,3 +433,48 @@ async fn rate_limiting_drops_and_slips_udp_answers_over_the_rate_and_counts_them
         "{out}"
     );
 }
+
+/// A request of `n` questions (opcode `op`): the first a long name, the others
+/// 2-byte pointers to it, as an attacker packs them.
+fn many_questions(op: u8, n: u16) -> Vec<u8> {
+    let mut q = vec![0x0a, 0x0b, op << 3, 0];
+    q.extend_from_slice(&n.to_be_bytes());
+    q.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    for _ in 0..4 {
+        q.push(60);
+        q.extend_from_slice(&[b'x'; 60]);
+    }
+    q.push(0);
+    q.extend_from_slice(&[0, 6, 0, 1]);
+    for _ in 1..n {
+        q.extend_from_slice(&[0xc0, 12, 0, 6, 0, 1]);
+    }
+    q
+}
+
+#[tokio::test]
+async fn an_error_answer_carries_one_question_at_most_and_is_never_larger_than_the_request() {
+    let d = Daemon::start("").await;
+    let port = d.dns_port;
+    // NOTIMP (opcode 2), NOTIFY FORMERR (several questions), QUERY FORMERR.
+    for op in [2u8, wire::opcode::NOTIFY, wire::opcode::QUERY] {
+        let q = many_questions(op, 251);
+        let r = exchange_raw(port, &q).await.unwrap_or_else(|| panic!("a reply to opcode {op}"));
+        assert!(r.len() <= q.len(), "opcode {op}: {} bytes for a {}-byte request", r.len(), q.len());
+        assert!(u16::from_be_bytes([r[4], r[5]]) <= 1, "opcode {op}: QDCOUNT {}", u16::from_be_bytes([r[4], r[5]]));
+        assert_ne!(r[3] & 0x0f, rcode::NOERROR as u8, "opcode {op}");
+    }
+    // Over TCP too: one question echoed, and the stream stays in step.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let q = many_questions(2, 10_000);
+    let mut frame = (q.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(&q);
+    s.write_all(&frame).await.expect("write");
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await.expect("length");
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut reply).await.expect("reply");
+    let m = wire::parse_message(&reply).expect("a well-formed reply");
+    assert_eq!((m.header.rcode(), m.questions.len()), (rcode::NOTIMP, 1));
+}

@@ -4,7 +4,8 @@
 //! downstreams), NOTIFY to [`notify`] (schedules a refresh), anything else
 //! NOTIMP. Unparseable messages are answered FORMERR with the bare header
 //! when the header is readable (never larger than the query), else dropped;
-//! responses are dropped and counted.
+//! responses are dropped and counted. Error answers echo at most the first
+//! question, and over UDP are never larger than the request.
 //!
 //! TCP (RFC 7766): several queries per connection, answered in order as each
 //! is ready (answers need no I/O, so none waits behind another); a connection
@@ -243,8 +244,18 @@ impl DnsServer {
         }
     }
 
-    /// Answers one DNS message from `src`; `None` means drop it.
+    /// Answers one DNS message from `src`; `None` means drop it. Over UDP an
+    /// error answer is never larger than the request ([`fit_udp_error`]).
     pub async fn handle(&self, bytes: &[u8], src: SocketAddr, tcp: bool) -> Option<Vec<u8>> {
+        let reply = self.handle_message(bytes, src, tcp).await?;
+        if tcp {
+            Some(reply)
+        } else {
+            fit_udp_error(reply, bytes)
+        }
+    }
+
+    async fn handle_message(&self, bytes: &[u8], src: SocketAddr, tcp: bool) -> Option<Vec<u8>> {
         let msg = match wire::parse_message(bytes) {
             Ok(m) if !m.header.is_response() => m,
             Ok(_) => {
@@ -354,6 +365,42 @@ fn truncated(reply: &[u8]) -> Option<Vec<u8>> {
     out[2] |= 0x02;
     out[6..12].fill(0);
     Some(out)
+}
+
+/// The last word on an error answer over UDP: one that is larger than its
+/// request (a reflection amplifier from any spoofed source) is cut to its
+/// header and first question, or to the bare 12-byte header when even that
+/// would be larger. Answers to queries (NOERROR, NXDOMAIN) are left alone (RRL
+/// is their limit), and so are answers we signed: we sign only after the
+/// request's MAC verified, so their sender holds the key.
+fn fit_udp_error(reply: Vec<u8>, request: &[u8]) -> Option<Vec<u8>> {
+    if reply.len() <= request.len() {
+        return Some(reply);
+    }
+    let (flags, code) = (*reply.get(2)?, u16::from(*reply.get(3)? & 0x0f));
+    let query = (flags >> 3) & 0x0f == opcode::QUERY;
+    if query && matches!(code, rcode::NOERROR | rcode::NXDOMAIN) {
+        return Some(reply);
+    }
+    if wire::parse_message(&reply).is_ok_and(|m| m.tsig.is_some_and(|t| !t.mac.is_empty())) {
+        return Some(reply);
+    }
+    let qd = u16::from_be_bytes([*reply.get(4)?, *reply.get(5)?]);
+    let question_end = if qd == 0 { None } else { wire::skip_uncompressed_name(&reply, 12).map(|e| e + 4) };
+    let mut out = match question_end.filter(|&e| e <= request.len() && e <= reply.len()) {
+        Some(end) => {
+            let mut out = reply.get(..end)?.to_vec();
+            out[4..6].copy_from_slice(&1u16.to_be_bytes());
+            out
+        }
+        None => {
+            let mut out = reply.get(..12)?.to_vec();
+            out[4..6].fill(0);
+            out
+        }
+    };
+    out[6..12].fill(0);
+    (out.len() <= request.len()).then_some(out)
 }
 
 /// FORMERR for a request whose header is readable (RFC 1035 §4.1.1): the bare
