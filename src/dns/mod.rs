@@ -236,7 +236,12 @@ impl DnsServer {
                 return;
             }
             if let Some(reply) = self.handle(&msg, src, true).await {
-                let frame = tcp_frame(&reply);
+                // Answers are built to fit; should one not, SERVFAIL rather than a broken stream.
+                let frame = tcp_frame(&reply).or_else(|| {
+                    tracing::error!(%src, bytes = reply.len(), "a TCP answer over 65,535 bytes; SERVFAIL sent instead");
+                    tcp_frame(&wire::parse_message(&msg).ok().map(|m| wire::build_response(&m, rcode::SERVFAIL))?)
+                });
+                let Some(frame) = frame else { return };
                 if stream.write_all(&frame).await.is_err() {
                     return;
                 }
@@ -303,7 +308,9 @@ impl DnsServer {
                     }
                     None => None,
                 };
-                let (reply, outcome) = query::respond(&self.engine.views, &self.query, &msg, tcp);
+                // The answer leaves room for our TSIG within the size limit.
+                let room = signed.as_ref().map_or(0, |(key, _)| wire::tsig::signature_len(key));
+                let (reply, outcome) = query::respond(&self.engine.views, &self.query, &msg, tcp, room);
                 match outcome {
                     Outcome::Answered(code) => self.stats.count_rcode(code),
                     Outcome::Refused => self.stats.count_rcode(rcode::REFUSED),
@@ -324,12 +331,15 @@ impl DnsServer {
     }
 }
 
-/// A message with its TCP length prefix (RFC 1035 §4.2.2).
-fn tcp_frame(msg: &[u8]) -> Vec<u8> {
+/// A message with its TCP length prefix (RFC 1035 §4.2.2); `None` for a
+/// message over 65,535 bytes, which the prefix cannot count (sending it with
+/// its length cut to 16 bits would desynchronise the stream).
+fn tcp_frame(msg: &[u8]) -> Option<Vec<u8>> {
+    let len = u16::try_from(msg.len()).ok()?;
     let mut frame = Vec::with_capacity(msg.len() + 2);
-    frame.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&len.to_be_bytes());
     frame.extend_from_slice(msg);
-    frame
+    Some(frame)
 }
 
 /// Whether a message asks for a zone transfer (AXFR or IXFR).
@@ -416,4 +426,29 @@ fn formerr_header(bytes: &[u8]) -> Option<Vec<u8>> {
     out[2] = 0x80 | (h[2] & 0x79);
     out[3] = rcode::FORMERR as u8;
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tcp_framing_refuses_a_message_its_length_cannot_count() {
+        assert_eq!(tcp_frame(&[7u8; 65_535]).map(|f| (f.len(), f[0], f[1])), Some((65_537, 0xff, 0xff)));
+        assert!(tcp_frame(&vec![0u8; 65_536]).is_none(), "not sent with its length wrapped to 0");
+    }
+
+    #[test]
+    fn an_oversized_error_answer_over_udp_is_cut_to_its_first_question_or_header() {
+        let name = wire::Name::from_ascii("a-long-name.example.test").unwrap_or_else(|_| wire::Name::root());
+        let request = wire::build_query(9, &name, rtype::A, None);
+        let mut reply = request.clone();
+        reply[2] |= 0x80 | (2 << 3); // a NOTIMP-like error, opcode 2
+        reply[3] = rcode::NOTIMP as u8;
+        reply.extend_from_slice(&[0u8; 40]);
+        let cut = fit_udp_error(reply.clone(), &request).unwrap_or_default();
+        assert_eq!(cut.len(), request.len());
+        let cut = fit_udp_error(reply, &request[..20]).unwrap_or_default();
+        assert_eq!((cut.len(), cut[5]), (12, 0));
+    }
 }

@@ -555,6 +555,11 @@ pub fn verify_request<'k>(
     Ok((key, tsig.mac.clone()))
 }
 
+/// The bytes the TSIG RR we append with `key` adds to a message (no error, no Other Data).
+pub fn signature_len(key: &TsigKey) -> usize {
+    key.name.as_wire().len() + 10 + key.algorithm.wire_name().as_wire().len() + 16 + key.algorithm.output_len()
+}
+
 /// Signs a single-message response (RFC 8945 §5.3): the MAC covers the request's MAC, the
 /// response and the TSIG variables. `response` must not contain a TSIG yet.
 pub fn sign_response(key: &TsigKey, request_mac: &[u8], response: &[u8], now: u64) -> Result<Vec<u8>, TsigError> {
@@ -581,11 +586,7 @@ impl StreamSigner {
 
     /// The bytes a TSIG RR adds to a message: room to keep free in each one.
     pub fn overhead(&self) -> usize {
-        self.key.name.as_wire().len()
-            + 10
-            + self.key.algorithm.wire_name().as_wire().len()
-            + 16
-            + self.key.algorithm.output_len()
+        signature_len(&self.key)
     }
 
     /// Appends the TSIG RR to the next message of the stream.
