@@ -175,3 +175,122 @@ async fn the_default_style_listen_pair_binds_ipv4_and_ipv6_wildcards_side_by_sid
         .expect("recv");
     assert_eq!(wire::parse_message(&buf[..n]).expect("parse").header.rcode(), rcode::NOTAUTH);
 }
+
+/// The RFC 8945 §4.3.3 variables of a TSIG, as the MAC covers them.
+fn tsig_variables(key: &TsigKey, time: u64, fudge: u16, error: u16, other: &[u8]) -> Vec<u8> {
+    let mut v = key.name.to_lowercase().as_wire().to_vec();
+    v.extend_from_slice(&[0, 255, 0, 0, 0, 0]);
+    v.extend_from_slice(Name::from_ascii("hmac-sha256").expect("alg").as_wire());
+    v.extend_from_slice(&time.to_be_bytes()[2..]);
+    v.extend_from_slice(&fudge.to_be_bytes());
+    v.extend_from_slice(&error.to_be_bytes());
+    v.extend_from_slice(&(other.len() as u16).to_be_bytes());
+    v.extend_from_slice(other);
+    v
+}
+
+/// Signs `m` by hand (hmac-sha256): Time Signed `time`, `fudge`, the MAC cut to `mac_len`. The MAC.
+fn sign_by_hand(m: &mut Vec<u8>, key: &TsigKey, time: u64, fudge: u16, mac_len: usize) -> Vec<u8> {
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key.secret);
+    let mut ctx = ring::hmac::Context::with_key(&k);
+    ctx.update(m);
+    ctx.update(&tsig_variables(key, time, fudge, 0, &[]));
+    let mac = ctx.sign().as_ref()[..mac_len].to_vec();
+    let mut rdata = Name::from_ascii("hmac-sha256").expect("alg").as_wire().to_vec();
+    rdata.extend_from_slice(&time.to_be_bytes()[2..]);
+    rdata.extend_from_slice(&fudge.to_be_bytes());
+    rdata.extend_from_slice(&(mac.len() as u16).to_be_bytes());
+    rdata.extend_from_slice(&mac);
+    rdata.extend_from_slice(&m[..2]);
+    rdata.extend_from_slice(&[0, 0, 0, 0]);
+    wire::append_record(m, wire::Section::Additional, &key.name, wire::rtype::TSIG, 255, 0, &rdata).expect("append");
+    mac
+}
+
+/// Whether `reply`'s TSIG is a valid signature by `key` over it and `request_mac` (RFC 8945 §5.3.2).
+fn reply_signed_by(reply: &[u8], key: &TsigKey, request_mac: &[u8]) -> bool {
+    let Ok(m) = wire::parse_message(reply) else { return false };
+    let Some(t) = m.tsig else { return false };
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key.secret);
+    let mut ctx = ring::hmac::Context::with_key(&k);
+    ctx.update(&(request_mac.len() as u16).to_be_bytes());
+    ctx.update(request_mac);
+    let mut head = reply[..12].to_vec();
+    head[..2].copy_from_slice(&t.original_id.to_be_bytes());
+    let ar = u16::from_be_bytes([head[10], head[11]]) - 1;
+    head[10..12].copy_from_slice(&ar.to_be_bytes());
+    ctx.update(&head);
+    ctx.update(&reply[12..t.offset]);
+    ctx.update(&tsig_variables(key, t.time_signed, t.fudge, t.error, &t.other));
+    !t.mac.is_empty() && ctx.sign().as_ref() == t.mac.as_slice()
+}
+
+/// Sends `packet` from 127.0.0.1; the raw reply.
+async fn exchange_bytes(to: u16, packet: &[u8]) -> Vec<u8> {
+    let sock = UdpSocket::bind(("127.0.0.1", 0)).await.expect("bind client socket");
+    sock.send_to(packet, ("127.0.0.1", to)).await.expect("send");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf)).await.expect("a reply").expect("recv");
+    buf.truncate(n);
+    buf
+}
+
+#[tokio::test]
+async fn tsig_badtime_and_badtrunc_answers_are_signed_and_the_senders_fudge_is_bounded() {
+    let d = Daemon::start(&key_config()).await;
+    let r = d
+        .call(
+            "POST",
+            "/v2/1/secondary_dns/primaries",
+            Some(serde_json::json!({ "name": "signer", "ip": "127.0.0.1", "port": 9, "tsig_key": KEY_NAME })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": "signed.test" }))).await;
+    assert_eq!(r.status, 201);
+    let r = d
+        .call("PUT", "/v2/1/secondary_dns/primaries/signer/link", Some(serde_json::json!({ "zone": "signed.test" })))
+        .await;
+    assert_eq!(r.status, 200);
+    let key = TsigKey::from_parts(KEY_NAME, "hmac-sha256", KEY_SECRET).expect("key");
+    let now = tsig::unix_now();
+
+    // Signed 1,000 s ago with a fudge of 300: BADTIME, signed, with our clock in Other Data
+    // and the request's Time Signed.
+    let mut m = notify_packet("signed.test", None);
+    let mac = sign_by_hand(&mut m, &key, now - 1000, 300, 32);
+    let reply = exchange_bytes(d.dns_port, &m).await;
+    let r = wire::parse_message(&reply).expect("parse");
+    let t = r.tsig.as_ref().expect("a TSIG");
+    assert_eq!((r.header.rcode(), t.error), (rcode::NOTAUTH, rcode::BADTIME));
+    assert!(reply_signed_by(&reply, &key, &mac), "a BADTIME answer is signed with the request's key: {t:?}");
+    assert_eq!(t.other.len(), 6, "our time in Other Data");
+    let ours = t.other.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+    assert!(ours.abs_diff(tsig::unix_now()) < 5, "{ours}");
+    assert_eq!((t.time_signed, t.fudge), (now - 1000, 300));
+
+    // The same skew claimed to be fine by a fudge of 65,535 s: still BADTIME.
+    let mut m = notify_packet("signed.test", None);
+    let mac = sign_by_hand(&mut m, &key, now - 1000, 65_535, 32);
+    let reply = exchange_bytes(d.dns_port, &m).await;
+    let r = wire::parse_message(&reply).expect("parse");
+    assert_eq!(r.tsig.as_ref().map(|t| (t.error, t.fudge)), Some((rcode::BADTIME, 300)), "our fudge in answers");
+    assert!(reply_signed_by(&reply, &key, &mac));
+    let z = d.zone("signed.test").await;
+    assert!(z.transfer.last_notify.is_none(), "not accepted: {:?}", z.transfer.last_notify);
+
+    // A valid MAC cut to 12 bytes (hmac-sha256 needs 16): BADTRUNC, signed.
+    let mut m = notify_packet("signed.test", None);
+    let mac = sign_by_hand(&mut m, &key, now, 300, 12);
+    let reply = exchange_bytes(d.dns_port, &m).await;
+    let r = wire::parse_message(&reply).expect("parse");
+    assert_eq!((r.header.rcode(), r.tsig.as_ref().map(|t| t.error)), (rcode::NOTAUTH, Some(rcode::BADTRUNC)));
+    assert!(reply_signed_by(&reply, &key, &mac), "a BADTRUNC answer is signed");
+
+    // Within the fudge, whole MAC: accepted and signed.
+    let mut m = notify_packet("signed.test", None);
+    let mac = sign_by_hand(&mut m, &key, now - 100, 300, 32);
+    let reply = exchange_bytes(d.dns_port, &m).await;
+    assert_eq!(wire::parse_message(&reply).expect("parse").header.rcode(), rcode::NOERROR);
+    assert!(reply_signed_by(&reply, &key, &mac));
+}

@@ -294,14 +294,7 @@ impl DnsServer {
                                 tracing::debug!(%src, error = %e, "signed query refused");
                                 self.stats.count_rcode(rcode::NOTAUTH);
                                 let mut reply = wire::build_response(&msg, rcode::NOTAUTH);
-                                let code = e.reply_error().unwrap_or(rcode::BADSIG);
-                                let _ = wire::tsig::append_unsigned_tsig_error(
-                                    &mut reply,
-                                    &t.key_name,
-                                    &t.algorithm,
-                                    code,
-                                    now,
-                                );
+                                let _ = e.append_tsig(&mut reply, t, now);
                                 return Some(reply);
                             }
                         }

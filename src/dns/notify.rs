@@ -5,7 +5,8 @@
 //! - a zone we do not hold → NOTAUTH;
 //! - a source address that is not one of the zone's primaries (any port) → REFUSED;
 //! - a TSIG that does not verify with that primary's key → NOTAUTH with the TSIG
-//!   error (BADKEY/BADSIG/BADTIME), unsigned (RFC 8945 §5.4.1);
+//!   error: BADKEY/BADSIG unsigned; BADTIME (the sender's fudge bounded to
+//!   300 s, our time in Other Data) and BADTRUNC signed (RFC 8945 §5.2, §5.3.2);
 //! - unsigned while the primary requires signed NOTIFY → REFUSED;
 //! - otherwise NOERROR, AA, the question echoed, signed when the request was.
 //!   When the NOTIFY carries the new SOA and its serial is not newer than ours,
@@ -68,9 +69,8 @@ impl DnsServer {
                 ) {
                     Ok((key, mac)) => Some((key, mac)),
                     Err(e) => {
-                        let code = e.reply_error().unwrap_or(rcode::BADSIG);
                         let mut reply = self.refuse(msg, src, &name, rcode::NOTAUTH, &format!("TSIG: {e}"));
-                        let _ = tsig::append_unsigned_tsig_error(&mut reply, &t.key_name, &t.algorithm, code, now);
+                        let _ = e.append_tsig(&mut reply, t, now);
                         return reply;
                     }
                 }

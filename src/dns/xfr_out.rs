@@ -192,9 +192,8 @@ impl DnsServer {
                 match found {
                     Ok((key, mac)) => Some((key, mac)),
                     Err(e) => {
-                        let code = e.reply_error().unwrap_or(rcode::BADSIG);
                         let mut reply = self.refuse_transfer(msg, src, zone, rcode::NOTAUTH, &format!("TSIG: {e}"));
-                        let _ = tsig::append_unsigned_tsig_error(&mut reply, &t.key_name, &t.algorithm, code, now);
+                        let _ = e.append_tsig(&mut reply, t, now);
                         return Err(reply);
                     }
                 }
