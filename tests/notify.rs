@@ -294,3 +294,69 @@ async fn tsig_badtime_and_badtrunc_answers_are_signed_and_the_senders_fudge_is_b
     assert_eq!(wire::parse_message(&reply).expect("parse").header.rcode(), rcode::NOERROR);
     assert!(reply_signed_by(&reply, &key, &mac));
 }
+
+/// A TCP connection to the daemon from `from` (an address on 127/8).
+async fn connect_from(from: &str, port: u16) -> tokio::net::TcpStream {
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.bind(SocketAddr::new(from.parse().expect("ip"), 0)).expect("bind");
+    sock.connect(SocketAddr::from(([127, 0, 0, 1], port))).await.expect("connect")
+}
+
+/// Whether the server closed `s` within `wait` (EOF or reset; `false`: still open).
+async fn closed_within(s: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut b = [0u8; 1];
+    matches!(tokio::time::timeout(wait, s.read(&mut b)).await, Ok(Ok(0) | Err(_)))
+}
+
+/// One framed message on `s`; the reply, if it comes within two seconds.
+async fn tcp_exchange(s: &mut tokio::net::TcpStream, q: &[u8]) -> Option<wire::Message> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut frame = (q.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(q);
+    s.write_all(&frame).await.ok()?;
+    let mut len = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut len)).await.ok()?.ok()?;
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut reply).await.ok()?;
+    wire::parse_message(&reply).ok()
+}
+
+#[tokio::test]
+async fn idle_and_trickling_tcp_clients_cannot_keep_a_notify_out() {
+    let d = Daemon::start(
+        "[dns]\nlisten = [\"127.0.0.1:{dns_port}\"]\ntcp_connections = 6\ntcp_connections_per_client = 2\n\
+         tcp_idle_timeout = 60\ntcp_max_lifetime = 3\n",
+    )
+    .await;
+    let port = d.dns_port;
+    // One address gets two connections; a third is closed at once.
+    let mut first = connect_from("127.0.0.20", port).await;
+    let mut second = connect_from("127.0.0.20", port).await;
+    let mut third = connect_from("127.0.0.20", port).await;
+    assert!(closed_within(&mut third, Duration::from_secs(2)).await, "over the per-client limit");
+    assert!(!closed_within(&mut second, Duration::from_millis(200)).await);
+    // Fill every slot with idle connections from other addresses.
+    let mut idle = Vec::new();
+    for i in 21..25 {
+        idle.push(connect_from(&format!("127.0.0.{i}"), port).await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A NOTIFY over TCP gets in at once: the longest-idle connection makes room.
+    let started = Instant::now();
+    let mut s = connect_from("127.0.0.1", port).await;
+    let r = tcp_exchange(&mut s, &notify_packet("nowhere.test", None)).await.expect("a NOTIFY answered");
+    assert_eq!(r.header.rcode(), rcode::NOTAUTH);
+    assert!(started.elapsed() < Duration::from_secs(2), "the NOTIFY waited {:?}", started.elapsed());
+    assert!(closed_within(&mut first, Duration::from_secs(1)).await, "the longest-idle connection was closed; log:\n{}", d.log());
+
+    // A client that trickles a query every half second is closed at its lifetime (3 s).
+    let opened = Instant::now();
+    let mut trickle = connect_from("127.0.0.30", port).await;
+    let q = notify_packet("nowhere.test", None);
+    while tcp_exchange(&mut trickle, &q).await.is_some() {
+        assert!(opened.elapsed() < Duration::from_secs(6), "still open after {:?}", opened.elapsed());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(opened.elapsed() >= Duration::from_secs(2), "closed too early: {:?}", opened.elapsed());
+}

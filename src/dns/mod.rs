@@ -9,14 +9,17 @@
 //!
 //! TCP (RFC 7766): several queries per connection, answered in order as each
 //! is ready (answers need no I/O, so none waits behind another); a connection
-//! idle for `dns.tcp_idle_timeout` is closed; at most `dns.tcp_connections`
-//! are open at once, all addresses together (more wait to be accepted).
+//! idle for `dns.tcp_idle_timeout`, or open for `dns.tcp_max_lifetime`, is
+//! closed; at most `dns.tcp_connections` are open at once, all addresses
+//! together, and `dns.tcp_connections_per_client` per address; when all are
+//! taken a new one closes the longest-idle ([`tcp`]).
 //! UDP answers pass [`rrl`] (response rate limiting) when it is on.
 
 pub mod answer;
 mod notify;
 pub mod query;
 pub mod rrl;
+mod tcp;
 mod udp;
 pub mod xfr_out;
 
@@ -27,7 +30,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::wire::{self, opcode, rcode, rtype};
@@ -132,8 +135,11 @@ pub struct DnsServer {
     engine: Arc<Engine>,
     pub stats: Arc<DnsStats>,
     query: QueryConfig,
-    tcp_slots: Arc<Semaphore>,
+    tcp_conns: Arc<tcp::TcpConns>,
     tcp_idle: Duration,
+    tcp_lifetime: Duration,
+    /// Connections closed at accept (per-client limit, or all slots busy), for the log.
+    tcp_refused: RateLog,
     transfer_out: xfr_out::TransferOut,
 }
 
@@ -146,10 +152,19 @@ impl DnsServer {
             identity: d.identity.clone(),
             nsid: d.nsid.clone().map(String::into_bytes),
         };
-        let tcp_slots = Arc::new(Semaphore::new(d.tcp_connections));
-        let tcp_idle = d.tcp_idle_timeout;
+        let tcp_conns = tcp::TcpConns::new(d.tcp_connections, d.tcp_connections_per_client);
+        let (tcp_idle, tcp_lifetime) = (d.tcp_idle_timeout, d.tcp_max_lifetime);
         let transfer_out = xfr_out::TransferOut::new(d.transfer_out);
-        Arc::new(DnsServer { engine, stats, query, tcp_slots, tcp_idle, transfer_out })
+        Arc::new(DnsServer {
+            engine,
+            stats,
+            query,
+            tcp_conns,
+            tcp_idle,
+            tcp_lifetime,
+            tcp_refused: RateLog::default(),
+            transfer_out,
+        })
     }
 
     /// Serves the listeners until `shutdown` turns true.
@@ -186,13 +201,8 @@ impl DnsServer {
     }
 
     async fn serve_tcp(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-        let slots = self.tcp_slots.clone();
         let mut conns = JoinSet::new();
         loop {
-            let permit = tokio::select! {
-                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                _ = shutdown.wait_for(|s| *s) => break,
-            };
             let (stream, src) = tokio::select! {
                 r = listener.accept() => match r {
                     Ok(v) => v,
@@ -203,32 +213,58 @@ impl DnsServer {
                 },
                 _ = shutdown.wait_for(|s| *s) => break,
             };
+            let ip = canonical_ip(src.ip());
+            let slot = match self.tcp_conns.admit(ip, std::time::Instant::now()) {
+                Ok((slot, evicted)) => {
+                    if let Some(idle) = evicted {
+                        tracing::debug!(client = %src, closed = %idle, "all TCP slots taken: the longest-idle connection closed");
+                    }
+                    slot
+                }
+                Err(why) => {
+                    if let Some(count) = self.tcp_refused.tick() {
+                        tracing::warn!(client = %src, reason = ?why, count,
+                            "TCP connections closed at once (per-client limit, or every slot busy); count since the last line");
+                    }
+                    continue;
+                }
+            };
             // Answers and transfer messages go out as soon as they are
             // written: Nagle would hold a transfer's last, short segment back
             // for the client's delayed ACK (40 ms).
             let _ = stream.set_nodelay(true);
             let me = self.clone();
             conns.spawn(async move {
-                me.serve_connection(stream, src).await;
-                drop(permit);
+                let close = slot.close.clone();
+                tokio::select! {
+                    _ = me.serve_connection(stream, src, &slot) => {}
+                    _ = close.notified() => {}
+                }
             });
             while conns.try_join_next().is_some() {}
         }
         conns.abort_all();
     }
 
-    async fn serve_connection(&self, mut stream: TcpStream, src: SocketAddr) {
+    async fn serve_connection(&self, mut stream: TcpStream, src: SocketAddr, slot: &tcp::Slot) {
+        let opened = tokio::time::Instant::now();
+        let closes_at = opened + self.tcp_lifetime;
         loop {
+            // Idle (evictable) until a whole request is in; never past the lifetime.
+            slot.set_idle(true);
+            let deadline = (tokio::time::Instant::now() + self.tcp_idle).min(closes_at);
             let mut len = [0u8; 2];
-            match tokio::time::timeout(self.tcp_idle, stream.read_exact(&mut len)).await {
+            match tokio::time::timeout_at(deadline, stream.read_exact(&mut len)).await {
                 Ok(Ok(_)) => {}
                 _ => return,
             }
             let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            match tokio::time::timeout(self.tcp_idle, stream.read_exact(&mut msg)).await {
+            let deadline = (tokio::time::Instant::now() + self.tcp_idle).min(closes_at);
+            match tokio::time::timeout_at(deadline, stream.read_exact(&mut msg)).await {
                 Ok(Ok(_)) => {}
                 _ => return,
             }
+            slot.set_idle(false);
             if let Some(request) = transfer_request(&msg) {
                 if self.transfer_out(&request, &msg, src, &mut stream).await {
                     continue;
@@ -333,6 +369,37 @@ fn tcp_frame(msg: &[u8]) -> Option<Vec<u8>> {
     frame.extend_from_slice(&len.to_be_bytes());
     frame.extend_from_slice(msg);
     Some(frame)
+}
+
+/// An address in canonical form: IPv4-mapped IPv6 (`::ffff:192.0.2.1`) as IPv4.
+pub fn canonical_ip(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// A high-rate event's log lines, at most one per [`RRL_LOG_EVERY`]: each says
+/// how many events it stands for.
+#[derive(Default)]
+pub(crate) struct RateLog {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+    count: AtomicU64,
+}
+
+impl RateLog {
+    /// Counts one event; `Some(events since the last line)` when a line may be logged now.
+    pub(crate) fn tick(&self) -> Option<u64> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::Instant::now();
+        // Never waits: another thread deciding right now stands for this event too.
+        let Ok(mut last) = self.last.try_lock() else { return None };
+        if last.is_some_and(|t| now.duration_since(t) < RRL_LOG_EVERY) {
+            return None;
+        }
+        *last = Some(now);
+        Some(self.count.swap(0, Ordering::Relaxed))
+    }
 }
 
 /// Whether a message asks for a zone transfer (AXFR or IXFR).
