@@ -348,7 +348,11 @@ async fn idle_and_trickling_tcp_clients_cannot_keep_a_notify_out() {
     let r = tcp_exchange(&mut s, &notify_packet("nowhere.test", None)).await.expect("a NOTIFY answered");
     assert_eq!(r.header.rcode(), rcode::NOTAUTH);
     assert!(started.elapsed() < Duration::from_secs(2), "the NOTIFY waited {:?}", started.elapsed());
-    assert!(closed_within(&mut first, Duration::from_secs(1)).await, "the longest-idle connection was closed; log:\n{}", d.log());
+    assert!(
+        closed_within(&mut first, Duration::from_secs(1)).await,
+        "the longest-idle connection was closed; log:\n{}",
+        d.log()
+    );
 
     // A client that trickles a query every half second is closed at its lifetime (3 s).
     let opened = Instant::now();
@@ -359,4 +363,58 @@ async fn idle_and_trickling_tcp_clients_cannot_keep_a_notify_out() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(opened.elapsed() >= Duration::from_secs(2), "closed too early: {:?}", opened.elapsed());
+}
+
+#[tokio::test]
+async fn the_notify_check_reads_memory_kept_in_step_with_links_and_takes_only_class_in_and_canonical_addresses() {
+    let d = Daemon::start("").await;
+    // A primary given as IPv4-mapped IPv6 is stored, and matched, as 127.0.0.1.
+    let r = d
+        .call(
+            "POST",
+            "/v2/1/secondary_dns/primaries",
+            Some(serde_json::json!({ "name": "mapped", "ip": "::ffff:127.0.0.1", "port": 9 })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["data"]["ip"], "127.0.0.1", "{:?}", r.body);
+    let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": "mapped.test" }))).await;
+    assert_eq!(r.status, 201);
+    // Not linked yet: refused, then accepted as soon as the link call returns.
+    let r = exchange("127.0.0.1", d.dns_port, &notify_packet("mapped.test", None)).await.expect("a reply");
+    assert_eq!(r.header.rcode(), rcode::REFUSED);
+    let r = d
+        .call("PUT", "/v2/1/secondary_dns/primaries/mapped/link", Some(serde_json::json!({ "zone": "mapped.test" })))
+        .await;
+    assert_eq!(r.status, 200);
+    let r = exchange("127.0.0.1", d.dns_port, &notify_packet("mapped.test", None)).await.expect("a reply");
+    assert_eq!(r.header.rcode(), rcode::NOERROR, "from the mapped primary's address");
+    // Class CH for an IN zone: refused.
+    let mut ch = notify_packet("mapped.test", None);
+    let at = ch.len() - 1;
+    ch[at] = 3;
+    let r = exchange("127.0.0.1", d.dns_port, &ch).await.expect("a reply");
+    assert_eq!(r.header.rcode(), rcode::REFUSED, "class CH");
+    // Unlinked: refused again; zone deleted: not ours.
+    let r = d
+        .call("PUT", "/v2/1/secondary_dns/primaries/mapped/unlink", Some(serde_json::json!({ "zone": "mapped.test" })))
+        .await;
+    assert!(r.status == 200 || r.status == 204, "{:?}", r.body);
+    let r = exchange("127.0.0.1", d.dns_port, &notify_packet("mapped.test", None)).await.expect("a reply");
+    assert_eq!(r.header.rcode(), rcode::REFUSED, "unlinked");
+    assert_eq!(d.call("DELETE", "/v2/1/domains/mapped.test", None).await.status, 204);
+    let r = exchange("127.0.0.1", d.dns_port, &notify_packet("mapped.test", None)).await.expect("a reply");
+    assert_eq!(r.header.rcode(), rcode::NOTAUTH, "deleted");
+    // And after a restart, from the store.
+    d.add_linked("again", SocketAddr::from(([127, 0, 0, 1], 9)), None, "again.test").await;
+    let mut d = d;
+    d.restart().await;
+    let r = exchange("127.0.0.1", d.dns_port, &notify_packet("again.test", None)).await.expect("a reply");
+    assert_eq!(r.header.rcode(), rcode::NOERROR, "after a restart");
+    // A flood of refused NOTIFYs logs a line per 10 s, not one each.
+    for _ in 0..50 {
+        let _ = exchange("127.0.0.2", d.dns_port, &notify_packet("again.test", None)).await;
+    }
+    let lines = d.log().lines().filter(|l| l.contains("NOTIFY refused")).count();
+    assert!(lines <= 3, "{lines} log lines for 50 refusals");
 }

@@ -485,7 +485,7 @@ fn near_limit_zone(zone: &str) -> String {
     let mut z = small_zone(zone, 1, 1, "3600 600 86400 60");
     let long = format!("\"{}\"", "x".repeat(255));
     for i in 0..40 {
-        let strings = vec![long.as_str(); 6].join(" ");
+        let strings = [long.as_str(); 6].join(" ");
         z.push_str(&format!("big IN TXT {strings} \"{i:02}{}\"\n", "y".repeat(85)));
     }
     z

@@ -140,6 +140,8 @@ pub struct DnsServer {
     tcp_lifetime: Duration,
     /// Connections closed at accept (per-client limit, or all slots busy), for the log.
     tcp_refused: RateLog,
+    /// Refused NOTIFYs, for the log (anyone can send them).
+    notify_refused_log: RateLog,
     transfer_out: xfr_out::TransferOut,
 }
 
@@ -163,6 +165,7 @@ impl DnsServer {
             tcp_idle,
             tcp_lifetime,
             tcp_refused: RateLog::default(),
+            notify_refused_log: RateLog::default(),
             transfer_out,
         })
     }
@@ -213,7 +216,7 @@ impl DnsServer {
                 },
                 _ = shutdown.wait_for(|s| *s) => break,
             };
-            let ip = canonical_ip(src.ip());
+            let ip = crate::store::notify_acl::canonical_ip(src.ip());
             let slot = match self.tcp_conns.admit(ip, std::time::Instant::now()) {
                 Ok((slot, evicted)) => {
                     if let Some(idle) = evicted {
@@ -369,14 +372,6 @@ fn tcp_frame(msg: &[u8]) -> Option<Vec<u8>> {
     frame.extend_from_slice(&len.to_be_bytes());
     frame.extend_from_slice(msg);
     Some(frame)
-}
-
-/// An address in canonical form: IPv4-mapped IPv6 (`::ffff:192.0.2.1`) as IPv4.
-pub fn canonical_ip(ip: std::net::IpAddr) -> std::net::IpAddr {
-    match ip {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 /// A high-rate event's log lines, at most one per [`RRL_LOG_EVERY`]: each says

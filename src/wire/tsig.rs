@@ -561,7 +561,13 @@ pub fn verify_request<'k>(
     let signed = |error| RequestError { error, signer: Some((key, tsig.mac.clone(), tsig.time_signed)) };
     let fudge = tsig.fudge.min(MAX_FUDGE);
     if tsig.time_signed.abs_diff(now) > u64::from(fudge) {
-        return Err(signed(TsigError::BadTime { key: key.name.clone(), message: 1, signed: tsig.time_signed, now, fudge }));
+        return Err(signed(TsigError::BadTime {
+            key: key.name.clone(),
+            message: 1,
+            signed: tsig.time_signed,
+            now,
+            fudge,
+        }));
     }
     if len < key.algorithm.min_mac_len() {
         return Err(signed(TsigError::BadTrunc { key: key.name.clone(), message: 1, len }));
@@ -596,8 +602,11 @@ impl RequestError<'_> {
         let code = self.reply_error();
         match &self.signer {
             Some((key, mac, time_signed)) => {
-                let (time, other) =
-                    if code == rcode::BADTIME { (*time_signed, now.to_be_bytes()[2..].to_vec()) } else { (now, Vec::new()) };
+                let (time, other) = if code == rcode::BADTIME {
+                    (*time_signed, now.to_be_bytes()[2..].to_vec())
+                } else {
+                    (now, Vec::new())
+                };
                 sign(response, key, Some(mac), time, code, &other).map(|_| ())
             }
             None => append_unsigned_tsig_error(response, &request.key_name, &request.algorithm, code, now),
