@@ -435,16 +435,19 @@ fn truncated(reply: &[u8]) -> Option<Vec<u8>> {
 /// The last word on an error answer over UDP: one that is larger than its
 /// request (a reflection amplifier from any spoofed source) is cut to its
 /// header and first question, or to the bare 12-byte header when even that
-/// would be larger. Answers to queries (NOERROR, NXDOMAIN) are left alone (RRL
-/// is their limit), and so are answers we signed: we sign only after the
-/// request's MAC verified, so their sender holds the key.
+/// would be larger. Answers to queries (NOERROR, NXDOMAIN, or any with records
+/// from a zone) are left alone (RRL is their limit), and so are answers we
+/// signed: we sign only after the request's MAC verified, so their sender
+/// holds the key.
 fn fit_udp_error(reply: Vec<u8>, request: &[u8]) -> Option<Vec<u8>> {
     if reply.len() <= request.len() {
         return Some(reply);
     }
     let (flags, code) = (*reply.get(2)?, u16::from(*reply.get(3)? & 0x0f));
     let query = (flags >> 3) & 0x0f == opcode::QUERY;
-    if query && matches!(code, rcode::NOERROR | rcode::NXDOMAIN) {
+    // An answer from a zone (a CNAME loop's SERVFAIL and a DNAME's YXDOMAIN carry records too).
+    let has_records = reply.get(6..10).is_some_and(|c| c.iter().any(|&b| b != 0));
+    if query && (has_records || matches!(code, rcode::NOERROR | rcode::NXDOMAIN)) {
         return Some(reply);
     }
     if wire::parse_message(&reply).is_ok_and(|m| m.tsig.is_some_and(|t| !t.mac.is_empty())) {
