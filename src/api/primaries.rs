@@ -59,9 +59,9 @@ pub async fn create(
     }
     // Stored in canonical form (`::ffff:192.0.2.1` as `192.0.2.1`): it is what NOTIFY sources
     // are compared with, and what the policy and the transfers see.
-    let ip = b.string("ip", true).and_then(|s| match s.trim().parse::<IpAddr>().map(canonical_ip) {
+    let ip = b.string("ip", true).and_then(|s| match s.trim().parse::<IpAddr>() {
         Ok(ip) => match app.config.transfer.primaries.check(ip) {
-            Ok(()) => Some(ip.to_string()),
+            Ok(()) => Some(canonical_ip(ip).to_string()),
             Err(refusal) => {
                 b.error("ip", refusal.to_string());
                 None
