@@ -146,7 +146,7 @@ mod tests {
         assert_eq!(conns.open(), 3);
         // The closed one is told, and its slot's drop changes nothing more.
         let a = a.unwrap_or_else(|_| panic!("a admitted"));
-        let told = futures_lite_poll(a.close.notified());
+        let told = ready_soon(a.close.notified());
         assert!(told, "the evicted connection is told to close");
         drop(a);
         assert_eq!(conns.open(), 3);
@@ -155,7 +155,7 @@ mod tests {
     }
 
     /// Whether a `Notified` is ready without waiting.
-    fn futures_lite_poll(n: tokio::sync::futures::Notified<'_>) -> bool {
+    fn ready_soon(n: tokio::sync::futures::Notified<'_>) -> bool {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build();
         let Ok(rt) = rt else { return false };
         rt.block_on(async { tokio::time::timeout(Duration::from_millis(50), n).await.is_ok() })
