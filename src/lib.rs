@@ -9,7 +9,8 @@
 //! - [`store`]: SQLite, owned by one thread; async code hands it closures.
 //!   Primaries, zones, the ordered links between them (and zone data, journal and
 //!   timers as transfers land); nameserver sets, custom nameservers and each
-//!   zone's NS settings, kept apart from the transferred data.
+//!   zone's NS settings, kept apart from the transferred data. The writer keeps
+//!   in memory what the NOTIFY check needs (`store::notify_acl`).
 //! - [`api`]: the control API, HTTP/JSON in the shape of DNSimple API v2, served
 //!   on a Unix socket (all accounts) and optionally on TCP (bearer token → one
 //!   account). Handlers validate, write the store and schedule; they never

@@ -433,3 +433,104 @@ async fn rate_limiting_drops_and_slips_udp_answers_over_the_rate_and_counts_them
         "{out}"
     );
 }
+
+/// A request of `n` questions (opcode `op`): the first a long name, the others
+/// 2-byte pointers to it, as an attacker packs them.
+fn many_questions(op: u8, n: u16) -> Vec<u8> {
+    let mut q = vec![0x0a, 0x0b, op << 3, 0];
+    q.extend_from_slice(&n.to_be_bytes());
+    q.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    for _ in 0..4 {
+        q.push(60);
+        q.extend_from_slice(&[b'x'; 60]);
+    }
+    q.push(0);
+    q.extend_from_slice(&[0, 6, 0, 1]);
+    for _ in 1..n {
+        q.extend_from_slice(&[0xc0, 12, 0, 6, 0, 1]);
+    }
+    q
+}
+
+#[tokio::test]
+async fn an_error_answer_carries_one_question_at_most_and_is_never_larger_than_the_request() {
+    let d = Daemon::start("").await;
+    let port = d.dns_port;
+    // NOTIMP (opcode 2), NOTIFY FORMERR (several questions), QUERY FORMERR.
+    for op in [2u8, wire::opcode::NOTIFY, wire::opcode::QUERY] {
+        let q = many_questions(op, 251);
+        let r = exchange_raw(port, &q).await.unwrap_or_else(|| panic!("a reply to opcode {op}"));
+        assert!(r.len() <= q.len(), "opcode {op}: {} bytes for a {}-byte request", r.len(), q.len());
+        assert!(u16::from_be_bytes([r[4], r[5]]) <= 1, "opcode {op}: QDCOUNT {}", u16::from_be_bytes([r[4], r[5]]));
+        assert_ne!(r[3] & 0x0f, rcode::NOERROR as u8, "opcode {op}");
+    }
+    // Over TCP too: one question echoed, and the stream stays in step.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let q = many_questions(2, 10_000);
+    let mut frame = (q.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(&q);
+    s.write_all(&frame).await.expect("write");
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await.expect("length");
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut reply).await.expect("reply");
+    let m = wire::parse_message(&reply).expect("a well-formed reply");
+    assert_eq!((m.header.rcode(), m.questions.len()), (rcode::NOTIMP, 1));
+}
+
+/// A TXT RRset of 40 records of 1,624 bytes: a 65,471-byte answer over TCP,
+/// which fits 65,535 unsigned but not with a TSIG added.
+fn near_limit_zone(zone: &str) -> String {
+    let mut z = small_zone(zone, 1, 1, "3600 600 86400 60");
+    let long = format!("\"{}\"", "x".repeat(255));
+    for i in 0..40 {
+        let strings = [long.as_str(); 6].join(" ");
+        z.push_str(&format!("big IN TXT {strings} \"{i:02}{}\"\n", "y".repeat(85)));
+    }
+    z
+}
+
+/// Sends one framed message on `s`; the framed reply, parsed.
+async fn tcp_exchange(s: &mut tokio::net::TcpStream, q: &[u8]) -> Message {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut frame = (q.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(q);
+    s.write_all(&frame).await.expect("write");
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await.expect("length");
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut reply).await.expect("reply");
+    wire::parse_message(&reply).unwrap_or_else(|e| panic!("a {}-byte reply that does not parse: {e}", reply.len()))
+}
+
+#[tokio::test]
+async fn a_signed_answer_over_tcp_is_built_to_fit_65535_bytes_and_the_stream_stays_in_step() {
+    use common::bind::{KEY_NAME, KEY_SECRET};
+    use secondaryd::wire::tsig::{self, TsigKey};
+    let zone = "huge.test";
+    let b = Bind::start(&[bind::Zone { name: zone, text: near_limit_zone(zone) }], Access::Open, None).await;
+    let d =
+        Daemon::start(&format!("{FAST_TIMERS}[[tsig_key]]\nname = \"{KEY_NAME}\"\nsecret = \"{KEY_SECRET}\"\n")).await;
+    d.add_linked("bind", addr(&b), None, zone).await;
+    d.wait_serial(zone, 1).await;
+    let key = TsigKey::from_parts(KEY_NAME, "hmac-sha256", KEY_SECRET).expect("key");
+    let name = Name::from_ascii("big.huge.test").expect("name");
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", d.dns_port)).await.expect("connect");
+    // Unsigned (RD set, so no authority section): the whole RRset.
+    let mut q = wire::build_query(1, &name, rtype::TXT, None);
+    q[2] |= 0x01;
+    let m = tcp_exchange(&mut s, &q).await;
+    assert_eq!((m.answers.len(), m.header.tc()), (40, false), "the precondition: 40 records fit unsigned");
+    // Signed: the TSIG does not fit beside them; a well-framed, signed answer.
+    let mut q = wire::build_query(2, &name, rtype::TXT, None);
+    q[2] |= 0x01;
+    tsig::sign_request(&mut q, &key, tsig::unix_now()).expect("sign");
+    let m = tcp_exchange(&mut s, &q).await;
+    assert_eq!(m.header.id, 2);
+    assert!(m.tsig.is_some(), "signed");
+    assert!(m.header.tc() || m.header.rcode() == rcode::SERVFAIL, "cut to fit: {:?}", m.header);
+    // And the connection still answers in step.
+    let q = wire::build_query(3, &Name::from_ascii("h0.huge.test").expect("name"), rtype::A, None);
+    assert_eq!(tcp_exchange(&mut s, &q).await.header.id, 3);
+}

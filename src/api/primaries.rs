@@ -12,6 +12,7 @@ use super::error::ApiError;
 use super::input::{list_params, pagination, Body};
 use super::{data, listed, timestamp, App, Ctx, Many, One, QueryMap};
 use crate::model::PrimaryServer;
+use crate::store::notify_acl::canonical_ip;
 use crate::store::primaries::{self, NewPrimary, Primary};
 use crate::zone::name::normalize_zone_name;
 
@@ -56,9 +57,11 @@ pub async fn create(
             b.error("name", "must not be a number (primaries are looked up by id or name)");
         }
     }
+    // Stored in canonical form (`::ffff:192.0.2.1` as `192.0.2.1`): it is what NOTIFY sources
+    // are compared with, and what the policy and the transfers see.
     let ip = b.string("ip", true).and_then(|s| match s.trim().parse::<IpAddr>() {
         Ok(ip) => match app.config.transfer.primaries.check(ip) {
-            Ok(()) => Some(ip.to_string()),
+            Ok(()) => Some(canonical_ip(ip).to_string()),
             Err(refusal) => {
                 b.error("ip", refusal.to_string());
                 None

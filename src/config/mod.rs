@@ -143,8 +143,14 @@ pub struct DnsConfig {
     pub workers: Option<usize>,
     /// A TCP client that sends nothing for this long is disconnected.
     pub tcp_idle_timeout: Duration,
-    /// Open TCP connections at most, all addresses together; more wait.
+    /// Open TCP connections at most, all addresses together; when all are
+    /// taken, a new one closes the longest-idle.
     pub tcp_connections: usize,
+    /// Open TCP connections at most from one client address; more are closed.
+    pub tcp_connections_per_client: usize,
+    /// A TCP connection is closed after this long, however busy (checked
+    /// between messages, so a transfer under way is not cut; RFC 7766 §6.2).
+    pub tcp_max_lifetime: Duration,
     /// Response rate limiting of UDP answers (off when the rate is 0).
     pub rate_limit: RateLimitConfig,
     pub transfer_out: TransferOutConfig,

@@ -106,6 +106,10 @@ pub struct DnsSpec {
     pub tcp_idle_timeout: u64,
     #[serde(default = "default_tcp_connections")]
     pub tcp_connections: u64,
+    #[serde(default = "default_tcp_connections_per_client")]
+    pub tcp_connections_per_client: u64,
+    #[serde(default = "default_tcp_max_lifetime")]
+    pub tcp_max_lifetime: u64,
     #[serde(default)]
     pub rate_limit: u64,
     #[serde(default = "default_rate_limit_slip")]
@@ -183,6 +187,17 @@ pub fn default_tcp_idle_timeout() -> u64 {
 pub fn default_tcp_connections() -> u64 {
     150
 }
+/// One client may need several (a downstream's transfers run on connections
+/// of their own, up to `dns.transfer_out.max_per_client`, 20), yet no client
+/// can hold more than a few of the 150 slots.
+pub fn default_tcp_connections_per_client() -> u64 {
+    20
+}
+/// RFC 7766 §6.2 leaves the bound to the server; two minutes lets a client
+/// reuse a connection for many queries, not hold it for good.
+pub fn default_tcp_max_lifetime() -> u64 {
+    120
+}
 /// BIND's and Knot's default slip.
 pub fn default_rate_limit_slip() -> u64 {
     2
@@ -215,6 +230,8 @@ impl Default for DnsSpec {
             workers: 0,
             tcp_idle_timeout: default_tcp_idle_timeout(),
             tcp_connections: default_tcp_connections(),
+            tcp_connections_per_client: default_tcp_connections_per_client(),
+            tcp_max_lifetime: default_tcp_max_lifetime(),
             rate_limit: 0,
             rate_limit_slip: default_rate_limit_slip(),
             rate_limit_ipv4_prefix: default_rate_limit_ipv4_prefix(),
@@ -522,6 +539,11 @@ impl ConfigFile {
                 n @ 1..=65_535 => n as usize,
                 _ => return Err(c.err("dns.tcp_connections", "must be from 1 to 65535")),
             },
+            tcp_connections_per_client: match self.dns.tcp_connections_per_client {
+                n @ 1..=65_535 => n as usize,
+                _ => return Err(c.err("dns.tcp_connections_per_client", "must be from 1 to 65535")),
+            },
+            tcp_max_lifetime: c.secs("dns.tcp_max_lifetime", self.dns.tcp_max_lifetime, 1)?,
             rate_limit: super::RateLimitConfig {
                 responses_per_second: u32::try_from(self.dns.rate_limit)
                     .map_err(|_| c.err("dns.rate_limit", "is too large"))?,

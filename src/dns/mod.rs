@@ -4,18 +4,22 @@
 //! downstreams), NOTIFY to [`notify`] (schedules a refresh), anything else
 //! NOTIMP. Unparseable messages are answered FORMERR with the bare header
 //! when the header is readable (never larger than the query), else dropped;
-//! responses are dropped and counted.
+//! responses are dropped and counted. Error answers echo at most the first
+//! question, and over UDP are never larger than the request.
 //!
 //! TCP (RFC 7766): several queries per connection, answered in order as each
 //! is ready (answers need no I/O, so none waits behind another); a connection
-//! idle for `dns.tcp_idle_timeout` is closed; at most `dns.tcp_connections`
-//! are open at once, all addresses together (more wait to be accepted).
+//! idle for `dns.tcp_idle_timeout`, or open for `dns.tcp_max_lifetime`, is
+//! closed; at most `dns.tcp_connections` are open at once, all addresses
+//! together, and `dns.tcp_connections_per_client` per address; when all are
+//! taken a new one closes the longest-idle ([`tcp`]).
 //! UDP answers pass [`rrl`] (response rate limiting) when it is on.
 
 pub mod answer;
 mod notify;
 pub mod query;
 pub mod rrl;
+mod tcp;
 mod udp;
 pub mod xfr_out;
 
@@ -26,7 +30,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::wire::{self, opcode, rcode, rtype};
@@ -131,8 +135,13 @@ pub struct DnsServer {
     engine: Arc<Engine>,
     pub stats: Arc<DnsStats>,
     query: QueryConfig,
-    tcp_slots: Arc<Semaphore>,
+    tcp_conns: Arc<tcp::TcpConns>,
     tcp_idle: Duration,
+    tcp_lifetime: Duration,
+    /// Connections closed at accept (per-client limit, or all slots busy), for the log.
+    tcp_refused: RateLog,
+    /// Refused NOTIFYs, for the log (anyone can send them).
+    notify_refused_log: RateLog,
     transfer_out: xfr_out::TransferOut,
 }
 
@@ -145,10 +154,20 @@ impl DnsServer {
             identity: d.identity.clone(),
             nsid: d.nsid.clone().map(String::into_bytes),
         };
-        let tcp_slots = Arc::new(Semaphore::new(d.tcp_connections));
-        let tcp_idle = d.tcp_idle_timeout;
+        let tcp_conns = tcp::TcpConns::new(d.tcp_connections, d.tcp_connections_per_client);
+        let (tcp_idle, tcp_lifetime) = (d.tcp_idle_timeout, d.tcp_max_lifetime);
         let transfer_out = xfr_out::TransferOut::new(d.transfer_out);
-        Arc::new(DnsServer { engine, stats, query, tcp_slots, tcp_idle, transfer_out })
+        Arc::new(DnsServer {
+            engine,
+            stats,
+            query,
+            tcp_conns,
+            tcp_idle,
+            tcp_lifetime,
+            tcp_refused: RateLog::default(),
+            notify_refused_log: RateLog::default(),
+            transfer_out,
+        })
     }
 
     /// Serves the listeners until `shutdown` turns true.
@@ -185,13 +204,8 @@ impl DnsServer {
     }
 
     async fn serve_tcp(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-        let slots = self.tcp_slots.clone();
         let mut conns = JoinSet::new();
         loop {
-            let permit = tokio::select! {
-                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                _ = shutdown.wait_for(|s| *s) => break,
-            };
             let (stream, src) = tokio::select! {
                 r = listener.accept() => match r {
                     Ok(v) => v,
@@ -202,32 +216,58 @@ impl DnsServer {
                 },
                 _ = shutdown.wait_for(|s| *s) => break,
             };
+            let ip = crate::store::notify_acl::canonical_ip(src.ip());
+            let slot = match self.tcp_conns.admit(ip, std::time::Instant::now()) {
+                Ok((slot, evicted)) => {
+                    if let Some(idle) = evicted {
+                        tracing::debug!(client = %src, closed = %idle, "all TCP slots taken: the longest-idle connection closed");
+                    }
+                    slot
+                }
+                Err(why) => {
+                    if let Some(count) = self.tcp_refused.tick() {
+                        tracing::warn!(client = %src, reason = ?why, count,
+                            "TCP connections closed at once (per-client limit, or every slot busy); count since the last line");
+                    }
+                    continue;
+                }
+            };
             // Answers and transfer messages go out as soon as they are
             // written: Nagle would hold a transfer's last, short segment back
             // for the client's delayed ACK (40 ms).
             let _ = stream.set_nodelay(true);
             let me = self.clone();
             conns.spawn(async move {
-                me.serve_connection(stream, src).await;
-                drop(permit);
+                let close = slot.close.clone();
+                tokio::select! {
+                    _ = me.serve_connection(stream, src, &slot) => {}
+                    _ = close.notified() => {}
+                }
             });
             while conns.try_join_next().is_some() {}
         }
         conns.abort_all();
     }
 
-    async fn serve_connection(&self, mut stream: TcpStream, src: SocketAddr) {
+    async fn serve_connection(&self, mut stream: TcpStream, src: SocketAddr, slot: &tcp::Slot) {
+        let opened = tokio::time::Instant::now();
+        let closes_at = opened + self.tcp_lifetime;
         loop {
+            // Idle (evictable) until a whole request is in; never past the lifetime.
+            slot.set_idle(true);
+            let deadline = (tokio::time::Instant::now() + self.tcp_idle).min(closes_at);
             let mut len = [0u8; 2];
-            match tokio::time::timeout(self.tcp_idle, stream.read_exact(&mut len)).await {
+            match tokio::time::timeout_at(deadline, stream.read_exact(&mut len)).await {
                 Ok(Ok(_)) => {}
                 _ => return,
             }
             let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            match tokio::time::timeout(self.tcp_idle, stream.read_exact(&mut msg)).await {
+            let deadline = (tokio::time::Instant::now() + self.tcp_idle).min(closes_at);
+            match tokio::time::timeout_at(deadline, stream.read_exact(&mut msg)).await {
                 Ok(Ok(_)) => {}
                 _ => return,
             }
+            slot.set_idle(false);
             if let Some(request) = transfer_request(&msg) {
                 if self.transfer_out(&request, &msg, src, &mut stream).await {
                     continue;
@@ -235,7 +275,12 @@ impl DnsServer {
                 return;
             }
             if let Some(reply) = self.handle(&msg, src, true).await {
-                let frame = tcp_frame(&reply);
+                // Answers are built to fit; should one not, SERVFAIL rather than a broken stream.
+                let frame = tcp_frame(&reply).or_else(|| {
+                    tracing::error!(%src, bytes = reply.len(), "a TCP answer over 65,535 bytes; SERVFAIL sent instead");
+                    tcp_frame(&wire::parse_message(&msg).ok().map(|m| wire::build_response(&m, rcode::SERVFAIL))?)
+                });
+                let Some(frame) = frame else { return };
                 if stream.write_all(&frame).await.is_err() {
                     return;
                 }
@@ -243,8 +288,18 @@ impl DnsServer {
         }
     }
 
-    /// Answers one DNS message from `src`; `None` means drop it.
+    /// Answers one DNS message from `src`; `None` means drop it. Over UDP an
+    /// error answer is never larger than the request ([`fit_udp_error`]).
     pub async fn handle(&self, bytes: &[u8], src: SocketAddr, tcp: bool) -> Option<Vec<u8>> {
+        let reply = self.handle_message(bytes, src, tcp).await?;
+        if tcp {
+            Some(reply)
+        } else {
+            fit_udp_error(reply, bytes)
+        }
+    }
+
+    async fn handle_message(&self, bytes: &[u8], src: SocketAddr, tcp: bool) -> Option<Vec<u8>> {
         let msg = match wire::parse_message(bytes) {
             Ok(m) if !m.header.is_response() => m,
             Ok(_) => {
@@ -278,21 +333,16 @@ impl DnsServer {
                                 tracing::debug!(%src, error = %e, "signed query refused");
                                 self.stats.count_rcode(rcode::NOTAUTH);
                                 let mut reply = wire::build_response(&msg, rcode::NOTAUTH);
-                                let code = e.reply_error().unwrap_or(rcode::BADSIG);
-                                let _ = wire::tsig::append_unsigned_tsig_error(
-                                    &mut reply,
-                                    &t.key_name,
-                                    &t.algorithm,
-                                    code,
-                                    now,
-                                );
+                                let _ = e.append_tsig(&mut reply, t, now);
                                 return Some(reply);
                             }
                         }
                     }
                     None => None,
                 };
-                let (reply, outcome) = query::respond(&self.engine.views, &self.query, &msg, tcp);
+                // The answer leaves room for our TSIG within the size limit.
+                let room = signed.as_ref().map_or(0, |(key, _)| wire::tsig::signature_len(key));
+                let (reply, outcome) = query::respond(&self.engine.views, &self.query, &msg, tcp, room);
                 match outcome {
                     Outcome::Answered(code) => self.stats.count_rcode(code),
                     Outcome::Refused => self.stats.count_rcode(rcode::REFUSED),
@@ -313,12 +363,38 @@ impl DnsServer {
     }
 }
 
-/// A message with its TCP length prefix (RFC 1035 §4.2.2).
-fn tcp_frame(msg: &[u8]) -> Vec<u8> {
+/// A message with its TCP length prefix (RFC 1035 §4.2.2); `None` for a
+/// message over 65,535 bytes, which the prefix cannot count (sending it with
+/// its length cut to 16 bits would desynchronise the stream).
+fn tcp_frame(msg: &[u8]) -> Option<Vec<u8>> {
+    let len = u16::try_from(msg.len()).ok()?;
     let mut frame = Vec::with_capacity(msg.len() + 2);
-    frame.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&len.to_be_bytes());
     frame.extend_from_slice(msg);
-    frame
+    Some(frame)
+}
+
+/// A high-rate event's log lines, at most one per [`RRL_LOG_EVERY`]: each says
+/// how many events it stands for.
+#[derive(Default)]
+pub(crate) struct RateLog {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+    count: AtomicU64,
+}
+
+impl RateLog {
+    /// Counts one event; `Some(events since the last line)` when a line may be logged now.
+    pub(crate) fn tick(&self) -> Option<u64> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::Instant::now();
+        // Never waits: another thread deciding right now stands for this event too.
+        let Ok(mut last) = self.last.try_lock() else { return None };
+        if last.is_some_and(|t| now.duration_since(t) < RRL_LOG_EVERY) {
+            return None;
+        }
+        *last = Some(now);
+        Some(self.count.swap(0, Ordering::Relaxed))
+    }
 }
 
 /// Whether a message asks for a zone transfer (AXFR or IXFR).
@@ -356,6 +432,45 @@ fn truncated(reply: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The last word on an error answer over UDP: one that is larger than its
+/// request (a reflection amplifier from any spoofed source) is cut to its
+/// header and first question, or to the bare 12-byte header when even that
+/// would be larger. Answers to queries (NOERROR, NXDOMAIN, or any with records
+/// from a zone) are left alone (RRL is their limit), and so are answers we
+/// signed: we sign only after the request's MAC verified, so their sender
+/// holds the key.
+fn fit_udp_error(reply: Vec<u8>, request: &[u8]) -> Option<Vec<u8>> {
+    if reply.len() <= request.len() {
+        return Some(reply);
+    }
+    let (flags, code) = (*reply.get(2)?, u16::from(*reply.get(3)? & 0x0f));
+    let query = (flags >> 3) & 0x0f == opcode::QUERY;
+    // An answer from a zone (a CNAME loop's SERVFAIL and a DNAME's YXDOMAIN carry records too).
+    let has_records = reply.get(6..10).is_some_and(|c| c.iter().any(|&b| b != 0));
+    if query && (has_records || matches!(code, rcode::NOERROR | rcode::NXDOMAIN)) {
+        return Some(reply);
+    }
+    if wire::parse_message(&reply).is_ok_and(|m| m.tsig.is_some_and(|t| !t.mac.is_empty())) {
+        return Some(reply);
+    }
+    let qd = u16::from_be_bytes([*reply.get(4)?, *reply.get(5)?]);
+    let question_end = if qd == 0 { None } else { wire::skip_uncompressed_name(&reply, 12).map(|e| e + 4) };
+    let mut out = match question_end.filter(|&e| e <= request.len() && e <= reply.len()) {
+        Some(end) => {
+            let mut out = reply.get(..end)?.to_vec();
+            out[4..6].copy_from_slice(&1u16.to_be_bytes());
+            out
+        }
+        None => {
+            let mut out = reply.get(..12)?.to_vec();
+            out[4..6].fill(0);
+            out
+        }
+    };
+    out[6..12].fill(0);
+    (out.len() <= request.len()).then_some(out)
+}
+
 /// FORMERR for a request whose header is readable (RFC 1035 §4.1.1): the bare
 /// 12-byte header, so never more than the request; `None` for a response or a
 /// fragment shorter than a header.
@@ -369,4 +484,29 @@ fn formerr_header(bytes: &[u8]) -> Option<Vec<u8>> {
     out[2] = 0x80 | (h[2] & 0x79);
     out[3] = rcode::FORMERR as u8;
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tcp_framing_refuses_a_message_its_length_cannot_count() {
+        assert_eq!(tcp_frame(&[7u8; 65_535]).map(|f| (f.len(), f[0], f[1])), Some((65_537, 0xff, 0xff)));
+        assert!(tcp_frame(&vec![0u8; 65_536]).is_none(), "not sent with its length wrapped to 0");
+    }
+
+    #[test]
+    fn an_oversized_error_answer_over_udp_is_cut_to_its_first_question_or_header() {
+        let name = wire::Name::from_ascii("a-long-name.example.test").unwrap_or_else(|_| wire::Name::root());
+        let request = wire::build_query(9, &name, rtype::A, None);
+        let mut reply = request.clone();
+        reply[2] |= 0x80 | (2 << 3); // a NOTIMP-like error, opcode 2
+        reply[3] = rcode::NOTIMP as u8;
+        reply.extend_from_slice(&[0u8; 40]);
+        let cut = fit_udp_error(reply.clone(), &request).unwrap_or_default();
+        assert_eq!(cut.len(), request.len());
+        let cut = fit_udp_error(reply, &request[..20]).unwrap_or_default();
+        assert_eq!((cut.len(), cut[5]), (12, 0));
+    }
 }

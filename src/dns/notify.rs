@@ -1,31 +1,44 @@
 //! NOTIFY (RFC 1996) received. A NOTIFY is an input: it is checked and then
 //! only *schedules* a refresh through the engine (merged with one pending or
 //! running, RFC 1996 §4.4). It never transfers anything itself. Rules, in order:
-//! - not exactly one question of type SOA → FORMERR;
+//! - not exactly one question of type SOA → FORMERR; a class other than IN → REFUSED;
 //! - a zone we do not hold → NOTAUTH;
-//! - a source address that is not one of the zone's primaries (any port) → REFUSED;
+//! - a source address that is not one of the zone's primaries (any port,
+//!   addresses compared in canonical form) → REFUSED;
 //! - a TSIG that does not verify with that primary's key → NOTAUTH with the TSIG
-//!   error (BADKEY/BADSIG/BADTIME), unsigned (RFC 8945 §5.4.1);
+//!   error: BADKEY/BADSIG unsigned; BADTIME (the sender's fudge bounded to
+//!   300 s, our time in Other Data) and BADTRUNC signed (RFC 8945 §5.2, §5.3.2);
 //! - unsigned while the primary requires signed NOTIFY → REFUSED;
 //! - otherwise NOERROR, AA, the question echoed, signed when the request was.
 //!   When the NOTIFY carries the new SOA and its serial is not newer than ours,
 //!   no refresh is scheduled (BIND does the same).
+//!
+//! The checks read memory only (`store::notify_acl` and the serving view): a
+//! NOTIFY costs no store round trip unless it is accepted. Refusals are logged
+//! at most once per 10 s, with their count.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
 use super::DnsServer;
-use crate::store::zones::{self, Zone};
+use crate::store::notify_acl::{canonical_ip, AclPrimary};
+use crate::store::zones;
+use crate::view::Serving;
 use crate::wire::serial::Serial;
 use crate::wire::tsig::{self, TsigKey};
-use crate::wire::{self, rcode, rtype, Message, Name};
+use crate::wire::{self, class, rcode, rtype, Message, Name};
 use crate::zone::name::normalize_zone_name;
 use crate::zone::Notified;
 
 impl DnsServer {
+    /// A refusal: counted always, logged at most once per 10 s (with the
+    /// number of refusals the line stands for), since anyone can send them.
     fn refuse(&self, msg: &Message, src: SocketAddr, zone: &str, code: u16, reason: &str) -> Vec<u8> {
         self.stats.notify_refused.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(zone, from = %src, rcode = %rcode::name(code), reason, "NOTIFY refused");
+        if let Some(count) = self.notify_refused_log.tick() {
+            tracing::warn!(zone, from = %src, rcode = %rcode::name(code), reason, count,
+                "NOTIFY refused (count: refusals since the last such line)");
+        }
         wire::build_response(msg, code)
     }
 
@@ -37,19 +50,19 @@ impl DnsServer {
         if q.qtype != rtype::SOA {
             return self.refuse(msg, src, &qname, rcode::FORMERR, "a NOTIFY question must be of type SOA");
         }
+        if q.qclass != class::IN {
+            return self.refuse(msg, src, &qname, rcode::REFUSED, "our zones are of class IN only");
+        }
         let Ok(name) = normalize_zone_name(&qname) else {
             return self.refuse(msg, src, &qname, rcode::NOTAUTH, "not a zone name we could hold");
         };
-        let lookup = name.clone();
-        let zone = match self.engine.store.call(move |c| zones::by_name(c, &lookup)).await {
-            Ok(Some(z)) => z,
-            Ok(None) => return self.refuse(msg, src, &name, rcode::NOTAUTH, "we are not a secondary for this zone"),
-            Err(e) => {
-                tracing::error!(zone = %name, error = %e, "cannot look up a zone for a NOTIFY");
-                return wire::build_response(msg, rcode::SERVFAIL);
-            }
+        // From memory: no store round trip before the source is known to be a primary.
+        let acl = self.engine.store.notify_acl.load();
+        let Some(zone) = acl.zone(&name) else {
+            return self.refuse(msg, src, &name, rcode::NOTAUTH, "we are not a secondary for this zone");
         };
-        let from_primaries: Vec<_> = zone.primaries.iter().filter(|p| same_ip(&p.ip, src.ip())).collect();
+        let ip = canonical_ip(src.ip());
+        let from_primaries: Vec<&AclPrimary> = acl.primaries(zone).filter(|p| p.ip == Some(ip)).collect();
         if from_primaries.is_empty() {
             return self.refuse(msg, src, &name, rcode::REFUSED, "the source is not a primary of this zone");
         }
@@ -68,9 +81,8 @@ impl DnsServer {
                 ) {
                     Ok((key, mac)) => Some((key, mac)),
                     Err(e) => {
-                        let code = e.reply_error().unwrap_or(rcode::BADSIG);
                         let mut reply = self.refuse(msg, src, &name, rcode::NOTAUTH, &format!("TSIG: {e}"));
-                        let _ = tsig::append_unsigned_tsig_error(&mut reply, &t.key_name, &t.algorithm, code, now);
+                        let _ = e.append_tsig(&mut reply, t, now);
                         return reply;
                     }
                 }
@@ -84,7 +96,7 @@ impl DnsServer {
         };
 
         let hint = msg.answers.iter().find(|r| r.rtype == rtype::SOA).and_then(|r| r.soa_serial());
-        self.accept(&zone, src, hint).await;
+        self.accept(zone.id, &name, &q.name, src, hint).await;
         let reply = wire::build_response(msg, rcode::NOERROR);
         match signed_by {
             Some((key, mac)) => tsig::sign_response(key, &mac, &reply, tsig::unix_now()).unwrap_or(reply),
@@ -92,34 +104,30 @@ impl DnsServer {
         }
     }
 
-    async fn accept(&self, zone: &Zone, src: SocketAddr, hint: Option<u32>) {
+    async fn accept(&self, id: i64, zone: &str, apex: &Name, src: SocketAddr, hint: Option<u32>) {
         self.stats.notify_accepted.fetch_add(1, Ordering::Relaxed);
-        let st = &zone.status;
-        let stale = match (hint, st.serial) {
-            (Some(h), Some(ours)) => !st.expired && !Serial(h).is_newer_than(Serial(ours)),
+        // What we serve now, from the serving view (no store read).
+        let ours = self.engine.views.get(id, apex).and_then(|slot| match slot.serving() {
+            Serving::Ok(v) => Some(v.serial),
+            Serving::NoCopy | Serving::Expired => None,
+        });
+        let stale = match (hint, ours) {
+            (Some(h), Some(ours)) => !Serial(h).is_newer_than(Serial(ours)),
             _ => false,
         };
         // Schedule first, record after: the refresh does not need the record,
         // and the NOTIFY → new version path saves a store round trip.
         if stale {
-            tracing::info!(zone = %zone.name, from = %src, serial = ?hint, ours = ?st.serial,
+            tracing::info!(zone, from = %src, serial = ?hint, ours = ?ours,
                 "NOTIFY accepted; its serial is not newer than ours, no refresh");
-            let (id, from) = (zone.id, src.to_string());
+            let from = src.to_string();
             if let Err(e) = self.engine.store.call(move |c| zones::record_notify(c, id, &from, hint)).await {
-                tracing::error!(zone = %zone.name, error = %e, "cannot record a NOTIFY");
+                tracing::error!(zone, error = %e, "cannot record a NOTIFY");
             }
         } else {
-            tracing::info!(zone = %zone.name, from = %src, serial = ?hint, "NOTIFY accepted; refresh scheduled");
+            tracing::info!(zone, from = %src, serial = ?hint, "NOTIFY accepted; refresh scheduled");
             // The refresh records the NOTIFY in its first transaction.
-            self.engine.notified(zone.id, Notified { from: src, serial: hint });
+            self.engine.notified(id, Notified { from: src, serial: hint });
         }
     }
-}
-
-fn same_ip(stored: &str, src: IpAddr) -> bool {
-    let src = match src {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
-    stored.parse::<IpAddr>().is_ok_and(|ip| ip == src)
 }

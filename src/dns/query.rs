@@ -68,8 +68,9 @@ fn edns(msg: &Message) -> Option<Edns> {
     Some(Edns { udp: opt.class.max(512), version, dnssec_ok, nsid })
 }
 
-/// Answers a parsed query; `tcp` lifts the size limit to 65,535.
-pub fn respond(views: &Views, cfg: &QueryConfig, msg: &Message, tcp: bool) -> (Vec<u8>, Outcome) {
+/// Answers a parsed query; `tcp` lifts the size limit to 65,535. `room` bytes
+/// of the limit are left free (for the TSIG of a signed answer).
+pub fn respond(views: &Views, cfg: &QueryConfig, msg: &Message, tcp: bool, room: usize) -> (Vec<u8>, Outcome) {
     let h = &msg.header;
     // QR, the opcode, RD and CD copied; AA, TC, RA set below as they apply.
     let flags = 0x8000 | (h.flags & 0x7800) | (h.flags & 0x0100) | (h.flags & 0x0010);
@@ -81,7 +82,8 @@ pub fn respond(views: &Views, cfg: &QueryConfig, msg: &Message, tcp: bool) -> (V
             Some(e) => usize::from(e.udp.min(cfg.max_udp_payload).max(512)),
             None => 512,
         }
-    };
+    }
+    .saturating_sub(room);
     let [q] = msg.questions.as_slice() else {
         return error(h.id, flags, None, rcode::FORMERR, edns.as_ref(), cfg);
     };

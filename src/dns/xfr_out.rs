@@ -192,9 +192,8 @@ impl DnsServer {
                 match found {
                     Ok((key, mac)) => Some((key, mac)),
                     Err(e) => {
-                        let code = e.reply_error().unwrap_or(rcode::BADSIG);
                         let mut reply = self.refuse_transfer(msg, src, zone, rcode::NOTAUTH, &format!("TSIG: {e}"));
-                        let _ = tsig::append_unsigned_tsig_error(&mut reply, &t.key_name, &t.algorithm, code, now);
+                        let _ = e.append_tsig(&mut reply, t, now);
                         return Err(reply);
                     }
                 }
@@ -413,7 +412,10 @@ impl DnsServer {
 }
 
 async fn write_frame(stream: &mut TcpStream, reply: &[u8]) -> bool {
-    let frame = super::tcp_frame(reply);
+    let Some(frame) = super::tcp_frame(reply) else {
+        tracing::error!(bytes = reply.len(), "a transfer message over 65,535 bytes; connection closed");
+        return false;
+    };
     matches!(tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await, Ok(Ok(())))
 }
 
@@ -489,7 +491,7 @@ impl Producer<'_> {
         if let Some(s) = &mut self.signer {
             s.sign(&mut msg, tsig::unix_now()).map_err(|e| format!("cannot sign: {e}"))?;
         }
-        let frame = super::tcp_frame(&msg);
+        let frame = super::tcp_frame(&msg).ok_or_else(|| format!("a message of {} bytes, over 65,535", msg.len()))?;
         self.sent.messages += 1;
         self.tx.blocking_send(frame).map_err(|_| "the client went away".to_string())
     }

@@ -160,7 +160,9 @@ fn lock(index: &Mutex<Index>) -> MutexGuard<'_, Index> {
 
 /// Builds the index from the links stored, and installs the triggers, the
 /// functions and the hooks that keep it, on the connection that writes.
-pub fn install(conn: &mut Connection) -> Result<(), StoreError> {
+pub fn install(conn: &mut Connection) -> Result<Arc<super::notify_acl::NotifyAcl>, StoreError> {
+    // The NOTIFY ACL rides on the same hooks (a connection has one commit hook).
+    let (acl, tracker) = super::notify_acl::install(conn)?;
     let index = Arc::new(Mutex::new(Index::default()));
     {
         let mut by_primary: HashMap<i64, Vec<Arc<str>>> = HashMap::new();
@@ -186,23 +188,30 @@ pub fn install(conn: &mut Connection) -> Result<(), StoreError> {
         Ok(lock(&read).json(primary))
     })?;
     let committed = index.clone();
+    let acl_tracker = tracker.clone();
     conn.commit_hook(Some(move || {
         let mut idx = lock(&committed);
         let pending = std::mem::take(&mut idx.pending);
         for change in pending {
             idx.apply(change);
         }
+        drop(idx);
+        tracker.commit();
         false // let the commit go on
     }))?;
     let rolled_back = index;
-    conn.rollback_hook(Some(move || lock(&rolled_back).pending.clear()))?;
+    let tracker = acl_tracker;
+    conn.rollback_hook(Some(move || {
+        lock(&rolled_back).pending.clear();
+        tracker.rollback();
+    }))?;
     conn.execute_batch(
         "CREATE TEMP TRIGGER sd_link_added AFTER INSERT ON zone_primaries
          BEGIN SELECT sd_link_changed(NEW.primary_id, NEW.zone_name, 1); END;
          CREATE TEMP TRIGGER sd_link_removed AFTER DELETE ON zone_primaries
          BEGIN SELECT sd_link_changed(OLD.primary_id, OLD.zone_name, 0); END;",
     )?;
-    Ok(())
+    Ok(acl)
 }
 
 /// The zones linked to `primary`, as a JSON array of names in name order.

@@ -14,6 +14,7 @@ pub mod downstreams;
 pub mod links;
 pub mod migrations;
 pub mod nameservers;
+pub mod notify_acl;
 pub mod primaries;
 pub mod zonedata;
 pub mod zones;
@@ -120,6 +121,8 @@ pub struct Store {
     /// A third connection for reads that must never wait behind a write or
     /// housekeeping (the journal for IXFR out).
     reads: std::sync::mpsc::Sender<Job>,
+    /// What the NOTIFY check needs, kept in memory by the writer (see [`notify_acl`]).
+    pub notify_acl: std::sync::Arc<notify_acl::NotifyAcl>,
 }
 
 /// Seconds since the Unix epoch, the unit of every stored timestamp.
@@ -162,11 +165,11 @@ impl Store {
         }
         let mut conn = connect(path)?;
         migrations::migrate(&mut conn)?;
-        links::install(&mut conn)?;
+        let notify_acl = links::install(&mut conn)?;
         let jobs = spawn_owner("store", conn)?;
         let background = spawn_owner("store-bg", connect(path)?)?;
         let reads = spawn_owner("store-read", connect(path)?)?;
-        Ok(Store { jobs, background, reads })
+        Ok(Store { jobs, background, reads, notify_acl })
     }
 
     /// Runs `f` on the housekeeping connection (see [`Store`]).

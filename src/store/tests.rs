@@ -309,3 +309,37 @@ fn the_link_index_follows_every_change_to_the_links() {
     assert_eq!(links::linked_zones(&c, a.id).expect("index").as_json(), "[]");
     check(&c);
 }
+
+#[test]
+fn the_notify_acl_follows_primaries_links_and_zones_and_rolled_back_changes_leave_it() {
+    let mut conn = Connection::open_in_memory().expect("in-memory db");
+    conn.pragma_update(None, "foreign_keys", "ON").expect("pragma");
+    migrations::migrate(&mut conn).expect("migrate");
+    let mut c = conn;
+    let acl = links::install(&mut c).expect("links index");
+    let ips = |zone: &str| -> Option<Vec<String>> {
+        let snap = acl.load();
+        let z = snap.zone(zone)?;
+        Some(snap.primaries(z).map(|p| p.ip.map(|i| i.to_string()).unwrap_or_default()).collect())
+    };
+    let mut mapped = primary("mapped");
+    mapped.ip = "::ffff:192.0.2.7".into(); // an older row's form: compared as 192.0.2.7
+    primaries::create(&mut c, 1, mapped).expect("p");
+    primaries::create(&mut c, 1, primary("q")).expect("q");
+    assert_eq!(ips("example.com"), None);
+    zones::create(&mut c, 1, "example.com", false).expect("zone");
+    assert_eq!(ips("example.com"), Some(vec![]));
+    primaries::link(&mut c, 1, "mapped", "example.com").expect("link");
+    primaries::link(&mut c, 1, "q", "example.com").expect("link");
+    assert_eq!(ips("example.com"), Some(vec!["192.0.2.7".to_string(), "192.0.2.1".to_string()]));
+    primaries::unlink(&mut c, 1, "mapped", "example.com").expect("unlink");
+    assert_eq!(ips("example.com"), Some(vec!["192.0.2.1".to_string()]));
+    // A transaction that fails changes nothing.
+    assert!(primaries::link(&mut c, 1, "q", "example.com").is_err());
+    assert_eq!(ips("example.com"), Some(vec!["192.0.2.1".to_string()]));
+    primaries::delete(&mut c, 1, "q").expect("delete");
+    assert_eq!(ips("example.com"), Some(vec![]));
+    primaries::link(&mut c, 1, "mapped", "example.com").expect("link");
+    zones::delete(&mut c, 1, "example.com").expect("delete zone");
+    assert_eq!(ips("example.com"), None);
+}

@@ -517,26 +517,22 @@ pub fn build_query(id: u16, qname: &Name, qtype: u16, ixfr_serial: Option<u32>) 
 
 /// Builds the answer to a request we received, e.g. a NOTIFY (RFC 1996 §4.7: the reply echoes
 /// the ID, opcode and question, with QR and AA set and no records). `rcode` is 4 bits.
+///
+/// At most the *first* question is echoed, whatever QDCOUNT the request had: a request of many
+/// compressed questions must not become an answer of as many uncompressed ones (a reflection
+/// amplifier, and over TCP more than a message can hold).
 pub fn build_response(request: &Message, rcode: u16) -> Vec<u8> {
     let q = &request.header;
     // QR, the request's opcode, AA, RD copied (RFC 1035 §4.1.1), the RCODE.
     let flags = 0x8000 | (q.flags & 0x7800) | 0x0400 | (q.flags & 0x0100) | (rcode & 0x000f);
-    let header = Header {
-        id: q.id,
-        flags,
-        qdcount: u16::try_from(request.questions.len()).unwrap_or(0),
-        ancount: 0,
-        nscount: 0,
-        arcount: 0,
-    };
+    let first = request.questions.first();
+    let header = Header { id: q.id, flags, qdcount: u16::from(first.is_some()), ancount: 0, nscount: 0, arcount: 0 };
     let mut b = Vec::with_capacity(64);
     b.extend_from_slice(&header.to_bytes());
-    if header.qdcount > 0 {
-        for question in &request.questions {
-            b.extend_from_slice(question.name.as_wire());
-            b.extend_from_slice(&question.qtype.to_be_bytes());
-            b.extend_from_slice(&question.qclass.to_be_bytes());
-        }
+    if let Some(question) = first {
+        b.extend_from_slice(question.name.as_wire());
+        b.extend_from_slice(&question.qtype.to_be_bytes());
+        b.extend_from_slice(&question.qclass.to_be_bytes());
     }
     b
 }

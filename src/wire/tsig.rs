@@ -16,13 +16,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ring::hmac;
 
-use super::message::{append_record, Message, Section};
+use super::message::{append_record, Message, Section, TsigRecord};
 use super::name::Name;
 use super::types::{class, rcode, rtype};
 
 /// The fudge we put in our own signatures and the largest clock skew we accept (RFC 8945 §10
 /// recommends 300 seconds).
 pub const DEFAULT_FUDGE: u16 = 300;
+
+/// The most fudge we grant a signer, whatever its TSIG says (the field goes up to 65,535 s, which
+/// would let a recorded request be replayed for 18 hours).
+pub const MAX_FUDGE: u16 = DEFAULT_FUDGE;
+
+/// A MAC shorter than this is not checked at all (RFC 8945 §5.2.2.1: never fewer than 10 bytes);
+/// between this and the algorithm's minimum it is checked, and answered with a signed BADTRUNC.
+const MIN_CHECKED_MAC: usize = 10;
 
 /// RFC 8945 §5.3.1: "a TSIG ... MUST be included on ... at least every 100'th envelope", so at
 /// most 99 unsigned messages may follow each other.
@@ -488,13 +496,14 @@ impl StreamVerifier {
                 got: tsig.original_id,
             });
         }
-        if tsig.time_signed.abs_diff(now) > u64::from(tsig.fudge) {
+        let fudge = tsig.fudge.min(MAX_FUDGE);
+        if tsig.time_signed.abs_diff(now) > u64::from(fudge) {
             return Err(TsigError::BadTime {
                 key: key_name.clone(),
                 message: self.messages,
                 signed: tsig.time_signed,
                 now,
-                fudge: tsig.fudge,
+                fudge,
             });
         }
         digest_mac(&mut self.running, &tsig.mac);
@@ -517,42 +526,105 @@ impl StreamVerifier {
 /// Verifies a signed request we received (a NOTIFY, RFC 8945 §5.2) and returns the key it was
 /// signed with and its MAC, which our signed reply must cover.
 ///
-/// On error, [`TsigError::reply_error`] gives the TSIG error for the reply; per §5.2 replies with
-/// BADKEY and BADSIG are unsigned (see [`append_unsigned_tsig_error`]).
+/// The checks run in the RFC's order: key and algorithm (BADKEY), the MAC (BADSIG), the time
+/// against our clock with the signer's fudge bounded to [`MAX_FUDGE`] (BADTIME), the MAC's
+/// truncation (BADTRUNC). On error, [`RequestError::append_tsig`] writes the reply's TSIG: unsigned
+/// for BADKEY and BADSIG, signed for BADTIME and BADTRUNC (§5.3.2).
 pub fn verify_request<'k>(
     lookup: impl FnOnce(&Name) -> Option<&'k TsigKey>,
     bytes: &[u8],
     parsed: &Message,
     now: u64,
-) -> Result<(&'k TsigKey, Vec<u8>), TsigError> {
+) -> Result<(&'k TsigKey, Vec<u8>), RequestError<'k>> {
     let Some(tsig) = &parsed.tsig else {
-        return Err(TsigError::Unsigned { key: Name::root(), message: 1 });
+        return Err(RequestError::unsigned(TsigError::Unsigned { key: Name::root(), message: 1 }));
     };
-    let unknown = || TsigError::UnknownKey { got: tsig.key_name.clone(), algorithm: tsig.algorithm.clone() };
+    let unknown = || {
+        RequestError::unsigned(TsigError::UnknownKey { got: tsig.key_name.clone(), algorithm: tsig.algorithm.clone() })
+    };
     let key = lookup(&tsig.key_name).ok_or_else(unknown)?;
     if Algorithm::from_wire_name(&tsig.algorithm) != Some(key.algorithm) {
         return Err(unknown());
     }
     let len = tsig.mac.len();
-    if len > key.algorithm.output_len() || len < key.algorithm.min_mac_len() {
-        return Err(TsigError::BadTrunc { key: key.name.clone(), message: 1, len });
+    let bad_sig = || RequestError::unsigned(TsigError::BadSig { key: key.name.clone(), message: 1 });
+    if len > key.algorithm.output_len() || len < MIN_CHECKED_MAC {
+        return Err(bad_sig());
     }
     let mut ctx = hmac::Context::with_key(&key.hmac_key());
     let ok = digest_stripped(&mut ctx, bytes, tsig.offset, tsig.original_id);
     Variables::of(tsig).digest(&mut ctx);
     if !ok || !mac_matches(ctx.sign().as_ref(), &tsig.mac) {
-        return Err(TsigError::BadSig { key: key.name.clone(), message: 1 });
+        return Err(bad_sig());
     }
-    if tsig.time_signed.abs_diff(now) > u64::from(tsig.fudge) {
-        return Err(TsigError::BadTime {
+    // The MAC verified: from here on, errors are answered signed.
+    let signed = |error| RequestError { error, signer: Some((key, tsig.mac.clone(), tsig.time_signed)) };
+    let fudge = tsig.fudge.min(MAX_FUDGE);
+    if tsig.time_signed.abs_diff(now) > u64::from(fudge) {
+        return Err(signed(TsigError::BadTime {
             key: key.name.clone(),
             message: 1,
             signed: tsig.time_signed,
             now,
-            fudge: tsig.fudge,
-        });
+            fudge,
+        }));
+    }
+    if len < key.algorithm.min_mac_len() {
+        return Err(signed(TsigError::BadTrunc { key: key.name.clone(), message: 1, len }));
     }
     Ok((key, tsig.mac.clone()))
+}
+
+/// Why a signed request failed verification, and how to answer it (RFC 8945 §5.3.2).
+#[derive(Debug)]
+pub struct RequestError<'k> {
+    pub error: TsigError,
+    /// When the MAC verified (BADTIME, BADTRUNC): the key, the request's MAC and Time Signed,
+    /// for a signed reply.
+    signer: Option<(&'k TsigKey, Vec<u8>, u64)>,
+}
+
+impl RequestError<'_> {
+    fn unsigned(error: TsigError) -> Self {
+        RequestError { error, signer: None }
+    }
+
+    /// The TSIG error of the reply: BADKEY, BADSIG, BADTIME or BADTRUNC.
+    pub fn reply_error(&self) -> u16 {
+        self.error.reply_error().unwrap_or(rcode::BADSIG)
+    }
+
+    /// Appends the reply's TSIG to `response` (RCODE NOTAUTH, set by the caller). BADKEY and
+    /// BADSIG: unsigned, an empty MAC. BADTIME: signed with the request's key, its Time Signed
+    /// (so the client can check the reply against its own clock) and our clock in Other Data
+    /// (§5.2.3). BADTRUNC: signed. Our fudge, never the sender's.
+    pub fn append_tsig(&self, response: &mut Vec<u8>, request: &TsigRecord, now: u64) -> Result<(), TsigError> {
+        let code = self.reply_error();
+        match &self.signer {
+            Some((key, mac, time_signed)) => {
+                let (time, other) = if code == rcode::BADTIME {
+                    (*time_signed, now.to_be_bytes()[2..].to_vec())
+                } else {
+                    (now, Vec::new())
+                };
+                sign(response, key, Some(mac), time, code, &other).map(|_| ())
+            }
+            None => append_unsigned_tsig_error(response, &request.key_name, &request.algorithm, code, now),
+        }
+    }
+}
+
+impl fmt::Display for RequestError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for RequestError<'_> {}
+
+/// The bytes the TSIG RR we append with `key` adds to a message (no error, no Other Data).
+pub fn signature_len(key: &TsigKey) -> usize {
+    key.name.as_wire().len() + 10 + key.algorithm.wire_name().as_wire().len() + 16 + key.algorithm.output_len()
 }
 
 /// Signs a single-message response (RFC 8945 §5.3): the MAC covers the request's MAC, the
@@ -581,11 +653,7 @@ impl StreamSigner {
 
     /// The bytes a TSIG RR adds to a message: room to keep free in each one.
     pub fn overhead(&self) -> usize {
-        self.key.name.as_wire().len()
-            + 10
-            + self.key.algorithm.wire_name().as_wire().len()
-            + 16
-            + self.key.algorithm.output_len()
+        signature_len(&self.key)
     }
 
     /// Appends the TSIG RR to the next message of the stream.
@@ -923,7 +991,7 @@ mod tests {
         n.finalize(&hsigner(SECRET), NOW).unwrap_or_else(|e| panic!("{e}"));
         let bytes = to_vec(&n);
         let err = verify_request(|_| None, &bytes, &parse(&bytes), NOW).unwrap_err();
-        assert_eq!(err.reply_error(), Some(rcode::BADKEY));
+        assert_eq!(err.reply_error(), rcode::BADKEY);
     }
 
     #[test]
