@@ -61,6 +61,28 @@ async fn a_broken_stream_leaves_the_previous_version_serving_and_says_why() {
 }
 
 #[tokio::test]
+async fn malformed_rdata_of_a_known_type_is_refused_naming_the_record_and_the_copy_stays() {
+    let (d, fake) = loaded("").await;
+    for (fault, expected) in [
+        (
+            Fault::Extra(1, &[10, 0, 0]),
+            "record `bad.fault.test. a` has malformed rdata: rdlength is 3, an ipv4 address is 4 bytes",
+        ),
+        (Fault::Extra(1, &[]), "record `bad.fault.test. a` has malformed rdata: rdlength is 0"),
+        (
+            Fault::Extra(28, &[0x20, 1, 0xd, 0xb8, 0]),
+            "record `bad.fault.test. aaaa` has malformed rdata: rdlength is 5",
+        ),
+        (
+            Fault::Extra(16, b"\x09v=spf1"),
+            "record `bad.fault.test. txt` has malformed rdata: the character-string at byte 0 is 9 bytes long",
+        ),
+    ] {
+        check(&d, &fake, fault, &[expected]).await;
+    }
+}
+
+#[tokio::test]
 async fn a_signed_transfer_whose_last_message_is_unsigned_is_refused() {
     let fake = FakePrimary::start(ZONE, 1, 50).await;
     let keys =

@@ -32,6 +32,8 @@ pub enum Fault {
     /// Sign the first message with the test key and leave the last unsigned
     /// (RFC 8945 §5.3.1 requires the last message to be signed).
     UnsignedLast,
+    /// One more record, `bad.<zone>` of this type with this RDATA (a malformed one).
+    Extra(u16, &'static [u8]),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +138,14 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
         };
         let target = if i < b.records / 2 || !split { &mut first } else { &mut second };
         add(target, &owner, wire::rtype::A, &[10, 0, (i / 250) as u8, (i % 250) as u8 + 1]);
+    }
+    if let Fault::Extra(rt, rdata) = b.fault {
+        add(
+            if split { &mut second } else { &mut first },
+            &Name::from_ascii(&format!("bad.{zone}")).expect("name"),
+            rt,
+            rdata,
+        );
     }
     let final_serial = if b.fault == Fault::WrongFinalSoa { b.serial + 1 } else { b.serial };
     add(if split { &mut second } else { &mut first }, &zone, wire::rtype::SOA, &soa_rdata(&zone, final_serial));
