@@ -397,6 +397,8 @@ async fn consume(
     let mut loaded = Loaded::Nothing;
     let mut builder: Option<ViewBuilder> = None;
     let mut buf: Vec<Record> = Vec::new();
+    // The record keys of a large load, to find its duplicates before the commit.
+    let mut keys: Vec<i64> = Vec::new();
     let mut soa: Option<[u32; 4]> = None;
     while let Some(batch) = rx.recv().await {
         for update in batch {
@@ -433,7 +435,10 @@ async fn consume(
                     }
                     match &mut loaded {
                         Loaded::Small(records) => records.push(r),
-                        Loaded::Large { .. } => buf.push(r),
+                        Loaded::Large { .. } => {
+                            keys.push(zonedata::record_key(&r));
+                            buf.push(r);
+                        }
                         Loaded::Diffs(d) => {
                             if let Some(last) = d.last_mut() {
                                 last.added.push(r);
@@ -454,6 +459,7 @@ async fn consume(
                 Err(e) => return Err((e, loaded)),
             };
             loaded = Loaded::Large { version, records: 0 };
+            keys = first.iter().map(zonedata::record_key).collect();
             buf = first;
         }
         if buf.len() >= STORE_BATCH {
@@ -464,6 +470,25 @@ async fn consume(
     }
     if let Err(e) = flush(&store, zone_id, &mut loaded, &mut buf).await {
         return Err((e, loaded));
+    }
+    // The same record twice is one record (RFC 2181 §5), in the store as in
+    // the view (small loads and each IXFR step are deduplicated by the store).
+    match &mut loaded {
+        Loaded::Large { version, records } => {
+            let v = *version;
+            match store.call(move |c| zonedata::dedupe_full(c, zone_id, v, keys)).await {
+                Ok(removed) => *records -= removed,
+                Err(e) => return Err((e, loaded)),
+            }
+        }
+        Loaded::Diffs(diffs) => {
+            for d in diffs.iter_mut() {
+                if let Some(unique) = d.deduped() {
+                    *d = unique;
+                }
+            }
+        }
+        _ => {}
     }
     Ok((loaded, soa, builder))
 }
