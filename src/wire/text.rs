@@ -66,11 +66,6 @@ pub fn check_rdata(rtype: u16, rdata: &[u8]) -> Result<(), RdataError> {
     }
 }
 
-/// Whether this module prints `rtype` in a form of its own (not only RFC 3597's).
-pub fn knows_type(rtype: u16) -> bool {
-    !matches!(render(rtype, &[], Dots::Absolute, &mut Discard), Err(Bad::NotOurs))
-}
-
 /// The RDATA in master-file form; the RFC 3597 generic form for unknown types or RDATA that does
 /// not parse as its type.
 pub fn rdata_to_text(rtype: u16, rdata: &[u8]) -> String {
@@ -432,7 +427,17 @@ fn render(rt: u16, d: &[u8], dots: Dots, s: &mut impl Out) -> R<()> {
                 out!(s, " {}", c.u32(what)?);
             }
         }
-        rtype::TXT | rtype::SPF | NINFO | AVC | RESINFO => push_strings(s, &mut c)?,
+        rtype::TXT | rtype::SPF | NINFO | AVC | RESINFO | WALLET => push_strings(s, &mut c)?,
+        HHIT | BRID => s.put(&BASE64.encode(c.rest_nonempty("data")?)),
+        DSYNC => {
+            // draft-ietf-dnsop-generalized-notify: type, scheme, port, target.
+            let (ty, scheme, port) = (c.u16("type")?, c.u8("scheme")?, c.u16("port")?);
+            let scheme = if scheme == 1 { Cow::Borrowed("NOTIFY") } else { Cow::Owned(scheme.to_string()) };
+            out!(s, "{} {scheme} {port} ", type_name(ty));
+            c.name("target", dots, s)?;
+        }
+        // Meta-types and QTYPEs (RFC 6895 §3.1) are not data a zone can hold.
+        128..=255 => return Err(bad(format!("{} is a meta-type, which no zone holds", type_name(rt)))),
         rtype::HINFO => {
             push_quoted(s, c.charstr("CPU string")?);
             s.putc(' ');
@@ -577,7 +582,7 @@ fn render(rt: u16, d: &[u8], dots: Dots, s: &mut impl Out) -> R<()> {
         rtype::URI => {
             let (prio, weight) = (c.u16("priority")?, c.u16("weight")?);
             out!(s, "{prio} {weight} ");
-            push_quoted(s, c.rest_nonempty("target")?);
+            push_quoted(s, c.rest());
         }
         rtype::ZONEMD => {
             let (serial, scheme, alg) = (c.u32("serial")?, c.u8("scheme")?, c.u8("hash algorithm")?);
@@ -816,6 +821,10 @@ const AVC: u16 = 258;
 const DOA: u16 = 259;
 const AMTRELAY: u16 = 260;
 const RESINFO: u16 = 261;
+const DSYNC: u16 = 66;
+const HHIT: u16 = 67;
+const BRID: u16 = 68;
+const WALLET: u16 = 262;
 const TA: u16 = 32768;
 const DLV: u16 = 32769;
 
@@ -1124,7 +1133,7 @@ mod tests {
         assert_eq!(rdata_to_text(65400, &[0xde, 0xad]), "\\# 2 DEAD");
         // A known type whose RDATA does not fit is not lost either.
         assert_eq!(rdata_to_text(rtype::A, &[1, 2, 3]), "\\# 3 010203");
-        assert_eq!(rdata_to_text(rtype::LOC, &[0; 16]), format!("\\# 16 {}", "00".repeat(16)));
+        assert_eq!(rdata_to_text(rtype::LOC, &[1; 16]), format!("\\# 16 {}", "01".repeat(16)));
         assert_eq!(record_to_line(&rec("x.example.test", 65400, vec![])), "x.example.test. 3600 IN TYPE65400 \\# 0");
     }
 
@@ -1206,6 +1215,76 @@ mod tests {
         // Keys out of order are malformed.
         let bad = cat(&[&[0, 1], &n("."), &[0, 3, 0, 2, 0, 1, 0, 1, 0, 1, 1, b'x']]);
         assert!(rdata_to_text(rtype::HTTPS, &bad).starts_with("\\#"));
+    }
+
+    #[test]
+    fn svcb_keys_bind_9_18_does_not_name_are_written_as_key_numbers() {
+        let https = |params: &[u8]| cat(&[&[0, 1], &n("."), params]);
+        // key8 (ohttp): BIND 9.18 refuses the name `ohttp`.
+        assert_eq!(rdata_to_text(rtype::HTTPS, &https(&[0, 8, 0, 0])), "1 . key8");
+        assert_eq!(rdata_to_text(rtype::HTTPS, &https(&[0, 0, 0, 2, 0, 8, 0, 8, 0, 0])), "1 . mandatory=key8 key8");
+        // key7 (dohpath) is kept only as a URI template, as BIND 9.18 requires.
+        let doh = cat(&[&[0, 7, 0, 16], b"/dns-query{?dns}"]);
+        assert_eq!(rdata_to_text(rtype::HTTPS, &https(&doh)), "1 . key7=\"/dns-query{?dns}\"");
+        let bad = cat(&[&[0, 7, 0, 10], b"/dns-query"]);
+        assert!(check_rdata(rtype::HTTPS, &https(&bad)).is_err());
+        // A mandatory key that is absent.
+        assert!(check_rdata(rtype::HTTPS, &https(&[0, 0, 0, 2, 0, 3])).is_err());
+    }
+
+    #[test]
+    fn types_bind_prints_in_their_own_form_print_as_bind_prints_them() {
+        let cases: &[(u16, Vec<u8>, &str)] = &[
+            (rtype::WKS, vec![192, 0, 2, 1, 6, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80], "192.0.2.1 6 1 80"),
+            (
+                rtype::LOC,
+                cat(&[
+                    &[0, 0x12, 0x16, 0x13],
+                    &0x8b3c_f018u32.to_be_bytes(),
+                    &0x810c_bce0u32.to_be_bytes(),
+                    &9_999_800u32.to_be_bytes(),
+                ]),
+                "52 22 23.000 N 4 53 32.000 E -2.00m 1m 10000m 10m",
+            ),
+            (rtype::CERT, cat(&[&[0, 1, 0x30, 0x39, 8], &[1, 2, 3, 4]]), "PKIX 12345 RSASHA256 AQIDBA=="),
+            (
+                rtype::APL,
+                cat(&[&[0, 1, 24, 3, 192, 0, 2], &[0, 2, 32, 0x84, 0x20, 0x01, 0x0d, 0xb8]]),
+                "1:192.0.2.0/24 !2:2001:db8::/32",
+            ),
+            (rtype::IPSECKEY, vec![10, 1, 2, 192, 0, 2, 38, 1, 2, 3], "10 1 2 192.0.2.38 AQID"),
+            (rtype::IPSECKEY, cat(&[&[10, 2, 2], &[0; 12], &[0x40, 0, 0, 0], &[1, 2]]), "10 2 2 ::64.0.0.0 AQI="),
+            (
+                rtype::HIP,
+                cat(&[&[4, 2, 0, 3, 1, 2, 3, 4, 10, 11, 12], &n("rvs.example")]),
+                "2 01020304 CgsM rvs.example.",
+            ),
+            (rtype::NID, vec![0, 10, 0, 0x14, 0x4f, 0xff, 0xff, 0x20, 0xee, 0x64], "10 14:4fff:ff20:ee64"),
+            (rtype::L32, vec![0, 10, 10, 1, 2, 0], "10 10.1.2.0"),
+            (rtype::L64, vec![0, 10, 0x20, 0x01, 0x0d, 0xb8, 0x11, 0x4f, 0xa0, 0], "10 2001:db8:114f:a000"),
+            (rtype::LP, cat(&[&[0, 10], &n("l64.example")]), "10 l64.example."),
+            (rtype::EUI48, vec![0, 0, 0x5e, 0, 0x53, 0xff], "00-00-5e-00-53-ff"),
+            (rtype::EUI64, vec![0, 0, 0x5e, 0, 0, 0, 0, 1], "00-00-5e-00-00-00-00-01"),
+            (27, b"\x03-32\x05116.8\x0410.0".to_vec(), "\"-32\" \"116.8\" \"10.0\""),
+            (34, b"\x0114155551212".to_vec(), "+14155551212"),
+            (38, cat(&[&[64], &[0, 0, 0, 0, 0, 0, 0, 1], &n("prefix.example")]), "64 ::1 prefix.example."),
+            (260, vec![10, 0x81, 192, 0, 2, 1], "10 1 1 192.0.2.1"),
+            (66, cat(&[&[0, 59, 1, 0x14, 0xb4], &n("notify.example")]), "CDS NOTIFY 5300 notify.example."),
+        ];
+        for (t, rd, text) in cases {
+            assert_eq!(rdata_to_text(*t, rd), *text, "{}", type_name(*t));
+            assert_eq!(check_rdata(*t, rd), Ok(()));
+        }
+        // What BIND refuses, we refuse, saying why.
+        let why = |t: u16, rd: &[u8]| check_rdata(t, rd).map_err(|e| e.to_string()).err();
+        assert_eq!(why(rtype::LOC, &[0; 15]).as_deref(), Some("RDLENGTH is 15, a LOC record is 16 bytes"));
+        assert_eq!(why(rtype::EUI48, &[0; 5]).as_deref(), Some("RDLENGTH is 5, an EUI48 address is 6 bytes"));
+        assert!(why(rtype::WKS, &[1, 2, 3, 4, 6, 0x40, 0]).is_some(), "a bitmap ending in a zero byte");
+        assert!(why(rtype::IPSECKEY, &[10, 0, 2]).is_some(), "no public key");
+        assert!(why(130, &[]).is_some(), "a meta-type");
+        // Other LOC versions and APL families are opaque: kept, in the RFC 3597 form.
+        assert_eq!(rdata_to_text(rtype::LOC, &[1, 2, 3]), "\\# 3 010203");
+        assert_eq!(check_rdata(rtype::LOC, &[1, 2, 3]), Ok(()));
     }
 
     #[test]
