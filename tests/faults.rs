@@ -89,6 +89,7 @@ async fn duplicate_records_in_an_axfr_are_stored_served_and_exported_once() {
     d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await;
     let z = d.wait_serial(ZONE, 2).await;
     assert_eq!(common::last_error(&z), None);
+    assert_eq!(z.transfer.records, 52, "the zone's record count counts each record once");
     let r = d.call("GET", &format!("/v2/1/zones/{ZONE}/records?per_page=100"), None).await;
     let records = common::page::<Record>(&r);
     assert_eq!(records.pagination.total_entries, 52, "SOA, NS and 50 A records, each once");
