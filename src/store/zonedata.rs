@@ -244,14 +244,20 @@ pub fn replace_small(
     Ok(old)
 }
 
-/// Removes the later copies of duplicate records from a large full load
-/// before it is committed; `keys` are the [`record_key`]s of every record
-/// written. Returns how many rows went. Costs a sort of the keys; the table is
-/// read only when two records share a key.
-pub fn dedupe_full(conn: &mut Connection, zone_id: i64, version: i64, mut keys: Vec<i64>) -> Result<u64, StoreError> {
+/// The [`record_key`]s that more than one of `keys` has (a sort; no I/O, so
+/// it can run off the store thread).
+pub fn shared_keys(mut keys: Vec<i64>) -> Vec<i64> {
     keys.sort_unstable();
     let mut shared: Vec<i64> = keys.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
     shared.dedup();
+    shared
+}
+
+/// Removes the later copies of duplicate records from a large full load
+/// before it is committed; `shared` are the keys several of its records have
+/// ([`shared_keys`]). Returns how many rows went. Reads only the rows of
+/// those keys, in one pass.
+pub fn dedupe_full(conn: &mut Connection, zone_id: i64, version: i64, shared: &[i64]) -> Result<u64, StoreError> {
     if shared.is_empty() {
         return Ok(0);
     }
@@ -260,7 +266,7 @@ pub fn dedupe_full(conn: &mut Connection, zone_id: i64, version: i64, mut keys: 
     tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS dup_keys (k INTEGER PRIMARY KEY); DELETE FROM dup_keys;")?;
     {
         let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO dup_keys (k) VALUES (?1)")?;
-        for k in &shared {
+        for k in shared {
             ins.execute([k])?;
         }
     }

@@ -476,9 +476,17 @@ async fn consume(
     match &mut loaded {
         Loaded::Large { version, records } => {
             let v = *version;
-            match store.call(move |c| zonedata::dedupe_full(c, zone_id, v, keys)).await {
-                Ok(removed) => *records -= removed,
-                Err(e) => return Err((e, loaded)),
+            let shared = match tokio::task::spawn_blocking(move || zonedata::shared_keys(keys)).await {
+                Ok(s) => s,
+                Err(e) => {
+                    return Err((StoreError::Setup(format!("the duplicate check of the load failed: {e}")), loaded))
+                }
+            };
+            if !shared.is_empty() {
+                match store.call(move |c| zonedata::dedupe_full(c, zone_id, v, &shared)).await {
+                    Ok(removed) => *records -= removed,
+                    Err(e) => return Err((e, loaded)),
+                }
             }
         }
         Loaded::Diffs(diffs) => {
