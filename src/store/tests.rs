@@ -217,6 +217,18 @@ mod zone_data {
     }
 
     #[test]
+    fn a_row_keyed_before_keys_were_canonical_is_still_found_by_an_ixfr() {
+        let mut c = db();
+        let id = zones::create(&mut c, 1, "z.test", false).expect("zone").id;
+        let old = ns("z.test", "NS1.Z.TEST");
+        zonedata::replace_small(&mut c, id, std::slice::from_ref(&old), &committed(1)).expect("load");
+        c.execute("UPDATE zone_records SET rkey = ?1", [zonedata::legacy_key(&old)]).expect("old key");
+        let d = Diff { from: 1, to: 2, deleted: vec![old], added: vec![] };
+        zonedata::apply_diffs(&mut c, id, &[d], &committed(2), (10, 1 << 20)).expect("apply");
+        assert_eq!(count(&c, id), 0);
+    }
+
+    #[test]
     fn an_ixfr_adding_a_record_we_have_changes_nothing_and_journals_nothing() {
         let mut c = db();
         let id = zones::create(&mut c, 1, "z.test", false).expect("zone").id;

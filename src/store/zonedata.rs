@@ -68,7 +68,7 @@ pub fn record_key(r: &Record) -> i64 {
 }
 
 /// The key rows stored before [`record_key`] was canonical have.
-fn legacy_key(r: &Record) -> i64 {
+pub(super) fn legacy_key(r: &Record) -> i64 {
     key_of(r, &r.rdata)
 }
 
