@@ -61,6 +61,56 @@ async fn a_broken_stream_leaves_the_previous_version_serving_and_says_why() {
 }
 
 #[tokio::test]
+async fn malformed_rdata_of_a_known_type_is_refused_naming_the_record_and_the_copy_stays() {
+    let (d, fake) = loaded("").await;
+    for (fault, expected) in [
+        (
+            Fault::Extra(1, &[10, 0, 0]),
+            "record `bad.fault.test. a` has malformed rdata: rdlength is 3, an ipv4 address is 4 bytes",
+        ),
+        (Fault::Extra(1, &[]), "record `bad.fault.test. a` has malformed rdata: rdlength is 0"),
+        (
+            Fault::Extra(28, &[0x20, 1, 0xd, 0xb8, 0]),
+            "record `bad.fault.test. aaaa` has malformed rdata: rdlength is 5",
+        ),
+        (
+            Fault::Extra(16, b"\x09v=spf1"),
+            "record `bad.fault.test. txt` has malformed rdata: the character-string at byte 0 is 9 bytes long",
+        ),
+    ] {
+        check(&d, &fake, fault, &[expected]).await;
+    }
+}
+
+#[tokio::test]
+async fn duplicate_records_in_an_axfr_are_stored_served_and_exported_once() {
+    let (d, fake) = loaded("").await;
+    fake.set(2, Fault::Duplicates);
+    d.call("POST", &format!("/v2/1/zones/{ZONE}/retransfer"), None).await;
+    let z = d.wait_serial(ZONE, 2).await;
+    assert_eq!(common::last_error(&z), None);
+    assert_eq!(z.transfer.records, 52, "the zone's record count counts each record once");
+    let r = d.call("GET", &format!("/v2/1/zones/{ZONE}/records?per_page=100"), None).await;
+    let records = common::page::<Record>(&r);
+    assert_eq!(records.pagination.total_entries, 52, "SOA, NS and 50 A records, each once");
+    let export = d.export(ZONE).await;
+    let h0: Vec<&str> = export.lines().filter(|l| l.to_ascii_lowercase().starts_with("h0.")).collect();
+    assert_eq!(h0.len(), 1, "{export}");
+    assert_eq!(export.lines().filter(|l| l.contains(" NS ")).count(), 1, "{export}");
+    // Served once too.
+    let q = common::query::Question {
+        qname: format!("h0.{ZONE}"),
+        qtype: 1,
+        rd: false,
+        edns: None,
+        transport: common::query::Transport::Udp,
+    };
+    let addr = format!("127.0.0.1:{}", d.dns_port).parse().expect("addr");
+    let a = tokio::task::spawn_blocking(move || common::query::ask(addr, &q)).await.expect("join").expect("answer");
+    assert_eq!(a.answer.len(), 1, "{:?}", a.answer);
+}
+
+#[tokio::test]
 async fn a_signed_transfer_whose_last_message_is_unsigned_is_refused() {
     let fake = FakePrimary::start(ZONE, 1, 50).await;
     let keys =

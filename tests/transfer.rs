@@ -241,3 +241,113 @@ async fn an_ixfr_larger_than_max_ixfr_records_is_fetched_whole_instead() {
     assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
     assert!(d.log().contains("transfer.max_ixfr_records"), "the log says why: {}", d.log());
 }
+
+/// One record of every type BIND 9.18 prints in a form of its own that we
+/// printed only in the RFC 3597 form before, and SVCB keys 7 and 8.
+const PRESENTATION_ZONE: &str = r#"$ORIGIN types.test.
+$TTL 300
+@        IN SOA ns1.types.test. hostmaster.types.test. 7 3600 600 604800 300
+@        IN NS ns1.types.test.
+ns1      IN A 192.0.2.53
+wks      IN WKS 192.0.2.1 6 1 25 80
+x25      IN X25 "311061700"
+isdn     IN ISDN "150862028003217" "004"
+nsap     IN NSAP 0x47000580ffff000000321099991111222233334444
+nsapptr  IN NSAP-PTR foo.example.
+sig      IN SIG A 13 3 3600 20240101000000 20231201000000 12345 types.test. AQID
+gpos     IN GPOS "-32" "116.8" "10.0"
+loc      IN LOC 52 22 23.000 N 4 53 32.000 E -2.00m 1m 10000m 10m
+loc2     IN LOC 0 0 1.000 S 0 0 0.005 W 123.45m 0.10m 10000m 10m
+nxt      IN NXT b.types.test. A MX DS
+eid      IN EID 89ABCDEF
+nimloc   IN NIMLOC 89ABCDEF
+atma     IN ATMA 39246f000e7c9c0312000100010000000000000000
+atma2    IN ATMA +14155551212
+cert     IN CERT PKIX 12345 RSASHA256 AQIDBA==
+cert2    IN CERT 300 0 99 /w==
+a6       IN A6 0 2001:db8::1
+a6b      IN A6 64 ::1:2:3:4 prefix.types.test.
+sink     IN SINK 1 2 3 YWJj
+apl      IN APL 1:192.0.2.0/24 !2:2001:db8::/32
+apl2     IN APL
+ipseckey IN IPSECKEY 10 1 2 192.0.2.38 AQID
+ipsec2   IN IPSECKEY 10 3 2 gw.types.test. AQI=
+ipsec3   IN IPSECKEY 10 2 2 ::64.0.0.0 AQI=
+hip      IN HIP 2 200100107B1A74DF365639CC39F1D578 AwEAAbdxyhNuSutc5EMzxTs9LBPCIkOFH8cIvM4p9+LrV4e19WzK00+CI6zBCQTdtWsuxKbWIy87UOoJTwkUs7lBu+Upr1gsNrut79ryra+bSRGQb1slImA8YVJyuIDsj7kwzG7jnERNqnWxZ48AWkskmdHaVDP4BcelrTI3rMXdXF5D rvs.types.test.
+ninfo    IN NINFO "abc"
+rkey     IN RKEY 0 3 13 AQID
+talink   IN TALINK a.types.test. b.types.test.
+nid      IN NID 10 14:4fff:ff20:ee64
+l32      IN L32 10 10.1.2.0
+l64      IN L64 10 2001:db81:14fa:0
+lp       IN LP 10 l64.types.test.
+eui48    IN EUI48 00-00-5e-00-53-ff
+eui64    IN EUI64 00-00-5e-00-00-00-00-01
+avc      IN AVC "app-name:WOLFGANG|app-class:OAM"
+doa      IN DOA 0 1 2 "image/jpeg" AQI=
+doa2     IN DOA 0 1 2 "" -
+amt      IN AMTRELAY 10 1 1 192.0.2.1
+amt2     IN AMTRELAY 0 0 0 .
+amt3     IN AMTRELAY 10 0 3 relay.types.test.
+resinfo  IN RESINFO "qnamemin" "exterr=15,16,17"
+ta       IN TA 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+dlv      IN DLV 12345 13 1 0123456789ABCDEF0123456789ABCDEF01234567
+dsync    IN DSYNC CDS NOTIFY 5300 notify.types.test.
+hhit     IN HHIT AQID
+brid     IN BRID AQID
+wallet   IN WALLET "BTC" "bc1q..."
+uri      IN URI 10 1 ""
+sshfp    IN SSHFP 4 0
+doh      IN HTTPS 1 . alpn="h2" key7="/dns-query{?dns}"
+ohttp    IN HTTPS 1 . mandatory=key8 key8
+"#;
+
+/// `owner TYPE rdata` of every record of a master file or `dig` output, the
+/// owner lower case, fields one space apart, SOA left out.
+fn records_by_line(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with(';') && !l.starts_with('$'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 4 && f[3] != "SOA")
+                .then(|| format!("{} {} {}", f[0].to_ascii_lowercase(), f[3], f[4..].join(" ")))
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[tokio::test]
+async fn every_type_bind_prints_in_its_own_form_is_exported_as_bind_prints_it_and_loads_in_bind() {
+    let zone = "types.test";
+    let b = Bind::start(&[bind::Zone { name: zone, text: PRESENTATION_ZONE.to_string() }], Access::Open, None).await;
+    let d = Daemon::start("").await;
+    d.add_linked("bind", bind_addr(&b), None, zone).await;
+    let z = d.wait_serial(zone, 7).await;
+    assert_eq!(z.transfer.last_error, None);
+
+    let out = std::process::Command::new(bind::tool("dig"))
+        .args(["+nocmd", "+nostats", "+nocomments", "+noquestion", "+nosplit", "+onesoa", "axfr", zone, "@127.0.0.1"])
+        .args(["-p", &b.port.to_string()])
+        .output()
+        .expect("run dig");
+    let theirs = records_by_line(&String::from_utf8_lossy(&out.stdout));
+    let export = d.export(zone).await;
+    let ours = records_by_line(&export);
+    assert_eq!(ours.len(), PRESENTATION_ZONE.lines().count() - 3, "{export}");
+    for (o, t) in ours.iter().zip(&theirs) {
+        assert_eq!(o, t, "our export prints this record unlike BIND");
+    }
+    assert_eq!(ours, theirs);
+    assert!(!export.contains("\\#"), "no record is left in the RFC 3597 form:\n{export}");
+    // The export loads in named-checkzone (BIND 9.18) as the same zone.
+    assert_eq!(bind::canonical(zone, &export), bind::canonical(zone, PRESENTATION_ZONE));
+
+    // The API's content is the same text, names without their trailing dot.
+    let r = d.call("GET", &format!("/v2/1/zones/{zone}/records?type=LOC"), None).await;
+    assert_eq!(r.body["data"][0]["content"], "52 22 23.000 N 4 53 32.000 E -2.00m 1m 10000m 10m");
+    let r = d.call("GET", &format!("/v2/1/zones/{zone}/records?name=lp"), None).await;
+    assert_eq!(r.body["data"][0]["content"], "10 l64.types.test");
+}

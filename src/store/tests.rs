@@ -240,6 +240,93 @@ mod zone_data {
         let e = zonedata::replace_small(&mut c, id, &[soa(3)], &committed(3)).expect_err("deleted");
         assert!(unlinked(&e), "{e}");
     }
+
+    fn ns(owner: &str, target: &str) -> Record {
+        let rdata = Name::from_ascii(target).expect("name").as_wire().to_vec();
+        Record { owner: Name::from_ascii(owner).expect("name"), rtype: 2, class: 1, ttl: 300, rdata }
+    }
+
+    fn a_records(c: &Connection, id: i64) -> Vec<(String, u8)> {
+        let (rows, _) = zonedata::records(c, id, &RecordFilter::default(), -1, 0).expect("records");
+        rows.into_iter().filter(|r| r.rtype == 1).map(|r| (r.owner, r.rdata[3])).collect()
+    }
+
+    fn count(c: &Connection, id: i64) -> i64 {
+        c.query_row("SELECT record_count FROM zones WHERE id = ?1", [id], |r| r.get(0)).expect("count")
+    }
+
+    /// A zone with a duplicate A and an NS given twice in different case, then
+    /// an IXFR that deletes both: nothing of them may stay behind.
+    fn duplicates_are_one_record_and_an_ixfr_deletes_them_for_good(load: impl Fn(&mut Connection, i64, &[Record])) {
+        let mut c = db();
+        let id = zone(&mut c);
+        let zone = [rec("a.z.test", 1), rec("A.z.test", 1), ns("z.test", "ns1.z.test"), ns("Z.test", "NS1.Z.TEST")];
+        load(&mut c, id, &zone);
+        assert_eq!(a_records(&c, id), vec![("a.z.test.".to_string(), 1)], "one A record");
+        assert_eq!(count(&c, id), 2);
+        let (_, total) = zonedata::records(&c, id, &RecordFilter::default(), -1, 0).expect("records");
+        assert_eq!(total, 2, "one A and one NS record are stored");
+        // The primary no longer has them: no ghost remains.
+        let d = Diff { from: 1, to: 2, deleted: vec![rec("a.z.test", 1), ns("z.test", "Ns1.z.Test")], added: vec![] };
+        zonedata::apply_diffs(&mut c, id, &[d], &committed(2), (10, 1 << 20)).expect("apply");
+        assert!(a_records(&c, id).is_empty(), "the A record is gone, not one copy of it");
+        let (rows, total) = zonedata::records(&c, id, &RecordFilter::default(), -1, 0).expect("records");
+        assert_eq!((rows.len(), total), (0, 0), "the NS record is gone too: {rows:?}");
+        assert_eq!(count(&c, id), 0);
+    }
+
+    #[test]
+    fn duplicates_in_a_small_full_load_are_stored_once() {
+        duplicates_are_one_record_and_an_ixfr_deletes_them_for_good(|c, id, zone| {
+            zonedata::replace_small(c, id, zone, &committed(1)).expect("load");
+        });
+    }
+
+    #[test]
+    fn duplicates_in_a_large_full_load_are_stored_once() {
+        duplicates_are_one_record_and_an_ixfr_deletes_them_for_good(|c, id, zone| {
+            let v = zonedata::begin_full(c, id).expect("begin");
+            // In two batches: the copies are in different transactions.
+            zonedata::insert_batch(c, id, v, &zone[..1]).expect("insert");
+            zonedata::insert_batch(c, id, v, &zone[1..]).expect("insert");
+            let shared = zonedata::shared_keys(zone.iter().map(zonedata::record_key).collect());
+            assert_eq!(shared.len(), 2, "the A and the NS records share their keys");
+            let removed = zonedata::dedupe_full(c, id, v, &shared).expect("dedupe");
+            assert_eq!(removed, 2);
+            zonedata::commit_full(c, id, v, zone.len() as u64 - removed, &committed(1)).expect("commit");
+        });
+    }
+
+    #[test]
+    fn a_row_keyed_before_keys_were_canonical_is_still_found_by_an_ixfr() {
+        let mut c = db();
+        let id = zone(&mut c);
+        let old = ns("z.test", "NS1.Z.TEST");
+        zonedata::replace_small(&mut c, id, std::slice::from_ref(&old), &committed(1)).expect("load");
+        c.execute("UPDATE zone_records SET rkey = ?1", [zonedata::legacy_key(&old)]).expect("old key");
+        let d = Diff { from: 1, to: 2, deleted: vec![old], added: vec![] };
+        zonedata::apply_diffs(&mut c, id, &[d], &committed(2), (10, 1 << 20)).expect("apply");
+        assert_eq!(count(&c, id), 0);
+    }
+
+    #[test]
+    fn an_ixfr_adding_a_record_we_have_changes_nothing_and_journals_nothing() {
+        let mut c = db();
+        let id = zone(&mut c);
+        zonedata::replace_small(&mut c, id, &[rec("a.z.test", 1), ns("z.test", "ns1.z.test")], &committed(1))
+            .expect("load");
+        let d = Diff {
+            from: 1,
+            to: 2,
+            deleted: vec![],
+            added: vec![rec("A.Z.test", 1), ns("z.test", "NS1.z.test"), rec("b.z.test", 2), rec("b.z.test", 2)],
+        };
+        zonedata::apply_diffs(&mut c, id, &[d], &committed(2), (10, 1 << 20)).expect("apply");
+        assert_eq!(a_records(&c, id), vec![("a.z.test.".to_string(), 1), ("b.z.test.".to_string(), 2)]);
+        assert_eq!(count(&c, id), 3);
+        let chain = zonedata::journal_chain(&c, id, 1, 2).expect("journal").expect("a step 1→2");
+        assert_eq!(chain[0].added, vec![rec("b.z.test", 2)], "the journal holds what took effect");
+    }
 }
 
 #[test]

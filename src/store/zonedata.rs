@@ -17,6 +17,8 @@
 //! that fails leaves the current version untouched; [`discard`] drops what it
 //! wrote. Records keep their wire-format RDATA: no text round trip, no loss.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_secs, StoreError};
@@ -59,9 +61,21 @@ pub struct Committed {
 }
 
 /// A stable 64-bit key of a record's identity (owner case-folded, type, class,
-/// RDATA), persisted and indexed to find the row an IXFR deletes. FNV-1a: it
-/// must never change between builds, unlike std's hasher.
+/// RDATA in canonical form, `wire::canonical_rdata`), persisted and indexed to
+/// find the row an IXFR deletes and the copies of a duplicate. FNV-1a: it must
+/// never change between builds, unlike std's hasher. (Before RDATA was
+/// canonical here, a record with upper case in the names of its RDATA was
+/// keyed on them as received: [`legacy_key`] finds such rows.)
 pub fn record_key(r: &Record) -> i64 {
+    key_of(r, &crate::wire::canonical_rdata(r.rtype, &r.rdata))
+}
+
+/// The key rows stored before [`record_key`] was canonical have.
+pub(super) fn legacy_key(r: &Record) -> i64 {
+    key_of(r, &r.rdata)
+}
+
+fn key_of(r: &Record, rdata: &[u8]) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |b: u8| {
         h ^= u64::from(b);
@@ -73,10 +87,43 @@ pub fn record_key(r: &Record) -> i64 {
     for b in r.rtype.to_be_bytes().into_iter().chain(r.class.to_be_bytes()) {
         eat(b);
     }
-    for &b in &r.rdata {
+    for &b in rdata {
         eat(b);
     }
     h as i64
+}
+
+/// The records without duplicates (RFC 2181 §5: the same record twice is one
+/// record, [`Record::same_record`]): the first copy of each stays, TTL and all.
+pub fn without_duplicates(records: &[Record]) -> Vec<&Record> {
+    let mut seen: HashMap<i64, Vec<usize>> = HashMap::with_capacity(records.len());
+    let mut out: Vec<&Record> = Vec::with_capacity(records.len());
+    for r in records {
+        let kept = seen.entry(record_key(r)).or_default();
+        if kept.iter().any(|&i| out[i].same_record(r)) {
+            continue;
+        }
+        kept.push(out.len());
+        out.push(r);
+    }
+    out
+}
+
+impl Diff {
+    /// This step without a record deleted or added twice (it is one record),
+    /// or `None` when it has no such duplicate.
+    pub fn deduped(&self) -> Option<Diff> {
+        let (deleted, added) = (without_duplicates(&self.deleted), without_duplicates(&self.added));
+        if deleted.len() == self.deleted.len() && added.len() == self.added.len() {
+            return None;
+        }
+        Some(Diff {
+            from: self.from,
+            to: self.to,
+            deleted: deleted.into_iter().cloned().collect(),
+            added: added.into_iter().cloned().collect(),
+        })
+    }
 }
 
 /// A full transfer with more records than this gets a table of its own.
@@ -161,7 +208,12 @@ fn insert_row_at(conn: &Connection, table: &str, zone_id: i64, id: i64, r: &Reco
     Ok(())
 }
 
-fn insert_rows(conn: &Connection, table: &str, zone_id: i64, records: &[Record]) -> Result<(), StoreError> {
+fn insert_rows<'a>(
+    conn: &Connection,
+    table: &str,
+    zone_id: i64,
+    records: impl IntoIterator<Item = &'a Record>,
+) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO {table} (zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))?;
@@ -198,12 +250,84 @@ pub fn replace_small(
     // Cached statements: at 10,000 small zones loading, preparing each one
     // anew is a good part of the work.
     tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
-    insert_rows(&tx, SHARED, zone_id, records)?;
+    let records = without_duplicates(records);
+    insert_rows(&tx, SHARED, zone_id, records.iter().copied())?;
     tx.prepare_cached("UPDATE zones SET version = 0 WHERE id = ?1")?.execute([zone_id])?;
     commit_state(&tx, zone_id, c, records.len() as i64)?;
     tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
     tx.commit()?;
     Ok(old)
+}
+
+/// The [`record_key`]s that more than one of `keys` has (a sort; no I/O, so
+/// it can run off the store thread).
+pub fn shared_keys(mut keys: Vec<i64>) -> Vec<i64> {
+    keys.sort_unstable();
+    let mut shared: Vec<i64> = keys.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    shared.dedup();
+    shared
+}
+
+/// Removes the later copies of duplicate records from a large full load
+/// before it is committed; `shared` are the keys several of its records have
+/// ([`shared_keys`]). Returns how many rows went. Reads only the rows of
+/// those keys, in one pass.
+pub fn dedupe_full(conn: &mut Connection, zone_id: i64, version: i64, shared: &[i64]) -> Result<u64, StoreError> {
+    if shared.is_empty() {
+        return Ok(0);
+    }
+    let t = table(zone_id, version);
+    let tx = super::write_tx(conn)?;
+    tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS dup_keys (k INTEGER PRIMARY KEY); DELETE FROM dup_keys;")?;
+    {
+        let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO dup_keys (k) VALUES (?1)")?;
+        for k in shared {
+            ins.execute([k])?;
+        }
+    }
+    let rows: Vec<(i64, i64, Record)> = {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT id, rkey, owner, rtype, class, ttl, rdata FROM {t} WHERE rkey IN (SELECT k FROM dup_keys) ORDER BY id"
+        ))?;
+        let mapped = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
+        let mut rows = Vec::new();
+        for row in mapped {
+            let (id, key, owner, rtype, class, ttl, rdata) = row?;
+            let owner = crate::wire::Name::from_ascii(&owner)
+                .map_err(|e| StoreError::Corrupt(format!("zone {zone_id}: stored owner `{owner}`: {e}")))?;
+            rows.push((id, key, Record { owner, rtype, class, ttl, rdata }));
+        }
+        rows
+    };
+    let mut kept: HashMap<i64, Vec<usize>> = HashMap::new();
+    let mut gone = Vec::new();
+    for (i, (id, key, r)) in rows.iter().enumerate() {
+        let same = kept.entry(*key).or_default();
+        if same.iter().any(|&j| rows[j].2.same_record(r)) {
+            gone.push(*id);
+        } else {
+            same.push(i);
+        }
+    }
+    {
+        let mut del = tx.prepare(&format!("DELETE FROM {t} WHERE id = ?1"))?;
+        for id in &gone {
+            del.execute([id])?;
+        }
+    }
+    tx.execute_batch("DELETE FROM dup_keys;")?;
+    tx.commit()?;
+    Ok(gone.len() as u64)
 }
 
 /// Drops the table of a large full load that will not be committed.
@@ -336,59 +460,66 @@ pub fn apply_diffs(
     }
     let mut count = count;
     {
-        let mut del = tx.prepare_cached(&format!(
-            "DELETE FROM {t} WHERE id = (SELECT id FROM {t} WHERE zone_id = ?6 AND rkey = ?1 AND rtype = ?2 AND class = ?3
-               AND rdata = ?4 AND lower(owner) = lower(?5) LIMIT 1) RETURNING id"
+        // The rows that may be `r`: its key (and the key it had before keys
+        // were canonical), type, class and owner; RDATA compared canonically.
+        let mut candidates = tx.prepare_cached(&format!(
+            "SELECT id, rdata FROM {t} WHERE zone_id = ?1 AND rkey IN (?2, ?3) AND rtype = ?4 AND class = ?5
+               AND lower(owner) = lower(?6) ORDER BY id"
         ))?;
-        let mut present = tx.prepare_cached(&format!(
-            "SELECT 1 FROM {t} WHERE zone_id = ?6 AND rkey = ?1 AND rtype = ?2 AND class = ?3 AND rdata = ?4
-               AND lower(owner) = lower(?5) LIMIT 1"
-        ))?;
+        let mut find = |r: &Record| -> Result<Option<i64>, rusqlite::Error> {
+            let rows = candidates.query_map(
+                params![zone_id, record_key(r), legacy_key(r), r.rtype, r.class, r.owner.to_string()],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+            )?;
+            for row in rows {
+                let (id, rdata) = row?;
+                if crate::wire::same_rdata(r.rtype, &rdata, &r.rdata) {
+                    return Ok(Some(id));
+                }
+            }
+            Ok(None)
+        };
+        let mut del = tx.prepare_cached(&format!("DELETE FROM {t} WHERE id = ?1"))?;
         for d in diffs {
-            // The row of the SOA this step deletes, for the SOA it adds.
+            let deduped = d.deduped();
+            let d = deduped.as_ref().unwrap_or(d);
+            // The row of the SOA this step deletes, for the SOA it adds (the
+            // SOA stays first in stored order, as after a full transfer).
             let mut soa_row = None;
             for r in &d.deleted {
-                let owner = r.owner.to_string();
-                let row: Option<i64> = del
-                    .query_row(params![record_key(r), r.rtype, r.class, r.rdata, owner, zone_id], |row| row.get(0))
-                    .optional()?;
-                let Some(row) = row else {
+                let Some(id) = find(r)? else {
                     return Err(DiffError::Mismatch(format!(
-                        "the IXFR step {}→{} deletes `{owner} {}`, which our copy does not have",
+                        "the IXFR step {}→{} deletes `{} {}`, which our copy does not have",
                         d.from,
                         d.to,
+                        r.owner,
                         crate::wire::text::type_name(r.rtype)
                     )));
                 };
+                del.execute([id])?;
                 if r.rtype == crate::wire::rtype::SOA {
-                    soa_row = Some(row);
+                    soa_row = Some(id);
                 }
                 count -= 1;
             }
+            // A record added that our copy already has is the same record
+            // (RFC 2181 §5): nothing changes, and the journal keeps the step
+            // as it took effect.
+            let mut added = Vec::with_capacity(d.added.len());
             for r in &d.added {
-                let owner = r.owner.to_string();
-                let dup = present
-                    .query_row(params![record_key(r), r.rtype, r.class, r.rdata, owner, zone_id], |_| Ok(()))
-                    .optional()?;
-                if dup.is_some() {
-                    // RFC 1995 does not allow adding a record that exists; a TTL
-                    // change arrives as delete + add, so this is a broken diff.
-                    return Err(DiffError::Mismatch(format!(
-                        "the IXFR step {}→{} adds `{owner} {}`, which our copy already has",
-                        d.from,
-                        d.to,
-                        crate::wire::text::type_name(r.rtype)
-                    )));
+                if find(r)?.is_some() {
+                    continue;
                 }
                 let row = if r.rtype == crate::wire::rtype::SOA { soa_row.take() } else { None };
                 match row {
                     Some(row) => insert_row_at(&tx, &t, zone_id, row, r)?,
-                    None => insert_rows(&tx, &t, zone_id, std::slice::from_ref(r))?,
+                    None => insert_rows(&tx, &t, zone_id, [r])?,
                 }
                 count += 1;
+                added.push(r);
             }
             let mut blob = Vec::new();
-            encode_diff(&mut blob, &d.deleted, &d.added);
+            encode_diff(&mut blob, &d.deleted.iter().collect::<Vec<_>>(), &added);
             tx.prepare_cached(
                 "INSERT INTO zone_journal (zone_id, serial_from, serial_to, deleted, added, diff, bytes, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -398,7 +529,7 @@ pub fn apply_diffs(
                 d.from,
                 d.to,
                 d.deleted.len() as i64,
-                d.added.len() as i64,
+                added.len() as i64,
                 blob,
                 blob.len() as i64,
                 now_secs()
@@ -434,7 +565,7 @@ fn trim_journal(conn: &Connection, zone_id: i64, journal_max: (u32, u64)) -> Res
 
 /// Journal encoding of one step: per record, 1 op byte (0 delete, 1 add), owner
 /// length + wire owner, type, class, TTL, RDATA length + RDATA (big-endian).
-fn encode_diff(out: &mut Vec<u8>, deleted: &[Record], added: &[Record]) {
+fn encode_diff(out: &mut Vec<u8>, deleted: &[&Record], added: &[&Record]) {
     for (op, records) in [(0u8, deleted), (1u8, added)] {
         for r in records {
             out.push(op);

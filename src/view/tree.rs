@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use imbl::OrdMap;
 
-use crate::wire::{rtype, Record};
+use crate::wire::{rtype, same_rdata, Record};
 
 /// A name in lookup form (see the module doc). Cheap to clone.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -307,18 +307,20 @@ impl NodeBuf {
         }
     }
 
-    /// Adds a record; a duplicate of one present is the same record (RFC 2181
-    /// §5). An RRset has one TTL (§5.2): the lowest of its records'.
+    /// Adds a record; a duplicate of one present (the same RDATA in canonical
+    /// form, `wire::same_rdata`) is the same record (RFC 2181 §5) and changes
+    /// nothing, its TTL included, as in the store. An RRset has one TTL (§5.2):
+    /// the lowest of its records'.
     pub fn add(&mut self, rtype: u16, ttl: u32, rdata: &[u8]) {
         let covered = covered_type(rtype, rdata);
         let at = self.rrsets.binary_search_by(|r| (r.rtype, r.covered).cmp(&(rtype, covered)));
         match at {
             Ok(i) => {
                 let set = &mut self.rrsets[i];
-                if !set.rdatas.iter().any(|d| d == rdata) {
+                if !set.rdatas.iter().any(|d| same_rdata(rtype, d, rdata)) {
                     set.rdatas.push(rdata.to_vec());
+                    set.ttl = set.ttl.min(ttl);
                 }
-                set.ttl = set.ttl.min(ttl);
             }
             Err(i) => self.rrsets.insert(i, OwnedRRset { rtype, covered, ttl, rdatas: vec![rdata.to_vec()] }),
         }
@@ -331,7 +333,7 @@ impl NodeBuf {
             return false;
         };
         let set = &mut self.rrsets[i];
-        let Some(j) = set.rdatas.iter().position(|d| d == rdata) else {
+        let Some(j) = set.rdatas.iter().position(|d| same_rdata(rtype, d, rdata)) else {
             return false;
         };
         set.rdatas.remove(j);
@@ -916,6 +918,25 @@ mod tests {
         assert_eq!(names(&t), ["example.", "a.example.", "b.example."]);
         let a = t.get(key("a.example.").as_bytes()).and_then(|n| n.get(rtype::A)).expect("rrset");
         assert_eq!(a.count, 3);
+    }
+
+    #[test]
+    fn records_whose_rdata_names_differ_only_in_case_are_one_and_either_spelling_deletes_it() {
+        let n = |s: &str| Name::from_ascii(s).expect("n");
+        let mut b = Builder::default();
+        b.push_parts(n("example.").as_wire(), rtype::NS, 300, n("ns1.example.").as_wire()).expect("push");
+        b.push_parts(n("EXAMPLE.").as_wire(), rtype::NS, 60, n("NS1.Example.").as_wire()).expect("push");
+        // TXT is compared by its octets: these are two records.
+        b.push_parts(n("example.").as_wire(), rtype::TXT, 300, b"\x01a").expect("push");
+        b.push_parts(n("example.").as_wire(), rtype::TXT, 300, b"\x01A").expect("push");
+        let t = Tree::new(b.finish().expect("finish"));
+        let node = t.get(key("example.").as_bytes()).expect("node");
+        let ns = node.get(rtype::NS).expect("rrset");
+        assert_eq!((ns.count, ns.ttl), (1, 300), "the duplicate changes nothing, its TTL included");
+        assert_eq!(node.get(rtype::TXT).map(|s| s.count), Some(2));
+        let mut buf = NodeBuf::decode(node);
+        assert!(buf.remove(rtype::NS, n("nS1.eXample.").as_wire()));
+        assert!(!buf.remove(rtype::NS, n("ns1.example.").as_wire()), "one record, deleted once");
     }
 
     #[test]

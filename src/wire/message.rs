@@ -115,6 +115,100 @@ impl Record {
     }
 }
 
+impl Record {
+    /// Whether two records are the same record (RFC 2181 §5): owner (without case), type, class
+    /// and RDATA in canonical form ([`canonical_rdata`]); the TTL is not part of it.
+    pub fn same_record(&self, other: &Record) -> bool {
+        self.rtype == other.rtype
+            && self.class == other.class
+            && self.owner.eq_ignore_case(&other.owner)
+            && same_rdata(self.rtype, &self.rdata, &other.rdata)
+    }
+}
+
+/// Whether two RDATA of type `rtype` are the same in canonical form.
+pub fn same_rdata(rtype: u16, a: &[u8], b: &[u8]) -> bool {
+    a == b || (a.len() == b.len() && canonical_rdata(rtype, a) == canonical_rdata(rtype, b))
+}
+
+/// Where the names are in RDATA whose canonical form lowercases them (RFC 4034 §6.2, item 3, as
+/// RFC 6840 §5.1 corrects it: RRSIG yes, NSEC no). A6 is handled apart.
+fn canonical_layout(rt: u16) -> Option<&'static [Field]> {
+    use Field::*;
+    Some(match rt {
+        rtype::NS
+        | rtype::MD
+        | rtype::MF
+        | rtype::CNAME
+        | rtype::MB
+        | rtype::MG
+        | rtype::MR
+        | rtype::PTR
+        | rtype::DNAME => &[Name],
+        rtype::SOA => &[Name, Name, Rest],
+        rtype::MINFO | rtype::RP => &[Name, Name],
+        rtype::MX | rtype::AFSDB | rtype::RT | rtype::KX => &[Fixed(2), Name],
+        rtype::PX => &[Fixed(2), Name, Name],
+        rtype::SRV => &[Fixed(6), Name],
+        rtype::SIG | rtype::RRSIG => &[Fixed(18), Name, Rest],
+        rtype::NXT => &[Name, Rest],
+        rtype::NAPTR => &[Fixed(4), CharString, CharString, CharString, Name],
+        _ => return None,
+    })
+}
+
+/// RDATA in canonical form for comparing records: the names of the types RFC 4034 §6.2 lists
+/// lowercased, everything else (and RDATA that does not parse as its type) as it is.
+pub fn canonical_rdata(rtype: u16, rdata: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    if !rdata.iter().any(u8::is_ascii_uppercase) {
+        return Cow::Borrowed(rdata);
+    }
+    let mut out = rdata.to_vec();
+    let lower_name = |out: &mut Vec<u8>, pos: usize| -> Option<usize> {
+        let end = skip_uncompressed_name(out, pos)?;
+        let mut p = pos;
+        while p + 1 < end {
+            let len = usize::from(out[p]);
+            out[p + 1..p + 1 + len].make_ascii_lowercase();
+            p += 1 + len;
+        }
+        Some(end)
+    };
+    let done = if rtype == 38 {
+        // A6 (RFC 2874 §3.1.1): prefix length, address suffix, then the prefix name if any.
+        (|| {
+            let plen = *rdata.first()?;
+            let name_at = 1 + 16 - usize::from(plen / 8).min(16);
+            (plen > 0 && name_at < rdata.len()).then(|| lower_name(&mut out, name_at)).flatten()
+        })()
+        .is_some()
+    } else {
+        let Some(layout) = canonical_layout(rtype) else { return Cow::Borrowed(rdata) };
+        let mut pos = 0usize;
+        layout.iter().all(|f| {
+            let next = match *f {
+                Field::Name => lower_name(&mut out, pos),
+                Field::Fixed(n) => Some(pos + n),
+                Field::CharString => out.get(pos).map(|&n| pos + 1 + usize::from(n)),
+                Field::Rest => Some(out.len()),
+            };
+            match next {
+                Some(n) if n <= out.len() => {
+                    pos = n;
+                    true
+                }
+                _ => false,
+            }
+        })
+    };
+    if done {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(rdata)
+    }
+}
+
 /// Returns the offset after an uncompressed name starting at `pos`.
 pub(crate) fn skip_uncompressed_name(buf: &[u8], mut pos: usize) -> Option<usize> {
     let start = pos;
@@ -676,6 +770,29 @@ mod tests {
         let mut want = vec![0, 10];
         want.extend_from_slice(n("mail.example.test").as_wire());
         assert_eq!(rr.rdata, want);
+    }
+
+    #[test]
+    fn records_are_the_same_when_owner_and_rdata_names_differ_only_in_case_for_the_rfc4034_types() {
+        let w = |s: &str| n(s).as_wire().to_vec();
+        let rec = |owner: &str, rt: u16, rdata: Vec<u8>| Record { owner: n(owner), rtype: rt, class: 1, ttl: 1, rdata };
+        let mx = |name: &str| [&[0u8, 10][..], &w(name)].concat();
+        assert!(rec("a.test", rtype::MX, mx("Mail.Test")).same_record(&rec("A.TEST", rtype::MX, mx("mail.test"))));
+        assert!(!rec("a.test", rtype::MX, mx("mail.test")).same_record(&rec("a.test", rtype::MX, mx("mail2.test"))));
+        let soa = |m: &str| [&w(m)[..], &w("h.test"), &[0; 20]].concat();
+        assert!(same_rdata(rtype::SOA, &soa("NS.test"), &soa("ns.TEST")));
+        let sig = |signer: &str| [&[0u8; 18][..], &w(signer), b"SIG"].concat();
+        assert!(same_rdata(rtype::RRSIG, &sig("Example.test"), &sig("example.test")));
+        let sig_lower = [&[0u8; 18][..], &w("example.test"), b"sig"].concat();
+        assert!(!same_rdata(rtype::RRSIG, &sig("example.test"), &sig_lower), "the signature is octets");
+        let a6 = |name: &str| [&[64u8][..], &[0; 8], &w(name)].concat();
+        assert!(same_rdata(38, &a6("P.test"), &a6("p.test")));
+        // RFC 6840 §5.1: NSEC names are not lowercased; TXT is octets.
+        let nsec = |next: &str| [&w(next)[..], &[0, 1, 0x40]].concat();
+        assert!(!same_rdata(rtype::NSEC, &nsec("B.test"), &nsec("b.test")));
+        assert!(!same_rdata(rtype::TXT, b"\x01A", b"\x01a"));
+        // Malformed RDATA is compared as it is.
+        assert!(!same_rdata(rtype::MX, &[0, 10, 5, b'A'], &[0, 10, 5, b'a']));
     }
 
     #[test]

@@ -198,6 +198,8 @@ const TYPES: &[(u16, &str)] = &[
     (rtype::SVCB, "SVCB"),
     (rtype::HTTPS, "HTTPS"),
     (66, "DSYNC"),
+    (67, "HHIT"),
+    (68, "BRID"),
     (rtype::SPF, "SPF"),
     (rtype::NID, "NID"),
     (rtype::L32, "L32"),
@@ -218,6 +220,7 @@ const TYPES: &[(u16, &str)] = &[
     (259, "DOA"),
     (260, "AMTRELAY"),
     (261, "RESINFO"),
+    (262, "WALLET"),
     (32768, "TA"),
     (32769, "DLV"),
 ];

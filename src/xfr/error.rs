@@ -154,6 +154,12 @@ pub enum XfrError {
         owner: Name,
         zone: Name,
     },
+    /// A record's RDATA does not fit its type (it would not load in a master-file parser).
+    BadRdata {
+        owner: Name,
+        rtype: u16,
+        why: crate::wire::text::RdataError,
+    },
     /// AXFR: the closing SOA differs from the opening one (RFC 5936 §2.2).
     ClosingSerial {
         zone: Name,
@@ -308,6 +314,9 @@ impl fmt::Display for XfrError {
             ),
             XfrError::SoaBelowApex { owner, zone } => {
                 write!(f, "SOA record at `{owner}` below the apex of zone `{zone}`")
+            }
+            XfrError::BadRdata { owner, rtype, why } => {
+                write!(f, "record `{owner} {}` has malformed RDATA: {why}", type_name(*rtype))
             }
             XfrError::ClosingSerial { zone, opening, closing } => {
                 write!(f, "transfer of `{zone}` opened with SOA serial {opening} but closed with serial {closing}")

@@ -17,7 +17,7 @@
 
 use super::error::{Peer, QueryKind, XfrError};
 use crate::wire::serial::Serial;
-use crate::wire::text::{record_summary, type_name};
+use crate::wire::text::{check_rdata, record_summary, type_name};
 use crate::wire::{class, opcode, rcode, rtype, Message, Name, Record};
 
 /// What we asked the primary for.
@@ -350,6 +350,17 @@ impl Interpreter {
         Ok(())
     }
 
+    /// RDATA that is well-formed for its type (`wire::text::check_rdata`): what we store must
+    /// print, and load again, in its type's form. Only records the transfer adds are checked: a
+    /// deletion names a record we hold or fails to match.
+    fn check_rdata(rec: &Record) -> Result<(), XfrError> {
+        check_rdata(rec.rtype, &rec.rdata).map_err(|why| XfrError::BadRdata {
+            owner: rec.owner.clone(),
+            rtype: rec.rtype,
+            why,
+        })
+    }
+
     fn count(&mut self) -> Result<(), XfrError> {
         self.records += 1;
         if self.records > self.limits.max_records {
@@ -423,6 +434,7 @@ impl Interpreter {
                     return Ok(Some(Outcome::Full { serial, records }));
                 }
                 self.count()?;
+                Self::check_rdata(&rec)?;
                 out.push(Update::Add(rec));
                 self.state = State::Full { serial, records: records + 1 };
                 Ok(None)
@@ -450,6 +462,7 @@ impl Interpreter {
             State::Adding { new, to, mut stats } => {
                 let Some(s) = soa else {
                     self.count()?;
+                    Self::check_rdata(&rec)?;
                     stats.added += 1;
                     out.push(Update::Add(rec));
                     self.state = State::Adding { new, to, stats };
@@ -695,6 +708,42 @@ pub(crate) mod tests {
         let (out, p) = run(axfr(), rtype::AXFR, &[vec![soa(5), empty.clone(), soa(5)]]);
         assert!(p.is_ok());
         assert_eq!(out.last(), Some(&Update::Add(empty)));
+    }
+
+    #[test]
+    fn malformed_rdata_of_a_known_type_fails_the_transfer_naming_the_record() {
+        let rec = |rt: u16, rdata: &[u8]| Record {
+            owner: name("bad.example.test"),
+            rtype: rt,
+            class: class::IN,
+            ttl: 60,
+            rdata: rdata.to_vec(),
+        };
+        for (r, why) in [
+            (rec(rtype::A, &[192, 0, 2]), "`bad.example.test. A` has malformed RDATA: RDLENGTH is 3, an IPv4 address is 4 bytes"),
+            (rec(rtype::A, &[]), "`bad.example.test. A` has malformed RDATA: RDLENGTH is 0, an IPv4 address is 4 bytes"),
+            (rec(rtype::AAAA, &[0x20, 1, 0xd, 0xb8, 0]), "`bad.example.test. AAAA` has malformed RDATA: RDLENGTH is 5, an IPv6 address is 16 bytes"),
+            (
+                rec(rtype::TXT, b"\x05ab"),
+                "`bad.example.test. TXT` has malformed RDATA: the character-string at byte 0 is 5 bytes long but only 2 bytes of RDATA follow",
+            ),
+        ] {
+            let (_, p) = run(axfr(), rtype::AXFR, &[vec![soa(5), a("www.example.test", 1), r.clone(), soa(5)]]);
+            assert_eq!(err_text(p), format!("record {why}"));
+            // The same record added by an IXFR step.
+            let (_, p) = run(ixfr(1), rtype::IXFR, &[vec![soa(2), soa(1), soa(2), r, soa(2)]]);
+            assert_eq!(err_text(p), format!("record {why}"));
+        }
+    }
+
+    #[test]
+    fn an_ixfr_may_delete_a_record_whose_rdata_is_malformed() {
+        // A copy stored before RDATA was checked can still be cleaned up by the primary.
+        let bad =
+            Record { owner: name("old.example.test"), rtype: rtype::A, class: class::IN, ttl: 60, rdata: vec![1] };
+        let (out, p) = run(ixfr(1), rtype::IXFR, &[vec![soa(2), soa(1), bad.clone(), soa(2), soa(2)]]);
+        assert!(matches!(p, Ok(Progress::Done(Outcome::Incremental { deleted: 1, .. }))), "{p:?}");
+        assert!(out.contains(&Update::Delete(bad)));
     }
 
     #[test]

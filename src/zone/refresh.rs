@@ -471,6 +471,8 @@ async fn consume(
     let mut diff_records: u64 = 0;
     let mut builder: Option<ViewBuilder> = None;
     let mut buf: Vec<Record> = Vec::new();
+    // The record keys of a large load, to find its duplicates before the commit.
+    let mut keys: Vec<i64> = Vec::new();
     let mut soa: Option<[u32; 4]> = None;
     while let Some(batch) = rx.recv().await {
         for update in batch {
@@ -508,7 +510,10 @@ async fn consume(
                     }
                     match &mut loaded {
                         Loaded::Small(records) => records.push(r),
-                        Loaded::Large { .. } => buf.push(r),
+                        Loaded::Large { .. } => {
+                            keys.push(zonedata::record_key(&r));
+                            buf.push(r);
+                        }
                         Loaded::Diffs(d) => {
                             if let Some(last) = d.last_mut() {
                                 last.added.push(r);
@@ -534,6 +539,7 @@ async fn consume(
                 Err(e) => return Err((e, loaded)),
             };
             loaded = Loaded::Large { version, records: 0 };
+            keys = first.iter().map(zonedata::record_key).collect();
             buf = first;
         }
         if buf.len() >= STORE_BATCH {
@@ -544,6 +550,33 @@ async fn consume(
     }
     if let Err(e) = flush(&store, zone_id, &mut loaded, &mut buf).await {
         return Err((e, loaded));
+    }
+    // The same record twice is one record (RFC 2181 §5), in the store as in
+    // the view (small loads and each IXFR step are deduplicated by the store).
+    match &mut loaded {
+        Loaded::Large { version, records } => {
+            let v = *version;
+            let shared = match tokio::task::spawn_blocking(move || zonedata::shared_keys(keys)).await {
+                Ok(s) => s,
+                Err(e) => {
+                    return Err((StoreError::Setup(format!("the duplicate check of the load failed: {e}")), loaded))
+                }
+            };
+            if !shared.is_empty() {
+                match store.call(move |c| zonedata::dedupe_full(c, zone_id, v, &shared)).await {
+                    Ok(removed) => *records -= removed,
+                    Err(e) => return Err((e, loaded)),
+                }
+            }
+        }
+        Loaded::Diffs(diffs) => {
+            for d in diffs.iter_mut() {
+                if let Some(unique) = d.deduped() {
+                    *d = unique;
+                }
+            }
+        }
+        _ => {}
     }
     Ok((loaded, soa, builder))
 }

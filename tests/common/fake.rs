@@ -35,6 +35,11 @@ pub enum Fault {
     UnsignedLast,
     /// A good transfer whose last message comes [`SLOW_END`] after the first.
     SlowEnd,
+    /// One more record, `bad.<zone>` of this type with this RDATA (a malformed one).
+    Extra(u16, &'static [u8]),
+    /// Every A record twice (the copy's owner in upper case), and the NS again
+    /// as `NS1.<ZONE>`: duplicates, which are one record each (RFC 2181 §5).
+    Duplicates,
 }
 
 /// How long [`Fault::SlowEnd`] holds the last message back (under the test
@@ -208,7 +213,24 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
             Name::from_ascii(&format!("h{i}.{zone}")).expect("name")
         };
         let target = if i < b.records / 2 || !split { &mut first } else { &mut second };
-        add(target, &owner, wire::rtype::A, &[10, 0, (i / 250) as u8, (i % 250) as u8 + 1]);
+        let rdata = [10, 0, (i / 250) as u8, (i % 250) as u8 + 1];
+        add(target, &owner, wire::rtype::A, &rdata);
+        if b.fault == Fault::Duplicates {
+            let upper = Name::from_ascii(&owner.to_string().to_ascii_uppercase()).expect("name");
+            add(&mut second, &upper, wire::rtype::A, &rdata);
+        }
+    }
+    if b.fault == Fault::Duplicates {
+        let ns = Name::from_ascii(&format!("NS1.{}", zone.to_string().to_ascii_uppercase())).expect("ns");
+        add(&mut second, &zone, wire::rtype::NS, ns.as_wire());
+    }
+    if let Fault::Extra(rt, rdata) = b.fault {
+        add(
+            if split { &mut second } else { &mut first },
+            &Name::from_ascii(&format!("bad.{zone}")).expect("name"),
+            rt,
+            rdata,
+        );
     }
     let final_serial = if b.fault == Fault::WrongFinalSoa { b.serial + 1 } else { b.serial };
     add(
