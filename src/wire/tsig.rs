@@ -180,6 +180,9 @@ pub enum TsigError {
     BadTime { key: Name, message: u32, signed: u64, now: u64, fudge: u16 },
     /// We could not produce a signature (message too large).
     Sign(String),
+    /// An answer to a request we did not sign carries a TSIG record: no key
+    /// can verify it, and BIND fails such a transfer too.
+    SignedUnasked { key: Name, message: u32 },
 }
 
 impl TsigError {
@@ -246,6 +249,11 @@ impl fmt::Display for TsigError {
                 signed.abs_diff(*now)
             ),
             TsigError::Sign(why) => write!(f, "could not be sent a TSIG-signed message: {why}"),
+            TsigError::SignedUnasked { key, message } => write!(
+                f,
+                "signed message {message} with key `{key}` although our request was not signed (no key is \
+                 configured for this primary): refused"
+            ),
         }
     }
 }

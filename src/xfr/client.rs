@@ -198,11 +198,14 @@ fn check_soa_answer(
     if h.id != id {
         return Err(XfrError::WrongId { primary: peer, message: 1, expected: id, got: h.id });
     }
-    if let (Some(k), Some(mac)) = (key, mac) {
-        let mut v = StreamVerifier::new(k, mac, id);
-        v.verify(bytes, &msg)
-            .and_then(|()| if h.rcode() == 0 { v.finish() } else { Ok(()) })
-            .map_err(|error| XfrError::Tsig { primary: peer, error })?;
+    match (key, mac) {
+        (Some(k), Some(mac)) => {
+            let mut v = StreamVerifier::new(k, mac, id);
+            v.verify(bytes, &msg)
+                .and_then(|()| if h.rcode() == 0 { v.finish() } else { Ok(()) })
+                .map_err(|error| XfrError::Tsig { primary: peer, error })?;
+        }
+        _ => unasked_signature(&msg, 1).map_err(|error| XfrError::Tsig { primary: peer, error })?,
     }
     if h.rcode() != 0 {
         return Err(XfrError::Rcode { primary: peer, query: QueryKind::Soa, rcode: h.rcode(), message: 1 });
@@ -234,6 +237,16 @@ fn check_soa_answer(
     let [serial, refresh, retry, expire, minimum] =
         record.soa_fields().ok_or_else(|| XfrError::NoSoa { primary: peer, zone: zone.clone() })?;
     Ok(SoaAnswer { serial, refresh, retry, expire, minimum, record })
+}
+
+/// An answer to an unsigned request must not be signed: nothing can verify
+/// the signature, and taking the data as if unsigned would hide a primary
+/// that expects a key we were not given.
+fn unasked_signature(msg: &Message, message: u32) -> Result<(), crate::wire::tsig::TsigError> {
+    match &msg.tsig {
+        Some(t) => Err(crate::wire::tsig::TsigError::SignedUnasked { key: t.key_name.clone(), message }),
+        None => Ok(()),
+    }
 }
 
 /// Prefixes a message with its 2-byte length (RFC 1035 §4.2.2, RFC 7766 §8).
@@ -345,8 +358,12 @@ async fn run_transfer(
             message: stats.messages,
             error,
         })?;
-        if let Some(v) = verifier.as_mut() {
-            v.verify(&bytes, &msg).map_err(|error| XfrError::Tsig { primary: Peer(Some(primary)), error })?;
+        match verifier.as_mut() {
+            Some(v) => {
+                v.verify(&bytes, &msg).map_err(|error| XfrError::Tsig { primary: Peer(Some(primary)), error })?
+            }
+            None => unasked_signature(&msg, stats.messages)
+                .map_err(|error| XfrError::Tsig { primary: Peer(Some(primary)), error })?,
         }
         let progress = interp.feed(msg, bytes.len(), &mut pending)?;
         // Reuse the allocation for the next frame.

@@ -40,6 +40,8 @@ pub enum Fault {
     /// Every A record twice (the copy's owner in upper case), and the NS again
     /// as `NS1.<ZONE>`: duplicates, which are one record each (RFC 2181 §5).
     Duplicates,
+    /// Sign the answer with the test key although the request was unsigned.
+    SignUnasked,
 }
 
 /// How long [`Fault::SlowEnd`] holds the last message back (under the test
@@ -247,6 +249,8 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
     };
     if let Some(mac) = &request_mac {
         first = tsig::sign_response(&test_key(), mac, &first, tsig::unix_now()).expect("sign the first message");
+    } else if b.fault == Fault::SignUnasked {
+        first = tsig::sign_response(&test_key(), &[], &first, tsig::unix_now()).expect("sign the first message");
     }
     if sock.write_all(&send(first)).await.is_err() {
         return;
