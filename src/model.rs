@@ -555,6 +555,16 @@ pub struct Status {
     pub notify: Option<NotifyCounters>,
     pub queries: Option<QueryCounters>,
     pub transfers_out: Option<TransfersOut>,
+    /// The last write the store refused (a full disk, `store.max_size_mib`),
+    /// while it refuses them: `null` when it writes. Daemon-wide, so `null`
+    /// for an account's token too.
+    pub store_write_error: Option<StoreWriteError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreWriteError {
+    pub message: String,
+    pub at: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -351,3 +351,33 @@ async fn every_type_bind_prints_in_its_own_form_is_exported_as_bind_prints_it_an
     let r = d.call("GET", &format!("/v2/1/zones/{zone}/records?name=lp"), None).await;
     assert_eq!(r.body["data"][0]["content"], "10 l64.types.test");
 }
+
+#[tokio::test]
+async fn a_full_store_refuses_the_transfer_says_so_and_keeps_serving_the_rest() {
+    let timers = "3600 600 604800 300";
+    let zones = [
+        bind::Zone { name: "fits.test", text: small_zone("fits.test", 1, 10, timers) },
+        bind::Zone { name: "huge.test", text: small_zone("huge.test", 1, 40_000, timers) },
+    ];
+    let b = Bind::start(&zones, Access::Open, None).await;
+    // 1 MiB of database: the small zone fits, 40,000 records do not.
+    let d = Daemon::start("max_size_mib = 1\n").await;
+    d.add_linked("bind", bind_addr(&b), None, "fits.test").await;
+    d.wait_serial("fits.test", 1).await;
+    let r = d.call("POST", "/v2/1/secondary_dns/zones", Some(serde_json::json!({ "name": "huge.test" }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = d
+        .call("PUT", "/v2/1/secondary_dns/primaries/bind/link", Some(serde_json::json!({ "zone": "huge.test" })))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let z = d.wait_zone("huge.test", "a failed attempt", |z| z.transfer.attempts > 0).await;
+    assert_eq!(z.transfer.serial, None, "nothing of it was committed");
+    let error = last_error(&z).unwrap_or_default();
+    assert!(error.contains("database or disk is full"), "the zone's status says why: {error}");
+    let st = d.call("GET", "/v2/status", None).await;
+    let write_error = st.body["data"]["store_write_error"]["message"].as_str().unwrap_or_default();
+    assert!(write_error.contains("database or disk is full"), "{:?}", st.body);
+    // The zone that fits is still served, at its serial.
+    assert_eq!(d.zone("fits.test").await.transfer.serial, Some(1));
+    assert!(!d.log().contains("cannot read"), "a failed write is not called a read: {}", d.log());
+}

@@ -9,9 +9,10 @@ use axum::Extension;
 use rusqlite::params;
 
 use super::error::ApiError;
-use super::{data, opt_timestamp, Access, App, One};
+use super::{data, opt_timestamp, timestamp, Access, App, One};
 use crate::model::{
-    EventCounts, NotInSync, NotifyCounters, QueryCounters, RateLimit, Status, TransfersOut, ZoneCounts, ZoneState,
+    EventCounts, NotInSync, NotifyCounters, QueryCounters, RateLimit, Status, StoreWriteError, TransfersOut,
+    ZoneCounts, ZoneState,
 };
 use crate::store::now_secs;
 
@@ -115,6 +116,16 @@ pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) 
         }),
         // Zone transfers to downstreams: finished, refused (any error
         // answer), failed midway (the client went away or stalled).
+        store_write_error: if all {
+            app.engine
+                .store_write_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|(message, at)| StoreWriteError { message: message.clone(), at: timestamp(*at) })
+        } else {
+            None
+        },
         transfers_out: all.then_some(TransfersOut {
             finished: count(&dns.transfers_out),
             refused: count(&dns.transfers_out_refused),

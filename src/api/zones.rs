@@ -42,11 +42,18 @@ pub(crate) fn to_model(app: &App, z: &Zone) -> model::Zone {
         model::Timers { refresh, retry, expire, minimum: t[3] }
     });
     let last_transfer = st.last_xfr.as_deref().and_then(|s| serde_json::from_str(s).ok());
-    let last_error = st.last_error.as_ref().map(|message| LastError {
-        primary: st.last_error_primary.clone(),
-        message: message.clone(),
-        at: opt_timestamp(st.last_error_at),
-    });
+    // A failure the store could not record (a full disk) is newer than what it holds.
+    let unrecorded = app.engine.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).get(&z.id).cloned();
+    let last_error = match &unrecorded {
+        Some((primary, message, at)) => {
+            Some(LastError { primary: primary.clone(), message: message.clone(), at: opt_timestamp(Some(*at)) })
+        }
+        None => st.last_error.as_ref().map(|message| LastError {
+            primary: st.last_error_primary.clone(),
+            message: message.clone(),
+            at: opt_timestamp(st.last_error_at),
+        }),
+    };
     model::Zone {
         id: z.id,
         account_id: z.account_id,
@@ -73,7 +80,10 @@ pub(crate) fn to_model(app: &App, z: &Zone) -> model::Zone {
             })
             .collect(),
         transfer: model::Transfer {
-            state: state_word(z, &sched),
+            state: match state_word(z, &sched) {
+                ZoneState::Ok if unrecorded.is_some() => ZoneState::Retrying,
+                state => state,
+            },
             serial: st.serial,
             primary_serial: st.primary_serial,
             records: st.record_count,

@@ -39,6 +39,8 @@ pub struct Config {
     /// Where the settings came from (a path, or `built-in development defaults`).
     pub source: String,
     pub store_path: PathBuf,
+    /// `store.max_size_mib` in bytes: past it, writes fail as on a full disk.
+    pub store_max_bytes: Option<u64>,
     pub control_socket: PathBuf,
     pub control_listen: Option<SocketAddr>,
     /// HTTPS on `control_listen` (`control.tls_cert`, `control.tls_key`); plain HTTP when `None`.

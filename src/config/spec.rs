@@ -49,6 +49,10 @@ pub struct CatalogSpec {
 pub struct StoreSpec {
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// The most the database may grow to, in MiB (default: no bound but the
+    /// disk's).
+    #[serde(default)]
+    pub max_size_mib: Option<u64>,
 }
 
 pub fn default_store_path() -> PathBuf {
@@ -57,7 +61,7 @@ pub fn default_store_path() -> PathBuf {
 
 impl Default for StoreSpec {
     fn default() -> Self {
-        StoreSpec { path: default_store_path() }
+        StoreSpec { path: default_store_path(), max_size_mib: None }
     }
 }
 
@@ -698,6 +702,7 @@ impl ConfigFile {
         Ok(Config {
             source: file.to_string(),
             store_path: c.path(&self.store.path),
+            store_max_bytes: self.store.max_size_mib.map(|m| m.saturating_mul(1 << 20)),
             control_socket: c.path(&self.control.socket),
             control_listen,
             control_tls,

@@ -80,7 +80,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     // One daemon per store: two would each schedule and write the same zones.
     let _lock = lock_store(&config.store_path)?;
     let path = config.store_path.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+    let max = config.store_max_bytes;
+    let store = tokio::task::spawn_blocking(move || Store::open_bounded(&path, max))
         .await
         .map_err(|e| DaemonError::Store { path: config.store_path.clone(), error: StoreError::Setup(e.to_string()) })?
         .map_err(|error| DaemonError::Store { path: config.store_path.clone(), error })?;

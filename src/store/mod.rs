@@ -157,18 +157,33 @@ impl Store {
     /// Opens (creating it and its directory if needed) and migrates the database,
     /// then starts the store thread.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_bounded(path, None)
+    }
+
+    /// [`Store::open`], the database bounded to `max_bytes` (SQLite's
+    /// `max_page_count` on every connection: past it, writes fail with
+    /// "database or disk is full", as on a full disk).
+    pub fn open_bounded(path: &Path, max_bytes: Option<u64>) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError::Setup(format!("cannot create directory {}: {e}", dir.display())))?;
             }
         }
-        let mut conn = connect(path)?;
+        let bounded = |conn: Connection| -> Result<Connection, StoreError> {
+            if let Some(max) = max_bytes {
+                let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+                let pages = (i64::try_from(max).unwrap_or(i64::MAX) / page.max(512)).max(1);
+                conn.pragma_update(None, "max_page_count", pages)?;
+            }
+            Ok(conn)
+        };
+        let mut conn = bounded(connect(path)?)?;
         migrations::migrate(&mut conn)?;
         let notify_acl = links::install(&mut conn)?;
         let jobs = spawn_owner("store", conn)?;
-        let background = spawn_owner("store-bg", connect(path)?)?;
-        let reads = spawn_owner("store-read", connect(path)?)?;
+        let background = spawn_owner("store-bg", bounded(connect(path)?)?)?;
+        let reads = spawn_owner("store-read", bounded(connect(path)?)?)?;
         Ok(Store { jobs, background, reads, notify_acl })
     }
 

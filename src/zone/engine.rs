@@ -39,7 +39,16 @@ pub struct Notified {
     pub serial: Option<u32>,
 }
 
+/// A refresh failure the store could not record (a full disk), kept in
+/// memory so the zone's status still says it: (primary, message, when).
+pub type Unrecorded = (Option<String>, String, i64);
+
 pub struct Engine {
+    /// Failures the store could not write, by zone, until a write succeeds.
+    pub unrecorded: Mutex<HashMap<i64, Unrecorded>>,
+    /// The last write the store refused (a full disk, `store.max_size_mib`),
+    /// until one succeeds again: /v2/status shows it.
+    pub store_write_error: Mutex<Option<(String, i64)>>,
     pub store: Store,
     pub config: Arc<Config>,
     pub scheduler: Arc<Scheduler>,
@@ -102,6 +111,8 @@ impl Engine {
             keys,
             per_primary: Mutex::new(HashMap::new()),
             soa_next: tokio::sync::Mutex::new(Instant::now()),
+            unrecorded: Mutex::new(HashMap::new()),
+            store_write_error: Mutex::new(None),
             api_soa_next: tokio::sync::Mutex::new(Instant::now()),
             notified: Mutex::new(HashMap::new()),
             ns_settings: Mutex::new(HashMap::new()),
@@ -133,6 +144,12 @@ impl Engine {
     pub(super) fn primary_slot(&self, addr: SocketAddr) -> Arc<Semaphore> {
         let mut map = self.per_primary.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(addr).or_insert_with(|| Arc::new(Semaphore::new(self.config.transfer.per_primary))).clone()
+    }
+
+    /// Remembers a write the store refused, for /v2/status.
+    pub(crate) fn note_write_error(&self, e: &crate::store::StoreError) {
+        *self.store_write_error.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((e.to_string(), crate::store::now_secs()));
     }
 
     /// Waits for this SOA query's turn under `transfer.soa_queries_per_second`.
@@ -289,6 +306,13 @@ impl Engine {
             .await;
         match planned {
             Ok((name, st)) => {
+                // The store writes again: what only memory held is on disk now
+                // (or was overtaken by this attempt's outcome).
+                self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).remove(&zone);
+                if ok {
+                    // A transfer committed: the store takes writes again.
+                    *self.store_write_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                }
                 if ok && !st.expired {
                     self.serve_refreshed(zone, &name);
                     self.follow_catalog(zone, &name).await;
@@ -297,7 +321,8 @@ impl Engine {
             }
             Err(StoreError::NotFound { .. }) => Plan::default(),
             Err(e) => {
-                tracing::error!(zone_id = zone, error = %e, "cannot persist the zone's timers; retrying in a minute");
+                self.note_write_error(&e);
+                tracing::error!(zone_id = zone, error = %e, "cannot write the zone's timers to the store; retrying in a minute");
                 Plan { refresh_at: Some(Instant::now() + Duration::from_secs(60)), expire_at: None }
             }
         }

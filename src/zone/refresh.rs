@@ -136,10 +136,23 @@ pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool, notice:
 async fn fail(engine: &Engine, zone: &Zone, primary: Option<String>, message: String) -> Refreshed {
     tracing::warn!(zone = %zone.name, primary = primary.as_deref().unwrap_or("-"), error = %message, "refresh failed; the previous version stays");
     let id = zone.id;
-    let r = engine.store.call(move |c| zonedata::record_failure(c, id, primary.as_deref(), &message)).await;
+    let (who, text) = (primary.clone(), message.clone());
+    let r = engine.store.call(move |c| zonedata::record_failure(c, id, who.as_deref(), &text)).await;
     match r {
         Err(StoreError::NotFound { .. }) => Refreshed::Gone,
-        _ => Refreshed::Failed,
+        Err(e) => {
+            // A full disk: the failure still shows in the zone's status, from memory.
+            tracing::error!(zone = %zone.name, error = %e, "cannot write the refresh failure to the store");
+            engine.note_write_error(&e);
+            let message = format!("{message}; and the store cannot record it: {e}");
+            engine
+                .unrecorded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, (primary, message, crate::store::now_secs()));
+            Refreshed::Failed
+        }
+        Ok(_) => Refreshed::Failed,
     }
 }
 
@@ -264,6 +277,7 @@ async fn transfer_once(
     let (loaded, soa, builder) = match consumed {
         Ok(Ok(v)) => v,
         Ok(Err((e, loaded))) => {
+            engine.note_write_error(&e);
             discard(&engine.store, zone.id, loaded).await;
             return Err(Failure::Store(e));
         }
@@ -353,7 +367,7 @@ async fn transfer_once(
                 .store
                 .call(move |c| zonedata::replace_small(c, id, &records, &committed))
                 .await
-                .map_err(|e| not_committed(zone, p, to, e))?;
+                .map_err(|e| not_committed(engine, zone, p, to, e))?;
             if let Some(b) = builder {
                 engine.serve_full(id, &zone.name, b).await;
             }
@@ -372,7 +386,7 @@ async fn transfer_once(
                 Ok(old) => old,
                 Err(e) => {
                     discard(&engine.store, id, Loaded::Large { version, records: written }).await;
-                    return Err(not_committed(zone, p, to, e));
+                    return Err(not_committed(engine, zone, p, to, e));
                 }
             };
             if let Some(b) = builder {
@@ -400,7 +414,7 @@ async fn transfer_once(
                 Ok(Err(DiffError::Mismatch(why))) => {
                     return Ok(TransferEnd::NeedAxfr(format!("the IXFR from {} does not apply: {why}", label(p))))
                 }
-                Ok(Err(DiffError::Store(e))) | Err(e) => return Err(not_committed(zone, p, to, e)),
+                Ok(Err(DiffError::Store(e))) | Err(e) => return Err(not_committed(engine, zone, p, to, e)),
             }
         }
         Loaded::Nothing | Loaded::TooLarge => {
@@ -427,7 +441,7 @@ async fn transfer_once(
 }
 
 /// Why the commit of serial `to` from `p` did not happen.
-fn not_committed(zone: &Zone, p: &LinkedPrimary, to: u32, e: StoreError) -> Failure {
+fn not_committed(engine: &Engine, zone: &Zone, p: &LinkedPrimary, to: u32, e: StoreError) -> Failure {
     match e {
         StoreError::Unlinked { .. } => {
             tracing::warn!(zone = %zone.name, primary = %label(p), serial = to,
@@ -439,7 +453,12 @@ fn not_committed(zone: &Zone, p: &LinkedPrimary, to: u32, e: StoreError) -> Fail
                 zone.name
             ))
         }
-        e => Failure::Store(e),
+        e => {
+            // Likely a full disk (or store.max_size_mib): /v2/status says so
+            // until a transfer commits again.
+            engine.note_write_error(&e);
+            Failure::Store(e)
+        }
     }
 }
 

@@ -92,8 +92,12 @@ impl Daemon {
             format!("[dns]\nlisten = [\"127.0.0.1:{dns_port}\"]\n")
         };
         let extra = with_loopback_policy(&extra);
-        let config =
-            format!("[store]\npath = \"secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n{listen}{dns}{extra}\n");
+        // `store.*` keys in `extra` (`max_size_mib = N`) go into our [store] section.
+        let (store_keys, extra): (Vec<&str>, Vec<&str>) = extra.lines().partition(|l| l.starts_with("max_size_mib"));
+        let (store_keys, extra) = (store_keys.join("\n"), extra.join("\n"));
+        let config = format!(
+            "[store]\npath = \"secondaryd.db\"\n{store_keys}\n[control]\nsocket = \"control.sock\"\n{listen}{dns}{extra}\n"
+        );
         let config_path = dir.path().join("secondaryd.toml");
         std::fs::write(&config_path, config).expect("write config");
         let mut d = Daemon { dir, config_path, socket, tcp, tls, dns_port, child: None };

@@ -39,6 +39,9 @@ fn show(d: &Status) {
             q.noerror, q.nxdomain, q.refused, q.servfail, q.formerr
         );
     }
+    if let Some(e) = &d.store_write_error {
+        println!("store:   cannot write since {}: {}", e.at, e.message);
+    }
     if d.not_in_sync.is_empty() {
         println!("all zones are in sync");
     } else {
