@@ -659,3 +659,17 @@ async fn the_api_keeps_answering_with_1100_half_sent_requests_open() {
     assert!(d.log().contains("API connections over the per-client bound closed"), "{}", d.log());
     drop(hostile);
 }
+
+#[tokio::test]
+async fn a_primary_named_like_the_linked_zones_key_still_answers_its_own_list() {
+    let d = Daemon::start("").await;
+    let name = "p \"linked_secondary_zones\":[]";
+    let r = d.call("POST", PRIMARIES, Some(json!({ "name": name, "ip": "127.0.0.1" }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["data"]["id"].as_i64().expect("id");
+    add_zone(&d, 1, "one.example").await;
+    let r = d.call("PUT", &format!("{PRIMARIES}/{id}/link"), Some(json!({ "zone": "one.example" }))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["name"], name);
+    assert_eq!(r.body["data"]["linked_secondary_zones"], json!(["one.example"]));
+}

@@ -7,11 +7,12 @@ use std::net::IpAddr;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::input::{list_params, pagination, Body};
-use super::{data, listed, timestamp, App, Ctx, Many, One, QueryMap};
-use crate::model::PrimaryServer;
+use super::{listed, timestamp, App, Ctx, Many, QueryMap};
+use crate::model::{Data, PrimaryServer};
 use crate::store::notify_acl::canonical_ip;
 use crate::store::primaries::{self, NewPrimary, Primary};
 use crate::zone::name::normalize_zone_name;
@@ -41,11 +42,7 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
     Ok(listed(items.into_iter().map(to_model).collect(), pagination(page, total)))
 }
 
-pub async fn create(
-    State(app): State<App>,
-    ctx: Ctx,
-    body: Bytes,
-) -> Result<(StatusCode, One<PrimaryServer>), ApiError> {
+pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let mut b = Body::parse(&body)?;
     let name = b.string("name", true).map(|s| s.trim().to_string());
     if let Some(n) = &name {
@@ -106,13 +103,36 @@ pub async fn create(
     let new = NewPrimary { name, ip, port, tsig_key, notify_requires_tsig };
     let p = app.store.call(move |c| primaries::create(c, account, new)).await?;
     tracing::info!(account, primary = %p.name, id = p.id, ip = %p.ip, port = p.port, "primary server created");
-    Ok((StatusCode::CREATED, data(to_model(p))))
+    Ok(answer(StatusCode::CREATED, to_model(p)))
 }
 
-pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<PrimaryServer>, ApiError> {
+pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Response, ApiError> {
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let p = app.store.call(move |c| primaries::get(c, account, &id)).await?;
-    Ok(data(to_model(p)))
+    Ok(answer(StatusCode::OK, to_model(p)))
+}
+
+/// `{"data": PrimaryServer}` as the answer's bytes, with the linked zones'
+/// text written in as the store's index keeps it: one copy of the list,
+/// not a string per zone (a primary's list is every zone linked to it, and
+/// link and unlink answer with it).
+fn answer(status: StatusCode, mut p: PrimaryServer) -> Response {
+    let names = std::mem::take(&mut p.linked_secondary_zones);
+    let mut body = match serde_json::to_vec(&Data { data: &p }) {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write the answer: {e}"))
+                .into_response()
+        }
+    };
+    // The key comes after every field a client chose (name, ip), and a
+    // quote inside those is escaped, so the last match is the key itself.
+    const KEY: &[u8] = b"\"linked_secondary_zones\":[]";
+    if let Some(at) = body.windows(KEY.len()).rposition(|w| w == KEY) {
+        let list = at + KEY.len() - 2;
+        body.splice(list..list + 2, names.as_json().bytes());
+    }
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiError> {
@@ -137,12 +157,7 @@ fn zone_field(body: &Bytes, query: &HashMap<String, String>) -> Result<String, A
     zone.ok_or_else(|| ApiError::invalid("zone", "can't be blank"))
 }
 
-pub async fn link(
-    State(app): State<App>,
-    ctx: Ctx,
-    QueryMap(q): QueryMap,
-    body: Bytes,
-) -> Result<One<PrimaryServer>, ApiError> {
+pub async fn link(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap, body: Bytes) -> Result<Response, ApiError> {
     let zone = zone_field(&body, &q)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
@@ -150,7 +165,7 @@ pub async fn link(
     tracing::info!(account, primary = %p.name, zone = %zone, "primary linked to zone");
     // A new primary may have the zone (or a newer copy): check now.
     app.engine.request_refresh(zone_id, false);
-    Ok(data(to_model(p)))
+    Ok(answer(StatusCode::OK, to_model(p)))
 }
 
 pub async fn unlink(
@@ -158,11 +173,11 @@ pub async fn unlink(
     ctx: Ctx,
     QueryMap(q): QueryMap,
     body: Bytes,
-) -> Result<One<PrimaryServer>, ApiError> {
+) -> Result<Response, ApiError> {
     let zone = zone_field(&body, &q)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
     let p = app.store.call(move |c| primaries::unlink(c, account, &id, &z)).await?;
     tracing::info!(account, primary = %p.name, zone = %zone, "primary unlinked from zone");
-    Ok(data(to_model(p)))
+    Ok(answer(StatusCode::OK, to_model(p)))
 }
