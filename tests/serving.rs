@@ -270,9 +270,13 @@ async fn exchange_raw(port: u16, bytes: &[u8]) -> Option<Vec<u8>> {
 
 /// One query over TCP (2-byte length framing); the parsed reply.
 async fn ask_tcp(port: u16, qname: &str, qtype: u16) -> Message {
+    ask_tcp_raw(port, &wire::build_query(0x7c9, &Name::from_ascii(qname).expect("name"), qtype, None)).await
+}
+
+/// The message `q` over TCP; the parsed reply.
+async fn ask_tcp_raw(port: u16, q: &[u8]) -> Message {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    let q = wire::build_query(0x7c9, &Name::from_ascii(qname).expect("name"), qtype, None);
     let mut frame = (q.len() as u16).to_be_bytes().to_vec();
     frame.extend_from_slice(&q);
     s.write_all(&frame).await.expect("write");
@@ -465,17 +469,7 @@ async fn an_error_answer_carries_one_question_at_most_and_is_never_larger_than_t
         assert_ne!(r[3] & 0x0f, rcode::NOERROR as u8, "opcode {op}");
     }
     // Over TCP too: one question echoed, and the stream stays in step.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    let q = many_questions(2, 10_000);
-    let mut frame = (q.len() as u16).to_be_bytes().to_vec();
-    frame.extend_from_slice(&q);
-    s.write_all(&frame).await.expect("write");
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len).await.expect("length");
-    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut reply).await.expect("reply");
-    let m = wire::parse_message(&reply).expect("a well-formed reply");
+    let m = ask_tcp_raw(port, &many_questions(2, 10_000)).await;
     assert_eq!((m.header.rcode(), m.questions.len()), (rcode::NOTIMP, 1));
 }
 
