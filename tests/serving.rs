@@ -278,7 +278,7 @@ async fn ask_tcp_raw(port: u16, q: &[u8]) -> Message {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
     let mut frame = (q.len() as u16).to_be_bytes().to_vec();
-    frame.extend_from_slice(&q);
+    frame.extend_from_slice(q);
     s.write_all(&frame).await.expect("write");
     let mut len = [0u8; 2];
     s.read_exact(&mut len).await.expect("length");
