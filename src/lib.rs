@@ -10,11 +10,13 @@
 //!   Primaries, zones, the ordered links between them (and zone data, journal and
 //!   timers as transfers land); nameserver sets, custom nameservers and each
 //!   zone's NS settings, kept apart from the transferred data. The writer keeps
-//!   in memory what the NOTIFY check needs (`store::notify_acl`).
+//!   in memory what the NOTIFY check needs (`store::notify_acl`) and each
+//!   primary's linked zones (`store::links`), both by SQLite triggers; reads
+//!   that must not wait behind a write go to a second connection.
 //! - [`api`]: the control API, HTTP/JSON in the shape of DNSimple API v2, served
 //!   on a Unix socket (all accounts) and optionally on TCP (bearer token → one
 //!   account). Handlers validate, write the store and schedule; they never
-//!   transfer.
+//!   transfer. `api::serve` bounds connections, header and request time.
 //! - [`zone`]: zone names, timer arithmetic, the engine that runs zone events
 //!   (the refresh handler: SOA check, IXFR/AXFR, commit; and expiry), and
 //!   `zone::publish`: the records we publish are the stored ones with the
