@@ -673,3 +673,21 @@ async fn a_primary_named_like_the_linked_zones_key_still_answers_its_own_list() 
     assert_eq!(r.body["data"]["name"], name);
     assert_eq!(r.body["data"]["linked_secondary_zones"], json!(["one.example"]));
 }
+
+#[tokio::test]
+async fn secondaryctl_status_check_speaks_the_monitoring_plugin_convention() {
+    let mut d = Daemon::start("").await;
+    let (code, out, _) = d.ctl(&["status", "--check"]);
+    assert_eq!((code, out.as_str()), (0, "SECONDARYD OK - 0 zones in sync\n"));
+    // A zone whose primary never answers is never loaded: critical.
+    let body = json!({ "name": "p", "ip": "127.0.0.1", "port": common::free_port() });
+    assert_eq!(d.call("POST", PRIMARIES, Some(body)).await.status, 201);
+    add_zone(&d, 1, "never.example").await;
+    let r = d.call("PUT", &format!("{PRIMARIES}/p/link"), Some(json!({ "zone": "never.example" }))).await;
+    assert_eq!(r.status, 200);
+    let (code, out, _) = d.ctl(&["status", "--check"]);
+    assert_eq!((code, out.as_str()), (2, "SECONDARYD CRITICAL - 1 never loaded (never.example) of 1 zones\n"));
+    d.stop();
+    let (code, _, err) = d.ctl(&["status", "--check"]);
+    assert_eq!(code, 3, "unreachable is UNKNOWN: {err}");
+}

@@ -58,7 +58,12 @@ enum Command {
     #[command(subcommand)]
     Zone(zone::ZoneCmd),
     /// The daemon at a glance: zones per state, zones not in sync and why, transfers.
-    Status,
+    Status {
+        /// One line and a monitoring-plugin exit status: 0 every zone in sync,
+        /// 1 some retrying, 2 some expired or never loaded, 3 daemon unreachable.
+        #[arg(long)]
+        check: bool,
+    },
     /// Nameserver sets: nameservers grouped with the NS/address TTLs and the
     /// hostmaster published with them.
     #[command(subcommand)]
@@ -101,6 +106,8 @@ pub enum Failure {
     Usage(String),
     /// The operation ran and failed; its outcome was printed.
     Refused,
+    /// The outcome was printed; exit with this status (`status --check`).
+    Exit(u8),
 }
 
 impl From<ClientError> for Failure {
@@ -178,7 +185,7 @@ async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
         Command::Link { primary, zone } => primary::link(ctl, "link", &primary, &zone).await,
         Command::Unlink { primary, zone } => primary::link(ctl, "unlink", &primary, &zone).await,
         Command::Zone(cmd) => zone::run(ctl, cmd).await,
-        Command::Status => status::run(ctl).await,
+        Command::Status { check } => status::run(ctl, check).await,
         Command::Nsset(cmd) => nameserver_set::run(ctl, cmd).await,
         Command::Ns(cmd) => custom_ns::run(ctl, cmd).await,
     }
@@ -239,6 +246,7 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(Failure::Refused) => ExitCode::FAILURE,
+        Err(Failure::Exit(code)) => ExitCode::from(code),
         Err(Failure::Unexpected(e)) => {
             eprintln!("secondaryctl: {e}");
             ExitCode::FAILURE

@@ -1,14 +1,48 @@
 //! `secondaryctl status`: the daemon at a glance.
 
-use secondaryd::model::Status;
+use secondaryd::model::{Status, ZoneState};
 
 use crate::output::{opt, table};
 use crate::{success, Ctl, Failure};
 
-pub async fn run(ctl: &Ctl) -> Result<(), Failure> {
+pub async fn run(ctl: &Ctl, check: bool) -> Result<(), Failure> {
     let status: Status = success(ctl.client.get("/v2/status").await?)?.data()?;
+    if check {
+        let (code, line) = check_line(&status);
+        println!("{line}");
+        return if code == 0 { Ok(()) } else { Err(Failure::Exit(code)) };
+    }
     ctl.print_object(&status, show);
     Ok(())
+}
+
+/// The monitoring-plugin verdict (Nagios, Icinga, Sensu): 0 OK, 1 WARNING,
+/// 2 CRITICAL, and its one line, naming a few zones that are not in sync.
+pub fn check_line(d: &Status) -> (u8, String) {
+    let z = &d.zones;
+    let named = |state: ZoneState| -> String {
+        let names: Vec<&str> =
+            d.not_in_sync.iter().filter(|p| p.state == state).take(5).map(|p| p.name.as_str()).collect();
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(" ({}{})", names.join(", "), if names.len() == 5 { ", …" } else { "" })
+        }
+    };
+    if z.expired > 0 || z.bootstrapping > 0 {
+        let mut parts = Vec::new();
+        if z.expired > 0 {
+            parts.push(format!("{} expired{}", z.expired, named(ZoneState::Expired)));
+        }
+        if z.bootstrapping > 0 {
+            parts.push(format!("{} never loaded{}", z.bootstrapping, named(ZoneState::Bootstrapping)));
+        }
+        (2, format!("SECONDARYD CRITICAL - {} of {} zones", parts.join(", "), z.total))
+    } else if z.retrying > 0 {
+        (1, format!("SECONDARYD WARNING - {} of {} zones retrying{}", z.retrying, z.total, named(ZoneState::Retrying)))
+    } else {
+        (0, format!("SECONDARYD OK - {} zones in sync", z.total))
+    }
 }
 
 fn show(d: &Status) {
