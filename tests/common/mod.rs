@@ -173,6 +173,21 @@ impl Daemon {
         self.spawn().await;
     }
 
+    /// Kills the daemon with SIGKILL (no clean stop: a crash or a power cut)
+    /// and starts it again on the same state.
+    pub async fn crash_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.spawn().await;
+    }
+
+    /// The store's file (for checks that read it directly).
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("secondaryd.db")
+    }
+
     pub fn client(&self) -> Client {
         Client::new(Endpoint::Unix(self.socket.clone()))
     }
