@@ -129,6 +129,17 @@ async fn a_signed_answer_to_an_unsigned_transfer_request_is_refused() {
 }
 
 #[tokio::test]
+async fn an_unsigned_refusal_of_a_signed_transfer_is_not_taken_for_the_primarys_answer() {
+    let fake = FakePrimary::start(ZONE, 1, 50).await;
+    let keys =
+        format!("[[tsig_key]]\nname = \"{}\"\nsecret = \"{}\"\n", common::bind::KEY_NAME, common::bind::KEY_SECRET);
+    let d = Daemon::start(&format!("{}{keys}", common::FAST_TIMERS)).await;
+    d.add_linked("fake", fake.addr, Some(common::bind::KEY_NAME), ZONE).await;
+    d.wait_serial(ZONE, 1).await;
+    check(&d, &fake, Fault::UnsignedRefused, &["sent message #1 without tsig although we expect key"]).await;
+}
+
+#[tokio::test]
 async fn a_primary_that_stalls_mid_stream_times_out_without_harm() {
     let (d, fake) = loaded("").await;
     check(&d, &fake, Fault::StallAfterFirst, &["timed out", "timeout"]).await;

@@ -457,7 +457,11 @@ impl StreamVerifier {
             if code == rcode::NOTAUTH {
                 return Err(TsigError::Rejected { key: key_name.clone(), error: code, peer_time: None });
             }
-            if self.messages == 1 && code == rcode::NOERROR {
+            // The first answer to a signed request must be signed, an error
+            // answer too (RFC 8945 §5.3, §5.4): an unsigned REFUSED or NOTIMP
+            // is not acted on (it could be anyone's, and a NOTIMP would turn
+            // an IXFR into an AXFR). NOTAUTH above is the peer refusing our key.
+            if self.messages == 1 {
                 return Err(TsigError::Unsigned { key: key_name.clone(), message: 1 });
             }
             self.unsigned_run += 1;

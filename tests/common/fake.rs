@@ -42,6 +42,9 @@ pub enum Fault {
     Duplicates,
     /// Sign the answer with the test key although the request was unsigned.
     SignUnasked,
+    /// Answer REFUSED, unsigned, whatever the request (RFC 8945 §5.4 says a
+    /// client ignores an unsigned answer to a signed request).
+    UnsignedRefused,
 }
 
 /// How long [`Fault::SlowEnd`] holds the last message back (under the test
@@ -204,6 +207,14 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
     };
     // We can sign a first message only; a good signed transfer is therefore one message.
     let split = request_mac.is_none() || b.fault == Fault::UnsignedLast;
+    if b.fault == Fault::UnsignedRefused {
+        let mut m = message(id, &zone, qtype);
+        m[3] = (m[3] & 0xf0) | 5; // RCODE REFUSED
+        let mut framed = (m.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&m);
+        let _ = sock.write_all(&framed).await;
+        return;
+    }
     let mut first = message(id, &zone, qtype);
     add(&mut first, &zone, wire::rtype::SOA, &soa_rdata(&zone, b.serial, b.timers));
     add(&mut first, &zone, wire::rtype::NS, Name::from_ascii(&format!("ns1.{zone}")).expect("ns").as_wire());
