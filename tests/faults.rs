@@ -19,6 +19,17 @@ async fn loaded(extra: &str) -> (Daemon, FakePrimary) {
     (d, fake)
 }
 
+/// Like [`loaded`], the fake primary linked with the test key (transfers signed).
+async fn loaded_signed() -> (Daemon, FakePrimary) {
+    let fake = FakePrimary::start(ZONE, 1, 50).await;
+    let keys =
+        format!("[[tsig_key]]\nname = \"{}\"\nsecret = \"{}\"\n", common::bind::KEY_NAME, common::bind::KEY_SECRET);
+    let d = Daemon::start(&format!("{}{keys}", common::FAST_TIMERS)).await;
+    d.add_linked("fake", fake.addr, Some(common::bind::KEY_NAME), ZONE).await;
+    d.wait_serial(ZONE, 1).await;
+    (d, fake)
+}
+
 /// Serves serial 2 with `fault`, forces a transfer, and checks that serial 1 is
 /// still served intact and the error contains one of `expected`.
 async fn check(d: &Daemon, fake: &FakePrimary, fault: Fault, expected: &[&str]) {
@@ -113,12 +124,7 @@ async fn duplicate_records_in_an_axfr_are_stored_served_and_exported_once() {
 
 #[tokio::test]
 async fn a_signed_transfer_whose_last_message_is_unsigned_is_refused() {
-    let fake = FakePrimary::start(ZONE, 1, 50).await;
-    let keys =
-        format!("[[tsig_key]]\nname = \"{}\"\nsecret = \"{}\"\n", common::bind::KEY_NAME, common::bind::KEY_SECRET);
-    let d = Daemon::start(&format!("{}{keys}", common::FAST_TIMERS)).await;
-    d.add_linked("fake", fake.addr, Some(common::bind::KEY_NAME), ZONE).await;
-    d.wait_serial(ZONE, 1).await;
+    let (d, fake) = loaded_signed().await;
     check(&d, &fake, Fault::UnsignedLast, &["tsig", "signed"]).await;
 }
 
@@ -130,12 +136,7 @@ async fn a_signed_answer_to_an_unsigned_transfer_request_is_refused() {
 
 #[tokio::test]
 async fn an_unsigned_refusal_of_a_signed_transfer_is_not_taken_for_the_primarys_answer() {
-    let fake = FakePrimary::start(ZONE, 1, 50).await;
-    let keys =
-        format!("[[tsig_key]]\nname = \"{}\"\nsecret = \"{}\"\n", common::bind::KEY_NAME, common::bind::KEY_SECRET);
-    let d = Daemon::start(&format!("{}{keys}", common::FAST_TIMERS)).await;
-    d.add_linked("fake", fake.addr, Some(common::bind::KEY_NAME), ZONE).await;
-    d.wait_serial(ZONE, 1).await;
+    let (d, fake) = loaded_signed().await;
     check(&d, &fake, Fault::UnsignedRefused, &["sent message #1 without tsig although we expect key"]).await;
 }
 

@@ -275,16 +275,8 @@ async fn ask_tcp(port: u16, qname: &str, qtype: u16) -> Message {
 
 /// The message `q` over TCP; the parsed reply.
 async fn ask_tcp_raw(port: u16, q: &[u8]) -> Message {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    let mut frame = (q.len() as u16).to_be_bytes().to_vec();
-    frame.extend_from_slice(q);
-    s.write_all(&frame).await.expect("write");
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len).await.expect("length");
-    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut reply).await.expect("reply");
-    wire::parse_message(&reply).expect("a well-formed reply")
+    tcp_exchange(&mut s, q).await
 }
 
 fn big_zone(zone: &str) -> String {
