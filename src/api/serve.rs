@@ -77,6 +77,8 @@ where
     let slots = std::sync::Arc::new(Semaphore::new(max_connections.max(1)));
     let per_client: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>> =
         Default::default();
+    // Connections closed over PER_CLIENT: one log line per 10 s at most.
+    let refused = crate::dns::RateLog::default();
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let permit = tokio::select! {
@@ -93,7 +95,10 @@ where
             let n = open.entry(ip).or_insert(0);
             if *n >= PER_CLIENT {
                 drop(open);
-                refused_log(ip);
+                if let Some(count) = refused.tick() {
+                    tracing::warn!(client = %ip, per_client = PER_CLIENT, count,
+                        "API connections over the per-client bound closed (count: since the last such line)");
+                }
                 continue; // `io` is dropped: the connection is closed
             }
             *n += 1;
@@ -137,17 +142,4 @@ where
 /// Until `shutdown` turns true (the guard `wait_for` gives is not held).
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|s| *s).await;
-}
-
-/// One log line per 10 s at most for connections refused over [`PER_CLIENT`].
-fn refused_log(ip: std::net::IpAddr) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    static REFUSED: AtomicU64 = AtomicU64::new(0);
-    let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = crate::store::now_secs() as u64;
-    let last = LAST.load(Ordering::Relaxed);
-    if now >= last + 10 && LAST.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
-        tracing::warn!(client = %ip, per_client = PER_CLIENT, refused, "API connections over the per-client bound closed");
-    }
 }
