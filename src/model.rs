@@ -541,6 +541,18 @@ pub struct Downstreams {
 }
 
 // ---------------------------------------------------------------------------
+// The daemon: `POST /v2/reload`
+
+/// What a config reload did: the file re-read, the sections whose changes
+/// are in force, those that wait for a restart, and remarks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Reloaded {
+    pub config: String,
+    pub applied: Vec<String>,
+    pub restart_needed: Vec<String>,
+    pub notes: Vec<String>,
+}
+
 // The daemon: `GET /v2/status`
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

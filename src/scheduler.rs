@@ -15,6 +15,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{watch, Notify, Semaphore};
@@ -158,18 +159,18 @@ pub type Handler = Arc<dyn Fn(ZoneId, Event) -> BoxFuture + Send + Sync>;
 pub struct Scheduler {
     state: Mutex<State>,
     wake: Notify,
-    slots: Arc<Semaphore>,
-    concurrency: usize,
+    slots: Limit,
 }
 
 impl Scheduler {
     pub fn new(concurrency: usize) -> Arc<Scheduler> {
-        Arc::new(Scheduler {
-            state: Mutex::new(State::default()),
-            wake: Notify::new(),
-            slots: Arc::new(Semaphore::new(concurrency.max(1))),
-            concurrency: concurrency.max(1),
-        })
+        Arc::new(Scheduler { state: Mutex::new(State::default()), wake: Notify::new(), slots: Limit::new(concurrency) })
+    }
+
+    /// Changes `transfer.concurrency` (config reload): more slots at once;
+    /// fewer as running events finish.
+    pub fn set_concurrency(&self, concurrency: usize) {
+        self.slots.resize(concurrency);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -270,7 +271,7 @@ impl Scheduler {
         Counts {
             running: st.running,
             peak_running: st.peak,
-            concurrency: self.concurrency,
+            concurrency: self.slots.size(),
             waiting,
             scheduled: st.timeline.len(),
         }
@@ -337,7 +338,7 @@ impl Scheduler {
         cell.scheduler.lock().running -= 1;
         cell.scheduler.wake.notify_one();
         let out = wait.await;
-        if let Ok(p) = cell.scheduler.slots.clone().acquire_owned().await {
+        if let Ok(p) = cell.scheduler.slots.semaphore().acquire_owned().await {
             *cell.permit.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
         }
         let mut st = cell.scheduler.lock();
@@ -355,7 +356,7 @@ impl Scheduler {
             // Wait for a free slot first, so the choice of event is made as late
             // as possible (an urgent event arriving meanwhile goes first).
             let permit = tokio::select! {
-                p = self.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                p = self.slots.semaphore().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => continue,
             };
             let now = Instant::now();
@@ -387,6 +388,48 @@ impl Scheduler {
             tracing::warn!(running = tasks.len(), "aborting zone events still running at shutdown");
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
+        }
+    }
+}
+
+/// A semaphore whose size a config reload can change: growing adds permits
+/// at once; shrinking takes permits back as their holders release them, so
+/// nothing running is cut short. At least one permit.
+pub struct Limit {
+    semaphore: Arc<Semaphore>,
+    size: AtomicUsize,
+}
+
+impl Limit {
+    pub fn new(size: usize) -> Limit {
+        let size = size.max(1);
+        Limit { semaphore: Arc::new(Semaphore::new(size)), size: AtomicUsize::new(size) }
+    }
+
+    pub fn size(&self) -> usize {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    pub fn semaphore(&self) -> Arc<Semaphore> {
+        self.semaphore.clone()
+    }
+
+    pub fn resize(&self, size: usize) {
+        let size = size.max(1);
+        let old = self.size.swap(size, Ordering::Relaxed);
+        if size > old {
+            self.semaphore.add_permits(size - old);
+        } else if size < old {
+            let missing = (old - size) - self.semaphore.forget_permits(old - size);
+            if missing > 0 {
+                let semaphore = self.semaphore.clone();
+                let n = u32::try_from(missing).unwrap_or(u32::MAX);
+                tokio::spawn(async move {
+                    if let Ok(p) = semaphore.acquire_many_owned(n).await {
+                        p.forget();
+                    }
+                });
+            }
         }
     }
 }

@@ -116,11 +116,15 @@ pub struct TlsListener {
     accepting: tokio::task::JoinHandle<()>,
 }
 
+/// The certificate and key in force: a config reload swaps them, and each new
+/// connection's handshake uses what is in force when it arrives.
+pub type ServerConfigs = Arc<arc_swap::ArcSwap<ServerConfig>>;
+
 impl TlsListener {
-    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<TlsListener> {
+    pub fn new(tcp: TcpListener, configs: ServerConfigs) -> std::io::Result<TlsListener> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
-        let accepting = tokio::spawn(accept(tcp, TlsAcceptor::from(config), tx));
+        let accepting = tokio::spawn(accept(tcp, configs, tx));
         Ok(TlsListener { ready, local, accepting })
     }
 }
@@ -148,7 +152,7 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-async fn accept(tcp: TcpListener, acceptor: TlsAcceptor, ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>) {
+async fn accept(tcp: TcpListener, configs: ServerConfigs, ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>) {
     loop {
         let (stream, peer) = tokio::select! {
             _ = ready.closed() => return,
@@ -171,7 +175,7 @@ async fn accept(tcp: TcpListener, acceptor: TlsAcceptor, ready: mpsc::Sender<(Tl
                 }
             },
         };
-        let acceptor = acceptor.clone();
+        let acceptor = TlsAcceptor::from(configs.load_full());
         let ready = ready.clone();
         tokio::spawn(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {

@@ -40,7 +40,7 @@ fn parse(app: &App, ctx: &Ctx, body: &Bytes) -> Result<Vec<(StoredDownstream, Do
     if list.len() > MAX_ENTRIES {
         return Err(ApiError::invalid("downstreams", format!("has {} entries; at most {MAX_ENTRIES}", list.len())));
     }
-    let keys = ctx.tsig_keys(&app.config);
+    let keys = ctx.tsig_keys(&app.config());
     let mut out = Vec::new();
     for (i, v) in list.iter().enumerate() {
         let field = |f: &str| format!("downstreams[{i}].{f}");
@@ -68,7 +68,7 @@ fn parse(app: &App, ctx: &Ctx, body: &Bytes) -> Result<Vec<(StoredDownstream, Do
             DownstreamConfig::parse(&stored.address, stored.tsig_key.as_deref(), stored.notify.as_deref(), &keys)
                 .map_err(|(f, e)| ApiError::invalid(&field(f), e))?;
         if let Some(target) = entry.notify {
-            app.config.transfer.primaries.check(target.ip()).map_err(|e| {
+            app.config().transfer.primaries.check(target.ip()).map_err(|e| {
                 ApiError::invalid(
                     &field("notify"),
                     format!("{} is refused by the outbound address policy: {e}", target.ip()),

@@ -35,7 +35,7 @@ use axum::{Extension, Json, Router};
 use serde::Serialize;
 
 use crate::config::{Config, Token};
-use crate::model::{Account, Data, List, Pagination, Whoami};
+use crate::model::{Account, Data, List, Pagination, Reloaded, Whoami};
 use crate::store::Store;
 use crate::zone::Engine;
 use error::ApiError;
@@ -44,11 +44,24 @@ use error::ApiError;
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
-    pub config: Arc<Config>,
     /// Runs zone events; handlers only schedule through it.
     pub engine: Arc<Engine>,
     /// NOTIFY counters of the DNS listener.
     pub dns: Arc<crate::dns::DnsStats>,
+    /// Re-reads the config file (`POST /v2/reload`).
+    pub reload: Arc<dyn Reload>,
+}
+
+/// A config reload, as the daemon does it (`daemon::Reloader`).
+pub trait Reload: Send + Sync {
+    fn reload(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reloaded, String>> + Send + '_>>;
+}
+
+impl App {
+    /// The settings in force (a config reload swaps them).
+    pub fn config(&self) -> Arc<Config> {
+        self.engine.config()
+    }
 }
 
 /// Which accounts a connection may reach.
@@ -149,6 +162,23 @@ async fn whoami(Extension(access): Extension<Access>) -> One<Whoami> {
     data(Whoami { account, user: None })
 }
 
+/// `POST /v2/reload`: re-reads the config file (operators only: the Unix
+/// socket). 200 with what changed; 422 with the reason when the file is
+/// refused, the settings in force staying.
+async fn reload(State(app): State<App>, Extension(access): Extension<Access>) -> Result<One<Reloaded>, ApiError> {
+    if access != Access::All {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "Forbidden: only the Unix socket may reload the config"));
+    }
+    match app.reload.reload().await {
+        Ok(report) => Ok(data(report)),
+        Err(e) => {
+            let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("config reload refused: {e}"));
+            err.errors.insert("config".to_string(), vec![e]);
+            Err(err)
+        }
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Not found: no such API endpoint")
 }
@@ -162,6 +192,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/v2/whoami", get(whoami))
         .route("/v2/status", get(status::show))
+        .route("/v2/reload", post(reload))
         .route("/v2/{account}/secondary_dns/primaries", get(primaries::list).post(primaries::create))
         .route("/v2/{account}/secondary_dns/primaries/{id}", get(primaries::show).delete(primaries::remove))
         .route("/v2/{account}/secondary_dns/primaries/{id}/link", put(primaries::link))
@@ -203,9 +234,9 @@ pub fn unix_router(app: App) -> Router {
 
 /// The router of the TCP listener: a bearer token per request.
 pub fn tcp_router(app: App) -> Router {
-    let tokens: Arc<Vec<Token>> = Arc::new(app.config.tokens.clone());
+    let engine = app.engine.clone();
     router(app)
-        .layer(axum::middleware::from_fn_with_state(tokens, authenticate))
+        .layer(axum::middleware::from_fn_with_state(engine, authenticate))
         .layer(axum::middleware::from_fn(report_cost))
         .layer(axum::middleware::from_fn(serve::request_timeout))
 }
@@ -228,7 +259,11 @@ async fn report_cost(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn authenticate(State(tokens): State<Arc<Vec<Token>>>, mut req: Request, next: Next) -> Response {
+/// Finds the request's account by its bearer token, among the tokens in
+/// force (a reload that removes a token refuses its next request).
+async fn authenticate(State(engine): State<Arc<Engine>>, mut req: Request, next: Next) -> Response {
+    let config = engine.config();
+    let tokens: &[Token] = &config.tokens;
     let presented = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer_token);
     let account = presented.and_then(|p| {
         // Compare against every token without early exit, so timing does not

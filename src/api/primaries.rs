@@ -57,7 +57,7 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Res
     // Stored in canonical form (`::ffff:192.0.2.1` as `192.0.2.1`): it is what NOTIFY sources
     // are compared with, and what the policy and the transfers see.
     let ip = b.string("ip", true).and_then(|s| match s.trim().parse::<IpAddr>() {
-        Ok(ip) => match app.config.transfer.primaries.check(ip) {
+        Ok(ip) => match app.config().transfer.primaries.check(ip) {
             Ok(()) => Some(canonical_ip(ip).to_string()),
             Err(refusal) => {
                 b.error("ip", refusal.to_string());
@@ -76,7 +76,7 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Res
             0
         }),
     };
-    let keys = ctx.tsig_keys(&app.config);
+    let keys = ctx.tsig_keys(&app.config());
     let tsig_key = b.string("tsig_key", false).and_then(|k| {
         let wanted = crate::config::normalize_key_name(&k);
         match keys.iter().find(|key| key.name == wanted) {

@@ -36,7 +36,7 @@ pub(crate) fn state_word(z: &Zone, sched: &ZoneSchedule) -> ZoneState {
 pub(crate) fn to_model(app: &App, z: &Zone) -> model::Zone {
     let st = &z.status;
     let sched = app.engine.scheduler.zone(z.id);
-    let clamps = Clamps::from_config(&app.config.transfer);
+    let clamps = Clamps::from_config(&app.config().transfer);
     let timers = st.soa_timers.map(|t| {
         let (refresh, retry, expire) = clamps.effective(t[0], t[1], t[2]);
         model::Timers { refresh, retry, expire, minimum: t[3] }
@@ -154,10 +154,10 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
     let is_catalog = b.boolean("catalog").unwrap_or(false);
     b.finish()?;
     let name = name.ok_or_else(|| ApiError::invalid("name", "can't be blank"))?;
-    if app.config.catalog_zone.as_deref() == Some(name.as_str()) {
+    if app.config().catalog_zone.as_deref() == Some(name.as_str()) {
         return Err(ApiError::invalid("name", "is the name of our catalog zone ([catalog] zone)"));
     }
-    if let Some(why) = reserved_zone_name(&name).filter(|_| !app.config.transfer.allow_reserved_zones) {
+    if let Some(why) = reserved_zone_name(&name).filter(|_| !app.config().transfer.allow_reserved_zones) {
         return Err(ApiError::invalid(
             "name",
             format!("`{name}` {why}; the daemon's config allows it with transfer.allow_reserved_zones"),

@@ -38,6 +38,9 @@ impl std::error::Error for ConfigError {}
 pub struct Config {
     /// Where the settings came from (a path, or `built-in development defaults`).
     pub source: String,
+    /// The file they were read from (what a reload reads again); `None` for
+    /// the built-in development defaults.
+    pub file: Option<PathBuf>,
     pub store_path: PathBuf,
     /// `store.max_size_mib` in bytes: past it, writes fail as on a full disk.
     pub store_max_bytes: Option<u64>,
@@ -54,6 +57,8 @@ pub struct Config {
     pub downstreams: Vec<DownstreamConfig>,
     /// The catalog zone of our zones (RFC 9432), when `[catalog] zone` is set.
     pub catalog_zone: Option<String>,
+    /// `log.level`: the `tracing` filter when `RUST_LOG` is not set.
+    pub log_level: String,
 }
 
 /// The TCP API's certificate and key, loaded (`[control] tls_cert`, `tls_key`).
@@ -259,7 +264,9 @@ impl Config {
             message: format!("cannot read the file: {e}"),
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::from_toml(&text, &file, &base)
+        let mut config = Self::from_toml(&text, &file, &base)?;
+        config.file = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses and validates TOML text; `file` names it in errors, `base` anchors relative paths.

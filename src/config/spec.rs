@@ -34,6 +34,28 @@ pub struct ConfigFile {
     pub downstream: Vec<DownstreamSpec>,
     #[serde(default)]
     pub catalog: CatalogSpec,
+    #[serde(default)]
+    pub log: LogSpec,
+}
+
+/// What the daemon logs (`[log]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSpec {
+    /// A `tracing` filter: a level (`info`) or per-module directives
+    /// (`info,secondaryd::dns=debug`). `RUST_LOG`, when set, takes its place.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+pub fn default_log_level() -> String {
+    "info".to_string()
+}
+
+impl Default for LogSpec {
+    fn default() -> Self {
+        LogSpec { level: default_log_level() }
+    }
 }
 
 /// A catalog zone of our zones (`[catalog]`, RFC 9432), off by default.
@@ -695,12 +717,23 @@ impl ConfigFile {
             ),
             None => None,
         };
+        let log_level = self.log.level.trim().to_string();
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&log_level) {
+            return Err(c.err(
+                "log.level",
+                format!(
+                    "`{}` is not a log filter (e.g. `info`, `debug`, `info,secondaryd::dns=debug`): {e}",
+                    self.log.level
+                ),
+            ));
+        }
         if control_listen.is_some() && tokens.is_empty() {
             return Err(c.err("control.listen", "a TCP control API needs at least one [[token]]"));
         }
 
         Ok(Config {
             source: file.to_string(),
+            file: None,
             store_path: c.path(&self.store.path),
             store_max_bytes: self.store.max_size_mib.map(|m| m.saturating_mul(1 << 20)),
             control_socket: c.path(&self.control.socket),
@@ -713,6 +746,7 @@ impl ConfigFile {
             tokens,
             downstreams,
             catalog_zone,
+            log_level,
         })
     }
 }

@@ -11,6 +11,10 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod reload;
+
+pub use reload::Reloader;
+
 use crate::api::{self, App};
 use crate::config::Config;
 use crate::dns::{self, DnsServer, DnsStats};
@@ -63,12 +67,30 @@ impl std::fmt::Display for DaemonError {
 
 impl std::error::Error for DaemonError {}
 
+/// The log filter in force, which a config reload changes (`log.level`);
+/// unset when `RUST_LOG` chose the filter, or when logging was set up by
+/// someone else (tests).
+static LOG_FILTER: std::sync::OnceLock<
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+> = std::sync::OnceLock::new();
+
 /// Logs go to stderr, one line per event, without colours (journald adds the
-/// time stamp; `RUST_LOG` sets the level, default `info`).
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+/// time stamp). The filter is `RUST_LOG` when set, else `level` (`log.level`).
+pub fn init_logging(level: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let from_env = std::env::var_os("RUST_LOG").is_some();
+    let filter = match tracing_subscriber::EnvFilter::try_from_default_env() {
+        Ok(f) => f,
+        Err(_) => {
+            tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        }
+    };
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false);
+    if tracing_subscriber::registry().with(filter).with(fmt).try_init().is_ok() && !from_env {
+        let _ = LOG_FILTER.set(handle);
+    }
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -121,9 +143,12 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         error,
     })?;
     let dns_stats = Arc::new(DnsStats::new(config.dns.rate_limit));
-    let dns_task =
-        tokio::spawn(DnsServer::new(engine.clone(), dns_stats.clone()).serve(listeners, shutdown_rx.clone()));
-    let app = App { store: store.clone(), config: config.clone(), engine: engine.clone(), dns: dns_stats };
+    let dns_server = DnsServer::new(engine.clone(), dns_stats.clone());
+    let dns_task = tokio::spawn(dns_server.clone().serve(listeners, shutdown_rx.clone()));
+    let tls_configs: Option<crate::tls::ServerConfigs> =
+        config.control_tls.as_ref().map(|t| Arc::new(arc_swap::ArcSwap::new(t.server.clone())));
+    let reloader = Arc::new(Reloader::new(config.file.clone(), engine.clone(), dns_server, tls_configs.clone()));
+    let app = App { store: store.clone(), engine: engine.clone(), dns: dns_stats, reload: reloader.clone() };
     let mut tasks = JoinSet::new();
     let scheduler_task = tokio::spawn(scheduler.clone().run(engine.handler(), shutdown_rx.clone()));
 
@@ -137,9 +162,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let tcp = bind_tcp(addr).await?;
         let router = api::tcp_router(app.clone());
         let (max, stop) = (api::serve::TCP_CONNECTIONS, shutdown_rx.clone());
-        match &config.control_tls {
-            Some(tls) => {
-                let tls = TlsListener::new(tcp, tls.server.clone()).map_err(|error| DaemonError::Bind {
+        match &tls_configs {
+            Some(configs) => {
+                let tls = TlsListener::new(tcp, configs.clone()).map_err(|error| DaemonError::Bind {
                     what: "the TCP control API",
                     addr: addr.to_string(),
                     error,
@@ -164,7 +189,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!("secondaryd ready");
 
-    wait_for_signal().await?;
+    wait_for_signal(&reloader).await?;
     tracing::info!("shutting down");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let _ = shutdown_tx.send(true);
@@ -190,10 +215,17 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     Ok(())
 }
 
-/// Waits for SIGTERM or SIGINT. SIGHUP (what `systemctl reload` and many
-/// tools send) is caught and logged: without a handler it would kill the
-/// daemon without a clean stop.
-async fn wait_for_signal() -> Result<(), DaemonError> {
+impl api::Reload for Reloader {
+    fn reload(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<crate::model::Reloaded, String>> + Send + '_>> {
+        Box::pin(Reloader::reload(self))
+    }
+}
+
+/// Waits for SIGTERM or SIGINT. SIGHUP (what `systemctl reload` sends)
+/// reloads the config.
+async fn wait_for_signal(reloader: &Reloader) -> Result<(), DaemonError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
@@ -208,10 +240,11 @@ async fn wait_for_signal() -> Result<(), DaemonError> {
                 tracing::info!(signal = "SIGINT", "signal received");
                 return Ok(());
             }
-            _ = hup.recv() => tracing::warn!(
-                signal = "SIGHUP",
-                "signal received: reloading the config is not supported yet; restart the daemon to apply changes"
-            ),
+            _ = hup.recv() => {
+                tracing::info!(signal = "SIGHUP", "signal received: reloading the config");
+                // The outcome is logged by the reload itself.
+                let _ = reloader.reload().await;
+            }
         }
     }
 }

@@ -33,6 +33,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::config::DnsConfig;
 use crate::wire::{self, opcode, rcode, rtype};
 use crate::zone::Engine;
 use query::{Outcome, QueryConfig};
@@ -134,10 +135,9 @@ fn bind_socket(addr: SocketAddr, ty: socket2::Type, reuse_port: bool) -> std::io
 pub struct DnsServer {
     engine: Arc<Engine>,
     pub stats: Arc<DnsStats>,
-    query: QueryConfig,
+    /// What a config reload changes in the answers and connections.
+    settings: arc_swap::ArcSwap<Settings>,
     tcp_conns: Arc<tcp::TcpConns>,
-    tcp_idle: Duration,
-    tcp_lifetime: Duration,
     /// Connections closed at accept (per-client limit, or all slots busy), for the log.
     tcp_refused: RateLog,
     /// Refused NOTIFYs, for the log (anyone can send them).
@@ -145,29 +145,51 @@ pub struct DnsServer {
     transfer_out: xfr_out::TransferOut,
 }
 
-impl DnsServer {
-    pub fn new(engine: Arc<Engine>, stats: Arc<DnsStats>) -> Arc<DnsServer> {
-        let d = &engine.config.dns;
+/// The `[dns]` settings read per query or connection.
+struct Settings {
+    query: QueryConfig,
+    tcp_idle: Duration,
+    tcp_lifetime: Duration,
+}
+
+impl Settings {
+    fn new(d: &DnsConfig) -> Arc<Settings> {
         let query = QueryConfig {
             max_udp_payload: d.max_udp_payload,
             version: d.version.clone(),
             identity: d.identity.clone(),
             nsid: d.nsid.clone().map(String::into_bytes),
         };
+        Arc::new(Settings { query, tcp_idle: d.tcp_idle_timeout, tcp_lifetime: d.tcp_max_lifetime })
+    }
+}
+
+impl DnsServer {
+    pub fn new(engine: Arc<Engine>, stats: Arc<DnsStats>) -> Arc<DnsServer> {
+        let config = engine.config();
+        let d = &config.dns;
         let tcp_conns = tcp::TcpConns::new(d.tcp_connections, d.tcp_connections_per_client);
-        let (tcp_idle, tcp_lifetime) = (d.tcp_idle_timeout, d.tcp_max_lifetime);
         let transfer_out = xfr_out::TransferOut::new(d.transfer_out);
         Arc::new(DnsServer {
             engine,
             stats,
-            query,
+            settings: arc_swap::ArcSwap::new(Settings::new(d)),
             tcp_conns,
-            tcp_idle,
-            tcp_lifetime,
             tcp_refused: RateLog::default(),
             notify_refused_log: RateLog::default(),
             transfer_out,
         })
+    }
+
+    /// Puts a reloaded `[dns]` in force (all but `listen` and `workers`,
+    /// which need a restart): answers, connection limits and timeouts,
+    /// outgoing transfer limits, rate limiting. Open connections keep the
+    /// timeouts they began with.
+    pub fn reconfigure(&self, d: &DnsConfig) {
+        self.settings.store(Settings::new(d));
+        self.tcp_conns.set_limits(d.tcp_connections, d.tcp_connections_per_client);
+        self.transfer_out.set_limits(d.transfer_out);
+        self.stats.rrl.set_config(d.rate_limit);
     }
 
     /// Serves the listeners until `shutdown` turns true.
@@ -251,18 +273,22 @@ impl DnsServer {
 
     async fn serve_connection(&self, mut stream: TcpStream, src: SocketAddr, slot: &tcp::Slot) {
         let opened = tokio::time::Instant::now();
-        let closes_at = opened + self.tcp_lifetime;
+        let (tcp_idle, tcp_lifetime) = {
+            let s = self.settings.load();
+            (s.tcp_idle, s.tcp_lifetime)
+        };
+        let closes_at = opened + tcp_lifetime;
         loop {
             // Idle (evictable) until a whole request is in; never past the lifetime.
             slot.set_idle(true);
-            let deadline = (tokio::time::Instant::now() + self.tcp_idle).min(closes_at);
+            let deadline = (tokio::time::Instant::now() + tcp_idle).min(closes_at);
             let mut len = [0u8; 2];
             match tokio::time::timeout_at(deadline, stream.read_exact(&mut len)).await {
                 Ok(Ok(_)) => {}
                 _ => return,
             }
             let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            let deadline = (tokio::time::Instant::now() + self.tcp_idle).min(closes_at);
+            let deadline = (tokio::time::Instant::now() + tcp_idle).min(closes_at);
             match tokio::time::timeout_at(deadline, stream.read_exact(&mut msg)).await {
                 Ok(Ok(_)) => {}
                 _ => return,
@@ -323,10 +349,11 @@ impl DnsServer {
             }
             opcode::QUERY => {
                 // A signed query (a downstream's SOA check) gets a signed answer.
+                let keys = self.engine.keys();
                 let signed = match &msg.tsig {
                     Some(t) => {
                         let now = wire::tsig::unix_now();
-                        let lookup = |n: &wire::Name| self.engine.key_named(n);
+                        let lookup = |n: &wire::Name| crate::zone::key_named(&keys, n);
                         match wire::tsig::verify_request(lookup, bytes, &msg, now) {
                             Ok(found) => Some(found),
                             Err(e) => {
@@ -342,7 +369,7 @@ impl DnsServer {
                 };
                 // The answer leaves room for our TSIG within the size limit.
                 let room = signed.as_ref().map_or(0, |(key, _)| wire::tsig::signature_len(key));
-                let (reply, outcome) = query::respond(&self.engine.views, &self.query, &msg, tcp, room);
+                let (reply, outcome) = query::respond(&self.engine.views, &self.settings.load().query, &msg, tcp, room);
                 match outcome {
                     Outcome::Answered(code) => self.stats.count_rcode(code),
                     Outcome::Refused => self.stats.count_rcode(rcode::REFUSED),

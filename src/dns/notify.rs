@@ -68,8 +68,9 @@ impl DnsServer {
         }
 
         // TSIG (RFC 8945): a signed NOTIFY must verify with one of those primaries' keys.
+        let all_keys = self.engine.keys();
         let keys: Vec<&TsigKey> =
-            from_primaries.iter().filter_map(|p| p.tsig_key.as_deref()).filter_map(|k| self.engine.key(k)).collect();
+            from_primaries.iter().filter_map(|p| p.tsig_key.as_deref()).filter_map(|k| all_keys.get(k)).collect();
         let signed_by = match &msg.tsig {
             Some(t) => {
                 let now = tsig::unix_now();

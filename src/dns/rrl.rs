@@ -41,7 +41,8 @@ struct Bucket {
 }
 
 pub struct Rrl {
-    cfg: RateLimitConfig,
+    /// A config reload may change it; buckets keep their tokens.
+    cfg: arc_swap::ArcSwap<RateLimitConfig>,
     shards: Vec<Mutex<HashMap<u128, Bucket>>>,
     pub dropped: AtomicU64,
     pub slipped: AtomicU64,
@@ -50,7 +51,7 @@ pub struct Rrl {
 impl Rrl {
     pub fn new(cfg: RateLimitConfig) -> Rrl {
         Rrl {
-            cfg,
+            cfg: arc_swap::ArcSwap::from_pointee(cfg),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             dropped: AtomicU64::new(0),
             slipped: AtomicU64::new(0),
@@ -58,19 +59,24 @@ impl Rrl {
     }
 
     pub fn enabled(&self) -> bool {
-        self.cfg.responses_per_second > 0
+        self.cfg.load().responses_per_second > 0
+    }
+
+    /// The limits of a reloaded config.
+    pub fn set_config(&self, cfg: RateLimitConfig) {
+        self.cfg.store(std::sync::Arc::new(cfg));
     }
 
     /// The client's prefix as a number (the address family in the top bit).
-    fn prefix(&self, ip: IpAddr) -> u128 {
+    fn prefix(cfg: &RateLimitConfig, ip: IpAddr) -> u128 {
         match ip.to_canonical() {
             IpAddr::V4(v4) => {
-                let bits = u32::from(self.cfg.ipv4_prefix.min(32));
+                let bits = u32::from(cfg.ipv4_prefix.min(32));
                 let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
                 u128::from(u32::from(v4) & mask)
             }
             IpAddr::V6(v6) => {
-                let bits = u32::from(self.cfg.ipv6_prefix.min(128));
+                let bits = u32::from(cfg.ipv6_prefix.min(128));
                 let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
                 (u128::from(v6) & mask) | 1
             }
@@ -79,12 +85,13 @@ impl Rrl {
 
     /// Accounts one response to `ip` at `now`.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Verdict {
-        if !self.enabled() {
+        let cfg = **self.cfg.load();
+        if cfg.responses_per_second == 0 {
             return Verdict::Send;
         }
-        let key = self.prefix(ip);
+        let key = Self::prefix(&cfg, ip);
         let shard = &self.shards[(key as usize ^ (key >> 64) as usize) % SHARDS];
-        let rate = f64::from(self.cfg.responses_per_second);
+        let rate = f64::from(cfg.responses_per_second);
         let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_ENTRIES / SHARDS && !map.contains_key(&key) {
             // Forget the prefixes whose buckets are full again (idle a second or more).
@@ -102,7 +109,7 @@ impl Rrl {
             return Verdict::Send;
         }
         b.limited = b.limited.wrapping_add(1);
-        let slip = self.cfg.slip;
+        let slip = cfg.slip;
         if slip > 0 && b.limited.is_multiple_of(slip) {
             self.slipped.fetch_add(1, Ordering::Relaxed);
             Verdict::Slip

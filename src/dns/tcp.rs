@@ -14,13 +14,15 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 pub(super) struct TcpConns {
-    max: usize,
-    per_client: usize,
     table: Mutex<Table>,
 }
 
 #[derive(Default)]
 struct Table {
+    /// The limits (a config reload changes them; open connections over a
+    /// lowered limit stay until they end).
+    max: usize,
+    per_client: usize,
     next_id: u64,
     conns: HashMap<u64, Entry>,
     per_ip: HashMap<IpAddr, usize>,
@@ -52,7 +54,13 @@ pub(super) struct Slot {
 
 impl TcpConns {
     pub fn new(max: usize, per_client: usize) -> Arc<TcpConns> {
-        Arc::new(TcpConns { max: max.max(1), per_client: per_client.max(1), table: Mutex::new(Table::default()) })
+        let table = Table { max: max.max(1), per_client: per_client.max(1), ..Table::default() };
+        Arc::new(TcpConns { table: Mutex::new(table) })
+    }
+
+    pub fn set_limits(&self, max: usize, per_client: usize) {
+        let mut t = self.table();
+        (t.max, t.per_client) = (max.max(1), per_client.max(1));
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -63,11 +71,11 @@ impl TcpConns {
     /// of the connection closed to make room, if one was.
     pub fn admit(self: &Arc<Self>, ip: IpAddr, now: Instant) -> Result<(Slot, Option<IpAddr>), Refused> {
         let mut t = self.table();
-        if t.per_ip.get(&ip).copied().unwrap_or(0) >= self.per_client {
+        if t.per_ip.get(&ip).copied().unwrap_or(0) >= t.per_client {
             return Err(Refused::PerClient);
         }
         let mut evicted = None;
-        if t.conns.len() >= self.max {
+        if t.conns.len() >= t.max {
             let oldest = t.conns.iter().filter_map(|(id, e)| Some((e.idle_since?, *id))).min().map(|(_, id)| id);
             let Some(victim) = oldest.and_then(|id| t.remove(id)) else {
                 return Err(Refused::Full);

@@ -26,16 +26,17 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::DnsServer;
 use crate::config::{DownstreamConfig, TransferOutConfig};
+use crate::scheduler::Limit;
 use crate::store::zonedata::{self, Diff};
 use crate::view::tree::decode_key;
 use crate::view::{Serving, ZoneView};
@@ -59,8 +60,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The access rules and limits of outgoing transfers.
 pub struct TransferOut {
-    slots: Arc<Semaphore>,
-    max_per_client: usize,
+    slots: Limit,
+    /// `dns.transfer_out.max_per_client` (a config reload changes it).
+    max_per_client: AtomicUsize,
     per_client: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -84,19 +86,25 @@ impl Drop for Running<'_> {
 }
 
 /// Who may have a zone.
-enum Access<'k> {
+enum Access {
     /// Allowed; signed answers when the request was signed (key, request MAC).
-    Allowed(Option<(&'k TsigKey, Vec<u8>)>),
+    Allowed(Option<(TsigKey, Vec<u8>)>),
     Refused(String),
 }
 
 impl TransferOut {
     pub fn new(limits: TransferOutConfig) -> TransferOut {
         TransferOut {
-            slots: Arc::new(Semaphore::new(limits.max_concurrent)),
-            max_per_client: limits.max_per_client,
+            slots: Limit::new(limits.max_concurrent),
+            max_per_client: AtomicUsize::new(limits.max_per_client),
             per_client: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The limits of a reloaded config; running transfers go on.
+    pub fn set_limits(&self, limits: TransferOutConfig) {
+        self.slots.resize(limits.max_concurrent);
+        self.max_per_client.store(limits.max_per_client, Ordering::Relaxed);
     }
 
     /// Whether `client` may transfer `zone`, whose entries are `downstreams`,
@@ -120,10 +128,10 @@ impl TransferOut {
     }
 
     fn start(&self, client: IpAddr) -> Option<Running<'_>> {
-        let slot = self.slots.clone().try_acquire_owned().ok()?;
+        let slot = self.slots.semaphore().try_acquire_owned().ok()?;
         let mut map = self.per_client.lock().unwrap_or_else(|e| e.into_inner());
         let n = map.entry(client).or_insert(0);
-        if *n >= self.max_per_client {
+        if *n >= self.max_per_client.load(Ordering::Relaxed) {
             return None;
         }
         *n += 1;
@@ -184,13 +192,14 @@ impl DnsServer {
         src: SocketAddr,
         zone_id: i64,
         zone: &str,
-    ) -> Result<Access<'_>, Vec<u8>> {
+    ) -> Result<Access, Vec<u8>> {
         let signed = match &msg.tsig {
             Some(t) => {
                 let now = tsig::unix_now();
-                let found = tsig::verify_request(|n: &Name| self.engine.key_named(n), bytes, msg, now);
+                let keys = self.engine.keys();
+                let found = tsig::verify_request(|n: &Name| crate::zone::key_named(&keys, n), bytes, msg, now);
                 match found {
-                    Ok((key, mac)) => Some((key, mac)),
+                    Ok((key, mac)) => Some((key.clone(), mac)),
                     Err(e) => {
                         let mut reply = self.refuse_transfer(msg, src, zone, rcode::NOTAUTH, &format!("TSIG: {e}"));
                         let _ = e.append_tsig(&mut reply, t, now);
@@ -332,7 +341,7 @@ impl DnsServer {
             return Err(self.refuse_transfer(msg, src, &zone, rcode::NOTAUTH, "not a zone we serve"));
         };
         let signer = match self.transfer_access(msg, bytes, src, slot.id, &zone)? {
-            Access::Allowed(signed) => signed.map(|(key, mac)| StreamSigner::new(key, &mac)),
+            Access::Allowed(signed) => signed.map(|(key, mac)| StreamSigner::new(&key, &mac)),
             Access::Refused(why) => return Err(self.refuse_transfer(msg, src, &zone, rcode::REFUSED, &why)),
         };
         let view = match slot.serving() {

@@ -126,6 +126,19 @@ pub struct Store {
 }
 
 /// Seconds since the Unix epoch, the unit of every stored timestamp.
+/// The TSIG key names that stored primaries and zone downstreams use, each
+/// with one of its users (for a config reload's check).
+pub fn keys_in_use(conn: &mut Connection) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT tsig_key, 'primary `' || MIN(name) || '`' FROM primaries WHERE tsig_key IS NOT NULL GROUP BY tsig_key
+         UNION ALL
+         SELECT d.tsig_key, 'a downstream of zone `' || MIN(z.name) || '`' FROM zone_downstreams d
+           JOIN zones z ON z.id = d.zone_id WHERE d.tsig_key IS NOT NULL GROUP BY d.tsig_key",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }

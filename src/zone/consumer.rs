@@ -128,7 +128,7 @@ impl Engine {
         // Special-use names are not created from a catalog either (unless the
         // config allows them), and are said so like any other skipped member.
         let (list, reserved): (Vec<_>, Vec<_>) = list.into_iter().partition(|(zone, _)| {
-            self.config.transfer.allow_reserved_zones || crate::zone::name::reserved_zone_name(zone).is_none()
+            self.config().transfer.allow_reserved_zones || crate::zone::name::reserved_zone_name(zone).is_none()
         });
         for (zone, _) in &reserved {
             let why = crate::zone::name::reserved_zone_name(zone).unwrap_or_default();

@@ -11,19 +11,26 @@ use crate::config::DownstreamConfig;
 type ZoneId = i64;
 
 pub struct Downstreams {
-    config: Vec<DownstreamConfig>,
+    /// `[[downstream]]` (a config reload replaces them).
+    config: arc_swap::ArcSwap<Vec<DownstreamConfig>>,
     per_zone: Mutex<HashMap<ZoneId, Arc<Vec<DownstreamConfig>>>>,
 }
 
 impl Downstreams {
     pub fn new(config: Vec<DownstreamConfig>) -> Downstreams {
-        Downstreams { config, per_zone: Mutex::new(HashMap::new()) }
+        Downstreams { config: arc_swap::ArcSwap::from_pointee(config), per_zone: Mutex::new(HashMap::new()) }
+    }
+
+    /// The `[[downstream]]` entries of a reloaded config.
+    pub fn set_config(&self, config: Vec<DownstreamConfig>) {
+        self.config.store(Arc::new(config));
     }
 
     /// Every entry that covers zone `zone_id` named `zone` (normalized).
     pub fn for_zone(&self, zone_id: ZoneId, zone: &str) -> Vec<DownstreamConfig> {
         let mut out: Vec<DownstreamConfig> = self
             .config
+            .load()
             .iter()
             .filter(|d| d.zones.as_ref().is_none_or(|z| z.iter().any(|z| z == zone)))
             .cloned()
@@ -64,7 +71,7 @@ impl super::Engine {
                     &d.address,
                     d.tsig_key.as_deref(),
                     d.notify.as_deref(),
-                    &self.config.tsig_keys,
+                    &self.config().tsig_keys,
                 ) {
                     Ok(e) => entries.push(e),
                     Err((field, e)) => {

@@ -17,6 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -24,7 +25,7 @@ use tokio::time::Instant;
 use super::refresh::{self, Refreshed};
 use super::timers::{self, Clamps};
 use crate::config::Config;
-use crate::scheduler::{Event, Handler, Plan, Priority, Scheduler, ZoneId};
+use crate::scheduler::{Event, Handler, Limit, Plan, Priority, Scheduler, ZoneId};
 use crate::store::zones::{self, LinkedPrimary, ZoneStatus};
 use crate::store::{now_secs, zonedata, Store, StoreError};
 use crate::wire::tsig::TsigKey;
@@ -39,6 +40,26 @@ pub struct Notified {
     pub serial: Option<u32>,
 }
 
+/// The configured TSIG keys, by normalized name.
+pub type Keys = HashMap<String, TsigKey>;
+
+/// The keys of a config, ready to sign and verify with.
+fn keys_of(config: &Config) -> Result<Keys, String> {
+    let mut keys = HashMap::new();
+    for k in &config.tsig_keys {
+        let secret = data_encoding::BASE64.encode(&k.secret);
+        let key =
+            TsigKey::from_parts(&k.name, &k.algorithm, &secret).map_err(|e| format!("tsig key `{}`: {e}", k.name))?;
+        keys.insert(k.name.clone(), key);
+    }
+    Ok(keys)
+}
+
+/// The key of `keys` a received TSIG names (any case, trailing dot or not).
+pub fn key_named<'k>(keys: &'k Keys, name: &crate::wire::Name) -> Option<&'k TsigKey> {
+    keys.get(&crate::config::normalize_key_name(&name.to_string()))
+}
+
 /// A refresh failure the store could not record (a full disk), kept in
 /// memory so the zone's status still says it: (primary, message, when).
 pub type Unrecorded = (Option<String>, String, i64);
@@ -50,7 +71,8 @@ pub struct Engine {
     /// until one succeeds again: /v2/status shows it.
     pub store_write_error: Mutex<Option<(String, i64)>>,
     pub store: Store,
-    pub config: Arc<Config>,
+    /// The settings in force; a config reload swaps them (`Engine::reconfigure`).
+    config: ArcSwap<Config>,
     pub scheduler: Arc<Scheduler>,
     /// What the DNS listener answers from (kept in step by `zone::serve`).
     pub views: Arc<crate::view::Views>,
@@ -60,9 +82,8 @@ pub struct Engine {
     pub downstreams: Arc<super::downstreams::Downstreams>,
     /// The catalog zone of our zones, when configured.
     pub catalog: Option<Arc<super::catalog::Catalog>>,
-    keys: HashMap<String, TsigKey>,
-    clamps: Clamps,
-    per_primary: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
+    keys: ArcSwap<Keys>,
+    per_primary: Mutex<HashMap<SocketAddr, Arc<Limit>>>,
     /// When the next SOA query may go out (the global SOA query rate).
     soa_next: tokio::sync::Mutex<Instant>,
     /// The pace of SOA queries the API asks for (distribution checks).
@@ -85,13 +106,7 @@ pub struct Engine {
 impl Engine {
     /// Builds the engine; fails when a configured TSIG key cannot be used.
     pub fn new(store: Store, config: Arc<Config>, scheduler: Arc<Scheduler>) -> Result<Arc<Engine>, String> {
-        let mut keys = HashMap::new();
-        for k in &config.tsig_keys {
-            let secret = data_encoding::BASE64.encode(&k.secret);
-            let key = TsigKey::from_parts(&k.name, &k.algorithm, &secret)
-                .map_err(|e| format!("tsig key `{}`: {e}", k.name))?;
-            keys.insert(k.name.clone(), key);
-        }
+        let keys = Arc::new(keys_of(&config)?);
         let downstreams = Arc::new(super::downstreams::Downstreams::new(config.downstreams.clone()));
         let notifier =
             Arc::new(super::notify_out::Notifier::new(downstreams.clone(), keys.clone(), config.dns.transfer_out));
@@ -102,13 +117,12 @@ impl Engine {
         Ok(Arc::new(Engine {
             catalog,
             downstreams,
-            clamps: Clamps::from_config(&config.transfer),
             store,
-            config,
+            config: ArcSwap::new(config),
             scheduler,
             views: Arc::new(crate::view::Views::new()),
             notifier,
-            keys,
+            keys: ArcSwap::new(keys),
             per_primary: Mutex::new(HashMap::new()),
             soa_next: tokio::sync::Mutex::new(Instant::now()),
             unrecorded: Mutex::new(HashMap::new()),
@@ -121,17 +135,48 @@ impl Engine {
         }))
     }
 
-    pub(crate) fn key(&self, name: &str) -> Option<&TsigKey> {
-        self.keys.get(name)
+    /// The settings in force now (a reload may swap them at any time, so a
+    /// task that needs one consistent set keeps the `Arc`).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
     }
 
-    /// The configured key a received TSIG names (any case, trailing dot or not).
-    pub(crate) fn key_named(&self, name: &crate::wire::Name) -> Option<&TsigKey> {
-        self.key(&crate::config::normalize_key_name(&name.to_string()))
+    /// The configured TSIG keys, by normalized name.
+    pub(crate) fn keys(&self) -> Arc<Keys> {
+        self.keys.load_full()
+    }
+
+    pub(crate) fn key(&self, name: &str) -> Option<TsigKey> {
+        self.keys.load().get(name).cloned()
+    }
+
+    fn clamps(&self) -> Clamps {
+        Clamps::from_config(&self.config.load().transfer)
+    }
+
+    /// Puts a reloaded config in force: keys, downstreams, NOTIFY limits,
+    /// transfer limits and clamps. Zones, their timers and running transfers
+    /// are kept (a running transfer finishes with the settings it began with).
+    /// Fails, changing nothing, when a key cannot be used.
+    pub fn reconfigure(&self, config: Arc<Config>) -> Result<(), String> {
+        let keys = Arc::new(keys_of(&config)?);
+        let old = self.config.load_full();
+        self.downstreams.set_config(config.downstreams.clone());
+        self.notifier.reconfigure(keys.clone(), config.dns.transfer_out);
+        self.scheduler.set_concurrency(config.transfer.concurrency);
+        if old.transfer.per_primary != config.transfer.per_primary {
+            for slot in self.per_primary.lock().unwrap_or_else(|e| e.into_inner()).values() {
+                slot.resize(config.transfer.per_primary);
+            }
+        }
+        self.keys.store(keys);
+        self.config.store(config);
+        Ok(())
     }
 
     pub(super) fn transfer_options(&self) -> TransferOptions {
-        let t = &self.config.transfer;
+        let config = self.config.load();
+        let t = &config.transfer;
         TransferOptions {
             connect_timeout: t.connect_timeout,
             idle_timeout: t.idle_timeout,
@@ -143,7 +188,7 @@ impl Engine {
     /// The transfer slots of one primary (`transfer.per_primary`).
     pub(super) fn primary_slot(&self, addr: SocketAddr) -> Arc<Semaphore> {
         let mut map = self.per_primary.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(addr).or_insert_with(|| Arc::new(Semaphore::new(self.config.transfer.per_primary))).clone()
+        map.entry(addr).or_insert_with(|| Arc::new(Limit::new(self.config.load().transfer.per_primary))).semaphore()
     }
 
     /// Remembers a write the store refused, for /v2/status.
@@ -163,7 +208,7 @@ impl Engine {
 
     /// [`Engine::soa_turn`] on the bucket `next`.
     async fn soa_turn_on(&self, next: &tokio::sync::Mutex<Instant>) {
-        let rate = self.config.transfer.soa_queries_per_second.max(1);
+        let rate = self.config.load().transfer.soa_queries_per_second.max(1);
         let gap = Duration::from_secs(1) / rate;
         let now = Instant::now();
         let at = {
@@ -184,7 +229,7 @@ impl Engine {
     /// policy changed is skipped, with the reason.
     pub(crate) fn primary_addr(&self, p: &LinkedPrimary) -> Result<SocketAddr, String> {
         let ip: IpAddr = p.ip.parse().map_err(|_| format!("`{}` is not an IP address", p.ip))?;
-        self.config.transfer.primaries.check(ip).map_err(|e| e.to_string())?;
+        self.config.load().transfer.primaries.check(ip).map_err(|e| e.to_string())?;
         Ok(SocketAddr::new(ip, p.port))
     }
 
@@ -205,7 +250,9 @@ impl Engine {
             // The API's queries have a pace of their own: a tenant calling
             // /distribution in a loop cannot delay anyone's refreshes.
             self.soa_turn_on(&self.api_soa_next).await;
-            match crate::xfr::client::query_soa(addr, &origin, key, self.config.transfer.soa_timeout).await {
+            match crate::xfr::client::query_soa(addr, &origin, key.as_ref(), self.config.load().transfer.soa_timeout)
+                .await
+            {
                 Ok(soa) => return Ok(soa.serial),
                 Err(e) => errors.push(e.to_string()),
             }
@@ -262,7 +309,7 @@ impl Engine {
         if let Refreshed::Gone = outcome {
             return Plan::default();
         }
-        let clamps = self.clamps;
+        let clamps = self.clamps();
         let jitter: f64 = rand::rng().random();
         let (ok, times) = match outcome {
             Refreshed::Ok(times) => (true, times),
@@ -360,7 +407,8 @@ impl Engine {
         let all = self.store.call(|c| zones::all_status(c)).await?;
         let now = now_secs();
         let overdue = all.iter().filter(|(_, st)| st.next_refresh_at.is_none_or(|t| t <= now)).count();
-        let window = (overdue as f64 / f64::from(self.config.transfer.soa_queries_per_second.max(1))).clamp(1.0, 300.0);
+        let window =
+            (overdue as f64 / f64::from(self.config.load().transfer.soa_queries_per_second.max(1))).clamp(1.0, 300.0);
         let mut rng = rand::rng();
         for (id, st) in &all {
             let mut plan = plan_from(st, now);

@@ -13,4 +13,4 @@ mod refresh;
 mod serve;
 pub mod timers;
 
-pub use engine::{Engine, Notified};
+pub use engine::{key_named, Engine, Keys, Notified};

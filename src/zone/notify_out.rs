@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
 use super::downstreams::Downstreams;
+use super::Keys;
 use crate::config::TransferOutConfig;
 use crate::wire::tsig::{self, StreamVerifier, TsigKey};
 use crate::wire::{self, class, opcode, rcode, rtype, MessageWriter, Name, Section};
@@ -61,9 +62,8 @@ struct Job {
 
 pub struct Notifier {
     downstreams: Arc<Downstreams>,
-    keys: HashMap<String, TsigKey>,
-    tries: u32,
-    pace: Duration,
+    /// What a config reload changes: the keys and `dns.transfer_out`'s NOTIFY limits.
+    settings: arc_swap::ArcSwap<Settings>,
     next_send: tokio::sync::Mutex<Instant>,
     jobs: Mutex<HashMap<(ZoneId, SocketAddr), Job>>,
     outcomes: Mutex<HashMap<ZoneId, Vec<NotifyOutcome>>>,
@@ -73,17 +73,37 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Notifier {
-    pub fn new(downstreams: Arc<Downstreams>, keys: HashMap<String, TsigKey>, limits: TransferOutConfig) -> Notifier {
-        Notifier {
-            downstreams,
+struct Settings {
+    keys: Arc<Keys>,
+    tries: u32,
+    pace: Duration,
+}
+
+impl Settings {
+    fn new(keys: Arc<Keys>, limits: TransferOutConfig) -> Arc<Settings> {
+        Arc::new(Settings {
             keys,
             tries: limits.notify_tries,
             pace: Duration::from_secs(1) / limits.notify_rate.max(1),
+        })
+    }
+}
+
+impl Notifier {
+    pub fn new(downstreams: Arc<Downstreams>, keys: Arc<Keys>, limits: TransferOutConfig) -> Notifier {
+        Notifier {
+            downstreams,
+            settings: arc_swap::ArcSwap::new(Settings::new(keys, limits)),
             next_send: tokio::sync::Mutex::new(Instant::now()),
             jobs: Mutex::new(HashMap::new()),
             outcomes: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The keys and limits of a reloaded config; NOTIFYs under way keep the
+    /// key they began with.
+    pub fn reconfigure(&self, keys: Arc<Keys>, limits: TransferOutConfig) {
+        self.settings.store(Settings::new(keys, limits));
     }
 
     /// Where NOTIFYs for the zone go, each with its key.
@@ -141,14 +161,15 @@ impl Notifier {
             let mut next = self.next_send.lock().await;
             let now = Instant::now();
             let at = (*next).max(now);
-            *next = at + self.pace;
+            *next = at + self.settings.load().pace;
             at
         };
         tokio::time::sleep_until(at.into()).await;
     }
 
     async fn run(self: Arc<Self>, zone_id: ZoneId, zone: String, target: SocketAddr, key_name: Option<String>) {
-        let key = key_name.as_ref().and_then(|k| self.keys.get(k));
+        let key = key_name.as_ref().and_then(|k| self.settings.load().keys.get(k).cloned());
+        let key = key.as_ref();
         loop {
             let Some(announced) = lock(&self.jobs).get(&(zone_id, target)).map(|j| j.latest.clone()) else {
                 return; // the zone was deleted
@@ -162,7 +183,8 @@ impl Notifier {
                 at: crate::store::now_secs(),
             };
             let mut wait = FIRST_WAIT;
-            for _ in 0..self.tries {
+            let tries = self.settings.load().tries;
+            for _ in 0..tries {
                 outcome.state = "sending";
                 outcome.tries += 1;
                 outcome.at = crate::store::now_secs();

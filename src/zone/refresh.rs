@@ -181,8 +181,9 @@ async fn refresh_from(
     let announced = announced.filter(|n| ours.is_some_and(|o| Serial(*n).is_newer_than(Serial(o))));
     if let (Some(serial), false, None) = (ours, force_axfr, announced) {
         engine.soa_turn().await;
-        let soa =
-            client::query_soa(addr, origin, key, engine.config.transfer.soa_timeout).await.map_err(Failure::Xfr)?;
+        let soa = client::query_soa(addr, origin, key.as_ref(), engine.config().transfer.soa_timeout)
+            .await
+            .map_err(Failure::Xfr)?;
         let newer = Serial(soa.serial).is_newer_than(Serial(serial));
         // An expired zone takes any other serial, even an older one (the
         // primary may have been rebuilt); a serving zone only a newer one.
@@ -214,12 +215,12 @@ async fn refresh_from(
     // Waiting for the primary's slot gives up the event's place under
     // transfer.concurrency, so a stalling primary holds only its own zones.
     let _slot = crate::scheduler::Scheduler::without_slot(engine.primary_slot(addr).acquire_owned()).await;
-    let first = transfer_once(engine, zone, origin, p, addr, key, request, false, any_serial).await;
+    let first = transfer_once(engine, zone, origin, p, addr, key.as_ref(), request, false, any_serial).await;
     match first {
         Ok(TransferEnd::Done(times)) => Ok(times),
         Ok(TransferEnd::NeedAxfr(reason)) => {
             tracing::info!(zone = %zone.name, primary = %label(p), %reason, "falling back from IXFR to AXFR");
-            match transfer_once(engine, zone, origin, p, addr, key, Request::Axfr, true, any_serial).await? {
+            match transfer_once(engine, zone, origin, p, addr, key.as_ref(), Request::Axfr, true, any_serial).await? {
                 TransferEnd::Done(times) => Ok(times),
                 TransferEnd::NeedAxfr(reason) => Err(Failure::Other(reason)),
             }
@@ -269,7 +270,7 @@ async fn transfer_once(
     tracing::info!(zone = %zone.name, primary = %label(p), r#type = kind, serial = ?zone.status.serial, "transfer started");
     let started = Instant::now();
     let (tx, rx) = mpsc::channel::<Vec<Update>>(4);
-    let max_ixfr = engine.config.transfer.max_ixfr_records;
+    let max_ixfr = engine.config().transfer.max_ixfr_records;
     let consumer = tokio::spawn(consume(engine.store.clone(), zone.id, origin.clone(), rx, max_ixfr));
     let opts = engine.transfer_options();
     let result = client::transfer(addr, origin, request, key, &opts, tx).await;
@@ -360,7 +361,8 @@ async fn transfer_once(
     let id = zone.id;
     let commit_started = Instant::now();
     let commit_ms: u64;
-    let journal_max = (engine.config.transfer.journal_max_diffs, engine.config.transfer.journal_max_bytes);
+    let config = engine.config();
+    let journal_max = (config.transfer.journal_max_diffs, config.transfer.journal_max_bytes);
     match loaded {
         Loaded::Small(records) => {
             let old = engine

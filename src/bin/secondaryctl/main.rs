@@ -10,6 +10,7 @@ mod custom_ns;
 mod nameserver_set;
 mod output;
 mod primary;
+mod reload;
 mod status;
 mod zone;
 mod zone_add;
@@ -64,6 +65,10 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Re-read the daemon's config file: keys, tokens, downstreams, limits and
+    /// the log level change without a restart; a file that does not validate
+    /// is refused (exit 1, with the reason) and the running settings stay.
+    Reload,
     /// Nameserver sets: nameservers grouped with the NS/address TTLs and the
     /// hostmaster published with them.
     #[command(subcommand)]
@@ -186,6 +191,7 @@ async fn run(ctl: &Ctl, command: Command) -> Result<(), Failure> {
         Command::Unlink { primary, zone } => primary::link(ctl, "unlink", &primary, &zone).await,
         Command::Zone(cmd) => zone::run(ctl, cmd).await,
         Command::Status { check } => status::run(ctl, check).await,
+        Command::Reload => reload::run(ctl).await,
         Command::Nsset(cmd) => nameserver_set::run(ctl, cmd).await,
         Command::Ns(cmd) => custom_ns::run(ctl, cmd).await,
     }

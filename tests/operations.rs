@@ -1,0 +1,146 @@
+//! Day-two operations: reloading the config without a restart (SIGHUP,
+//! `POST /v2/reload`, `secondaryctl reload`), against a real BIND primary.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::bind::{self, Access, Bind, KEY_NAME, KEY_SECRET};
+use common::query::{Question, Transport};
+use common::{last_error, send_signal, small_zone, Daemon, Signal, FAST_TIMERS};
+use secondaryd::model::Reloaded;
+
+const TOKEN_A: &str = "token-before-the-reload-0123";
+const TOKEN_B: &str = "token-after-the-reload-4567";
+/// A valid key secret, but not the one BIND has.
+const WRONG_SECRET: &str = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMDA=";
+
+fn settings(token: &str, secret: &str) -> String {
+    format!(
+        "{FAST_TIMERS}[[tsig_key]]\nname = \"{KEY_NAME}\"\nsecret = \"{secret}\"\n\
+         [[token]]\naccount = 1\nsecret = \"{token}\"\n"
+    )
+}
+
+/// Replaces `from` by `to` in the daemon's config file.
+fn edit_config(d: &Daemon, from: &str, to: &str) {
+    let text = std::fs::read_to_string(&d.config_path).expect("read the config");
+    assert!(text.contains(from), "the config has no `{from}`:\n{text}");
+    std::fs::write(&d.config_path, text.replacen(from, to, 1)).expect("write the config");
+}
+
+async fn tcp_status(d: &Daemon, token: &str) -> u16 {
+    d.tcp_client(Some(token)).get("/v2/1/zones").await.expect("TCP API call").status
+}
+
+#[tokio::test]
+async fn a_reload_puts_new_tokens_and_keys_in_force_keeps_the_zones_and_refuses_a_bad_file() {
+    let zone = "reload.test";
+    let b = Bind::start(
+        &[bind::Zone { name: zone, text: small_zone(zone, 7, 20, "3600 600 604800 300") }],
+        Access::Tsig,
+        None,
+    )
+    .await;
+    let d = Daemon::start_with_plain_tcp(&settings(TOKEN_A, WRONG_SECRET)).await;
+    d.add_linked("bind", SocketAddr::from(([127, 0, 0, 1], b.port)), Some(KEY_NAME), zone).await;
+    // The key's secret is not BIND's: the transfer fails, saying so.
+    let z = d.wait_zone(zone, "a failed transfer", |z| last_error(z).is_some()).await;
+    assert_eq!(z.transfer.serial, None);
+    assert_eq!(tcp_status(&d, TOKEN_A).await, 200);
+    assert_eq!(tcp_status(&d, TOKEN_B).await, 401);
+
+    // The right secret and a new token, by `POST /v2/reload`.
+    edit_config(&d, WRONG_SECRET, KEY_SECRET);
+    edit_config(&d, TOKEN_A, TOKEN_B);
+    let r = d.call("POST", "/v2/reload", None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let report: Reloaded = serde_json::from_value(r.body["data"].clone()).expect("a reload report");
+    assert_eq!(report.applied, ["tsig_key", "token"], "{report:?}");
+    assert!(report.restart_needed.is_empty(), "{report:?}");
+    assert_eq!(tcp_status(&d, TOKEN_B).await, 200, "the new token is in force");
+    assert_eq!(tcp_status(&d, TOKEN_A).await, 401, "the old token is refused");
+    // The new secret signs the next transfer.
+    assert_eq!(d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await.status, 202);
+    let z = d.wait_serial(zone, 7).await;
+    assert_eq!(z.transfer.records, 23);
+    assert!(d.log().contains("config reloaded"), "{}", d.log());
+
+    // Only the Unix socket may reload.
+    let r = d.tcp_client(Some(TOKEN_B)).request("POST", "/v2/reload", None).await.expect("TCP API call");
+    assert_eq!(r.status, 403, "{:?}", r.body);
+
+    // A file that does not validate is refused with the key at fault, and
+    // the settings in force stay.
+    edit_config(&d, "[transfer]\n", "[transfer]\nconcurrency = 0\n");
+    let r = d.call("POST", "/v2/reload", None).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    let message = r.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("transfer.concurrency"), "{message}");
+    assert!(r.body["errors"]["config"][0].as_str().is_some_and(|e| e.contains("transfer.concurrency")), "{:?}", r.body);
+    assert_eq!(tcp_status(&d, TOKEN_B).await, 200);
+    assert!(d.log().contains("config reload refused"), "{}", d.log());
+    edit_config(&d, "[transfer]\nconcurrency = 0\n", "[transfer]\n");
+
+    // A key that a stored primary uses cannot go.
+    let text = std::fs::read_to_string(&d.config_path).expect("read the config");
+    let without_key = text.replace(&format!("[[tsig_key]]\nname = \"{KEY_NAME}\"\nsecret = \"{KEY_SECRET}\"\n"), "");
+    assert_ne!(without_key, text);
+    std::fs::write(&d.config_path, &without_key).expect("write the config");
+    let r = d.call("POST", "/v2/reload", None).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    let message = r.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("`{KEY_NAME}` (used by primary `bind`)")), "{message}");
+    std::fs::write(&d.config_path, &text).expect("write the config");
+
+    // What only a restart changes is said, and left as it runs.
+    let port = d.dns_port;
+    edit_config(&d, &format!("listen = [\"127.0.0.1:{port}\"]"), &format!("listen = [\"127.0.0.1:{}\"]", port + 1));
+    let r = d.call("POST", "/v2/reload", None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["restart_needed"], serde_json::json!(["dns.listen"]), "{:?}", r.body);
+    let q = Question { qname: zone.into(), qtype: 6, rd: false, edns: None, transport: Transport::Udp };
+    let soa = common::query::ask(SocketAddr::from(([127, 0, 0, 1], port)), &q).expect("an answer on the old address");
+    assert!(soa.answer.first().is_some_and(|a| a.contains(" 7 3600 600 ")), "{soa:?}");
+
+    // SIGHUP reloads too (what `systemctl reload` sends).
+    edit_config(&d, TOKEN_B, TOKEN_A);
+    send_signal(d.pid().expect("running"), Signal::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tcp_status(&d, TOKEN_A).await != 200 {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload; log:\n{}", d.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(tcp_status(&d, TOKEN_B).await, 401);
+    // The zone went through every reload untouched: same serial, one transfer.
+    let z = d.zone(zone).await;
+    assert_eq!(z.transfer.serial, Some(7));
+    assert_eq!(d.log().matches("transfer finished zone=reload.test").count(), 1, "{}", d.log());
+}
+
+#[tokio::test]
+async fn secondaryctl_reload_prints_what_changed_and_fails_with_the_reason() {
+    let d = Daemon::start("[log]\nlevel = \"info\"\n").await;
+    let ctl = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_secondaryctl"))
+            .arg("--socket")
+            .arg(&d.socket)
+            .args(args)
+            .output()
+            .expect("run secondaryctl")
+    };
+    edit_config(&d, "level = \"info\"", "level = \"debug\"");
+    let out = ctl(&["reload"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("applied: log.level"), "{stdout}");
+    // The test daemon's RUST_LOG chooses its filter: the reload says so.
+    assert!(stdout.contains("note: log.level not applied: RUST_LOG chooses the log filter"), "{stdout}");
+
+    edit_config(&d, "level = \"debug\"", "level = \"secondaryd=loud\"");
+    let out = ctl(&["reload"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("log.level"), "{stderr}");
+}
