@@ -144,3 +144,72 @@ async fn secondaryctl_reload_prints_what_changed_and_fails_with_the_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("log.level"), "{stderr}");
 }
+
+/// The remaining expire time `port` gives for `zone` (RFC 7314), asked as
+/// secondaryd asks its primaries.
+async fn edns_expire(port: u16, zone: &str) -> Option<u32> {
+    let name = secondaryd::wire::Name::from_ascii(zone).expect("zone name");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let soa =
+        secondaryd::xfr::client::query_soa(addr, &name, None, Duration::from_secs(2)).await.expect("a SOA answer");
+    soa.edns_expire
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+#[tokio::test]
+async fn a_copy_of_a_copy_expires_when_the_original_does_by_edns_expire() {
+    let zone = "expire.test";
+    let expire = 604_800;
+    // BIND primary → BIND secondary → secondaryd → whoever asks us.
+    let mut p = Bind::start(
+        &[bind::Zone { name: zone, text: small_zone(zone, 3, 10, &format!("3600 600 {expire} 300")) }],
+        Access::Open,
+        None,
+    )
+    .await;
+    assert_eq!(edns_expire(p.port, zone).await, Some(expire), "a primary gives its SOA EXPIRE");
+    let mut s = bind::BindSecondary::start(&[zone], p.port, false);
+    s.wait_serial(zone, 3, Duration::from_secs(20)).await;
+    // The primary goes away: the secondary's copy counts down.
+    p.stop();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let given = edns_expire(s.port, zone).await.expect("BIND's secondary gives its remaining expire");
+    let asked_at = unix_now();
+    assert!(given <= expire - 2, "BIND's copy has been counting down: {given}");
+
+    let d = Daemon::start("[[downstream]]\naddress = \"127.0.0.1\"\nnotify = \"127.0.0.1:9\"\n").await;
+    d.add_linked("bind-secondary", SocketAddr::from(([127, 0, 0, 1], s.port)), None, zone).await;
+    let z = d.wait_serial(zone, 3).await;
+    let expires_at = z.transfer.expires_at.as_deref().expect("an expiry");
+    let expires_at = humantime::parse_rfc3339(expires_at).expect("an RFC 3339 time");
+    let expires_at = expires_at.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64;
+    let expected = asked_at + i64::from(given);
+    assert!(
+        (expected - 2..=expected + 2).contains(&expires_at),
+        "our copy expires when BIND's does ({expected}), not a SOA EXPIRE later: {expires_at}"
+    );
+
+    // We give what is left of it to those who ask, by SOA query and in transfers.
+    let ours = edns_expire(d.dns_port, zone).await.expect("secondaryd gives its remaining expire");
+    let left = expires_at - unix_now();
+    assert!((left - 2..=left + 1).contains(&i64::from(ours)), "{ours} vs {left} left");
+    // An AXFR from us carries it too.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let name = secondaryd::wire::Name::from_ascii(zone).expect("zone name");
+    let summary = secondaryd::xfr::client::transfer(
+        SocketAddr::from(([127, 0, 0, 1], d.dns_port)),
+        &name,
+        secondaryd::xfr::interpret::Request::Axfr,
+        None,
+        &Default::default(),
+        tx,
+    )
+    .await
+    .expect("an AXFR from secondaryd");
+    let in_axfr = summary.edns_expire.expect("EDNS EXPIRE in our AXFR");
+    assert!(in_axfr <= ours && in_axfr + 2 >= ours, "{in_axfr} vs {ours}");
+}

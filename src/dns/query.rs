@@ -13,7 +13,9 @@
 //!   here (the listener hands them to `xfr_out`), and are REFUSED if they do.
 //! - CHAOS TXT `version.bind`/`version.server` and `hostname.bind`/`id.server`
 //!   answer `dns.version` and `dns.identity` when set, else REFUSED; NSID
-//!   (RFC 5001) carries `dns.nsid` when set and asked for.
+//!   (RFC 5001) carries `dns.nsid` when set and asked for; EDNS EXPIRE
+//!   (RFC 7314) answers a SOA query at a zone's apex that asks for it with the
+//!   seconds left before our copy expires.
 //! - DS at a zone apex is answered from the parent zone when we hold it (the
 //!   DS RRset belongs to the parent side of the cut, RFC 4035 §3.1.4.1).
 //!
@@ -48,24 +50,22 @@ struct Edns {
     version: u8,
     dnssec_ok: bool,
     nsid: bool,
+    /// The query asks for EDNS EXPIRE (RFC 7314).
+    expire: bool,
+    /// What the answer gives for it (SOA queries at a zone apex).
+    expire_reply: Option<u32>,
 }
 
 fn edns(msg: &Message) -> Option<Edns> {
     let opt = msg.opt.as_ref()?;
     let version = ((opt.ttl >> 16) & 0xff) as u8;
     let dnssec_ok = opt.ttl & 0x8000 != 0;
-    let mut nsid = false;
-    let mut p = 0;
-    let d = &opt.rdata;
-    while p + 4 <= d.len() {
-        let code = u16::from_be_bytes([d[p], d[p + 1]]);
-        let len = usize::from(u16::from_be_bytes([d[p + 2], d[p + 3]]));
-        if code == 3 {
-            nsid = true;
-        }
-        p += 4 + len;
+    let (mut nsid, mut expire) = (false, false);
+    for (code, _) in crate::wire::edns_options(msg) {
+        nsid |= code == 3;
+        expire |= code == crate::wire::OPTION_EXPIRE;
     }
-    Some(Edns { udp: opt.class.max(512), version, dnssec_ok, nsid })
+    Some(Edns { udp: opt.class.max(512), version, dnssec_ok, nsid, expire, expire_reply: None })
 }
 
 /// Answers a parsed query; `tcp` lifts the size limit to 65,535. `room` bytes
@@ -74,7 +74,7 @@ pub fn respond(views: &Views, cfg: &QueryConfig, msg: &Message, tcp: bool, room:
     let h = &msg.header;
     // QR, the opcode, RD and CD copied; AA, TC, RA set below as they apply.
     let flags = 0x8000 | (h.flags & 0x7800) | (h.flags & 0x0100) | (h.flags & 0x0010);
-    let edns = edns(msg);
+    let mut edns = edns(msg);
     let limit = if tcp {
         65_535
     } else {
@@ -115,6 +115,9 @@ pub fn respond(views: &Views, cfg: &QueryConfig, msg: &Message, tcp: bool, room:
         Serving::Ok(v) => v,
         Serving::NoCopy | Serving::Expired => return error(h.id, flags, question, rcode::SERVFAIL, edns.as_ref(), cfg),
     };
+    if let Some(e) = edns.as_mut().filter(|e| e.expire && q.qtype == rtype::SOA && slot.name.eq_ignore_case(&q.name)) {
+        e.expire_reply = slot.expire_remaining(&view, crate::store::now_secs());
+    }
     let opts = Options {
         dnssec_ok: edns.as_ref().is_some_and(|e| e.dnssec_ok),
         recursion_desired: h.flags & 0x0100 != 0,
@@ -140,7 +143,11 @@ fn parent_for_ds(views: &Views, name: &Name) -> Option<std::sync::Arc<crate::vie
 fn opt_size(edns: Option<&Edns>, cfg: &QueryConfig, with_nsid: bool) -> usize {
     match edns {
         None => 0,
-        Some(e) => 11 + if with_nsid && e.nsid { cfg.nsid.as_ref().map_or(0, |n| 4 + n.len()) } else { 0 },
+        Some(e) if with_nsid => {
+            11 + if e.nsid { cfg.nsid.as_ref().map_or(0, |n| 4 + n.len()) } else { 0 }
+                + if e.expire_reply.is_some() { 8 } else { 0 }
+        }
+        Some(_) => 11,
     }
 }
 
@@ -153,6 +160,11 @@ fn write_opt(w: &mut MessageWriter, edns: Option<&Edns>, cfg: &QueryConfig, ext_
             options.extend_from_slice(&(n.len() as u16).to_be_bytes());
             options.extend_from_slice(n);
         }
+    }
+    if let Some(remaining) = e.expire_reply.filter(|_| with_nsid) {
+        options.extend_from_slice(&crate::wire::OPTION_EXPIRE.to_be_bytes());
+        options.extend_from_slice(&4u16.to_be_bytes());
+        options.extend_from_slice(&remaining.to_be_bytes());
     }
     w.opt(cfg.max_udp_payload, ext_rcode, e.dnssec_ok, &options);
 }

@@ -167,6 +167,8 @@ struct Prepared {
     zone_id: i64,
     /// An IXFR's serial, when it is older than ours.
     behind: Option<u32>,
+    /// The OPT options of the first message, when the request had an OPT.
+    edns: Option<Vec<u8>>,
 }
 
 /// What a finished transfer sent.
@@ -255,7 +257,7 @@ impl DnsServer {
         };
         let started = Instant::now();
         let (zone, serial) = (p.zone.clone(), p.view.serial);
-        let result = self.stream_transfer(msg, p.view, p.plan, p.signer, stream).await;
+        let result = self.stream_transfer(msg, p.edns, p.view, p.plan, p.signer, stream).await;
         drop(running);
         match result {
             Ok(sent) => {
@@ -372,20 +374,33 @@ impl DnsServer {
             },
             _ => (Plan::Full, None),
         };
-        Ok(Prepared { view, plan, signer, zone, zone_id: slot.id, behind })
+        // EDNS (RFC 6891) in the first message when the request had it, with
+        // EDNS EXPIRE when asked (RFC 7314 §3).
+        let edns = msg.opt.as_ref().map(|_| {
+            let mut options = Vec::new();
+            let asked = crate::wire::edns_options(msg).any(|(code, _)| code == crate::wire::OPTION_EXPIRE);
+            if let Some(remaining) = slot.expire_remaining(&view, crate::store::now_secs()).filter(|_| asked) {
+                options.extend_from_slice(&crate::wire::OPTION_EXPIRE.to_be_bytes());
+                options.extend_from_slice(&4u16.to_be_bytes());
+                options.extend_from_slice(&remaining.to_be_bytes());
+            }
+            options
+        });
+        Ok(Prepared { view, plan, signer, zone, zone_id: slot.id, behind, edns })
     }
 
     /// Writes the transfer's messages as the blocking thread makes them.
     async fn stream_transfer(
         &self,
         msg: &Message,
+        edns: Option<Vec<u8>>,
         view: Arc<ZoneView>,
         plan: Plan,
         signer: Option<StreamSigner>,
         stream: &mut TcpStream,
     ) -> Result<Sent, String> {
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUE);
-        let request = Request::of(msg);
+        let request = Request::of(msg, edns);
         let producer = tokio::task::spawn_blocking(move || produce(&view, plan, &request, signer, &tx));
         let mut written = 0u64;
         while let Some(frame) = rx.recv().await {
@@ -404,12 +419,13 @@ impl DnsServer {
     pub(super) fn ixfr_udp(&self, msg: &Message, bytes: &[u8], src: SocketAddr) -> Vec<u8> {
         match self.prepare_transfer(msg, bytes, src) {
             Err(reply) => reply,
-            Ok(Prepared { view, signer, .. }) => {
-                let request = Request::of(msg);
+            Ok(Prepared { view, signer, edns, .. }) => {
+                let request = Request::of(msg, edns);
                 let mut w = request.writer(true, signer.as_ref().map_or(0, StreamSigner::overhead));
                 if let Some((ttl, soa)) = view.apex_soa().map(|(t, s)| (t, s.to_vec())) {
                     let _ = w.rrset(Section::Answer, view.apex.as_wire(), rtype::SOA, class::IN, ttl, [soa.as_slice()]);
                 }
+                request.write_opt(&mut w);
                 let mut out = w.finish();
                 if let Some(mut s) = signer {
                     let _ = s.sign(&mut out, tsig::unix_now());
@@ -435,22 +451,38 @@ struct Request {
     qname: Name,
     qtype: u16,
     qclass: u16,
+    /// The options of the first message's OPT (none without EDNS).
+    edns: Option<Vec<u8>>,
 }
 
 impl Request {
-    fn of(msg: &Message) -> Request {
+    fn of(msg: &Message, edns: Option<Vec<u8>>) -> Request {
         let q = &msg.questions[0];
         // QR, AA, the opcode and RD copied (RFC 5936 §2.2.1).
         let flags = 0x8000 | 0x0400 | (msg.header.flags & 0x7800) | (msg.header.flags & 0x0100);
-        Request { id: msg.header.id, flags, qname: q.name.clone(), qtype: q.qtype, qclass: q.qclass }
+        Request { id: msg.header.id, flags, qname: q.name.clone(), qtype: q.qtype, qclass: q.qclass, edns }
     }
 
-    /// A new message; the first one echoes the question (RFC 5936 §2.2.1).
+    /// The first message's OPT record, in bytes.
+    fn opt_len(&self) -> usize {
+        self.edns.as_ref().map_or(0, |o| 11 + o.len())
+    }
+
+    /// A new message; the first one echoes the question (RFC 5936 §2.2.1)
+    /// and keeps room for the OPT.
     fn writer(&self, first: bool, tsig_room: usize) -> MessageWriter {
         let question = first.then_some((&self.qname, self.qtype, self.qclass));
         let mut w = MessageWriter::new_indexed(self.id, self.flags, question, MESSAGE_LIMIT);
-        w.reserve(tsig_room);
+        w.reserve(tsig_room + if first { self.opt_len() } else { 0 });
         w
+    }
+
+    /// Ends the first message's records with its OPT (the room `writer` kept).
+    fn write_opt(&self, w: &mut MessageWriter) {
+        if let Some(options) = &self.edns {
+            w.unreserve(self.opt_len());
+            w.opt(crate::wire::QUERY_UDP_PAYLOAD, 0, false, options);
+        }
     }
 }
 
@@ -461,6 +493,8 @@ struct Producer<'a> {
     tx: &'a mpsc::Sender<Vec<u8>>,
     writer: MessageWriter,
     sent: Sent,
+    /// The message being written is the first.
+    first: bool,
 }
 
 impl Producer<'_> {
@@ -495,6 +529,9 @@ impl Producer<'_> {
 
     /// Sends the message being written and starts the next.
     fn flush(&mut self) -> Result<(), String> {
+        if std::mem::replace(&mut self.first, false) {
+            self.request.write_opt(&mut self.writer);
+        }
         let next = self.request.writer(false, self.room());
         let mut msg = std::mem::replace(&mut self.writer, next).finish();
         if let Some(s) = &mut self.signer {
@@ -515,7 +552,8 @@ fn produce(
     tx: &mpsc::Sender<Vec<u8>>,
 ) -> Result<Sent, String> {
     let room = signer.as_ref().map_or(0, StreamSigner::overhead);
-    let mut p = Producer { request, signer, tx, writer: request.writer(true, room), sent: Sent::default() };
+    let mut p =
+        Producer { request, signer, tx, writer: request.writer(true, room), sent: Sent::default(), first: true };
     let (soa_ttl, soa) = view.apex_soa().map(|(t, s)| (t, s.to_vec())).ok_or("the zone has no SOA")?;
     let apex = view.apex.as_wire();
     p.record(apex, rtype::SOA, soa_ttl, &soa)?;

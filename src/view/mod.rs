@@ -25,7 +25,7 @@
 pub mod tree;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -140,6 +140,15 @@ impl ZoneView {
         Some((set.ttl, set.rdatas().next()?))
     }
 
+    /// The EXPIRE field of the apex SOA (RFC 1035 §3.3.13).
+    pub fn apex_soa_expire(&self) -> Option<u32> {
+        let (_, rdata) = self.apex_soa()?;
+        let m = crate::wire::skip_uncompressed_name(rdata, 0)?;
+        let r = crate::wire::skip_uncompressed_name(rdata, m)?;
+        let e = rdata.get(r + 12..r + 16)?;
+        Some(u32::from_be_bytes([e[0], e[1], e[2], e[3]]))
+    }
+
     /// The primary's records at `name` (without the NS settings).
     pub fn raw_node(&self, name: &Name) -> Option<NodeBuf> {
         self.raw.get(Key::from_wire(name.as_wire()).as_bytes()).map(NodeBuf::decode)
@@ -246,6 +255,9 @@ pub struct ZoneSlot {
     pub name: Name,
     view: ArcSwapOption<ZoneView>,
     expired: AtomicBool,
+    /// When the copy expires (Unix seconds), for EDNS EXPIRE answers
+    /// (RFC 7314); 0: no expire timer (a zone we are the primary of).
+    expires_at: AtomicI64,
 }
 
 impl ZoneSlot {
@@ -271,6 +283,20 @@ impl ZoneSlot {
 
     pub fn set_expired(&self, expired: bool) {
         self.expired.store(expired, Ordering::Release);
+    }
+
+    pub fn set_expires_at(&self, at: Option<i64>) {
+        self.expires_at.store(at.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// What EDNS EXPIRE answers for the zone at `now` (RFC 7314 §3): the
+    /// seconds left before our copy expires, or, for a zone without an expire
+    /// timer (we are its primary), the SOA EXPIRE of `view`.
+    pub fn expire_remaining(&self, view: &ZoneView, now: i64) -> Option<u32> {
+        match self.expires_at.load(Ordering::Relaxed) {
+            0 => view.apex_soa_expire(),
+            at => Some(u32::try_from((at - now).max(0)).unwrap_or(u32::MAX)),
+        }
     }
 }
 
@@ -356,6 +382,7 @@ impl Views {
             name: name.to_lowercase(),
             view: ArcSwapOption::empty(),
             expired: AtomicBool::new(false),
+            expires_at: AtomicI64::new(0),
         });
         map.insert(key, slot.clone());
         self.zones.store(Arc::new(map));

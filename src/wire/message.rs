@@ -609,6 +609,52 @@ pub fn build_query(id: u16, qname: &Name, qtype: u16, ixfr_serial: Option<u32>) 
     b
 }
 
+/// The EDNS option code of EXPIRE (RFC 7314 §2).
+pub const OPTION_EXPIRE: u16 = 9;
+
+/// The UDP payload size we advertise in our queries' OPT (the DNS flag day
+/// 2020 value; a larger SOA answer comes back truncated and is asked over TCP).
+pub const QUERY_UDP_PAYLOAD: u16 = 1232;
+
+/// Appends an OPT record (RFC 6891) asking for the zone's remaining expire
+/// time (RFC 7314 §3: an EXPIRE option without data) to a query built by
+/// [`build_query`]. Must come before any TSIG, which is the last record.
+pub fn add_expire_request(query: &mut Vec<u8>) {
+    query.push(0); // the root
+    query.extend_from_slice(&rtype::OPT.to_be_bytes());
+    query.extend_from_slice(&QUERY_UDP_PAYLOAD.to_be_bytes());
+    query.extend_from_slice(&0u32.to_be_bytes()); // extended RCODE, version 0, no DO
+    query.extend_from_slice(&4u16.to_be_bytes());
+    query.extend_from_slice(&OPTION_EXPIRE.to_be_bytes());
+    query.extend_from_slice(&0u16.to_be_bytes());
+    let arcount = u16::from_be_bytes([query[10], query[11]]).saturating_add(1);
+    query[10..12].copy_from_slice(&arcount.to_be_bytes());
+}
+
+/// The data of each EDNS option of the message's OPT, with its code; a
+/// malformed option list ends the walk.
+pub fn edns_options(msg: &Message) -> impl Iterator<Item = (u16, &[u8])> {
+    let d: &[u8] = msg.opt.as_ref().map_or(&[], |o| &o.rdata);
+    let mut p = 0;
+    std::iter::from_fn(move || {
+        let head = d.get(p..p + 4)?;
+        let code = u16::from_be_bytes([head[0], head[1]]);
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let data = d.get(p + 4..p + 4 + len)?;
+        p += 4 + len;
+        Some((code, data))
+    })
+}
+
+/// The remaining expire time an answer gives (RFC 7314 §2: an EXPIRE option
+/// of four octets, seconds); `None` without one, or when it is malformed.
+pub fn expire_option(msg: &Message) -> Option<u32> {
+    edns_options(msg).find(|(code, _)| *code == OPTION_EXPIRE).and_then(|(_, d)| {
+        let d: [u8; 4] = d.try_into().ok()?;
+        Some(u32::from_be_bytes(d))
+    })
+}
+
 /// Builds the answer to a request we received, e.g. a NOTIFY (RFC 1996 §4.7: the reply echoes
 /// the ID, opcode and question, with QR and AA set and no records). `rcode` is 4 bits.
 ///

@@ -18,7 +18,7 @@ use tracing::debug;
 use super::error::{Peer, QueryKind, XfrError};
 use super::interpret::{Interpreter, Limits, Outcome, Progress, Request, Update};
 use crate::wire::tsig::{sign_request, unix_now, StreamVerifier, TsigKey};
-use crate::wire::{build_query, class, opcode, parse_message, rtype, Message, Name, Record};
+use crate::wire::{add_expire_request, build_query, class, opcode, parse_message, rtype, Message, Name, Record};
 
 /// Updates are handed over in batches of about this many, to keep channel overhead per record
 /// low while still streaming.
@@ -57,6 +57,9 @@ pub struct Summary {
     /// DNS message bytes received (without the 2-byte TCP length prefixes).
     pub bytes: u64,
     pub duration: Duration,
+    /// The primary's remaining expire time for the zone (RFC 7314), when it
+    /// gave one.
+    pub edns_expire: Option<u32>,
 }
 
 /// The primary's SOA for the zone (RFC 1035 §3.3.13).
@@ -68,6 +71,23 @@ pub struct SoaAnswer {
     pub expire: u32,
     pub minimum: u32,
     pub record: Record,
+    /// The primary's remaining expire time for the zone (RFC 7314): the SOA
+    /// EXPIRE from the zone's primary, less from a secondary of it.
+    pub edns_expire: Option<u32>,
+}
+
+/// Whether a query carries an OPT asking for EDNS EXPIRE (RFC 7314). Every
+/// query does first; a primary that answers FORMERR or NOTIMP to it (one
+/// that predates EDNS, RFC 6891 §7) is asked again without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edns {
+    Expire,
+    Off,
+}
+
+/// Whether an error is a primary refusing the EDNS query itself.
+fn refuses_edns(e: &XfrError) -> bool {
+    matches!(e, XfrError::Rcode { rcode: 1 | 4, message: 1, .. })
 }
 
 /// A fresh random query ID (RFC 5452 §9.2), from the OS generator.
@@ -92,8 +112,12 @@ fn make_query(
     ixfr_serial: Option<u32>,
     key: Option<&TsigKey>,
     primary: SocketAddr,
+    edns: Edns,
 ) -> Result<(Vec<u8>, Option<Vec<u8>>), XfrError> {
     let mut q = build_query(id, zone, qtype, ixfr_serial);
+    if edns == Edns::Expire {
+        add_expire_request(&mut q);
+    }
     let mac = match key {
         Some(k) => Some(
             sign_request(&mut q, k, unix_now())
@@ -106,16 +130,33 @@ fn make_query(
 
 /// Asks `primary` for the SOA of `zone` (the refresh check of RFC 1034 §4.3.5): over UDP, again
 /// over TCP when the answer is truncated. The datagram is resent after a third and two thirds of
-/// `timeout`, which bounds the whole query.
+/// `timeout`, which bounds the whole query. The query asks for EDNS EXPIRE (RFC 7314), and again
+/// without EDNS if the primary refuses EDNS.
 pub async fn query_soa(
     primary: SocketAddr,
     zone: &Name,
     key: Option<&TsigKey>,
     timeout: Duration,
 ) -> Result<SoaAnswer, XfrError> {
+    match query_soa_once(primary, zone, key, timeout, Edns::Expire).await {
+        Err(e) if refuses_edns(&e) => {
+            debug!(%primary, zone = %zone, "the primary refuses EDNS; asking for the SOA without it");
+            query_soa_once(primary, zone, key, timeout, Edns::Off).await
+        }
+        r => r,
+    }
+}
+
+async fn query_soa_once(
+    primary: SocketAddr,
+    zone: &Name,
+    key: Option<&TsigKey>,
+    timeout: Duration,
+    edns: Edns,
+) -> Result<SoaAnswer, XfrError> {
     let deadline = Instant::now() + timeout;
     let id = random_id();
-    let (query, mac) = make_query(id, zone, rtype::SOA, None, key, primary)?;
+    let (query, mac) = make_query(id, zone, rtype::SOA, None, key, primary, edns)?;
     let io = |error| XfrError::Io { primary, error };
     let local: SocketAddr =
         if primary.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
@@ -229,6 +270,7 @@ fn check_soa_answer(
     if !h.aa() {
         return Err(XfrError::NotAuthoritative { primary: peer, zone: zone.clone() });
     }
+    let edns_expire = crate::wire::expire_option(&msg);
     let record = msg
         .answers
         .into_iter()
@@ -236,7 +278,7 @@ fn check_soa_answer(
         .ok_or_else(|| XfrError::NoSoa { primary: peer, zone: zone.clone() })?;
     let [serial, refresh, retry, expire, minimum] =
         record.soa_fields().ok_or_else(|| XfrError::NoSoa { primary: peer, zone: zone.clone() })?;
-    Ok(SoaAnswer { serial, refresh, retry, expire, minimum, record })
+    Ok(SoaAnswer { serial, refresh, retry, expire, minimum, record, edns_expire })
 }
 
 /// An answer to an unsigned request must not be signed: nothing can verify
@@ -286,13 +328,29 @@ pub async fn transfer(
 ) -> Result<Summary, XfrError> {
     let started = Instant::now();
     let mut stats = Stats::default();
-    let result =
-        timeout_at(started + opts.total_timeout, run_transfer(primary, zone, request, key, opts, tx, &mut stats)).await;
+    let deadline = started + opts.total_timeout;
+    let mut result =
+        timeout_at(deadline, run_transfer(primary, zone, request, key, opts, &tx, &mut stats, Edns::Expire)).await;
+    if let Ok(Err(e)) = &result {
+        // Refused at the first message: nothing was handed over yet.
+        if refuses_edns(e) {
+            debug!(%primary, zone = %zone, "the primary refuses EDNS; asking for the transfer without it");
+            stats = Stats::default();
+            result =
+                timeout_at(deadline, run_transfer(primary, zone, request, key, opts, &tx, &mut stats, Edns::Off)).await;
+        }
+    }
     let outcome = match result {
         Ok(r) => r.map_err(|e| e.with_primary(primary))?,
         Err(_) => return Err(XfrError::TotalTimeout { primary, after: opts.total_timeout, messages: stats.messages }),
     };
-    let summary = Summary { outcome, messages: stats.messages, bytes: stats.bytes, duration: started.elapsed() };
+    let summary = Summary {
+        outcome,
+        messages: stats.messages,
+        bytes: stats.bytes,
+        duration: started.elapsed(),
+        edns_expire: stats.edns_expire,
+    };
     debug!(%primary, zone = %zone, ?summary, "transfer finished");
     Ok(summary)
 }
@@ -301,16 +359,20 @@ pub async fn transfer(
 struct Stats {
     messages: u32,
     bytes: u64,
+    /// The first EDNS EXPIRE of the answer's messages.
+    edns_expire: Option<u32>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_transfer(
     primary: SocketAddr,
     zone: &Name,
     request: Request,
     key: Option<&TsigKey>,
     opts: &TransferOptions,
-    tx: mpsc::Sender<Vec<Update>>,
+    tx: &mpsc::Sender<Vec<Update>>,
     stats: &mut Stats,
+    edns: Edns,
 ) -> Result<Outcome, XfrError> {
     let io = |error| XfrError::Io { primary, error };
     let stream = timeout(opts.connect_timeout, TcpStream::connect(primary))
@@ -323,7 +385,7 @@ async fn run_transfer(
         Request::Ixfr { current_serial } => Some(current_serial),
         Request::Axfr => None,
     };
-    let (query, mac) = make_query(id, zone, request.qtype(), ixfr_serial, key, primary)?;
+    let (query, mac) = make_query(id, zone, request.qtype(), ixfr_serial, key, primary, edns)?;
     let mut verifier = match (key, &mac) {
         (Some(k), Some(m)) => Some(StreamVerifier::new(k, m, id)),
         _ => None,
@@ -364,6 +426,9 @@ async fn run_transfer(
             }
             None => unasked_signature(&msg, stats.messages)
                 .map_err(|error| XfrError::Tsig { primary: Peer(Some(primary)), error })?,
+        }
+        if stats.edns_expire.is_none() {
+            stats.edns_expire = crate::wire::expire_option(&msg);
         }
         let progress = interp.feed(msg, bytes.len(), &mut pending)?;
         // Reuse the allocation for the next frame.
@@ -486,6 +551,58 @@ mod tests {
         assert_eq!(updates.len(), 3002);
         assert_eq!(updates[0], Update::BeginFull);
         assert_eq!(updates[1], Update::Add(soa(7)));
+    }
+
+    /// A primary of before EDNS (RFC 6891 §7): FORMERR to any query with an
+    /// OPT, the zone to one without. Serves two connections.
+    async fn pre_edns_primary() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..2 {
+                let (mut s, _) = l.accept().await.unwrap();
+                let query = read_frame(&mut s, &mut Vec::new()).await.unwrap().unwrap();
+                let q = parse_message(&query).unwrap();
+                let mut bytes = if q.opt.is_some() {
+                    crate::wire::build_response(&q, crate::wire::rcode::FORMERR)
+                } else {
+                    answer_bytes(rtype::AXFR, 0, &[soa(7), a("a.example.test", 1), soa(7)])
+                };
+                bytes[..2].copy_from_slice(&q.header.id.to_be_bytes());
+                let mut f = (bytes.len() as u16).to_be_bytes().to_vec();
+                f.extend_from_slice(&bytes);
+                let _ = s.write_all(&f).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_primary_that_refuses_edns_is_asked_again_without_it() {
+        let (r, updates) = run(pre_edns_primary().await, Request::Axfr, None).await;
+        let s = r.unwrap();
+        assert_eq!(s.outcome, Outcome::Full { serial: 7, records: 2 });
+        assert_eq!((s.messages, s.edns_expire), (1, None));
+        assert_eq!(updates.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_expire_option_of_an_answer_is_kept_and_a_malformed_one_ignored() {
+        let mut q = build_query(1, &name("example.test"), rtype::SOA, None);
+        add_expire_request(&mut q);
+        let parsed = parse_message(&q).unwrap();
+        assert_eq!(crate::wire::edns_options(&parsed).collect::<Vec<_>>(), vec![(crate::wire::OPTION_EXPIRE, &[][..])]);
+        assert_eq!(crate::wire::expire_option(&parsed), None, "a request carries no value");
+        let with_value = |data: &[u8]| {
+            let mut m = parsed.clone();
+            let mut rdata = crate::wire::OPTION_EXPIRE.to_be_bytes().to_vec();
+            rdata.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            rdata.extend_from_slice(data);
+            m.opt.as_mut().unwrap().rdata = rdata;
+            crate::wire::expire_option(&m)
+        };
+        assert_eq!(with_value(&86_400u32.to_be_bytes()), Some(86_400));
+        assert_eq!(with_value(&[0, 1, 2]), None);
     }
 
     #[tokio::test]

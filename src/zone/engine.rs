@@ -311,10 +311,11 @@ impl Engine {
         }
         let clamps = self.clamps();
         let jitter: f64 = rand::rng().random();
-        let (ok, times) = match outcome {
-            Refreshed::Ok(times) => (true, times),
-            _ => (false, None),
+        let (ok, current) = match outcome {
+            Refreshed::Ok(current) => (true, current),
+            _ => (false, Default::default()),
         };
+        let times = current.times;
         let planned = self
             .store
             .call(move |c| {
@@ -335,8 +336,12 @@ impl Engine {
                 let st = &z.status;
                 let (next, expires, backoff) = if ok {
                     let soa = st.soa_timers.unwrap_or([3600, 600, 604_800, 300]);
-                    let t = timers::after_success(now, soa, &clamps, jitter);
-                    (t.next_refresh_at, t.expires_at, 0)
+                    let t = timers::after_success(now, soa, &clamps, jitter, current.edns_expire);
+                    // Found up to date, the copy keeps what it had when that
+                    // is later (a primary that is a secondary itself may be
+                    // closer to expiry than our data, which came from elsewhere).
+                    let kept = st.expires_at.filter(|_| times.is_none() && !st.expired);
+                    (t.next_refresh_at, t.expires_at.max(kept), 0)
                 } else {
                     let backoff = st.backoff.saturating_add(1);
                     let delay = timers::retry_delay(st.soa_timers, backoff, &clamps, jitter);
@@ -360,6 +365,7 @@ impl Engine {
                     // A transfer committed: the store takes writes again.
                     *self.store_write_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 }
+                self.serve_expiry(zone, &name, st.expires_at);
                 if ok && !st.expired {
                     self.serve_refreshed(zone, &name);
                     self.follow_catalog(zone, &name).await;

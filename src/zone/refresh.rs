@@ -26,13 +26,21 @@ const STORE_BATCH: usize = 8192;
 
 /// How a refresh ended, for the engine's timer planning.
 pub(super) enum Refreshed {
-    /// The zone is current (transferred, or found up to date); a transfer's
-    /// commit and total times (ms) go into its summary with the timers.
-    Ok(Option<(u64, u64)>),
+    /// The zone is current (transferred, or found up to date).
+    Ok(Current),
     /// Every primary failed; the message is in the store.
     Failed,
     /// The zone was deleted meanwhile.
     Gone,
+}
+
+/// A successful refresh.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Current {
+    /// A transfer's commit and total times (ms), for its summary.
+    pub times: Option<(u64, u64)>,
+    /// The primary's remaining expire time (RFC 7314), when it gave one.
+    pub edns_expire: Option<u32>,
 }
 
 /// Why one primary could not refresh the zone.
@@ -118,7 +126,7 @@ pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool, notice:
     for p in &order {
         let hint = announced.take().map(|(serial, _)| serial);
         match refresh_from(engine, &zone, &origin, p, force_axfr, hint).await {
-            Ok(times) => return Refreshed::Ok(times),
+            Ok(current) => return Refreshed::Ok(current),
             Err(e) => {
                 tracing::warn!(zone = %zone.name, primary = %label(p), error = %e, "refresh from primary failed");
                 // Every sentence names its primary, so a zone with several reads clearly.
@@ -163,7 +171,7 @@ async fn refresh_from(
     p: &LinkedPrimary,
     force_axfr: bool,
     announced: Option<u32>,
-) -> Result<Option<(u64, u64)>, Failure> {
+) -> Result<Current, Failure> {
     let addr = engine.primary_addr(p).map_err(Failure::Other)?;
     let key = match &p.tsig_key {
         Some(name) => Some(engine.key(name).ok_or_else(|| {
@@ -179,11 +187,13 @@ async fn refresh_from(
     };
     // A NOTIFY that announced a newer serial stands in for the SOA query.
     let announced = announced.filter(|n| ours.is_some_and(|o| Serial(*n).is_newer_than(Serial(o))));
+    let mut soa_expire = None;
     if let (Some(serial), false, None) = (ours, force_axfr, announced) {
         engine.soa_turn().await;
         let soa = client::query_soa(addr, origin, key.as_ref(), engine.config().transfer.soa_timeout)
             .await
             .map_err(Failure::Xfr)?;
+        soa_expire = soa.edns_expire;
         let newer = Serial(soa.serial).is_newer_than(Serial(serial));
         // An expired zone takes any other serial, even an older one (the
         // primary may have been rebuilt); a serving zone only a newer one.
@@ -201,7 +211,7 @@ async fn refresh_from(
                 .await
                 .map_err(Failure::Store)?;
             tracing::info!(zone = %zone.name, primary = %label(p), serial, primary_serial = soa.serial, "zone is up to date");
-            return Ok(None);
+            return Ok(Current { times: None, edns_expire: soa.edns_expire });
         }
         if !newer {
             // Expired, and the primary went back in time: only a full copy will do.
@@ -217,11 +227,13 @@ async fn refresh_from(
     let _slot = crate::scheduler::Scheduler::without_slot(engine.primary_slot(addr).acquire_owned()).await;
     let first = transfer_once(engine, zone, origin, p, addr, key.as_ref(), request, false, any_serial).await;
     match first {
-        Ok(TransferEnd::Done(times)) => Ok(times),
+        Ok(TransferEnd::Done(current)) => Ok(Current { edns_expire: current.edns_expire.or(soa_expire), ..current }),
         Ok(TransferEnd::NeedAxfr(reason)) => {
             tracing::info!(zone = %zone.name, primary = %label(p), %reason, "falling back from IXFR to AXFR");
             match transfer_once(engine, zone, origin, p, addr, key.as_ref(), Request::Axfr, true, any_serial).await? {
-                TransferEnd::Done(times) => Ok(times),
+                TransferEnd::Done(current) => {
+                    Ok(Current { edns_expire: current.edns_expire.or(soa_expire), ..current })
+                }
                 TransferEnd::NeedAxfr(reason) => Err(Failure::Other(reason)),
             }
         }
@@ -230,8 +242,7 @@ async fn refresh_from(
 }
 
 enum TransferEnd {
-    /// With the commit and total times of a transfer (ms).
-    Done(Option<(u64, u64)>),
+    Done(Current),
     NeedAxfr(String),
 }
 
@@ -313,7 +324,7 @@ async fn transfer_once(
             let (id, who, s) = (zone.id, label(p), *serial);
             engine.store.call(move |c| zonedata::record_up_to_date(c, id, &who, s)).await.map_err(Failure::Store)?;
             tracing::info!(zone = %zone.name, primary = %label(p), serial = s, "IXFR says the zone is up to date");
-            return Ok(TransferEnd::Done(None));
+            return Ok(TransferEnd::Done(Current { times: None, edns_expire: summary.edns_expire }));
         }
         Outcome::NeedAxfr { reason } => {
             discard(&engine.store, zone.id, loaded).await;
@@ -439,7 +450,7 @@ async fn transfer_once(
         total_ms,
         "transfer finished"
     );
-    Ok(TransferEnd::Done(Some((commit_ms, total_ms))))
+    Ok(TransferEnd::Done(Current { times: Some((commit_ms, total_ms)), edns_expire: summary.edns_expire }))
 }
 
 /// Why the commit of serial `to` from `p` did not happen.

@@ -117,7 +117,7 @@ impl Engine {
                 for (id, st) in crate::store::zones::all_status(c)? {
                     let Some(name) = names.get(&id) else { continue };
                     if st.serial.is_none() {
-                        out.push((id, name.clone(), st.expired, None, 0));
+                        out.push((id, name.clone(), st.expired, st.expires_at, None, 0));
                         continue;
                     }
                     let Ok(apex) = Name::from_ascii(name) else { continue };
@@ -126,10 +126,12 @@ impl Engine {
                         .and_then(|n| Ok((b.finish().map_err(StoreError::Corrupt)?, n)));
                     let settings = nameservers::zone_ns(c, id)?.as_ref().map(Settings::from_store);
                     match built {
-                        Ok((view, n)) => out.push((id, name.clone(), st.expired, Some((view, settings)), n)),
+                        Ok((view, n)) => {
+                            out.push((id, name.clone(), st.expired, st.expires_at, Some((view, settings)), n))
+                        }
                         Err(e) => {
                             tracing::error!(zone = %name, error = %e, "cannot load the zone for serving; it answers SERVFAIL");
-                            out.push((id, name.clone(), st.expired, None, 0));
+                            out.push((id, name.clone(), st.expired, st.expires_at, None, 0));
                         }
                     }
                 }
@@ -137,8 +139,9 @@ impl Engine {
             })
             .await?;
         let (mut zones, mut records) = (0, 0);
-        for (id, name, expired, view, n) in loaded {
+        for (id, name, expired, expires_at, view, n) in loaded {
             let Some(slot) = self.zone_created(id, &name) else { continue };
+            slot.set_expires_at(expires_at);
             if let Some((view, settings)) = view {
                 if settings.is_some() {
                     // What downstreams got before the restart is unknown.
@@ -286,6 +289,13 @@ impl Engine {
     pub(super) fn serve_expired(&self, zone_id: i64, name: &str) {
         if let Some(slot) = self.zone_slot(zone_id, name) {
             slot.set_expired(true);
+        }
+    }
+
+    /// The zone's expire timer, for EDNS EXPIRE answers.
+    pub(super) fn serve_expiry(&self, zone_id: i64, name: &str, expires_at: Option<i64>) {
+        if let Some(slot) = self.zone_slot(zone_id, name) {
+            slot.set_expires_at(expires_at);
         }
     }
 

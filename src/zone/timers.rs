@@ -2,7 +2,8 @@
 //! functions of the clock reading and the SOA, so it is tested without waiting.
 //!
 //! - After a successful refresh: next refresh at `now + REFRESH`, the zone
-//!   expires at `now + EXPIRE` (both clamped to the configured bounds). The
+//!   expires at `now + EXPIRE` (both clamped to the configured bounds), or
+//!   sooner when the primary gave a smaller EDNS EXPIRE (RFC 7314). The
 //!   refresh is pulled earlier by up to 10% (at most 5 minutes) of jitter, so
 //!   zones loaded together do not refresh in lock-step, and never later than the
 //!   SOA asks; never below `refresh_min` either.
@@ -54,9 +55,13 @@ pub struct Timers {
     pub expires_at: Option<i64>,
 }
 
-/// `jitter` is a uniform random number in `[0, 1)`.
-pub fn after_success(now: i64, soa: [u32; 4], clamps: &Clamps, jitter: f64) -> Timers {
+/// `jitter` is a uniform random number in `[0, 1)`. `edns_expire` is the
+/// primary's remaining expire time (RFC 7314), when it gave one: a primary
+/// that is itself a secondary gives what is left of the zone's expiry, and a
+/// copy of a copy must not outlive the original, so it bounds ours.
+pub fn after_success(now: i64, soa: [u32; 4], clamps: &Clamps, jitter: f64, edns_expire: Option<u32>) -> Timers {
     let (refresh, _, expire) = clamps.effective(soa[0], soa[1], soa[2]);
+    let expire = edns_expire.map_or(expire, |e| expire.min(u64::from(e)));
     // Earlier by up to a tenth (5 minutes at most), never below refresh_min.
     let earliest = refresh.saturating_sub((refresh / 10).min(300)).max(clamps.refresh.0);
     let next = refresh - ((refresh - earliest) as f64 * jitter) as u64;
@@ -91,24 +96,34 @@ mod tests {
 
     #[test]
     fn success_plans_refresh_and_expiry_from_the_soa() {
-        let t = after_success(1_000, [3600, 900, 604_800, 300], &BIND_LIKE, 0.0);
+        let t = after_success(1_000, [3600, 900, 604_800, 300], &BIND_LIKE, 0.0, None);
         assert_eq!(t, Timers { next_refresh_at: 4_600, expires_at: Some(605_800) });
     }
 
     #[test]
+    fn an_edns_expire_shortens_the_expiry_but_never_lengthens_it() {
+        let soa = [3600, 900, 604_800, 300];
+        let t = after_success(1_000, soa, &BIND_LIKE, 0.0, Some(86_400));
+        assert_eq!(t.expires_at, Some(87_400));
+        // Below expire_min too: the original's expiry is what counts.
+        assert_eq!(after_success(1_000, soa, &BIND_LIKE, 0.0, Some(60)).expires_at, Some(1_060));
+        assert_eq!(after_success(1_000, soa, &BIND_LIKE, 0.0, Some(u32::MAX)).expires_at, Some(605_800));
+    }
+
+    #[test]
     fn silly_soa_timers_are_clamped() {
-        let t = after_success(0, [1, 1, 5, 0], &BIND_LIKE, 0.0);
+        let t = after_success(0, [1, 1, 5, 0], &BIND_LIKE, 0.0, None);
         assert_eq!(t.next_refresh_at, 300);
         assert_eq!(t.expires_at, Some(3600));
-        let t = after_success(0, [u32::MAX, 1, u32::MAX, 0], &BIND_LIKE, 0.0);
+        let t = after_success(0, [u32::MAX, 1, u32::MAX, 0], &BIND_LIKE, 0.0, None);
         assert_eq!(t.next_refresh_at, 2_419_200);
     }
 
     #[test]
     fn jitter_pulls_the_refresh_earlier_by_at_most_a_tenth_and_five_minutes() {
-        let t = after_success(0, [3600, 900, 604_800, 300], &BIND_LIKE, 0.999);
+        let t = after_success(0, [3600, 900, 604_800, 300], &BIND_LIKE, 0.999, None);
         assert!((3240..3600).contains(&t.next_refresh_at), "{t:?}");
-        let t = after_success(0, [86_400, 900, 604_800, 300], &BIND_LIKE, 0.999);
+        let t = after_success(0, [86_400, 900, 604_800, 300], &BIND_LIKE, 0.999, None);
         assert!(t.next_refresh_at >= 86_400 - 300, "{t:?}");
     }
 
@@ -167,7 +182,7 @@ mod tests {
                         let d = retry_delay(soa, failures, c, jitter);
                         assert!((c.retry.0..=c.retry.1).contains(&d), "retry {d} outside {:?}", c.retry);
                         if let Some(soa) = soa {
-                            let t = after_success(0, soa, c, jitter);
+                            let t = after_success(0, soa, c, jitter, None);
                             assert!((c.refresh.0 as i64..=c.refresh.1 as i64).contains(&t.next_refresh_at), "{t:?}");
                             let e = t.expires_at.unwrap_or_default();
                             assert!((c.expire.0 as i64..=c.expire.1 as i64).contains(&e), "{t:?}");
