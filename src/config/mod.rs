@@ -54,6 +54,8 @@ pub struct Config {
     pub downstreams: Vec<DownstreamConfig>,
     /// The catalog zone of our zones (RFC 9432), when `[catalog] zone` is set.
     pub catalog_zone: Option<String>,
+    /// Where `GET /metrics` (Prometheus) is served (`metrics.listen`); off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The TCP API's certificate and key, loaded (`[control] tls_cert`, `tls_key`).

@@ -34,6 +34,17 @@ pub struct ConfigFile {
     pub downstream: Vec<DownstreamSpec>,
     #[serde(default)]
     pub catalog: CatalogSpec,
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+}
+
+/// The Prometheus endpoint (`[metrics]`), off by default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// TCP address of `GET /metrics`, e.g. `127.0.0.1:9153`.
+    #[serde(default)]
+    pub listen: Option<String>,
 }
 
 /// A catalog zone of our zones (`[catalog]`, RFC 9432), off by default.
@@ -695,6 +706,10 @@ impl ConfigFile {
             ),
             None => None,
         };
+        let metrics_listen = match &self.metrics.listen {
+            Some(s) => Some(c.addr("metrics.listen", s)?),
+            None => None,
+        };
         if control_listen.is_some() && tokens.is_empty() {
             return Err(c.err("control.listen", "a TCP control API needs at least one [[token]]"));
         }
@@ -713,6 +728,7 @@ impl ConfigFile {
             tokens,
             downstreams,
             catalog_zone,
+            metrics_listen,
         })
     }
 }

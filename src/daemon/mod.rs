@@ -123,7 +123,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let dns_stats = Arc::new(DnsStats::new(config.dns.rate_limit));
     let dns_task =
         tokio::spawn(DnsServer::new(engine.clone(), dns_stats.clone()).serve(listeners, shutdown_rx.clone()));
-    let app = App { store: store.clone(), config: config.clone(), engine: engine.clone(), dns: dns_stats };
+    let app = App { store: store.clone(), config: config.clone(), engine: engine.clone(), dns: dns_stats.clone() };
     let mut tasks = JoinSet::new();
     let scheduler_task = tokio::spawn(scheduler.clone().run(engine.handler(), shutdown_rx.clone()));
 
@@ -158,6 +158,22 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     );
                 }
             }
+        }
+    }
+
+    if let Some(addr) = config.metrics_listen {
+        let tcp = TcpListener::bind(addr).await.map_err(|error| DaemonError::Bind {
+            what: "the metrics endpoint (metrics.listen)",
+            addr: addr.to_string(),
+            error,
+        })?;
+        let exporter = Arc::new(crate::metrics::Exporter::new(engine.clone(), dns_stats));
+        let router = crate::metrics::router(exporter);
+        tasks.spawn(api::serve::serve(tcp, router, crate::metrics::CONNECTIONS, shutdown_rx.clone()));
+        tracing::info!(%addr, "metrics listening (GET /metrics, Prometheus text and OpenMetrics)");
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the metrics endpoint has no authentication and names every zone: keep it on \
+                loopback or a management network");
         }
     }
 

@@ -60,6 +60,8 @@ pub struct Engine {
     pub downstreams: Arc<super::downstreams::Downstreams>,
     /// The catalog zone of our zones, when configured.
     pub catalog: Option<Arc<super::catalog::Catalog>>,
+    /// Transfers in, by type and outcome, for the metrics endpoint.
+    pub transfer_stats: super::stats::TransferStats,
     keys: HashMap<String, TsigKey>,
     clamps: Clamps,
     per_primary: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
@@ -118,6 +120,7 @@ impl Engine {
             ns_settings: Mutex::new(HashMap::new()),
             settings_serial: Mutex::new(HashMap::new()),
             consumed: Mutex::new(HashMap::new()),
+            transfer_stats: super::stats::TransferStats::default(),
         }))
     }
 
