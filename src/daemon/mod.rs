@@ -127,6 +127,24 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let mut tasks = JoinSet::new();
     let scheduler_task = tokio::spawn(scheduler.clone().run(engine.handler(), shutdown_rx.clone()));
 
+    // Before the control socket: once that answers (what tests and scripts
+    // wait for), every listener is bound.
+    if let Some(addr) = config.metrics_listen {
+        let tcp = TcpListener::bind(addr).await.map_err(|error| DaemonError::Bind {
+            what: "the metrics endpoint (metrics.listen)",
+            addr: addr.to_string(),
+            error,
+        })?;
+        let exporter = Arc::new(crate::metrics::Exporter::new(engine.clone(), dns_stats));
+        let router = crate::metrics::router(exporter);
+        tasks.spawn(api::serve::serve(tcp, router, crate::metrics::CONNECTIONS, shutdown_rx.clone()));
+        tracing::info!(%addr, "metrics listening (GET /metrics, Prometheus text and OpenMetrics)");
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the metrics endpoint has no authentication and names every zone: keep it on \
+                loopback or a management network");
+        }
+    }
+
     let unix = bind_control_socket(&config.control_socket).await?;
     let unix_inode = std::fs::metadata(&config.control_socket).map(|m| m.ino()).unwrap_or(0);
     let router = api::unix_router(app.clone());
@@ -158,22 +176,6 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     );
                 }
             }
-        }
-    }
-
-    if let Some(addr) = config.metrics_listen {
-        let tcp = TcpListener::bind(addr).await.map_err(|error| DaemonError::Bind {
-            what: "the metrics endpoint (metrics.listen)",
-            addr: addr.to_string(),
-            error,
-        })?;
-        let exporter = Arc::new(crate::metrics::Exporter::new(engine.clone(), dns_stats));
-        let router = crate::metrics::router(exporter);
-        tasks.spawn(api::serve::serve(tcp, router, crate::metrics::CONNECTIONS, shutdown_rx.clone()));
-        tracing::info!(%addr, "metrics listening (GET /metrics, Prometheus text and OpenMetrics)");
-        if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "the metrics endpoint has no authentication and names every zone: keep it on \
-                loopback or a management network");
         }
     }
 
