@@ -97,8 +97,13 @@ impl Exporter {
 
     /// One scrape: the zones read from the store, everything else from
     /// memory. `openmetrics`: the OpenMetrics text, else the 0.0.4 text.
-    pub async fn scrape(&self, openmetrics: bool) -> Result<String, crate::store::StoreError> {
-        let rows = self.engine.store.read(|c| zones::all_gauges(c)).await?;
+    pub async fn scrape(&self, openmetrics: bool) -> Result<String, String> {
+        let rows = self
+            .engine
+            .store
+            .read(|c| zones::all_gauges(c))
+            .await
+            .map_err(|e| format!("cannot read the zones from the store: {e}"))?;
         let running = self.engine.scheduler.running_zones();
         let unrecorded: HashSet<i64> =
             self.engine.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect();
@@ -110,7 +115,7 @@ impl Exporter {
             .and_then(|_| prometheus_client::encoding::text::encode_registry(&mut out, &per_scrape))
             .and_then(|_| prometheus_client::encoding::text::encode_eof(&mut out));
         if let Err(e) = encoded {
-            return Err(crate::store::StoreError::Setup(format!("cannot encode the metrics: {e}")));
+            return Err(format!("cannot encode the metrics: {e}"));
         }
         Ok(if openmetrics { out } else { to_text_format(&out) })
     }
@@ -137,7 +142,7 @@ async fn metrics(State(exporter): State<Arc<Exporter>>, headers: HeaderMap) -> R
         }
         Err(e) => {
             tracing::warn!(error = %e, "a metrics scrape failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the zones for the metrics: {e}\n")).into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response()
         }
     }
 }
@@ -327,6 +332,8 @@ struct Zones {
 
 impl Collector for Zones {
     fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        // Zone names hold letters, digits, `-`, `_`, `/` and dots only
+        // (`zone::name`): nothing a label value would need escaped.
         let zone = |z: &ZoneGauges| [("zone", z.name.clone())];
         gauges(
             &mut enc,
