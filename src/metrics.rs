@@ -377,6 +377,7 @@ impl Collector for Zones {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zone::stats::{TransferOutcome, TransferType};
 
     #[test]
     fn the_text_format_names_counters_by_their_samples_and_drops_openmetrics_only_lines() {
@@ -398,5 +399,80 @@ mod tests {
              # TYPE secondaryd_zone_expires_in_seconds gauge\n\
              secondaryd_zone_expires_in_seconds{zone=\"a.test\"} 60\n"
         );
+    }
+
+    fn row(id: i64, name: &str, serial: Option<u32>, expired: bool, failed: bool) -> ZoneGauges {
+        ZoneGauges {
+            id,
+            name: name.to_string(),
+            serial,
+            expired,
+            failed,
+            last_success_at: serial.map(|_| 1_000),
+            expires_at: serial.map(|_| 1_000 + 604_800),
+        }
+    }
+
+    #[test]
+    fn each_zone_has_one_series_per_metric_with_its_state_and_no_serial_before_its_first_copy() {
+        let rows = vec![
+            row(1, "ok.test", Some(7), false, false),
+            row(2, "new.test", None, false, true),
+            row(3, "old.test", Some(9), true, true),
+            row(4, "busy.test", Some(3), false, true),
+        ];
+        let zones = Zones { rows, running: HashSet::from([4]), unrecorded: HashSet::new(), now: 1_000 + 600 };
+        let mut registry = Registry::with_prefix(PREFIX);
+        registry.register_collector(Box::new(zones));
+        let mut om = String::new();
+        prometheus_client::encoding::text::encode(&mut om, &registry).expect("encode");
+        let samples: Vec<&str> = om.lines().filter(|l| !l.starts_with('#')).collect();
+        for line in [
+            "secondaryd_zone_serial{zone=\"ok.test\"} 7",
+            "secondaryd_zone_serial{zone=\"old.test\"} 9",
+            "secondaryd_zone_state{zone=\"ok.test\",state=\"ok\"} 1",
+            "secondaryd_zone_state{zone=\"new.test\",state=\"bootstrapping\"} 1",
+            "secondaryd_zone_state{zone=\"old.test\",state=\"expired\"} 1",
+            "secondaryd_zone_state{zone=\"busy.test\",state=\"refreshing\"} 1",
+            "secondaryd_zone_last_refresh_age_seconds{zone=\"ok.test\"} 600",
+            "secondaryd_zone_expires_in_seconds{zone=\"ok.test\"} 604200",
+            "secondaryd_zone_expires_in_seconds{zone=\"old.test\"} 0",
+        ] {
+            assert!(samples.contains(&line), "{line} in:\n{om}");
+        }
+        assert!(!om.contains("secondaryd_zone_serial{zone=\"new.test\"}"), "{om}");
+        assert!(!om.contains("secondaryd_zone_expires_in_seconds{zone=\"new.test\"}"), "{om}");
+        // 3 serials, 4 states, 3 ages, 3 expiries: never more than one series per zone and metric.
+        assert_eq!(samples.len(), 13, "{om}");
+        assert!(om.contains("# UNIT secondaryd_zone_expires_in_seconds seconds\n"), "{om}");
+    }
+
+    #[test]
+    fn transfer_series_exist_at_zero_and_a_committed_transfer_moves_its_histograms() {
+        let stats = crate::zone::stats::TransferStats::default();
+        stats.count(TransferType::Ixfr, TransferOutcome::Ok, Some((0.5, 4_000, 12)));
+        stats.count(TransferType::Ixfr, TransferOutcome::Fallback, None);
+        let mut registry = Registry::with_prefix(PREFIX);
+        registry.register("transfers", "Transfers", stats.transfers.clone());
+        registry.register("transfer_records", "Records", stats.records.clone());
+        let mut om = String::new();
+        prometheus_client::encoding::text::encode(&mut om, &registry).expect("encode");
+        let text = to_text_format(&om);
+        for line in [
+            "secondaryd_transfers_total{type=\"IXFR\",outcome=\"ok\"} 1",
+            "secondaryd_transfers_total{type=\"IXFR\",outcome=\"fallback\"} 1",
+            "secondaryd_transfers_total{type=\"AXFR\",outcome=\"ok\"} 0",
+            "secondaryd_transfers_total{type=\"IXFR_to_AXFR\",outcome=\"failed\"} 0",
+            "secondaryd_transfer_records_count{type=\"IXFR\"} 1",
+            "secondaryd_transfer_records_sum{type=\"IXFR\"} 12.0",
+            "secondaryd_transfer_records_bucket{le=\"16.0\",type=\"IXFR\"} 1",
+            "secondaryd_transfer_records_bucket{le=\"4.0\",type=\"IXFR\"} 0",
+            "secondaryd_transfer_records_count{type=\"AXFR\"} 0",
+            "# TYPE secondaryd_transfers_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+        // 3 types x 5 outcomes.
+        assert_eq!(text.lines().filter(|l| l.starts_with("secondaryd_transfers_total{")).count(), 15);
     }
 }
