@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::bind::{self, Access, Bind};
+use common::fake::{FakePrimary, Fault};
 use common::query::{self, Question, Transport};
 use common::{free_port, small_zone, Daemon};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -283,6 +284,61 @@ async fn the_metrics_endpoint_moves_with_real_transfers_notifies_and_queries_and
     let fifth = scrape(metrics).await;
     assert_eq!(fifth.count(&format!("secondaryd_zone_state{{zone=\"{dead}\"")), 0, "{}", fifth.body);
     assert_eq!(fifth.get(&serial), 2.0);
+}
+
+#[tokio::test]
+async fn transfers_are_counted_by_outcome_and_an_ixfr_answered_whole_as_ixfr_to_axfr() {
+    let zone = "outcomes.test";
+    let fake = FakePrimary::start(zone, 1, 20).await;
+    fake.set(1, Fault::UnsignedRefused);
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    // Default retry timers (500 s and up): every attempt below is one the test asks for.
+    let d = Daemon::start(&format!("[metrics]\nlisten = \"{metrics}\"\n")).await;
+    let series = |t: &str, o: &str| format!("secondaryd_transfers_total{{type=\"{t}\",outcome=\"{o}\"}}");
+    let state = |s: &str| format!("secondaryd_zone_state{{zone=\"{zone}\",state=\"{s}\"}}");
+    let refresh = || async {
+        let r = d.call("POST", &format!("/v2/1/zones/{zone}/refresh"), None).await;
+        assert_eq!(r.status, 202, "{:?}", r.body);
+    };
+
+    // The primary answers REFUSED: one AXFR refused, and no copy.
+    d.add_linked("fake", fake.addr, None, zone).await;
+    d.wait_attempt(zone, 0).await;
+    let s1 = scrape(metrics).await;
+    assert_eq!(s1.get(&series("AXFR", "refused")), 1.0, "{}", s1.body);
+    assert_eq!(s1.get(&series("AXFR", "failed")), 0.0, "{}", s1.body);
+    assert_eq!(s1.get(&state("bootstrapping")), 1.0, "{}", s1.body);
+    assert_eq!(s1.get("secondaryd_transfer_duration_seconds_count{type=\"AXFR\"}"), 0.0, "only committed ones");
+
+    // A closing SOA that does not match the opening one: one AXFR failed.
+    fake.set(1, Fault::WrongFinalSoa);
+    refresh().await;
+    d.wait_attempt(zone, 1).await;
+    let s2 = scrape(metrics).await;
+    assert_eq!(s2.get(&series("AXFR", "failed")), 1.0, "{}", s2.body);
+    assert_eq!(s2.get(&series("AXFR", "refused")), 1.0, "{}", s2.body);
+
+    // A good one: the first copy.
+    fake.set(1, Fault::None);
+    refresh().await;
+    d.wait_serial(zone, 1).await;
+    let s3 = scrape(metrics).await;
+    assert_eq!(s3.get(&series("AXFR", "ok")), 1.0, "{}", s3.body);
+    assert_eq!(s3.get("secondaryd_transfer_records_count{type=\"AXFR\"}"), 1.0);
+    assert_eq!(s3.get(&state("ok")), 1.0, "{}", s3.body);
+    assert_eq!(s3.count(&format!("secondaryd_zone_state{{zone=\"{zone}\"")), 1, "{}", s3.body);
+
+    // A new serial: we ask for an IXFR, this primary sends the whole zone.
+    fake.set(2, Fault::None);
+    refresh().await;
+    d.wait_serial(zone, 2).await;
+    let s4 = scrape(metrics).await;
+    promtool_check(&s4.body);
+    assert_eq!(s4.get(&series("IXFR_to_AXFR", "ok")), 1.0, "{}", s4.body);
+    assert_eq!(s4.get(&series("IXFR", "ok")), 0.0, "{}", s4.body);
+    assert_eq!(s4.get(&series("AXFR", "ok")), 1.0, "{}", s4.body);
+    assert_eq!(s4.get("secondaryd_transfer_duration_seconds_count{type=\"IXFR_to_AXFR\"}"), 1.0);
+    assert_eq!(s4.get(&format!("secondaryd_zone_serial{{zone=\"{zone}\"}}")), 2.0);
 }
 
 #[tokio::test]
