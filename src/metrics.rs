@@ -97,7 +97,9 @@ impl Exporter {
 
     /// One scrape: the zones read from the store, everything else from
     /// memory. `openmetrics`: the OpenMetrics text, else the 0.0.4 text.
-    pub async fn scrape(&self, openmetrics: bool) -> Result<String, String> {
+    /// The text is written on a blocking thread: at many zones it is a few
+    /// hundred thousand lines, work the runtime's threads do not wait for.
+    pub async fn scrape(self: &Arc<Self>, openmetrics: bool) -> Result<String, String> {
         let rows = self
             .engine
             .store
@@ -107,8 +109,16 @@ impl Exporter {
         let running = self.engine.scheduler.running_zones();
         let unrecorded: HashSet<i64> =
             self.engine.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect();
+        let zones = Zones { rows, running, unrecorded, now: now_secs() };
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.encode(zones, openmetrics))
+            .await
+            .map_err(|e| format!("the metrics encoder failed: {e}"))?
+    }
+
+    fn encode(&self, zones: Zones, openmetrics: bool) -> Result<String, String> {
         let mut per_scrape = Registry::with_prefix(PREFIX);
-        per_scrape.register_collector(Box::new(Zones { rows, running, unrecorded, now: now_secs() }));
+        per_scrape.register_collector(Box::new(zones));
         let mut out = String::new();
         // Writing to a String cannot fail; an encoder error would be ours.
         let encoded = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)
