@@ -37,6 +37,10 @@
 //! - [`dns`]: the UDP/TCP listener: authoritative answers from the views
 //!   (`dns::answer` decides, `dns::query` writes them within the size limit,
 //!   `dns::rrl` rate-limits UDP), and NOTIFY, which only schedules a refresh.
+//! - [`metrics`]: the optional Prometheus endpoint (`GET /metrics`): reads
+//!   the figures the other parts keep (the DNS listener's atomics, the
+//!   engine's transfer counters, the scheduler, each zone's row) at scrape
+//!   time; it counts nothing itself.
 //! - [`daemon`]: ordered start-up and shutdown, signals, systemd readiness.
 //! - [`model`]: the control API's request and response bodies as serde
 //!   structs, the one definition the handlers produce and the client,
@@ -56,7 +60,7 @@
 //!                                                 ▼
 //! resolvers ──UDP/TCP──► dns (answer, query) ──► view (one atomic pointer per zone)
 //! ```
-//! Imports run one way: binaries → daemon → (api, dns) → zone → (xfr, view,
+//! Imports run one way: binaries → daemon → (api, dns, metrics) → zone → (xfr, view,
 //! store) → wire; `xfr`, `view` and `store` import nothing above them, `wire`
 //! and `model` nothing at all.
 
@@ -65,6 +69,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod dns;
+pub mod metrics;
 pub mod model;
 pub mod scheduler;
 pub mod store;

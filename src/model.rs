@@ -225,6 +225,23 @@ pub enum ZoneState {
 }
 
 impl ZoneState {
+    /// The one word for a zone whose event is `running` (or not), `expired`
+    /// (or not), that holds a copy (`has_copy`) and whose last attempt
+    /// `failed`: the zone listing's and the metrics' rule.
+    pub fn of(running: bool, expired: bool, has_copy: bool, failed: bool) -> ZoneState {
+        if running {
+            ZoneState::Refreshing
+        } else if expired {
+            ZoneState::Expired
+        } else if !has_copy {
+            ZoneState::Bootstrapping
+        } else if failed {
+            ZoneState::Retrying
+        } else {
+            ZoneState::Ok
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ZoneState::Bootstrapping => "bootstrapping",

@@ -264,6 +264,11 @@ impl Scheduler {
         }
     }
 
+    /// The zones whose event is running now (one lock for all of them).
+    pub fn running_zones(&self) -> std::collections::HashSet<ZoneId> {
+        self.lock().entries.iter().filter(|(_, e)| e.running).map(|(z, _)| *z).collect()
+    }
+
     pub fn counts(&self) -> Counts {
         let st = self.lock();
         let now = Instant::now();

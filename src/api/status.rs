@@ -96,7 +96,7 @@ pub async fn show(State(app): State<App>, Extension(access): Extension<Access>) 
         }),
         notify: all.then_some(NotifyCounters {
             accepted: count(&dns.notify_accepted),
-            refused: count(&dns.notify_refused),
+            refused: dns.notify_refused_total(),
             malformed_dropped: count(&dns.malformed),
             other_opcodes: count(&dns.not_implemented),
         }),

@@ -20,17 +20,7 @@ use crate::zone::timers::Clamps;
 /// The zone's state for people: one word.
 pub(crate) fn state_word(z: &Zone, sched: &ZoneSchedule) -> ZoneState {
     let st = &z.status;
-    if sched.running {
-        ZoneState::Refreshing
-    } else if st.expired {
-        ZoneState::Expired
-    } else if st.serial.is_none() {
-        ZoneState::Bootstrapping
-    } else if st.last_error.is_some() {
-        ZoneState::Retrying
-    } else {
-        ZoneState::Ok
-    }
+    ZoneState::of(sched.running, st.expired, st.serial.is_some(), st.last_error.is_some())
 }
 
 pub(crate) fn to_model(app: &App, z: &Zone) -> model::Zone {

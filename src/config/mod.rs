@@ -59,6 +59,8 @@ pub struct Config {
     pub catalog_zone: Option<String>,
     /// `log.level`: the `tracing` filter when `RUST_LOG` is not set.
     pub log_level: String,
+    /// Where `GET /metrics` (Prometheus) is served (`metrics.listen`); off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The TCP API's certificate and key, loaded (`[control] tls_cert`, `tls_key`).

@@ -36,6 +36,8 @@ pub struct ConfigFile {
     pub catalog: CatalogSpec,
     #[serde(default)]
     pub log: LogSpec,
+    #[serde(default)]
+    pub metrics: MetricsSpec,
 }
 
 /// What the daemon logs (`[log]`).
@@ -56,6 +58,15 @@ impl Default for LogSpec {
     fn default() -> Self {
         LogSpec { level: default_log_level() }
     }
+}
+
+/// The Prometheus endpoint (`[metrics]`), off by default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// TCP address of `GET /metrics`, e.g. `127.0.0.1:9153`.
+    #[serde(default)]
+    pub listen: Option<String>,
 }
 
 /// A catalog zone of our zones (`[catalog]`, RFC 9432), off by default.
@@ -727,6 +738,10 @@ impl ConfigFile {
                 ),
             ));
         }
+        let metrics_listen = match &self.metrics.listen {
+            Some(s) => Some(c.addr("metrics.listen", s)?),
+            None => None,
+        };
         if control_listen.is_some() && tokens.is_empty() {
             return Err(c.err("control.listen", "a TCP control API needs at least one [[token]]"));
         }
@@ -747,6 +762,7 @@ impl ConfigFile {
             downstreams,
             catalog_zone,
             log_level,
+            metrics_listen,
         })
     }
 }

@@ -16,6 +16,17 @@ fn an_empty_file_gives_the_documented_production_defaults() {
     assert_eq!(c.transfer.per_primary, 10);
     assert_eq!(c.transfer.refresh_min.as_secs(), 300);
     assert!(c.control_listen.is_none());
+    assert!(c.metrics_listen.is_none(), "the metrics endpoint is off by default");
+}
+
+#[test]
+fn the_metrics_endpoint_takes_an_address_and_a_bad_one_names_the_key() {
+    let c = parse("[metrics]\nlisten = \"127.0.0.1:9153\"\n").expect("valid");
+    assert_eq!(c.metrics_listen, Some("127.0.0.1:9153".parse().expect("addr")));
+    let e = parse("[metrics]\nlisten = \"localhost\"\n").expect_err("bad address");
+    assert_eq!(e.key.as_deref(), Some("metrics.listen"));
+    let e = parse("[metrics]\nport = 9153\n").expect_err("unknown key");
+    assert!(e.to_string().contains("port"), "{e}");
 }
 
 #[test]

@@ -148,9 +148,27 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let tls_configs: Option<crate::tls::ServerConfigs> =
         config.control_tls.as_ref().map(|t| Arc::new(arc_swap::ArcSwap::new(t.server.clone())));
     let reloader = Arc::new(Reloader::new(config.file.clone(), engine.clone(), dns_server, tls_configs.clone()));
-    let app = App { store: store.clone(), engine: engine.clone(), dns: dns_stats, reload: reloader.clone() };
+    let app = App { store: store.clone(), engine: engine.clone(), dns: dns_stats.clone(), reload: reloader.clone() };
     let mut tasks = JoinSet::new();
     let scheduler_task = tokio::spawn(scheduler.clone().run(engine.handler(), shutdown_rx.clone()));
+
+    // Before the control socket: once that answers (what tests and scripts
+    // wait for), every listener is bound.
+    if let Some(addr) = config.metrics_listen {
+        let tcp = TcpListener::bind(addr).await.map_err(|error| DaemonError::Bind {
+            what: "the metrics endpoint (metrics.listen)",
+            addr: addr.to_string(),
+            error,
+        })?;
+        let exporter = Arc::new(crate::metrics::Exporter::new(engine.clone(), dns_stats));
+        let router = crate::metrics::router(exporter);
+        tasks.spawn(api::serve::serve(tcp, router, crate::metrics::CONNECTIONS, shutdown_rx.clone()));
+        tracing::info!(%addr, "metrics listening (GET /metrics, Prometheus text and OpenMetrics)");
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the metrics endpoint has no authentication and names every zone: keep it on \
+                loopback or a management network");
+        }
+    }
 
     let unix = bind_control_socket(&config.control_socket).await?;
     let unix_inode = std::fs::metadata(&config.control_socket).map(|m| m.ino()).unwrap_or(0);

@@ -75,6 +75,7 @@ impl Reloader {
             ("dns.listen", old.dns_listen == new.dns_listen),
             ("dns.workers", old.dns.workers == new.dns.workers),
             ("catalog.zone", old.catalog_zone == new.catalog_zone),
+            ("metrics.listen", old.metrics_listen == new.metrics_listen),
         ] {
             if !same {
                 report.restart_needed.push(what.to_string());

@@ -41,13 +41,62 @@ use query::{Outcome, QueryConfig};
 /// How often a rate-limited listener says so in the log, at most.
 const RRL_LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// Counters for the status endpoint.
+/// Why a NOTIFY was not accepted (the checks of [`notify`], in order): a
+/// fixed set, so the metrics endpoint has one series per reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyRefusal {
+    /// Not exactly one question of type SOA (answered FORMERR).
+    Malformed,
+    /// A class other than IN.
+    Class,
+    /// A zone we do not hold (or a name no zone can have).
+    UnknownZone,
+    /// The source is not one of the zone's primaries.
+    NotPrimary,
+    /// The TSIG did not verify.
+    Tsig,
+    /// Unsigned, while the primary requires signed NOTIFY.
+    Unsigned,
+}
+
+impl NotifyRefusal {
+    pub const ALL: [NotifyRefusal; 6] = [
+        NotifyRefusal::Malformed,
+        NotifyRefusal::Class,
+        NotifyRefusal::UnknownZone,
+        NotifyRefusal::NotPrimary,
+        NotifyRefusal::Tsig,
+        NotifyRefusal::Unsigned,
+    ];
+
+    /// The metrics label (`reason="…"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyRefusal::Malformed => "malformed",
+            NotifyRefusal::Class => "class",
+            NotifyRefusal::UnknownZone => "unknown_zone",
+            NotifyRefusal::NotPrimary => "not_a_primary",
+            NotifyRefusal::Tsig => "tsig",
+            NotifyRefusal::Unsigned => "unsigned",
+        }
+    }
+}
+
+/// The RCODEs queries are counted by ([`DnsStats::answered`]), as the
+/// metrics endpoint labels them.
+pub const ANSWERED_RCODES: [&str; 7] = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other"];
+
+/// Counters of the DNS listener, read by the status endpoint and the metrics
+/// endpoint (atomics: counting costs a query no lock).
 pub struct DnsStats {
     pub notify_accepted: AtomicU64,
-    pub notify_refused: AtomicU64,
+    /// NOTIFYs refused, by [`NotifyRefusal`] (in the order of `NotifyRefusal::ALL`).
+    pub notify_refused: [AtomicU64; 6],
+    /// Messages that did not parse, and responses sent to us: dropped (or a bare FORMERR).
     pub malformed: AtomicU64,
     pub not_implemented: AtomicU64,
-    /// Queries answered, by RCODE: NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, other.
+    /// Queries answered, by RCODE: NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, other
+    /// ([`ANSWERED_RCODES`]).
     pub answered: [AtomicU64; 7],
     /// Response rate limiting, with its drop and slip counters.
     pub rrl: rrl::Rrl,
@@ -61,7 +110,7 @@ impl DnsStats {
     pub fn new(rate_limit: crate::config::RateLimitConfig) -> DnsStats {
         DnsStats {
             notify_accepted: AtomicU64::new(0),
-            notify_refused: AtomicU64::new(0),
+            notify_refused: Default::default(),
             malformed: AtomicU64::new(0),
             not_implemented: AtomicU64::new(0),
             answered: Default::default(),
@@ -70,6 +119,16 @@ impl DnsStats {
             transfers_out_refused: AtomicU64::new(0),
             transfers_out_failed: AtomicU64::new(0),
         }
+    }
+
+    /// NOTIFYs refused for any reason.
+    pub fn notify_refused_total(&self) -> u64 {
+        self.notify_refused.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+    }
+
+    fn count_refusal(&self, why: NotifyRefusal) {
+        let i = NotifyRefusal::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.notify_refused[i].fetch_add(1, Ordering::Relaxed);
     }
 
     fn count_rcode(&self, code: u16) {

@@ -20,7 +20,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
-use super::DnsServer;
+use super::{DnsServer, NotifyRefusal};
 use crate::store::notify_acl::{canonical_ip, AclPrimary};
 use crate::store::zones;
 use crate::view::Serving;
@@ -33,8 +33,13 @@ use crate::zone::Notified;
 impl DnsServer {
     /// A refusal: counted always, logged at most once per 10 s (with the
     /// number of refusals the line stands for), since anyone can send them.
-    fn refuse(&self, msg: &Message, src: SocketAddr, zone: &str, code: u16, reason: &str) -> Vec<u8> {
-        self.stats.notify_refused.fetch_add(1, Ordering::Relaxed);
+    fn refuse(&self, msg: &Message, src: SocketAddr, zone: &str, why: NotifyRefusal, reason: &str) -> Vec<u8> {
+        self.stats.count_refusal(why);
+        let code = match why {
+            NotifyRefusal::Malformed => rcode::FORMERR,
+            NotifyRefusal::Class | NotifyRefusal::NotPrimary | NotifyRefusal::Unsigned => rcode::REFUSED,
+            NotifyRefusal::UnknownZone | NotifyRefusal::Tsig => rcode::NOTAUTH,
+        };
         if let Some(count) = self.notify_refused_log.tick() {
             tracing::warn!(zone, from = %src, rcode = %rcode::name(code), reason, count,
                 "NOTIFY refused (count: refusals since the last such line)");
@@ -44,27 +49,27 @@ impl DnsServer {
 
     pub(super) async fn notify(&self, msg: &Message, bytes: &[u8], src: SocketAddr) -> Vec<u8> {
         let [q] = msg.questions.as_slice() else {
-            return self.refuse(msg, src, "-", rcode::FORMERR, "a NOTIFY needs exactly one question");
+            return self.refuse(msg, src, "-", NotifyRefusal::Malformed, "a NOTIFY needs exactly one question");
         };
         let qname = q.name.to_string();
         if q.qtype != rtype::SOA {
-            return self.refuse(msg, src, &qname, rcode::FORMERR, "a NOTIFY question must be of type SOA");
+            return self.refuse(msg, src, &qname, NotifyRefusal::Malformed, "a NOTIFY question must be of type SOA");
         }
         if q.qclass != class::IN {
-            return self.refuse(msg, src, &qname, rcode::REFUSED, "our zones are of class IN only");
+            return self.refuse(msg, src, &qname, NotifyRefusal::Class, "our zones are of class IN only");
         }
         let Ok(name) = normalize_zone_name(&qname) else {
-            return self.refuse(msg, src, &qname, rcode::NOTAUTH, "not a zone name we could hold");
+            return self.refuse(msg, src, &qname, NotifyRefusal::UnknownZone, "not a zone name we could hold");
         };
         // From memory: no store round trip before the source is known to be a primary.
         let acl = self.engine.store.notify_acl.load();
         let Some(zone) = acl.zone(&name) else {
-            return self.refuse(msg, src, &name, rcode::NOTAUTH, "we are not a secondary for this zone");
+            return self.refuse(msg, src, &name, NotifyRefusal::UnknownZone, "we are not a secondary for this zone");
         };
         let ip = canonical_ip(src.ip());
         let from_primaries: Vec<&AclPrimary> = acl.primaries(zone).filter(|p| p.ip == Some(ip)).collect();
         if from_primaries.is_empty() {
-            return self.refuse(msg, src, &name, rcode::REFUSED, "the source is not a primary of this zone");
+            return self.refuse(msg, src, &name, NotifyRefusal::NotPrimary, "the source is not a primary of this zone");
         }
 
         // TSIG (RFC 8945): a signed NOTIFY must verify with one of those primaries' keys.
@@ -82,7 +87,7 @@ impl DnsServer {
                 ) {
                     Ok((key, mac)) => Some((key, mac)),
                     Err(e) => {
-                        let mut reply = self.refuse(msg, src, &name, rcode::NOTAUTH, &format!("TSIG: {e}"));
+                        let mut reply = self.refuse(msg, src, &name, NotifyRefusal::Tsig, &format!("TSIG: {e}"));
                         let _ = e.append_tsig(&mut reply, t, now);
                         return reply;
                     }
@@ -90,7 +95,7 @@ impl DnsServer {
             }
             None => {
                 if from_primaries.iter().all(|p| p.notify_requires_tsig) {
-                    return self.refuse(msg, src, &name, rcode::REFUSED, "the primary requires signed NOTIFY");
+                    return self.refuse(msg, src, &name, NotifyRefusal::Unsigned, "the primary requires signed NOTIFY");
                 }
                 None
             }

@@ -180,6 +180,40 @@ pub fn all_status(conn: &Connection) -> Result<Vec<(i64, ZoneStatus)>, StoreErro
     Ok(rows)
 }
 
+/// What the metrics endpoint shows of a zone (`crate::metrics`).
+#[derive(Debug, Clone)]
+pub struct ZoneGauges {
+    pub id: i64,
+    pub name: String,
+    pub serial: Option<u32>,
+    pub expired: bool,
+    /// The last attempt failed (`last_error` is set).
+    pub failed: bool,
+    pub last_success_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+/// Every zone's [`ZoneGauges`], by name: one short row each.
+pub fn all_gauges(conn: &Connection) -> Result<Vec<ZoneGauges>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, serial, expired, last_error IS NOT NULL, last_success_at, expires_at FROM zones ORDER BY name",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(ZoneGauges {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                serial: r.get::<_, Option<i64>>(2)?.map(|s| s as u32),
+                expired: r.get(3)?,
+                failed: r.get(4)?,
+                last_success_at: r.get(5)?,
+                expires_at: r.get(6)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 /// Every zone's id and name (the serving map at start-up).
 pub fn all_names(conn: &Connection) -> Result<std::collections::HashMap<i64, String>, StoreError> {
     let mut stmt = conn.prepare("SELECT id, name FROM zones")?;

@@ -82,6 +82,8 @@ pub struct Engine {
     pub downstreams: Arc<super::downstreams::Downstreams>,
     /// The catalog zone of our zones, when configured.
     pub catalog: Option<Arc<super::catalog::Catalog>>,
+    /// Transfers in, by type and outcome, for the metrics endpoint.
+    pub transfer_stats: super::stats::TransferStats,
     keys: ArcSwap<Keys>,
     per_primary: Mutex<HashMap<SocketAddr, Arc<Limit>>>,
     /// When the next SOA query may go out (the global SOA query rate).
@@ -132,6 +134,7 @@ impl Engine {
             ns_settings: Mutex::new(HashMap::new()),
             settings_serial: Mutex::new(HashMap::new()),
             consumed: Mutex::new(HashMap::new()),
+            transfer_stats: super::stats::TransferStats::default(),
         }))
     }
 

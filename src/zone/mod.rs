@@ -11,6 +11,7 @@ pub mod notify_out;
 pub mod publish;
 mod refresh;
 mod serve;
+pub mod stats;
 pub mod timers;
 
 pub use engine::{key_named, Engine, Keys, Notified};

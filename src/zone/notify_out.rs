@@ -12,10 +12,12 @@
 //!   seconds, `dns.transfer_out.notify_tries` times in all; an error answer
 //!   (REFUSED, NOTAUTH, …) ends the job at once.
 //! - All sends together keep to `dns.transfer_out.notify_rate` per second.
-//! - The last outcome per target is kept in memory for the zone's status.
+//! - The last outcome per target is kept in memory for the zone's status, and
+//!   each NOTIFY's final outcome is counted for the metrics endpoint.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -55,6 +57,10 @@ pub struct Announced {
     pub soa: Vec<u8>,
 }
 
+/// How a NOTIFY (one serial to one target, with its retries) ended: the
+/// labels of [`Notifier::sent`].
+pub const SENT_OUTCOMES: [&str; 3] = ["acknowledged", "refused", "unanswered"];
+
 struct Job {
     latest: Announced,
     running: bool,
@@ -67,6 +73,8 @@ pub struct Notifier {
     next_send: tokio::sync::Mutex<Instant>,
     jobs: Mutex<HashMap<(ZoneId, SocketAddr), Job>>,
     outcomes: Mutex<HashMap<ZoneId, Vec<NotifyOutcome>>>,
+    /// NOTIFYs that ended acknowledged, refused or unanswered ([`SENT_OUTCOMES`]).
+    pub sent: [AtomicU64; 3],
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -97,6 +105,7 @@ impl Notifier {
             next_send: tokio::sync::Mutex::new(Instant::now()),
             jobs: Mutex::new(HashMap::new()),
             outcomes: Mutex::new(HashMap::new()),
+            sent: Default::default(),
         }
     }
 
@@ -209,6 +218,9 @@ impl Notifier {
                 }
             }
             outcome.at = crate::store::now_secs();
+            if let Some(i) = SENT_OUTCOMES.iter().position(|s| *s == outcome.state) {
+                self.sent[i].fetch_add(1, Ordering::Relaxed);
+            }
             match outcome.state {
                 "acknowledged" => {
                     tracing::debug!(zone, %target, serial = outcome.serial, tries = outcome.tries, "NOTIFY acknowledged")

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::stats::{TransferOutcome, TransferType};
 use super::{Engine, Notified};
 use crate::model::LastTransfer;
 use crate::store::zonedata::{self, Committed, Diff, DiffError};
@@ -261,6 +262,15 @@ enum Loaded {
     TooLarge,
 }
 
+/// What the metrics learn of one transfer as it goes: its type (an IXFR
+/// answered with the whole zone becomes IXFR→AXFR), and the seconds, bytes
+/// and records of one that committed.
+struct Seen {
+    r#type: TransferType,
+    committed: Option<(f64, u64, u64)>,
+}
+
+/// One transfer from `p`, counted by type and outcome ([`super::stats`]).
 #[allow(clippy::too_many_arguments)]
 async fn transfer_once(
     engine: &Engine,
@@ -273,10 +283,40 @@ async fn transfer_once(
     fallback: bool,
     any_serial: bool,
 ) -> Result<TransferEnd, Failure> {
-    let kind = match (request, fallback) {
-        (Request::Axfr, false) => "AXFR",
-        (Request::Axfr, true) => "IXFR→AXFR",
-        (Request::Ixfr { .. }, _) => "IXFR",
+    let r#type = match (request, fallback) {
+        (Request::Axfr, false) => TransferType::Axfr,
+        (Request::Axfr, true) => TransferType::IxfrToAxfr,
+        (Request::Ixfr { .. }, _) => TransferType::Ixfr,
+    };
+    let mut seen = Seen { r#type, committed: None };
+    let end = transfer(engine, zone, origin, p, addr, key, request, any_serial, &mut seen).await;
+    let outcome = match &end {
+        Ok(TransferEnd::Done(Current { times: Some(_), .. })) => TransferOutcome::Ok,
+        Ok(TransferEnd::Done(Current { times: None, .. })) => TransferOutcome::UpToDate,
+        Ok(TransferEnd::NeedAxfr(_)) => TransferOutcome::Fallback,
+        Err(Failure::Xfr(XfrError::Rcode { .. } | XfrError::Tsig { .. })) => TransferOutcome::Refused,
+        Err(_) => TransferOutcome::Failed,
+    };
+    engine.transfer_stats.count(seen.r#type, outcome, seen.committed);
+    end
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn transfer(
+    engine: &Engine,
+    zone: &Zone,
+    origin: &Name,
+    p: &LinkedPrimary,
+    addr: SocketAddr,
+    key: Option<&crate::wire::tsig::TsigKey>,
+    request: Request,
+    any_serial: bool,
+    seen: &mut Seen,
+) -> Result<TransferEnd, Failure> {
+    let kind = match seen.r#type {
+        TransferType::Axfr => "AXFR",
+        TransferType::IxfrToAxfr => "IXFR→AXFR",
+        TransferType::Ixfr => "IXFR",
     };
     tracing::info!(zone = %zone.name, primary = %label(p), r#type = kind, serial = ?zone.status.serial, "transfer started");
     let started = Instant::now();
@@ -312,7 +352,10 @@ async fn transfer_once(
         }
     };
     let kind = match (&summary.outcome, request) {
-        (Outcome::Full { .. }, Request::Ixfr { .. }) => "IXFR→AXFR",
+        (Outcome::Full { .. }, Request::Ixfr { .. }) => {
+            seen.r#type = TransferType::IxfrToAxfr;
+            "IXFR→AXFR"
+        }
         _ => kind,
     };
     let from = zone.status.serial;
@@ -436,6 +479,7 @@ async fn transfer_once(
     }
     // Until the new version was served (housekeeping after that not counted).
     let total_ms = elapsed.as_millis() as u64 + commit_ms;
+    seen.committed = Some((elapsed.as_secs_f64() + commit_ms as f64 / 1000.0, summary.bytes, records));
     tracing::info!(
         zone = %zone.name,
         primary = %label(p),
