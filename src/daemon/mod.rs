@@ -152,8 +152,6 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let mut tasks = JoinSet::new();
     let scheduler_task = tokio::spawn(scheduler.clone().run(engine.handler(), shutdown_rx.clone()));
 
-    // Before the control socket: once that answers (what tests and scripts
-    // wait for), every listener is bound.
     if let Some(addr) = config.metrics_listen {
         let tcp = TcpListener::bind(addr).await.map_err(|error| DaemonError::Bind {
             what: "the metrics endpoint (metrics.listen)",
@@ -169,12 +167,6 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 loopback or a management network");
         }
     }
-
-    let unix = bind_control_socket(&config.control_socket).await?;
-    let unix_inode = std::fs::metadata(&config.control_socket).map(|m| m.ino()).unwrap_or(0);
-    let router = api::unix_router(app.clone());
-    tasks.spawn(api::serve::serve(unix, router, api::serve::UNIX_CONNECTIONS, shutdown_rx.clone()));
-    tracing::info!(socket = %config.control_socket.display(), "control API listening on the Unix socket");
 
     if let Some(addr) = config.control_listen {
         let tcp = bind_tcp(addr).await?;
@@ -203,6 +195,14 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             }
         }
     }
+
+    // Last: once the socket answers (what tests and scripts wait for), every
+    // other listener is bound.
+    let unix = bind_control_socket(&config.control_socket).await?;
+    let unix_inode = std::fs::metadata(&config.control_socket).map(|m| m.ino()).unwrap_or(0);
+    let router = api::unix_router(app.clone());
+    tasks.spawn(api::serve::serve(unix, router, api::serve::UNIX_CONNECTIONS, shutdown_rx.clone()));
+    tracing::info!(socket = %config.control_socket.display(), "control API listening on the Unix socket");
 
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!("secondaryd ready");
