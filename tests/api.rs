@@ -549,7 +549,8 @@ async fn a_second_daemon_on_the_same_store_refuses_to_start_and_sighup_does_not_
     common::send_signal(d.pid().expect("running"), common::Signal::SIGHUP);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(d.call("GET", "/v2/whoami", None).await.status, 200, "SIGHUP stopped the daemon");
-    assert!(d.log().contains("reloading the config is not supported yet"), "{}", d.log());
+    assert!(d.log().contains("signal received: reloading the config"), "{}", d.log());
+    assert!(d.log().contains("config reloaded"), "SIGHUP reloads the config: {}", d.log());
     d.stop();
 }
 

@@ -138,6 +138,49 @@ mod zone_data {
         assert_eq!(zonedata::collect_garbage(&mut c).expect("gc"), 0);
     }
 
+    fn ids(c: &Connection, id: i64) -> Vec<(String, u16, i64)> {
+        let (rows, _) = zonedata::records(c, id, &RecordFilter::default(), -1, 0).expect("records");
+        rows.into_iter().map(|r| (r.owner, r.rtype, r.id)).collect()
+    }
+
+    #[test]
+    fn a_record_keeps_its_id_across_full_transfers_and_the_soa_across_serials() {
+        let mut c = db();
+        let id = zone(&mut c);
+        zonedata::replace_small(&mut c, id, &[soa(1), rec("a.z.test", 1), rec("b.z.test", 2)], &committed(1))
+            .expect("load");
+        let before = ids(&c, id);
+        // Another order, one record gone, one new, a new serial: a full transfer.
+        let v = zonedata::begin_full(&mut c, id).expect("begin");
+        zonedata::insert_batch(&mut c, id, v, &[soa(2), rec("c.z.test", 3), rec("b.z.test", 2)]).expect("insert");
+        zonedata::commit_full(&mut c, id, v, 3, &committed(2)).expect("commit");
+        let after = ids(&c, id);
+        let id_of = |rows: &[(String, u16, i64)], owner: &str, rtype: u16| {
+            rows.iter().find(|r| r.0 == owner && r.1 == rtype).map(|r| r.2).expect("the record")
+        };
+        assert_eq!(id_of(&before, "b.z.test.", 1), id_of(&after, "b.z.test.", 1), "b kept its id");
+        assert_eq!(id_of(&before, "z.test.", 6), id_of(&after, "z.test.", 6), "the SOA kept its id");
+        let c_id = id_of(&after, "c.z.test.", 1);
+        assert!(before.iter().all(|r| r.2 != c_id), "a new record takes no id that named another");
+        assert!(after.iter().all(|r| (1..=zonedata::MAX_RECORD_ID).contains(&r.2)), "{after:?}");
+    }
+
+    #[test]
+    fn the_name_filter_finds_an_owner_whose_label_ends_in_an_escaped_dot() {
+        let mut c = db();
+        let id = zone(&mut c);
+        zonedata::replace_small(&mut c, id, &[soa(1), rec("dot\\..z.test", 1), rec("dot.z.test", 2)], &committed(1))
+            .expect("load");
+        let find = |name: &str| {
+            let filter = RecordFilter { name: Some(name.into()), rtype: None };
+            let (rows, _) = zonedata::records(&c, id, &filter, -1, 0).expect("records");
+            rows.into_iter().map(|r| r.owner).collect::<Vec<_>>()
+        };
+        assert_eq!(find("dot\\."), vec!["dot\\..z.test.".to_string()]);
+        assert_eq!(find("dot."), vec!["dot.z.test.".to_string()], "an unescaped final dot is dropped");
+        assert_eq!(find("dot"), vec!["dot.z.test.".to_string()]);
+    }
+
     /// The apex SOA at `serial`, with a fixed MNAME and RNAME.
     fn soa(serial: u32) -> Record {
         let mut rdata = Vec::new();

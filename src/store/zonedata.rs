@@ -718,7 +718,7 @@ pub fn records(
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
     let t = table(zone_id, version);
     let owner = filter.name.as_ref().map(|n| {
-        let n = n.trim_end_matches('.').to_ascii_lowercase();
+        let n = without_final_dot(n).to_ascii_lowercase();
         if n.is_empty() {
             format!("{zone_name}.")
         } else {
@@ -745,8 +745,44 @@ pub fn records(
                 rdata: r.get(5)?,
             })
         })?
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<StoredRecord>, _>>()?;
+    let rows = rows
+        .into_iter()
+        .map(|mut r| {
+            r.id = api_id(&r);
+            r
+        })
+        .collect();
     Ok((rows, total as u64))
+}
+
+/// The largest record id [`api_id`] gives (the ids the published overlay
+/// adds lie above it; both stay below 2^53, exact in JavaScript numbers).
+pub const MAX_RECORD_ID: i64 = (1 << 52) - 1;
+
+/// A record's id in the API: derived from what the record is (owner, type,
+/// class, RDATA; the SOA by its owner alone, as a zone has one), so it stays
+/// the same while the record exists, across full transfers and restarts, and
+/// a client that keeps ids never finds another record under one.
+fn api_id(r: &StoredRecord) -> i64 {
+    let rdata = if r.rtype == crate::wire::rtype::SOA { Vec::new() } else { r.rdata.clone() };
+    match crate::wire::Name::from_ascii(&r.owner) {
+        Ok(owner) => {
+            let key = record_key(&Record { owner, rtype: r.rtype, class: r.class, ttl: 0, rdata });
+            (key & MAX_RECORD_ID).max(1)
+        }
+        // Not a name we wrote: the row number, as before.
+        Err(_) => r.id,
+    }
+}
+
+/// `name` without its final dot, unless that dot is escaped (`dot\.`, a
+/// label ending in a dot).
+fn without_final_dot(name: &str) -> &str {
+    match name.strip_suffix('.') {
+        Some(rest) if rest.chars().rev().take_while(|&c| c == '\\').count() % 2 == 0 => rest,
+        _ => name,
+    }
 }
 
 /// Feeds the zone's current records to `push` (owner wire, type, TTL, RDATA),
