@@ -162,7 +162,12 @@ async fn a_primary_restored_at_an_older_serial_is_a_failure_and_the_copy_expires
 
     // Restored from an old backup: it now serves serial 90.
     fake.set(90, Fault::None);
-    let z = d.wait_zone(ZONE, "the older serial to count as a failure", |z| z.transfer.last_error.is_some()).await;
+    // (The error is written before the attempt ends: wait for its end.)
+    let z = d
+        .wait_zone(ZONE, "the older serial to count as a failure", |z| {
+            z.transfer.last_error.is_some() && !z.transfer.refreshing
+        })
+        .await;
     assert_eq!(z.transfer.state, ZoneState::Retrying);
     assert_eq!(z.transfer.serial, Some(100), "the copy is not rolled back");
     let msg = common::last_error(&z).unwrap_or_default();

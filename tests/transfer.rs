@@ -382,6 +382,53 @@ async fn a_full_store_refuses_the_transfer_says_so_and_keeps_serving_the_rest() 
     assert!(!d.log().contains("cannot read"), "a failed write is not called a read: {}", d.log());
 }
 
+/// Sends `POST …/{action}` for the zone and SIGKILLs the daemon `after_ms`
+/// later, for each delay until a crash finds the new version committed.
+/// After each restart the store passes `integrity_check` and holds exactly
+/// `old` (serial `from`) or `new` (serial `to`). Returns how many crashes
+/// came before the commit.
+async fn crash_during(
+    d: &mut Daemon,
+    zone: &str,
+    action: &str,
+    (from, old): (u32, &[String]),
+    (to, new): (u32, &[String]),
+) -> usize {
+    let (mut seen_new, mut crashes_before_commit) = (false, 0);
+    for after_ms in [5u64, 20, 50, 100, 200, 400, 800] {
+        if seen_new {
+            break;
+        }
+        assert_eq!(d.call("POST", &format!("/v2/1/zones/{zone}/{action}"), None).await.status, 202);
+        tokio::time::sleep(std::time::Duration::from_millis(after_ms)).await;
+        d.crash_and_restart().await;
+        // The database is sound, and holds one whole version of the zone.
+        let db = rusqlite::Connection::open(d.store_path()).expect("open the store");
+        let check: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("integrity_check");
+        assert_eq!(check, "ok", "after a crash {after_ms} ms into the {action}");
+        drop(db);
+        let z = d.zone(zone).await;
+        let export = bind::canonical(zone, &d.export(zone).await);
+        match z.transfer.serial {
+            Some(s) if s == from => {
+                assert!(export == old, "serial {from} with other data after a crash at {after_ms} ms");
+                crashes_before_commit += 1;
+            }
+            Some(s) if s == to => {
+                assert!(export == new, "serial {to} with other data after a crash at {after_ms} ms");
+                seen_new = true;
+            }
+            other => panic!("serial {other:?} after a crash at {after_ms} ms"),
+        }
+    }
+    // A refresh that a crash interrupted is not resumed (the zone's timers
+    // are), so it is asked for again unless one already committed.
+    if !seen_new {
+        assert_eq!(d.call("POST", &format!("/v2/1/zones/{zone}/{action}"), None).await.status, 202);
+    }
+    crashes_before_commit
+}
+
 #[tokio::test]
 async fn a_crash_during_a_large_transfer_leaves_a_sound_store_with_the_old_or_the_new_version() {
     let zone = "crash.test";
@@ -394,41 +441,40 @@ async fn a_crash_during_a_large_transfer_leaves_a_sound_store_with_the_old_or_th
     // Over the large-zone size: written to a table of its own as it arrives.
     b.update_zone(zone, &small_zone(zone, 2, 60_000, timers), 2).await;
     let new = bind::canonical(zone, &b.dig_axfr(zone));
-    let (mut seen_new, mut crashes_before_commit) = (false, 0);
     // SIGKILL at several moments of the AXFR of 60,000 records and its commit.
-    for after_ms in [10u64, 40, 80, 150, 300, 600] {
-        if seen_new {
-            break;
-        }
-        assert_eq!(d.call("POST", &format!("/v2/1/zones/{zone}/retransfer"), None).await.status, 202);
-        tokio::time::sleep(std::time::Duration::from_millis(after_ms)).await;
-        d.crash_and_restart().await;
-        // The database is sound, and holds one whole version of the zone.
-        let db = rusqlite::Connection::open(d.store_path()).expect("open the store");
-        let check: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("integrity_check");
-        assert_eq!(check, "ok", "after a crash {after_ms} ms into the transfer");
-        drop(db);
-        let z = d.zone(zone).await;
-        let export = bind::canonical(zone, &d.export(zone).await);
-        match z.transfer.serial {
-            Some(1) => {
-                assert!(export == old, "serial 1 with other data after a crash at {after_ms} ms");
-                crashes_before_commit += 1;
-            }
-            Some(2) => {
-                assert!(export == new, "serial 2 with other data after a crash at {after_ms} ms");
-                seen_new = true;
-            }
-            other => panic!("serial {other:?} after a crash at {after_ms} ms"),
-        }
-    }
-    assert!(crashes_before_commit > 0, "some crash came before the commit (the test tests something)");
-    // Whatever the crashes left, the next transfer completes. A retransfer
-    // that a crash interrupted is not resumed (the zone's timers are), so it
-    // is asked for again unless one already committed.
-    if !seen_new {
-        assert_eq!(d.call("POST", &format!("/v2/1/zones/{zone}/retransfer"), None).await.status, 202);
-    }
+    let before_commit = crash_during(&mut d, zone, "retransfer", (1, &old), (2, &new)).await;
+    assert!(before_commit > 0, "some crash came before the commit (the test tests something)");
     let z = d.wait_serial(zone, 2).await;
     assert_eq!(z.transfer.records, 60_003);
+}
+
+/// `small_zone`'s hosts `first..first + n`.
+fn shifted_zone(name: &str, serial: u32, first: usize, n: usize, timers: &str) -> String {
+    let mut z = small_zone(name, serial, 0, timers);
+    for i in first..first + n {
+        z.push_str(&format!("h{i} IN A 10.{}.{}.{}\n", i / 62_500, i / 250 % 250, i % 250 + 1));
+    }
+    z
+}
+
+#[tokio::test]
+async fn a_crash_during_a_large_ixfr_commit_leaves_a_sound_store_with_the_old_or_the_new_version() {
+    let zone = "ixfr-crash.test";
+    let timers = "3600 600 604800 300";
+    let b =
+        Bind::start(&[bind::Zone { name: zone, text: shifted_zone(zone, 1, 0, 40_000, timers) }], Access::Open, None)
+            .await;
+    let mut d = Daemon::start("").await;
+    d.add_linked("bind", bind_addr(&b), None, zone).await;
+    d.wait_serial(zone, 1).await;
+    let old = bind::canonical(zone, &d.export(zone).await);
+    // BIND keeps the difference (ixfr-from-differences): 10,000 deletions and
+    // 10,000 additions in one IXFR (half the zone: under BIND's max-ixfr-ratio).
+    b.update_zone(zone, &shifted_zone(zone, 2, 10_000, 40_000, timers), 2).await;
+    let new = bind::canonical(zone, &b.dig_axfr(zone));
+    let before_commit = crash_during(&mut d, zone, "refresh", (1, &old), (2, &new)).await;
+    assert!(before_commit > 0, "some crash came before the commit (the test tests something)");
+    let z = d.wait_serial(zone, 2).await;
+    assert_eq!(z.transfer.records, 40_003);
+    assert_eq!(last_kind(&z), Some("IXFR"), "{:?}", z.transfer.last_transfer);
 }
