@@ -113,13 +113,14 @@ tokio::task_local! {
 /// handle is dropped.
 #[derive(Clone)]
 pub struct Store {
+    /// The one writing connection. Every write goes through it, housekeeping
+    /// too, in bounded steps (`zonedata::finish_full`): SQLite has one write
+    /// lock, and a second writing connection would only make the writer wait
+    /// for it in the busy handler, with no order between them.
     jobs: std::sync::mpsc::Sender<Job>,
-    /// A second thread with its own connection for slow housekeeping (indexing a
-    /// newly loaded zone, dropping a superseded version), so that API reads on
-    /// the main thread never wait behind it (WAL: readers do not block).
-    background: std::sync::mpsc::Sender<Job>,
-    /// A third connection for reads that must never wait behind a write or
-    /// housekeeping (the journal for IXFR out).
+    /// A second connection for reads that must never wait behind a write
+    /// (API reads of zone data, the journal for IXFR out; WAL: readers do not
+    /// block).
     reads: std::sync::mpsc::Sender<Job>,
     /// What the NOTIFY check needs, kept in memory by the writer (see [`notify_acl`]).
     pub notify_acl: std::sync::Arc<notify_acl::NotifyAcl>,
@@ -195,18 +196,8 @@ impl Store {
         migrations::migrate(&mut conn)?;
         let notify_acl = links::install(&mut conn)?;
         let jobs = spawn_owner("store", conn)?;
-        let background = spawn_owner("store-bg", bounded(connect(path)?)?)?;
         let reads = spawn_owner("store-read", bounded(connect(path)?)?)?;
-        Ok(Store { jobs, background, reads, notify_acl })
-    }
-
-    /// Runs `f` on the housekeeping connection (see [`Store`]).
-    pub async fn background<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
-    {
-        run_on(&self.background, f).await
+        Ok(Store { jobs, reads, notify_acl })
     }
 
     /// Runs a read-only `f` on the reading connection (see [`Store`]).

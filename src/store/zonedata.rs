@@ -11,8 +11,8 @@
 //! transfer creates the next version's table and fills it in batches, each its
 //! own transaction (so the API keeps answering during a large transfer, and the
 //! inserts go without index maintenance), then [`commit_full`] makes it current
-//! in one small transaction, and [`finish_full`], on the housekeeping
-//! connection, indexes it in one sorted pass and drops the old table. An incremental transfer (IXFR) is applied by [`apply_diffs`] to
+//! in one small transaction, and [`finish_full`] indexes it in one sorted pass
+//! and drops the old table in bounded steps, other writes going between them. An incremental transfer (IXFR) is applied by [`apply_diffs`] to
 //! the current table in one transaction whose cost follows the diff. A transfer
 //! that fails leaves the current version untouched; [`discard`] drops what it
 //! wrote. Records keep their wire-format RDATA: no text round trip, no loss.
@@ -399,15 +399,39 @@ pub fn commit_full(
     Ok(old)
 }
 
+/// Rows of a superseded version deleted per writer job (about 10 ms of work).
+const DROP_STEP: i64 = 20_000;
+
 /// Housekeeping after [`commit_full`]: indexes the new version for IXFR (one
 /// sorted pass, far cheaper than keeping an index up to date through a million
-/// inserts in random key order) and drops the old version's table.
-pub fn finish_full(conn: &mut Connection, zone_id: i64, version: i64, old: i64) -> Result<(), StoreError> {
+/// inserts in random key order: about 0.6 s per million records) and empties
+/// the old version's table [`DROP_STEP`] rows at a time before dropping it.
+/// Each step is a job of its own on the writer, so other writes (another
+/// zone's commit, the API) wait for one step at most, never for the whole.
+pub async fn finish_full(store: &super::Store, zone_id: i64, version: i64, old: i64) -> Result<(), StoreError> {
     if version > 0 {
-        ensure_index(conn, &table(zone_id, version))?;
+        store.call(move |c| ensure_index(c, &table(zone_id, version))).await?;
     }
     if old > 0 && old != version {
-        conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(zone_id, old)))?;
+        let t = table(zone_id, old);
+        loop {
+            let t = t.clone();
+            let deleted = store
+                .call(move |c| {
+                    let sql = format!("DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} LIMIT {DROP_STEP})");
+                    match c.execute(&sql, []) {
+                        Ok(n) => Ok(n),
+                        // Gone already (a restart's garbage collection).
+                        Err(e) if e.to_string().contains("no such table") => Ok(0),
+                        Err(e) => Err(e.into()),
+                    }
+                })
+                .await?;
+            if deleted == 0 {
+                break;
+            }
+        }
+        store.call(move |c| Ok(c.execute_batch(&format!("DROP TABLE IF EXISTS {t}"))?)).await?;
     }
     Ok(())
 }

@@ -430,7 +430,7 @@ async fn transfer(
             commit_ms = commit_started.elapsed().as_millis() as u64;
             if old > 0 {
                 // The zone shrank below the large-zone size: drop its old table.
-                if let Err(e) = engine.store.background(move |c| zonedata::finish_full(c, id, 0, old)).await {
+                if let Err(e) = zonedata::finish_full(&engine.store, id, 0, old).await {
                     tracing::warn!(zone = %zone.name, error = %e, "cannot drop the old version (retried at start-up)");
                 }
             }
@@ -449,8 +449,8 @@ async fn transfer(
                 engine.serve_full(id, &zone.name, b).await;
             }
             commit_ms = commit_started.elapsed().as_millis() as u64;
-            // Served from now on; index it and drop the old copy off the main store thread.
-            if let Err(e) = engine.store.background(move |c| zonedata::finish_full(c, id, version, old)).await {
+            // Served from now on; index it and drop the old copy, in steps.
+            if let Err(e) = zonedata::finish_full(&engine.store, id, version, old).await {
                 tracing::warn!(zone = %zone.name, error = %e, "cannot index the new version or drop the old one (retried on the next IXFR or start-up)");
             }
         }
