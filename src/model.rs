@@ -356,6 +356,10 @@ pub struct NewZone {
     /// A catalog zone to consume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<bool>,
+    /// An extension: primary servers (ids or names) linked at once, in the
+    /// order they are tried, so adding a zone is one request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primaries: Vec<String>,
 }
 
 /// What `POST …/zones/{zone}/refresh` and `…/retransfer` schedule.

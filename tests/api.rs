@@ -492,6 +492,44 @@ async fn a_request_costs_the_same_with_2000_zones_as_with_10() {
 }
 
 #[tokio::test]
+async fn a_zone_is_created_linked_to_its_primaries_in_one_request_or_not_at_all() {
+    let d = Daemon::start("").await;
+    let one = add_primary(&d, "one", "127.0.0.1").await;
+    let two = add_primary(&d, "two", "127.0.0.2").await;
+    let zones = "/v2/1/secondary_dns/zones";
+    // By name and by id (a number or its digits), in the order they are tried.
+    let r = d.call("POST", zones, Some(json!({ "name": "both.example", "primaries": ["two", one.id] }))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let z: Zone = data(&r);
+    assert_eq!(z.primaries.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["two", "one"]);
+    let shown: Zone = data(&d.call("GET", "/v2/1/zones/both.example", None).await);
+    assert_eq!(shown.primaries, z.primaries);
+    let p: PrimaryServer = data(&d.call("GET", &format!("{PRIMARIES}/{}", two.id), None).await);
+    assert_eq!(p.linked_secondary_zones.names(), ["both.example"]);
+
+    // An unknown or repeated primary, or a wrong kind of entry: a 400 naming
+    // `primaries`, and no zone.
+    for (primaries, says) in [
+        (json!(["one", "nobody"]), "primary server `nobody` not found"),
+        (json!(["one", one.id.to_string()]), "is listed twice"),
+        (json!([true]), "entry 1 must be a primary server's id or name"),
+        (json!("one"), "must be an array"),
+    ] {
+        let r = d.call("POST", zones, Some(json!({ "name": "none.example", "primaries": primaries }))).await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        assert!(names_field(&r, "primaries"), "{:?}", r.body);
+        assert!(r.body["message"].as_str().is_some_and(|m| m.contains(says)), "{says}: {:?}", r.body);
+        assert_eq!(d.call("GET", "/v2/1/zones/none.example", None).await.status, 404, "nothing was created");
+    }
+    // Another account's primary is not found either.
+    let r = d
+        .call("POST", "/v2/2/secondary_dns/zones", Some(json!({ "name": "other.example", "primaries": ["one"] })))
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(d.call("GET", "/v2/2/zones/other.example", None).await.status, 404);
+}
+
+#[tokio::test]
 async fn secondaryctl_adds_zones_from_a_file_links_them_reports_the_invalid_one_and_can_run_again() {
     let d = Daemon::start("").await;
     let port = common::free_port().to_string();

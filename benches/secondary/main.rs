@@ -796,7 +796,9 @@ impl Bench {
         let label = count_label(n);
         let window = self.o.window.as_secs();
         let r_api = self.row(
-            format!("{label} small zones: the API calls that add them (create + link, 4 in flight, kept-alive)"),
+            format!(
+                "{label} small zones: the API calls that add them (create with `primaries`, 4 in flight, kept-alive)"
+            ),
             Unit::Time,
             Target::AtMost(5.0),
         );

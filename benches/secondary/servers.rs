@@ -346,20 +346,21 @@ pattern:
     }
 }
 
-/// Creates `zones` and links each to `primary`, four lanes in flight, each on
-/// one kept-alive connection.
+/// Creates `zones`, each linked to `primary` in the same request (`primaries`
+/// on zone create, what `secondaryctl zone add` sends), four lanes in flight,
+/// each on one kept-alive connection.
 pub async fn add_zones(socket: &Path, zones: &[String], primary: &str, catalog: bool) -> R<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let lanes = 4;
     for lane in 0..lanes {
         let zones: Vec<String> = zones.iter().skip(lane).step_by(lanes).cloned().collect();
         let socket = socket.to_path_buf();
-        let link = format!("/v2/1/secondary_dns/primaries/{primary}/link");
+        let primary = primary.to_string();
         tasks.spawn(async move {
             let mut conn = ApiConn::unix(&socket).await?;
             for z in zones {
-                conn.ok("POST", "/v2/1/secondary_dns/zones", Some(&json!({ "name": z, "catalog": catalog }))).await?;
-                conn.ok("PUT", &link, Some(&json!({ "zone": z }))).await?;
+                let body = json!({ "name": z, "catalog": catalog, "primaries": [primary] });
+                conn.ok("POST", "/v2/1/secondary_dns/zones", Some(&body)).await?;
             }
             Ok::<(), String>(())
         });

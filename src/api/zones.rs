@@ -142,6 +142,29 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
         }
     });
     let is_catalog = b.boolean("catalog").unwrap_or(false);
+    // An extension: the primaries to link at once (ids or names), so that
+    // adding a zone is one request and one transaction, not two.
+    let primaries: Vec<String> = b
+        .array("primaries")
+        .map(|items| {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, v) in items.into_iter().enumerate() {
+                match v {
+                    serde_json::Value::String(s) if !s.is_empty() => out.push(s),
+                    serde_json::Value::Number(n) if n.as_i64().is_some_and(|n| n > 0) => out.push(n.to_string()),
+                    other => b.error(
+                        "primaries",
+                        format!(
+                            "entry {} must be a primary server's id or name, got {}",
+                            i + 1,
+                            super::input::kind(&other)
+                        ),
+                    ),
+                }
+            }
+            out
+        })
+        .unwrap_or_default();
     b.finish()?;
     let name = name.ok_or_else(|| ApiError::invalid("name", "can't be blank"))?;
     if app.config().catalog_zone.as_deref() == Some(name.as_str()) {
@@ -154,12 +177,16 @@ pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(St
         ));
     }
     let account = ctx.account;
-    let z = app.store.call(move |c| zones::create(c, account, &name, is_catalog)).await?;
+    let links = primaries.clone();
+    let z = app.store.call(move |c| zones::create_linked(c, account, &name, is_catalog, &links)).await?;
     app.engine.zone_created(z.id, &z.name);
     if is_catalog {
         app.engine.consume_catalog(z.id);
     }
-    tracing::info!(account, zone = %z.name, id = z.id, "secondary zone created");
+    tracing::info!(account, zone = %z.name, id = z.id, primaries = ?primaries, "secondary zone created");
+    if !primaries.is_empty() {
+        app.engine.request_refresh(z.id, false);
+    }
     Ok((StatusCode::CREATED, data(to_model(&app, &z))))
 }
 

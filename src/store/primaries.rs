@@ -85,7 +85,7 @@ pub fn create(conn: &mut Connection, account: i64, new: NewPrimary) -> Result<Pr
 
 /// A primary by id or, when `key` is not a number, by name (what
 /// `secondaryctl` lets people type), without its links.
-fn get_bare(conn: &Connection, account: i64, key: &str) -> Result<Primary, StoreError> {
+pub(super) fn get_bare(conn: &Connection, account: i64, key: &str) -> Result<Primary, StoreError> {
     let found = match key.parse::<i64>() {
         Ok(id) => conn
             .prepare_cached(&format!("SELECT {COLUMNS} FROM primaries WHERE account_id = ?1 AND id = ?2"))?

@@ -130,6 +130,19 @@ fn with_primaries(conn: &Connection, mut z: Zone) -> Result<Zone, StoreError> {
 
 /// Creates a zone; `name` must already be normalized (see `zone::name`).
 pub fn create(conn: &mut Connection, account: i64, name: &str, is_catalog: bool) -> Result<Zone, StoreError> {
+    create_linked(conn, account, name, is_catalog, &[])
+}
+
+/// [`create`], linked to `primaries` (ids or names of the account's primary
+/// servers, in the order they are tried) in the same transaction: all or
+/// nothing.
+pub fn create_linked(
+    conn: &mut Connection,
+    account: i64,
+    name: &str,
+    is_catalog: bool,
+    primaries: &[String],
+) -> Result<Zone, StoreError> {
     let tx = super::write_tx(conn)?;
     let taken = tx.query_row("SELECT 1 FROM zones WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some();
     if taken {
@@ -144,7 +157,28 @@ pub fn create(conn: &mut Connection, account: i64, name: &str, is_catalog: bool)
         params![account, name, now, is_catalog],
     )?;
     let id = tx.last_insert_rowid();
+    let mut linked = Vec::with_capacity(primaries.len());
+    for key in primaries {
+        let p = super::primaries::get_bare(&tx, account, key).map_err(|e| match e {
+            StoreError::NotFound { .. } => {
+                StoreError::Invalid { field: "primaries", message: format!("primary server `{key}` not found") }
+            }
+            e => e,
+        })?;
+        if linked.contains(&p.id) {
+            return Err(StoreError::Invalid {
+                field: "primaries",
+                message: format!("primary server `{key}` is listed twice"),
+            });
+        }
+        linked.push(p.id);
+        tx.prepare_cached(
+            "INSERT INTO zone_primaries (zone_id, primary_id, position, zone_name) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![id, p.id, linked.len() as i64, name])?;
+    }
     let z = tx.query_row(&format!("SELECT {COLUMNS} FROM zones WHERE id = ?1"), [id], from_row)?;
+    let z = if primaries.is_empty() { z } else { with_primaries(&tx, z)? };
     tx.commit()?;
     Ok(z)
 }

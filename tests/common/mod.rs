@@ -269,8 +269,13 @@ log:
         };
         let r = self.send("POST", "/v2/1/secondary_dns/primaries", &body).await;
         assert_eq!(r.status, 201, "{:?}", r.body);
-        let r =
-            self.send("POST", "/v2/1/secondary_dns/zones", &NewZone { name: zone.to_string(), catalog: None }).await;
+        let r = self
+            .send(
+                "POST",
+                "/v2/1/secondary_dns/zones",
+                &NewZone { name: zone.to_string(), catalog: None, primaries: Vec::new() },
+            )
+            .await;
         assert!(r.status == 201 || r.status == 400, "{:?}", r.body);
         let p: PrimaryServer = data(&self.call("GET", &format!("/v2/1/secondary_dns/primaries/{primary}"), None).await);
         let path = format!("/v2/1/secondary_dns/primaries/{}/link", p.id);

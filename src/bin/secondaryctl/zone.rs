@@ -74,7 +74,7 @@ pub enum ZoneCmd {
 pub async fn run(ctl: &Ctl, cmd: ZoneCmd) -> Result<(), Failure> {
     match cmd {
         ZoneCmd::Add { names, primary: None, from: None } if names.len() == 1 => {
-            let body = NewZone { name: names.concat(), catalog: None };
+            let body = NewZone { name: names.concat(), catalog: None, primaries: Vec::new() };
             let z: Zone = ctl.send_data("POST", "/secondary_dns/zones", &body).await?;
             ctl.print_object(&z, show);
         }
