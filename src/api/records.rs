@@ -4,14 +4,16 @@
 //! publish it: with the zone's NS settings applied by [`publish`] (records
 //! the overlay adds are `system_record`s with ids from [`SYNTHETIC_ID_BASE`]).
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::input::{list_params, pagination};
 use super::zones::load;
-use super::{data, listed, opt_timestamp, App, Ctx, Many, One, QueryMap};
-use crate::model::{self, ZoneFile};
+use super::{listed, opt_timestamp, App, Ctx, Many, QueryMap};
+use crate::model;
 use crate::store::nameservers;
 use crate::store::zonedata::{self, RecordFilter, StoredRecord};
 use crate::store::zones::Zone;
@@ -155,29 +157,66 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
     Ok(listed(rows.iter().map(|r| to_model(r, &z.name, &at)).collect(), pagination(page, total)))
 }
 
-pub async fn file(State(app): State<App>, ctx: Ctx) -> Result<One<ZoneFile>, ApiError> {
+/// Bytes of zone text per chunk of a `/file` answer, and chunks in flight.
+const FILE_CHUNK: usize = 64 * 1024;
+const FILE_QUEUE: usize = 4;
+
+/// `GET /zones/{zone}/file`: `{"data": {"zone": "<master file>"}}` (DNSimple's
+/// ZoneFile), written from the served view (the published zone, one
+/// consistent version, the records a full transfer sends, in its order) on a
+/// blocking thread in chunks of [`FILE_CHUNK`] bytes, a few at a time: a
+/// million-record zone costs neither its size in memory nor the store's time,
+/// and a slow reader only slows its own answer.
+pub async fn file(State(app): State<App>, ctx: Ctx) -> Result<Response, ApiError> {
     let z = load(&app, &ctx).await?;
-    let rows = published(&app, &z, RecordFilter::default(), false).await?;
+    // A zone never transferred publishes nothing yet.
+    let view = app.engine.zone_slot(z.id, &z.name).and_then(|s| s.view()).filter(|_| z.status.serial.is_some());
     let origin = z.name.clone();
-    // Rendering a large zone is CPU work: off the runtime.
-    let out = tokio::task::spawn_blocking(move || {
-        let mut out = String::with_capacity(rows.len() * 64 + 64);
-        out.push_str(&format!("$ORIGIN {origin}.\n"));
-        for r in &rows {
-            out.push_str(&r.owner);
-            out.push(' ');
-            out.push_str(&r.ttl.to_string());
-            out.push(' ');
-            out.push_str(&text::class_name(r.class));
-            out.push(' ');
-            out.push_str(&text::type_name(r.rtype));
-            out.push(' ');
-            out.push_str(&text::rdata_to_text(r.rtype, &r.rdata));
-            out.push('\n');
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(FILE_QUEUE);
+    tokio::task::spawn_blocking(move || {
+        let mut text = String::with_capacity(FILE_CHUNK + 1024);
+        text.push_str(&format!("$ORIGIN {origin}.\n"));
+        // The JSON string's content, escaped chunk by chunk (an escape never
+        // spans two chunks: each chunk is whole lines).
+        let send = |text: &mut String, head: &str, tail: &str| -> Result<(), ()> {
+            let quoted = serde_json::to_string(text.as_str()).map_err(|_| ())?;
+            let body = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
+            text.clear();
+            tx.blocking_send(Bytes::from(format!("{head}{body}{tail}"))).map_err(|_| ())
+        };
+        let mut head = r#"{"data":{"zone":""#;
+        let written: Result<(), ()> = match &view {
+            Some(view) => view.for_each_record(|owner, rt, ttl, rd| {
+                let owner = Name::from_wire(owner).map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+                text.push_str(&format!("{owner} {ttl} IN {} {}\n", text::type_name(rt), text::rdata_to_text(rt, rd)));
+                if text.len() >= FILE_CHUNK {
+                    send(&mut text, head, "")?;
+                    head = "";
+                }
+                Ok(())
+            }),
+            None => Ok(()),
+        };
+        // Gone: the client went away.
+        if written.is_ok() {
+            let _ = send(&mut text, head, r#""}}"#);
         }
-        out
-    })
-    .await
-    .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("rendering failed: {e}")))?;
-    Ok(data(ZoneFile { zone: out }))
+    });
+    let body = axum::body::Body::new(ChunkBody(rx));
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// An HTTP body of the chunks a producer sends (ends when it drops its sender).
+struct ChunkBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChunkBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(|c| Ok(hyper::body::Frame::data(c))))
+    }
 }

@@ -38,7 +38,6 @@ use super::DnsServer;
 use crate::config::{DownstreamConfig, TransferOutConfig};
 use crate::scheduler::Limit;
 use crate::store::zonedata::{self, Diff};
-use crate::view::tree::decode_key;
 use crate::view::{Serving, ZoneView};
 use crate::wire::serial::Serial;
 use crate::wire::tsig::{self, StreamSigner, TsigKey};
@@ -556,29 +555,16 @@ fn produce(
         Producer { request, signer, tx, writer: request.writer(true, room), sent: Sent::default(), first: true };
     let (soa_ttl, soa) = view.apex_soa().map(|(t, s)| (t, s.to_vec())).ok_or("the zone has no SOA")?;
     let apex = view.apex.as_wire();
-    p.record(apex, rtype::SOA, soa_ttl, &soa)?;
     match plan {
-        Plan::SoaOnly => return p.finish(),
-        Plan::Full => {
-            let mut owner = Vec::with_capacity(crate::wire::MAX_NAME_LEN);
-            for tree in [&view.names, &view.nsec3] {
-                for (key, node) in tree.iter() {
-                    owner.clear();
-                    decode_key(key, &mut owner);
-                    let at_apex = key == view.apex_key.as_bytes();
-                    for set in node.rrsets() {
-                        if at_apex && set.rtype == rtype::SOA {
-                            continue;
-                        }
-                        for rd in set.rdatas() {
-                            p.record(&owner, set.rtype, set.ttl, rd)?;
-                        }
-                    }
-                }
-            }
+        Plan::SoaOnly => {
+            p.record(apex, rtype::SOA, soa_ttl, &soa)?;
+            return p.finish();
         }
-        // Each step: the old SOA, what it deletes, the new SOA, what it adds.
+        // The SOA first, every record, the SOA again.
+        Plan::Full => view.for_each_record(|owner, rt, ttl, rd| p.record(owner, rt, ttl, rd))?,
+        // Our SOA; each step: the old SOA, what it deletes, the new SOA, what it adds.
         Plan::Incremental(steps) => {
+            p.record(apex, rtype::SOA, soa_ttl, &soa)?;
             for d in steps {
                 for list in [&d.deleted, &d.added] {
                     let soa = list.iter().find(|r| r.rtype == rtype::SOA).ok_or("a journal step without its SOA")?;

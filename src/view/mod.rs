@@ -140,6 +140,33 @@ impl ZoneView {
         Some((set.ttl, set.rdatas().next()?))
     }
 
+    /// Every published record, as a full transfer sends them (RFC 5936 §2.2):
+    /// the apex SOA first, then every other record, names in DNS order, NSEC3
+    /// owners last (owners as lower-case wire names). Stops at the first error
+    /// `f` returns.
+    pub fn for_each_record<E>(&self, mut f: impl FnMut(&[u8], u16, u32, &[u8]) -> Result<(), E>) -> Result<(), E> {
+        if let Some((ttl, soa)) = self.apex_soa() {
+            f(self.apex.as_wire(), rtype::SOA, ttl, soa)?;
+        }
+        let mut owner = Vec::with_capacity(crate::wire::MAX_NAME_LEN);
+        for tree in [&self.names, &self.nsec3] {
+            for (key, node) in tree.iter() {
+                owner.clear();
+                tree::decode_key(key, &mut owner);
+                let at_apex = key == self.apex_key.as_bytes();
+                for set in node.rrsets() {
+                    if at_apex && set.rtype == rtype::SOA {
+                        continue;
+                    }
+                    for rd in set.rdatas() {
+                        f(&owner, set.rtype, set.ttl, rd)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The EXPIRE field of the apex SOA (RFC 1035 §3.3.13).
     pub fn apex_soa_expire(&self) -> Option<u32> {
         let (_, rdata) = self.apex_soa()?;
