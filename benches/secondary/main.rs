@@ -796,14 +796,22 @@ impl Bench {
         let label = count_label(n);
         let window = self.o.window.as_secs();
         let r_api = self.row(
-            format!(
-                "{label} small zones: the API calls that add them (create with `primaries`, 4 in flight, kept-alive)"
-            ),
+            format!("{label} small zones: the API calls that add them (create + link, 4 in flight, kept-alive)"),
             Unit::Time,
             Target::AtMost(5.0),
         );
         let r_cold = self.row(
             format!("{label} small zones: start with empty state → all loaded"),
+            Unit::Time,
+            Target::RatioAtMost(1.0, &[Kind::Knot]),
+        );
+        let r_api1 = self.row(
+            format!("{label} small zones: the same, one request per zone (create with `primaries`)"),
+            Unit::Time,
+            Target::None,
+        );
+        let r_cold1 = self.row(
+            format!("{label} small zones: the same, one request per zone → all loaded"),
             Unit::Time,
             Target::RatioAtMost(1.0, &[Kind::Knot]),
         );
@@ -867,6 +875,23 @@ impl Bench {
                 self.api_latency(&mut s, &names).await;
             }
             s.discard();
+            if kind == Kind::Secondaryd {
+                say!("{label} zones: cold load, one request per zone: secondaryd");
+                match self.many_cold_with(kind, &names, true).await {
+                    Ok((server, t, _)) => {
+                        say!("  all loaded in {:.2} s", t.as_secs_f64());
+                        if let Some(api) = server.api_time {
+                            self.rows[r_api1].push(col, api.as_secs_f64());
+                        }
+                        self.rows[r_cold1].push(col, t.as_secs_f64());
+                        server.discard();
+                    }
+                    Err(e) => {
+                        say!("  failed: {e}");
+                        self.rows[r_cold1].fail(col, e);
+                    }
+                }
+            }
         }
         self.many_by_catalog(&names).await;
     }
@@ -956,8 +981,15 @@ impl Bench {
     }
 
     async fn many_cold(&mut self, kind: Kind, names: &[String]) -> R<(Server, Duration, u64)> {
+        self.many_cold_with(kind, names, false).await
+    }
+
+    /// [`Self::many_cold`]; with `one_request`, secondaryd gets each zone in
+    /// one request (`primaries` on zone create).
+    async fn many_cold_with(&mut self, kind: Kind, names: &[String], one_request: bool) -> R<(Server, Duration, u64)> {
         let dir = self.server_dir(kind, "many");
         let mut s = Server::new(kind, &dir, self.primary.addr(), names.to_vec())?;
+        s.one_request = one_request;
         let t0 = Instant::now();
         s.start().await?;
         if kind == Kind::Secondaryd {

@@ -142,6 +142,9 @@ pub struct Server {
     extra: String,
     /// Its one zone is a catalog (RFC 9432) to consume: the members come from it.
     catalog: bool,
+    /// secondaryd: each zone added by one request (`primaries` on zone
+    /// create), not create + link.
+    pub one_request: bool,
 }
 
 impl Server {
@@ -163,6 +166,7 @@ impl Server {
             cpu: None,
             extra: String::new(),
             catalog: false,
+            one_request: false,
         };
         s.write_config()?;
         Ok(s)
@@ -346,10 +350,11 @@ pattern:
     }
 }
 
-/// Creates `zones`, each linked to `primary` in the same request (`primaries`
-/// on zone create, what `secondaryctl zone add` sends), four lanes in flight,
-/// each on one kept-alive connection.
-pub async fn add_zones(socket: &Path, zones: &[String], primary: &str, catalog: bool) -> R<()> {
+/// Creates `zones` and links each to `primary` (create + link, as DNSimple's
+/// API has it; with `one_request`, in the zone create's `primaries`, what
+/// `secondaryctl zone add` sends), four lanes in flight, each on one
+/// kept-alive connection.
+pub async fn add_zones(socket: &Path, zones: &[String], primary: &str, catalog: bool, one_request: bool) -> R<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let lanes = 4;
     for lane in 0..lanes {
@@ -358,9 +363,16 @@ pub async fn add_zones(socket: &Path, zones: &[String], primary: &str, catalog: 
         let primary = primary.to_string();
         tasks.spawn(async move {
             let mut conn = ApiConn::unix(&socket).await?;
+            let link = format!("/v2/1/secondary_dns/primaries/{primary}/link");
             for z in zones {
-                let body = json!({ "name": z, "catalog": catalog, "primaries": [primary] });
-                conn.ok("POST", "/v2/1/secondary_dns/zones", Some(&body)).await?;
+                if one_request {
+                    let body = json!({ "name": z, "catalog": catalog, "primaries": [primary] });
+                    conn.ok("POST", "/v2/1/secondary_dns/zones", Some(&body)).await?;
+                } else {
+                    conn.ok("POST", "/v2/1/secondary_dns/zones", Some(&json!({ "name": z, "catalog": catalog })))
+                        .await?;
+                    conn.ok("PUT", &link, Some(&json!({ "zone": z }))).await?;
+                }
             }
             Ok::<(), String>(())
         });
@@ -485,7 +497,7 @@ impl Server {
         let body = json!({ "name": "primary", "ip": self.primary.ip().to_string(), "port": self.primary.port() });
         self.api("POST", "/v2/1/secondary_dns/primaries", Some(body)).await?;
         let t0 = Instant::now();
-        add_zones(&self.dir.join("control.sock"), &self.zones, "primary", self.catalog).await?;
+        add_zones(&self.dir.join("control.sock"), &self.zones, "primary", self.catalog, self.one_request).await?;
         self.api_time = Some(t0.elapsed());
         Ok(())
     }
