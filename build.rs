@@ -29,8 +29,8 @@ fn main() -> std::io::Result<()> {
     let out = std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| std::io::Error::other("OUT_DIR unset"))?;
     let assets = out.join("assets");
     std::fs::create_dir_all(&assets)?;
-    write(&assets, secondaryd_cli::Args::command().name("secondaryd"))?;
-    write(&assets, secondaryctl_cli::Args::command().name("secondaryctl"))?;
+    write(&assets, secondaryd_cli::Args::command())?;
+    write(&assets, secondaryctl_cli::Args::command())?;
     Ok(())
 }
 

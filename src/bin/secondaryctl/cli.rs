@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 /// Manage a running secondaryd over its control socket.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "secondaryctl", version)]
 pub struct Args {
     /// The daemon's control socket [default: $SECONDARYD_SOCKET, else control.socket
     /// of --config, else ./secondaryd-dev/control.sock with --dev, else /run/secondaryd/control.sock]

@@ -8,7 +8,7 @@ use clap::Parser;
 
 /// A secondary DNS server: keeps copies of zones from their primaries by AXFR/IXFR.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "secondaryd", version)]
 pub struct Args {
     /// The config file (TOML); /etc/secondaryd/secondaryd.toml (etc/secondaryd.toml in the
     /// source) has every key with its default.
