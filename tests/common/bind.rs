@@ -292,7 +292,7 @@ impl Named {
         match self {
             Named::Local(c) => super::send_signal(c.id(), super::Signal::SIGHUP),
             Named::Container(id) => {
-                let ok = docker(&["kill", "--signal", "HUP", id]).status().is_ok_and(|s| s.success());
+                let ok = docker(&["kill", "--signal", "HUP", id]).output().is_ok_and(|o| o.status.success());
                 assert!(ok, "docker kill --signal HUP {id} failed");
             }
         }
