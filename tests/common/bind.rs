@@ -1,6 +1,11 @@
 //! A real BIND `named` primary for the tests: its own config and temp dir,
 //! 127.0.0.1 on a free port, a TSIG key, `ixfr-from-differences yes`, and
 //! (optionally) NOTIFY to the daemon under test.
+//!
+//! With `SECONDARYD_TEST_BIND=container` the primary's `named` runs in a
+//! container instead (Debian bookworm's bind9, image from scripts/bind-image),
+//! on the host network, with the same config and files: see [`Named`]. The BIND
+//! secondaries and the tools (`dig`, `named-checkzone`) stay local.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,13 +56,12 @@ pub struct Bind {
     notify_port: Option<u16>,
     access: Access,
     zones: Vec<String>,
-    child: Option<Child>,
+    named: Option<Named>,
 }
 
 impl Bind {
     /// Starts `named` serving `zones`; NOTIFY goes to `notify_port` when set.
     pub async fn start(zones: &[Zone<'_>], access: Access, notify_port: Option<u16>) -> Bind {
-        let named = tool("named");
         let dir = tempfile::tempdir().expect("temp dir for named");
         let port = free_port();
         for z in zones {
@@ -69,10 +73,10 @@ impl Bind {
             notify_port,
             access,
             zones: zones.iter().map(|z| z.name.to_string()).collect(),
-            child: None,
+            named: None,
         };
         b.write_config();
-        b.spawn(&named).await;
+        b.spawn().await;
         b
     }
 
@@ -109,31 +113,22 @@ logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; ca
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("named.log")).unwrap_or_default()
+        match &self.named {
+            Some(Named::Container(id)) => container_log(id),
+            _ => std::fs::read_to_string(self.dir.path().join("named.log")).unwrap_or_default(),
+        }
     }
 
-    async fn spawn(&mut self, named: &Path) {
-        let log = std::fs::File::create(self.dir.path().join("named.log")).expect("named log");
-        let child = Command::new(named)
-            .arg("-g")
-            .arg("-c")
-            .arg(self.dir.path().join("named.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start named");
-        self.child = Some(child);
+    async fn spawn(&mut self) {
+        self.named = Some(Named::spawn(self.dir.path()));
         self.wait_ready().await;
     }
 
     async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    panic!("named exited with {status} during start-up; log:\n{}", self.log());
-                }
+            if let Some(status) = self.named.as_mut().and_then(Named::exited) {
+                panic!("named exited with {status} during start-up; log:\n{}", self.log());
             }
             let mut all = true;
             for z in &self.zones {
@@ -169,8 +164,8 @@ logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; ca
     }
 
     async fn reload(&self) {
-        if let Some(c) = &self.child {
-            super::send_signal(c.id(), super::Signal::SIGHUP);
+        if let Some(named) = &self.named {
+            named.reload();
         }
     }
 
@@ -193,32 +188,163 @@ logging {{ channel s {{ stderr; severity info; }}; category default {{ s; }}; ca
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            super::send_signal(c.id(), super::Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(named) = self.named.take() {
+            named.stop(self.dir.path());
         }
     }
 
     /// Starts the same named again (same port, same files).
     pub async fn start_again(&mut self) {
-        self.spawn(&tool("named")).await;
+        self.spawn().await;
     }
 }
 
 impl Drop for Bind {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(named) = self.named.take() {
+            named.kill();
         }
+    }
+}
+
+/// Where the primary's `named` runs.
+///
+/// `Container`: `docker run --network host` of the image scripts/bind-image
+/// makes (`SECONDARYD_BIND_IMAGE`, default `secondaryd-bind9:bookworm`; never
+/// pulled from a registry: a missing image fails the test), as the
+/// owner of the temp dir, which is mounted at the same path so the config, zone
+/// files and journals are where they are for a local `named`. It listens on
+/// 127.0.0.1 only, as the local one does (`loopback_options`). Its log is
+/// `docker logs`; a stopped one's is saved to named.log before the container goes.
+enum Named {
+    Local(Child),
+    Container(String),
+}
+
+const IMAGE: &str = "secondaryd-bind9:bookworm";
+
+impl Named {
+    fn spawn(dir: &Path) -> Named {
+        let conf = dir.join("named.conf");
+        match std::env::var("SECONDARYD_TEST_BIND").as_deref() {
+            Err(_) | Ok("") | Ok("local") => {
+                let log = std::fs::File::create(dir.join("named.log")).expect("named log");
+                let child = Command::new(tool("named"))
+                    .arg("-g")
+                    .arg("-c")
+                    .arg(&conf)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .expect("start named");
+                Named::Local(child)
+            }
+            Ok("container") => {
+                use std::os::unix::fs::MetadataExt;
+                let owner = std::fs::metadata(dir).expect("temp dir metadata");
+                let image = std::env::var("SECONDARYD_BIND_IMAGE").unwrap_or_else(|_| IMAGE.to_string());
+                let mount = format!("{0}:{0}", dir.display());
+                let out = docker(&[
+                    "run",
+                    "-d",
+                    "--pull",
+                    "never",
+                    "--init",
+                    "--network",
+                    "host",
+                    "--label",
+                    "secondaryd-test=bind",
+                ])
+                .args(["--user", &format!("{}:{}", owner.uid(), owner.gid()), "-v", &mount, &image])
+                .args(["/usr/sbin/named", "-g", "-c"])
+                .arg(&conf)
+                .output()
+                .expect("run docker");
+                assert!(
+                    out.status.success(),
+                    "docker run of the BIND image {image} failed (make it with scripts/bind-image): {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                Named::Container(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            }
+            Ok(other) => panic!("SECONDARYD_TEST_BIND is `{other}`: `local` (the default) or `container`"),
+        }
+    }
+
+    /// How it ended, if it has.
+    fn exited(&mut self) -> Option<String> {
+        match self {
+            Named::Local(c) => c.try_wait().ok().flatten().map(|s| s.to_string()),
+            Named::Container(id) => {
+                let out = docker(&["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", id]).output().ok()?;
+                let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                match state.split_once(' ') {
+                    Some(("false", code)) => Some(format!("exit status: {code}")),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// SIGHUP: reload the config and zone files.
+    fn reload(&self) {
+        match self {
+            Named::Local(c) => super::send_signal(c.id(), super::Signal::SIGHUP),
+            Named::Container(id) => {
+                let ok = docker(&["kill", "--signal", "HUP", id]).output().is_ok_and(|o| o.status.success());
+                assert!(ok, "docker kill --signal HUP {id} failed");
+            }
+        }
+    }
+
+    /// SIGTERM, and SIGKILL if it is still there after 10 s.
+    fn stop(self, dir: &Path) {
+        match self {
+            Named::Local(mut c) => {
+                super::send_signal(c.id(), super::Signal::SIGTERM);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline {
+                    if let Ok(Some(_)) = c.try_wait() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            Named::Container(id) => {
+                let _ = docker(&["stop", "-t", "10", &id]).output();
+                let _ = std::fs::write(dir.join("named.log"), container_log(&id));
+                let _ = docker(&["rm", "-f", &id]).output();
+            }
+        }
+    }
+
+    fn kill(self) {
+        match self {
+            Named::Local(mut c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            Named::Container(id) => {
+                let _ = docker(&["rm", "-f", &id]).output();
+            }
+        }
+    }
+}
+
+fn docker(args: &[&str]) -> Command {
+    let mut cmd = Command::new("docker");
+    cmd.args(args).stdin(Stdio::null());
+    cmd
+}
+
+/// What `named -g` in the container printed (it logs to stderr).
+fn container_log(id: &str) -> String {
+    match docker(&["logs", id]).output() {
+        Ok(out) => format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        Err(e) => format!("(docker logs {id}: {e})"),
     }
 }
 

@@ -1,43 +1,14 @@
 //! `secondaryctl ns …`: custom (vanity) nameservers, host names in a set
 //! with their addresses.
 
-use clap::Subcommand;
 use secondaryd::model::{CustomNs, NewCustomNs, NsAddress};
 
+use crate::cli::NsCmd;
 use crate::nameserver_set::set_id;
 use crate::output::joined;
 use crate::{seg, Ctl, Failure};
 
 const CUSTOM_NS: &str = "/custom_ns";
-
-#[derive(Subcommand)]
-pub enum NsCmd {
-    /// Create a custom nameserver in a set.
-    Add {
-        /// The nameserver's host name, e.g. ns1.example.com.
-        ns_name: String,
-        /// The set (id or name) it belongs to.
-        #[arg(long)]
-        set: String,
-        /// An IPv4 (A) or IPv6 (AAAA) address; repeat for several.
-        #[arg(long = "address", value_name = "IP")]
-        addresses: Vec<String>,
-    },
-    /// List custom nameservers.
-    List {
-        /// Only the nameservers of this set (id or name).
-        #[arg(long)]
-        set: Option<String>,
-        /// id:asc, id:desc, name:asc or name:desc
-        #[arg(long, default_value = "name:asc")]
-        sort: String,
-    },
-    /// Show one custom nameserver.
-    Show { ns_name: String },
-    /// Delete a custom nameserver.
-    #[command(alias = "delete")]
-    Rm { ns_name: String },
-}
 
 pub async fn run(ctl: &Ctl, cmd: NsCmd) -> Result<(), Failure> {
     match cmd {

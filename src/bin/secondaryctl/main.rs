@@ -4,8 +4,10 @@
 //!
 //! One module per command group; answers are read into the API's shapes
 //! ([`secondaryd::model`]), so a field renamed there is found by the compiler
-//! here. `output` has the tables and the `--json` printing they share.
+//! here. `output` has the tables and the `--json` printing they share; `cli`
+//! has the command line, which build.rs turns into the man page and completions.
 
+mod cli;
 mod custom_ns;
 mod nameserver_set;
 mod output;
@@ -19,68 +21,12 @@ mod zone_ns;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use cli::{Args, Command};
 use secondaryd::client::{Client, ClientError, Endpoint, Response};
 use secondaryd::config::{Config, DEV_DIR};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-
-/// Manage a running secondaryd over its control socket.
-#[derive(Parser)]
-#[command(version, about)]
-struct Args {
-    /// The daemon's control socket [default: $SECONDARYD_SOCKET, else control.socket
-    /// of --config, else ./secondaryd-dev/control.sock with --dev, else /run/secondaryd/control.sock]
-    #[arg(long, global = true, value_name = "PATH")]
-    socket: Option<PathBuf>,
-    /// Read the socket path and default account from this daemon config file.
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Talk to a daemon started with `secondaryd --dev`.
-    #[arg(long, global = true)]
-    dev: bool,
-    /// The account to act on [default: $SECONDARYD_ACCOUNT, else the only token
-    /// account of --config, else 1]
-    #[arg(long, global = true, value_name = "N")]
-    account: Option<i64>,
-    /// Print the API's JSON instead of tables.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Primary servers: the servers zones are transferred from.
-    #[command(subcommand)]
-    Primary(primary::PrimaryCmd),
-    /// Secondary zones.
-    #[command(subcommand)]
-    Zone(zone::ZoneCmd),
-    /// The daemon at a glance: zones per state, zones not in sync and why, transfers.
-    Status {
-        /// One line and a monitoring-plugin exit status: 0 every zone in sync,
-        /// 1 some retrying, 2 some expired or never loaded, 3 daemon unreachable.
-        #[arg(long)]
-        check: bool,
-    },
-    /// Re-read the daemon's config file: keys, tokens, downstreams, limits and
-    /// the log level change without a restart; a file that does not validate
-    /// is refused (exit 1, with the reason) and the running settings stay.
-    Reload,
-    /// Nameserver sets: nameservers grouped with the NS/address TTLs and the
-    /// hostmaster published with them.
-    #[command(subcommand)]
-    Nsset(nameserver_set::NssetCmd),
-    /// Custom (vanity) nameservers: host names in a set, with their addresses.
-    #[command(subcommand)]
-    Ns(custom_ns::NsCmd),
-    /// Link a primary (id or name) to a secondary zone; primaries are tried in link order.
-    Link { primary: String, zone: String },
-    /// Unlink a primary (id or name) from a secondary zone.
-    Unlink { primary: String, zone: String },
-}
 
 /// Percent-encodes one path segment (primary names may contain spaces).
 pub fn seg(s: &str) -> String {

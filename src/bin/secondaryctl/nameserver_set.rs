@@ -1,66 +1,13 @@
 //! `secondaryctl nsset …`: nameserver sets, the nameservers grouped with the
 //! NS/address TTLs and the hostmaster published with them.
 
-use clap::Subcommand;
 use secondaryd::model::{NameserverSet, NameserverSetChange, NewNameserverSet};
 
+use crate::cli::NssetCmd;
 use crate::output::{joined, opt, yes_no};
 use crate::{seg, Ctl, Failure};
 
 const SETS: &str = "/nameserver_sets";
-
-#[derive(Subcommand)]
-pub enum NssetCmd {
-    /// Create a nameserver set.
-    Add {
-        name: String,
-        /// E-mail address published as the SOA RNAME of the zones using the set.
-        #[arg(long)]
-        hostmaster: Option<String>,
-        /// TTL of the NS records [default: 86400]
-        #[arg(long)]
-        ns_ttl: Option<u32>,
-        /// TTL of the nameservers' A/AAAA records [default: 3600]
-        #[arg(long)]
-        ip_ttl: Option<u32>,
-        /// Your own identifier for the set.
-        #[arg(long)]
-        external_ref: Option<String>,
-    },
-    /// List nameserver sets.
-    List {
-        /// Only sets with this external_ref.
-        #[arg(long)]
-        external_ref: Option<String>,
-        /// id:asc, id:desc, name:asc or name:desc
-        #[arg(long, default_value = "id:asc")]
-        sort: String,
-    },
-    /// Show one set (by id or name).
-    Show { set: String },
-    /// Change a set's fields (by id or name); fields not given stay.
-    Update {
-        set: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long, conflicts_with = "no_hostmaster")]
-        hostmaster: Option<String>,
-        /// Remove the hostmaster (zones keep the primary's SOA RNAME).
-        #[arg(long)]
-        no_hostmaster: bool,
-        #[arg(long)]
-        ns_ttl: Option<u32>,
-        #[arg(long)]
-        ip_ttl: Option<u32>,
-        #[arg(long, conflicts_with = "no_external_ref")]
-        external_ref: Option<String>,
-        #[arg(long)]
-        no_external_ref: bool,
-    },
-    /// Delete a set (by id or name); refused while it has nameservers or zones use it.
-    #[command(alias = "delete")]
-    Rm { set: String },
-}
 
 pub async fn run(ctl: &Ctl, cmd: NssetCmd) -> Result<(), Failure> {
     match cmd {

@@ -1,41 +1,13 @@
 //! `secondaryctl primary …`, `link` and `unlink`: primary servers and the
 //! zones they are linked to.
 
-use clap::Subcommand;
 use secondaryd::model::{NewPrimaryServer, PrimaryServer, ZoneLink};
 
+use crate::cli::PrimaryCmd;
 use crate::output::{joined, opt};
 use crate::{seg, Ctl, Failure};
 
 pub const PRIMARIES: &str = "/secondary_dns/primaries";
-
-#[derive(Subcommand)]
-pub enum PrimaryCmd {
-    /// Create a primary server.
-    Add {
-        name: String,
-        ip: String,
-        #[arg(long, default_value_t = 53)]
-        port: u16,
-        /// Name of a [[tsig_key]] from the daemon's config, used for SOA queries and transfers.
-        #[arg(long)]
-        tsig_key: Option<String>,
-        /// Refuse unsigned NOTIFY from this primary (needs --tsig-key).
-        #[arg(long)]
-        notify_requires_tsig: bool,
-    },
-    /// List primary servers.
-    List {
-        /// id:asc, id:desc, name:asc or name:desc
-        #[arg(long, default_value = "id:asc")]
-        sort: String,
-    },
-    /// Show one primary server (by id or name).
-    Show { primary: String },
-    /// Delete a primary server (by id or name); its links go with it.
-    #[command(alias = "delete")]
-    Rm { primary: String },
-}
 
 pub async fn run(ctl: &Ctl, cmd: PrimaryCmd) -> Result<(), Failure> {
     match cmd {

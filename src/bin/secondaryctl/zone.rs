@@ -1,75 +1,14 @@
 //! `secondaryctl zone …`: secondary zones, their transfer status, refreshes
 //! and exports. `zone add` of many zones is in `zone_add`, `zone ns` in `zone_ns`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Subcommand;
 use secondaryd::model::{LastTransfer, NewZone, Scheduled, Zone, ZoneEvent, ZoneFile};
 
+use crate::cli::ZoneCmd;
 use crate::output::{joined, opt, unix_time};
-use crate::zone_ns::{self, ZoneNsCmd};
+use crate::zone_ns;
 use crate::{seg, zone_add, Ctl, Failure};
-
-#[derive(Subcommand)]
-pub enum ZoneCmd {
-    /// Create secondary zones, and link them to --primary.
-    ///
-    /// With one ZONE and no other option: creates it and shows it. Otherwise
-    /// every ZONE and those of --from, four requests at a time, with a summary;
-    /// one that fails is reported and the others go on (exit 1). A zone that is
-    /// there already and linked to --primary (or, without it, is there) counts as done.
-    Add {
-        /// The zone names.
-        #[arg(value_name = "ZONE", required_unless_present = "from")]
-        names: Vec<String>,
-        /// Link each zone to this primary (id or name).
-        #[arg(long, value_name = "PRIMARY")]
-        primary: Option<String>,
-        /// Read zone names from this file (`-`: standard input), one per line;
-        /// blank lines and `#` comments are skipped.
-        #[arg(long, value_name = "FILE")]
-        from: Option<PathBuf>,
-    },
-    /// List secondary zones.
-    List {
-        /// Only zones whose name contains this text.
-        #[arg(long)]
-        name_like: Option<String>,
-        /// Only zones in this state: ok, bootstrapping, retrying or expired.
-        #[arg(long)]
-        state: Option<String>,
-        /// id:asc, id:desc, name:asc or name:desc
-        #[arg(long, default_value = "name:asc")]
-        sort: String,
-    },
-    /// Show one zone.
-    Show { zone: String },
-    /// Show a zone's transfer status: state, serials, last transfer, last error, timers.
-    Status { zone: String },
-    /// Print the zone as an RFC 1035 master file.
-    Export { zone: String },
-    /// Check the primary's serial now and transfer if it is newer.
-    Refresh {
-        zone: String,
-        /// Wait until this refresh has finished and print its outcome (exit 1 if it failed).
-        #[arg(long)]
-        wait: bool,
-    },
-    /// Transfer the whole zone now (AXFR), whatever the serial.
-    Retransfer {
-        zone: String,
-        /// Wait until this transfer has finished and print its outcome (exit 1 if it failed).
-        #[arg(long)]
-        wait: bool,
-    },
-    /// Delete a zone and all its data.
-    #[command(alias = "delete")]
-    Rm { zone: String },
-    /// The nameservers a zone publishes (its apex NS, their addresses, the SOA MNAME/RNAME).
-    #[command(subcommand)]
-    Ns(ZoneNsCmd),
-}
 
 pub async fn run(ctl: &Ctl, cmd: ZoneCmd) -> Result<(), Failure> {
     match cmd {

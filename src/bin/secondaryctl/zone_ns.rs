@@ -1,31 +1,12 @@
 //! `secondaryctl zone ns …`: the nameservers a zone publishes.
 
-use clap::Subcommand;
 use secondaryd::model::{Delegation, NsRecords, NsSettings, Record};
 use serde::Serialize;
 
+use crate::cli::ZoneNsCmd;
 use crate::nameserver_set::set_id;
 use crate::output::{joined, table};
 use crate::{seg, Ctl, Failure};
-
-#[derive(Subcommand)]
-pub enum ZoneNsCmd {
-    /// Publish these nameservers for the zone instead of the primary's NS:
-    /// the --name ones first, then each --set's nameservers, in order.
-    Set {
-        zone: String,
-        /// A nameserver host name; repeat for several.
-        #[arg(long = "name", value_name = "NS_NAME")]
-        names: Vec<String>,
-        /// A nameserver set (id or name); repeat for several.
-        #[arg(long = "set", value_name = "SET")]
-        sets: Vec<String>,
-    },
-    /// Publish the primary's NS records again.
-    Clear { zone: String },
-    /// Show the zone's nameservers in priority order and its settings.
-    Show { zone: String },
-}
 
 /// What `zone ns show` prints: the answers of `…/ns_records` and
 /// `…/nameservers` together.

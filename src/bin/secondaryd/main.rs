@@ -1,27 +1,14 @@
 //! `secondaryd`: parse arguments, load the config, run the daemon, map errors
-//! to exit codes (0 ok, 1 runtime failure, 2 bad configuration).
+//! to exit codes (0 ok, 1 runtime failure, 2 bad configuration). The
+//! command line itself is in `cli`, which build.rs reads too.
 
-use std::path::PathBuf;
+mod cli;
+
 use std::process::ExitCode;
 
 use clap::Parser;
+use cli::Args;
 use secondaryd::config::Config;
-
-/// A secondary DNS server: keeps copies of zones from their primaries by AXFR/IXFR.
-#[derive(Parser)]
-#[command(version, about)]
-struct Args {
-    /// The config file (TOML); see etc/secondaryd.toml for every key and its default.
-    #[arg(long, short, value_name = "FILE", required_unless_present = "dev", conflicts_with = "dev")]
-    config: Option<PathBuf>,
-    /// Run on the built-in development defaults: store and control socket under
-    /// ./secondaryd-dev/, DNS on 127.0.0.1:5300; no root needed.
-    #[arg(long)]
-    dev: bool,
-    /// Validate the config and exit.
-    #[arg(long)]
-    check_config: bool,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
