@@ -1184,6 +1184,10 @@ mod tests {
         // A, MX, RRSIG, NSEC in window 0; the first type of window 255 is 65280.
         let nsec = cat(&[&n("b.example.test"), &[0, 6, 0x40, 0x01, 0, 0, 0, 0x03], &[0xff, 1, 0x80]]);
         assert_eq!(rdata_to_text(rtype::NSEC, &nsec), "b.example.test. A MX RRSIG NSEC TYPE65280");
+        // Types 100-103 (UINFO, UID, GID, UNSPEC) by name, as BIND prints them (found by the fuzzer).
+        let nsec = cat(&[&n("b.example.test"), &[0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1f]]);
+        assert_eq!(rdata_to_text(rtype::NSEC, &nsec), "b.example.test. SPF UINFO UID GID UNSPEC");
+        assert_eq!(type_from_name("uid"), Some(101));
         // Windows out of order are not valid.
         assert!(rdata_to_text(rtype::NSEC, &cat(&[&n("."), &[1, 1, 0x80, 0, 1, 0x40]])).starts_with("\\#"));
         let nsec3 = cat(&[&[1, 1, 0, 10, 2, 0xab, 0xcd, 20], &[0x11; 20], &[0, 1, 0x40]]);
