@@ -206,6 +206,8 @@ pub struct Text {
     /// Types whose text BIND prints otherwise, both forms reading back as
     /// the same RDATA (RRSIG times past 2094: BIND counts them from now).
     pub equivalent: std::collections::BTreeSet<String>,
+    /// Records BIND refused for reasons not of our text (printed at the end).
+    pub notes: Vec<String>,
     pub checked: u64,
     pub read_back: u64,
     /// Types whose text BIND differed on (each is reported once).
@@ -223,6 +225,7 @@ impl Text {
             batch: Vec::new(),
             side: Vec::new(),
             equivalent: Default::default(),
+            notes: Vec::new(),
             checked: 0,
             read_back: 0,
             reported: HashSet::new(),
@@ -285,8 +288,16 @@ impl Text {
                     bad.insert(i);
                     let (input, t, text) = &batch[i];
                     let why = format!("BIND rejects our text of a {} record: `{text}`:{msg}", type_name(*t));
-                    if let Some(f) = self.finding(input, *t, "rejected", why) {
-                        findings.push(f);
+                    match self.why_refused(input, *t, text) {
+                        Some(note) => {
+                            let note = format!("{} ({note}):{msg}", type_name(*t));
+                            if self.notes.len() < 32
+                                && !self.notes.iter().any(|n| n.starts_with(&note[..note.len().min(30)]))
+                            {
+                                self.notes.push(note);
+                            }
+                        }
+                        None => findings.extend(self.finding(input, *t, "rejected", why)),
                     }
                 }
                 if bad.is_empty() {
@@ -350,6 +361,20 @@ impl Text {
 }
 
 impl Text {
+    /// Why BIND refusing a record of ours in a zone is not about our text:
+    /// its zone checks (our text alone reads back as our RDATA), or BIND
+    /// refusing the RDATA in any form (the RFC 3597 form too).
+    fn why_refused(&mut self, input: &[u8], t: u16, text: &str) -> Option<&'static str> {
+        let rdata = &input[2..];
+        match rrchecker(&format!("IN {} {text}", type_name(t))).map(|o| parse_unknown(&o)) {
+            Ok(Some((bt, bytes))) if bt == t && bytes == rdata => return Some("a zone check of BIND's"),
+            Ok(_) => return None,
+            Err(_) => {}
+        }
+        let generic = format!("IN TYPE{t} \\# {} {}", rdata.len(), data_encoding::HEXUPPER.encode(rdata));
+        rrchecker(&generic).is_err().then_some("BIND refuses this RDATA in any form, the RFC 3597 one too")
+    }
+
     /// Whether BIND's text of a record reads back as our RDATA (then the two
     /// texts are forms of the same record, noted in the summary).
     fn same_rdata(&mut self, input: &[u8], t: u16, theirs: &str) -> bool {
@@ -462,7 +487,11 @@ impl crate::Target for Text {
     }
 
     fn finish(&mut self) -> Vec<(Vec<u8>, String)> {
-        self.bind_batch()
+        let findings = self.bind_batch();
+        for n in &self.notes {
+            println!("NOTE text: BIND refused a record, not for our text: {n}");
+        }
+        findings
     }
 
     fn stats(&self) -> String {
