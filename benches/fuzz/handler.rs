@@ -120,6 +120,18 @@ fn source(prefix: u8) -> SocketAddr {
     }
 }
 
+/// Where an uncompressed name at `pos` ends (a pointer ends it too).
+fn name_end(buf: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let len = *buf.get(pos)?;
+        match len {
+            0 => return Some(pos + 1),
+            0xc0..=0xff => return Some(pos + 2).filter(|&e| e <= buf.len()),
+            _ => pos += 1 + usize::from(len),
+        }
+    }
+}
+
 /// The extended RCODE of a parsed reply.
 fn ext_rcode(m: &wire::Message) -> u16 {
     let high = m.opt.as_ref().map_or(0, |o| (o.ttl >> 24) as u16);
@@ -186,6 +198,23 @@ impl crate::Target for Handler {
 
     fn max_len(&self) -> usize {
         2048
+    }
+
+    fn mutate(&mut self, rng: &mut rand::rngs::StdRng, input: &mut Vec<u8>, _corpus: &[Vec<u8>]) -> bool {
+        use rand::Rng;
+        // Now and then, the question's name becomes a pointer into the header
+        // (whose ID then reads as a label): names longer written out than in the query.
+        if input.len() < 1 + 12 + 2 || !rng.random_bool(0.05) {
+            return false;
+        }
+        let end = name_end(&input[1..], 12).unwrap_or(13);
+        let target = rng.random_range(0..12u8);
+        input.splice(1 + 12..1 + end, [0xc0, target]);
+        if rng.random_bool(0.7) {
+            let len = rng.random_range(1..=(11 - target.min(10)));
+            input[1 + usize::from(target)] = len;
+        }
+        true
     }
 
     fn run(&mut self, input: &[u8]) -> Result<String, String> {

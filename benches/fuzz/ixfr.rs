@@ -5,7 +5,7 @@
 //! serial (32 bits), then each message with a 16-bit length. A message that
 //! does not parse ends the transfer, as in the client. Invariants: no panic;
 //! a transfer that completes adds only records whose RDATA passes
-//! `wire::text::check_rdata` and whose owner is inside the zone, as many as
+//! `wire::text::check_rdata`, adds and deletes only records inside the zone, as many as
 //! its outcome counts; a message after the end is refused.
 
 use rand::rngs::StdRng;
@@ -155,7 +155,9 @@ fn check_done(zone: &Name, outcome: &Outcome, updates: &[Update]) -> Result<(), 
             }
             _ => continue,
         };
-        if let Err(e) = check_rdata(r.rtype, &r.rdata) {
+        // Deletions are not checked (src/xfr/interpret.rs): they name a record we hold or match none.
+        let added = matches!(u, Update::Add(_));
+        if let (true, Err(e)) = (added, check_rdata(r.rtype, &r.rdata)) {
             return Err(format!("a record with malformed RDATA went through: {} ({e})", wire::text::record_to_line(r)));
         }
         if !r.owner.is_subdomain_of(zone) {

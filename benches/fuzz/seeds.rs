@@ -342,6 +342,10 @@ pub fn handler() -> Vec<Vec<u8>> {
         let prefix = [0u8, 4, 8, 2][i % 4];
         out.push([vec![prefix], q].concat());
     }
+    // EDNS version 1 (BADVERS) for a name that is a pointer into the header (`a.` from the ID).
+    let mut q = vec![0x01, b'a', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x00, 0, 1, 0, 1];
+    add_opt(&mut q, 1232, 1, false, &[]);
+    out.push([vec![0], q].concat());
     // A query signed long ago (BADTIME), and one signed with a key we lack.
     let mut q = wire::build_query(60, &name(ZONE), rtype::SOA, None);
     let _ = wire::tsig::sign_request(&mut q, &key(), 1_000_000_000);
