@@ -155,8 +155,18 @@ pub fn check(request: &[u8], reply: &[u8], tcp: bool) -> Result<String, String> 
     let signed = m.tsig.as_ref().is_some_and(|t| !t.mac.is_empty());
     let has_records = !m.answers.is_empty() || !m.authority.is_empty();
     let error = op != opcode::QUERY || !matches!(code, rcode::NOERROR | rcode::NXDOMAIN);
+    let types = |rs: &[wire::Record]| {
+        let mut t: Vec<u16> = rs.iter().map(|r| r.rtype).collect();
+        t.dedup();
+        t.truncate(3);
+        t
+    };
     let sig = format!(
-        "op{op} rc{code} qd{} an{} ns{} ar{} opt{} tsig{} tc{} aa{} {}",
+        "op{op} rc{code} q{:?} an{:?} ns{:?} qd{} an{} ns{} ar{} opt{} tsig{} tc{} aa{} {}",
+        // Known types only: a random one is no new outcome.
+        m.questions.first().map(|q| if matches!(q.qtype, 1..=66 | 99 | 249..=257) { q.qtype } else { 0 }),
+        types(&m.answers),
+        types(&m.authority),
         m.questions.len(),
         m.answers.len().min(3),
         m.authority.len().min(3),
