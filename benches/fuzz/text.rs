@@ -124,6 +124,7 @@ HHIT AQID
 BRID AQID
 WALLET "BTC" "bc1q..."
 TYPE65280 \# 4 DEADBEEF
+KEY 49152 3 13
 "#;
 
 /// `TYPE rdata` (a line of [`PRESENTATION`]) in wire form, by `named-rrchecker -u`.
