@@ -521,10 +521,15 @@ fn truncated(reply: &[u8]) -> Option<Vec<u8>> {
 /// The last word on an error answer over UDP: one that is larger than its
 /// request (a reflection amplifier from any spoofed source) is cut to its
 /// header and first question, or to the bare 12-byte header when even that
-/// would be larger. Answers to queries (NOERROR, NXDOMAIN, or any with records
-/// from a zone) are left alone (RRL is their limit), and so are answers we
-/// signed: we sign only after the request's MAC verified, so their sender
-/// holds the key.
+/// would be larger. An error of an extended RCODE (BADVERS: 0 in the header,
+/// the rest in the OPT) keeps its OPT, without options, so it still says what
+/// it is. Answers to queries (NOERROR, NXDOMAIN, or any with records from a
+/// zone) are left alone (RRL is their limit), and so are answers we signed:
+/// we sign only after the request's MAC verified, so their sender holds the
+/// key.
+///
+/// The echoed question can be larger than the request's: a query's name may
+/// be a compression pointer (into its own header, even), ours is written out.
 fn fit_udp_error(reply: Vec<u8>, request: &[u8]) -> Option<Vec<u8>> {
     if reply.len() <= request.len() {
         return Some(reply);
@@ -533,15 +538,31 @@ fn fit_udp_error(reply: Vec<u8>, request: &[u8]) -> Option<Vec<u8>> {
     let query = (flags >> 3) & 0x0f == opcode::QUERY;
     // An answer from a zone (a CNAME loop's SERVFAIL and a DNAME's YXDOMAIN carry records too).
     let has_records = reply.get(6..10).is_some_and(|c| c.iter().any(|&b| b != 0));
-    if query && (has_records || matches!(code, rcode::NOERROR | rcode::NXDOMAIN)) {
+    if query && has_records {
         return Some(reply);
     }
-    if wire::parse_message(&reply).is_ok_and(|m| m.tsig.is_some_and(|t| !t.mac.is_empty())) {
+    let parsed = wire::parse_message(&reply).ok();
+    // The upper 8 bits of the RCODE (RFC 6891 §6.1.3), in the OPT's TTL.
+    let ext_rcode = parsed.as_ref().and_then(|m| m.opt.as_ref()).map_or(0, |o| (o.ttl >> 24) as u8);
+    if query && ext_rcode == 0 && matches!(code, rcode::NOERROR | rcode::NXDOMAIN) {
         return Some(reply);
     }
+    if parsed.as_ref().is_some_and(|m| m.tsig.as_ref().is_some_and(|t| !t.mac.is_empty())) {
+        return Some(reply);
+    }
+    // An extended RCODE's OPT, as the writer puts it: root owner, no options.
+    let opt = parsed.as_ref().and_then(|m| m.opt.as_ref()).filter(|_| ext_rcode != 0).map(|o| {
+        let mut b = vec![0u8];
+        b.extend_from_slice(&wire::rtype::OPT.to_be_bytes());
+        b.extend_from_slice(&o.class.to_be_bytes());
+        b.extend_from_slice(&o.ttl.to_be_bytes());
+        b.extend_from_slice(&0u16.to_be_bytes());
+        b
+    });
+    let opt_len = opt.as_ref().map_or(0, Vec::len);
     let qd = u16::from_be_bytes([*reply.get(4)?, *reply.get(5)?]);
     let question_end = if qd == 0 { None } else { wire::skip_uncompressed_name(&reply, 12).map(|e| e + 4) };
-    let mut out = match question_end.filter(|&e| e <= request.len() && e <= reply.len()) {
+    let mut out = match question_end.filter(|&e| e + opt_len <= request.len() && e <= reply.len()) {
         Some(end) => {
             let mut out = reply.get(..end)?.to_vec();
             out[4..6].copy_from_slice(&1u16.to_be_bytes());
@@ -554,6 +575,10 @@ fn fit_udp_error(reply: Vec<u8>, request: &[u8]) -> Option<Vec<u8>> {
         }
     };
     out[6..12].fill(0);
+    if let Some(opt) = opt.filter(|o| out.len() + o.len() <= request.len()) {
+        out.extend_from_slice(&opt);
+        out[10..12].copy_from_slice(&1u16.to_be_bytes());
+    }
     (out.len() <= request.len()).then_some(out)
 }
 
@@ -594,5 +619,27 @@ mod tests {
         assert_eq!(cut.len(), request.len());
         let cut = fit_udp_error(reply, &request[..20]).unwrap_or_default();
         assert_eq!((cut.len(), cut[5]), (12, 0));
+    }
+
+    /// Found by the fuzzer (`cargo bench --bench fuzz`, target handler): a
+    /// query whose name is a pointer into its own header (`a.` from its ID)
+    /// with EDNS version 1 got a BADVERS answer one byte larger than itself,
+    /// the question written out; BADVERS has 0 in the header's RCODE, so the
+    /// cut took it for NOERROR.
+    #[test]
+    fn a_badvers_answer_over_udp_is_never_larger_than_a_query_with_a_compressed_name() {
+        let mut request = vec![0x01, b'a', 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0xc0, 0x00, 0, 1, 0, 1];
+        request.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 1, 0, 0, 0, 0]);
+        let msg = wire::parse_message(&request).expect("a query");
+        assert_eq!(msg.questions[0].name.to_string(), "a.");
+        let cfg = QueryConfig { max_udp_payload: 1232, version: None, identity: None, nsid: None };
+        let views = crate::view::Views::new();
+        let (reply, _) = query::respond(&views, &cfg, &msg, false, 0);
+        assert_eq!(reply.len(), request.len() + 1, "the question is written out");
+        let cut = fit_udp_error(reply, &request).expect("an answer");
+        assert!(cut.len() <= request.len(), "{} bytes to a request of {}", cut.len(), request.len());
+        let m = wire::parse_message(&cut).expect("the cut answer parses");
+        let opt = m.opt.expect("BADVERS keeps its OPT");
+        assert_eq!((m.header.flags & 0x0f, opt.ttl >> 24), (0, 1), "BADVERS is 16: 0 in the header, 1 in the OPT");
     }
 }

@@ -20,7 +20,9 @@
 //!   DS RRset belongs to the parent side of the cut, RFC 4035 §3.1.4.1).
 //!
 //! Error answers carry at most the question and an OPT without options, so
-//! they are never larger than the query that caused them.
+//! they are no larger than the query that caused them, unless its name was
+//! compressed (ours is written out): over UDP the listener's cut
+//! (`fit_udp_error` in src/dns/mod.rs) has the last word.
 
 use std::borrow::Cow;
 

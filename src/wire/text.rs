@@ -514,7 +514,16 @@ fn render(rt: u16, d: &[u8], dots: Dots, s: &mut impl Out) -> R<()> {
             if rt == RKEY && flags != 0 {
                 return Err(bad(format!("the flags are {flags}, RKEY defines none")));
             }
-            out!(s, "{flags} {proto} {alg} {}", BASE64.encode(c.rest_nonempty("public key")?));
+            // KEY flags with both top bits set say "no key" (RFC 2535 §3.1.2): BIND reads
+            // and writes a KEY so flagged without its key field, and refuses one with it.
+            if rt == rtype::KEY && flags & 0xc000 == 0xc000 {
+                if !c.rest().is_empty() {
+                    return Err(bad(format!("the flags ({flags}) say no key, but a key follows")));
+                }
+                out!(s, "{flags} {proto} {alg}");
+            } else {
+                out!(s, "{flags} {proto} {alg} {}", BASE64.encode(c.rest_nonempty("public key")?));
+            }
         }
         rtype::RRSIG | rtype::SIG => {
             let covered = c.u16("type covered")?;
@@ -1167,6 +1176,11 @@ mod tests {
         let key = cat(&[&[1, 1, 3, 13], &[0xaa; 64]]);
         assert_eq!(rdata_to_text(rtype::DNSKEY, &key), format!("257 3 13 {}", BASE64.encode(&[0xaa; 64])));
         assert!(rdata_to_text(rtype::CDNSKEY, &key).starts_with("257 3 13 qqqq"));
+        // A KEY flagged "no key" (0xC000) has no key field, as BIND writes and reads it; one
+        // with a key after such flags is refused by BIND in any form (found by the fuzzer).
+        assert_eq!(rdata_to_text(rtype::KEY, &[0xc0, 0, 3, 13]), "49152 3 13");
+        assert!(check_rdata(rtype::KEY, &[0xcb, 0, 3, 13, 1, 2, 3]).is_err());
+        assert!(check_rdata(rtype::DNSKEY, &[0xc0, 0, 3, 13]).is_err(), "DNSKEY has no such flag");
         let sig = cat(&[
             &rtype::A.to_be_bytes(),
             &[13, 3],
@@ -1184,6 +1198,10 @@ mod tests {
         // A, MX, RRSIG, NSEC in window 0; the first type of window 255 is 65280.
         let nsec = cat(&[&n("b.example.test"), &[0, 6, 0x40, 0x01, 0, 0, 0, 0x03], &[0xff, 1, 0x80]]);
         assert_eq!(rdata_to_text(rtype::NSEC, &nsec), "b.example.test. A MX RRSIG NSEC TYPE65280");
+        // Types 100-103 (UINFO, UID, GID, UNSPEC) by name, as BIND prints them (found by the fuzzer).
+        let nsec = cat(&[&n("b.example.test"), &[0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1f]]);
+        assert_eq!(rdata_to_text(rtype::NSEC, &nsec), "b.example.test. SPF UINFO UID GID UNSPEC");
+        assert_eq!(type_from_name("uid"), Some(101));
         // Windows out of order are not valid.
         assert!(rdata_to_text(rtype::NSEC, &cat(&[&n("."), &[1, 1, 0x80, 0, 1, 0x40]])).starts_with("\\#"));
         let nsec3 = cat(&[&[1, 1, 0, 10, 2, 0xab, 0xcd, 20], &[0x11; 20], &[0, 1, 0x40]]);

@@ -201,6 +201,12 @@ const TYPES: &[(u16, &str)] = &[
     (67, "HHIT"),
     (68, "BRID"),
     (rtype::SPF, "SPF"),
+    // Reserved (RFC 6895 §3.1, IANA): BIND and dig print them by name, in NSEC
+    // and NXT bitmaps too.
+    (100, "UINFO"),
+    (101, "UID"),
+    (102, "GID"),
+    (103, "UNSPEC"),
     (rtype::NID, "NID"),
     (rtype::L32, "L32"),
     (rtype::L64, "L64"),
