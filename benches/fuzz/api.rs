@@ -55,7 +55,7 @@ const PARAMS: [&str; 14] = [
 pub const SEEDS: &[(u8, u8, &str, &str)] = &[
     (0, 0, "", r#"{"name":"p2","ip":"127.0.0.1","port":5300}"#),
     (0, 0, "", r#"{"name":"p3","ip":"::1","port":"5301","tsig_key":"fuzz-key","notify_requires_tsig":true}"#),
-    (0, 0, "", r#"{"name":"far","ip":"192.0.2.1"}"#),
+    (0, 0, "", r#"{"name":"far","ip":"127.0.0.2"}"#),
     (1, 0, "", r#"{"zone":"example.test"}"#),
     (1, 1, "zone=other.test", ""),
     (2, 0, "", r#"{"zone":"other.test"}"#),
