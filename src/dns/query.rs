@@ -164,9 +164,7 @@ fn write_opt(w: &mut MessageWriter, edns: Option<&Edns>, cfg: &QueryConfig, ext_
         }
     }
     if let Some(remaining) = e.expire_reply.filter(|_| with_nsid) {
-        options.extend_from_slice(&crate::wire::OPTION_EXPIRE.to_be_bytes());
-        options.extend_from_slice(&4u16.to_be_bytes());
-        options.extend_from_slice(&remaining.to_be_bytes());
+        crate::wire::push_expire_option(&mut options, remaining);
     }
     w.opt(cfg.max_udp_payload, ext_rcode, e.dnssec_ok, &options);
 }

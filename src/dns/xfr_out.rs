@@ -379,9 +379,7 @@ impl DnsServer {
             let mut options = Vec::new();
             let asked = crate::wire::edns_options(msg).any(|(code, _)| code == crate::wire::OPTION_EXPIRE);
             if let Some(remaining) = slot.expire_remaining(&view, crate::store::now_secs()).filter(|_| asked) {
-                options.extend_from_slice(&crate::wire::OPTION_EXPIRE.to_be_bytes());
-                options.extend_from_slice(&4u16.to_be_bytes());
-                options.extend_from_slice(&remaining.to_be_bytes());
+                crate::wire::push_expire_option(&mut options, remaining);
             }
             options
         });

@@ -631,6 +631,14 @@ pub fn add_expire_request(query: &mut Vec<u8>) {
     query[10..12].copy_from_slice(&arcount.to_be_bytes());
 }
 
+/// Appends an EXPIRE option giving `remaining` seconds (RFC 7314 §2) to an
+/// OPT's option list.
+pub fn push_expire_option(options: &mut Vec<u8>, remaining: u32) {
+    options.extend_from_slice(&OPTION_EXPIRE.to_be_bytes());
+    options.extend_from_slice(&4u16.to_be_bytes());
+    options.extend_from_slice(&remaining.to_be_bytes());
+}
+
 /// The data of each EDNS option of the message's OPT, with its code; a
 /// malformed option list ends the walk.
 pub fn edns_options(msg: &Message) -> impl Iterator<Item = (u16, &[u8])> {
