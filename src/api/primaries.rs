@@ -130,7 +130,12 @@ fn answer(status: StatusCode, mut p: PrimaryServer) -> Response {
     const KEY: &[u8] = b"\"linked_secondary_zones\":[]";
     if let Some(at) = body.windows(KEY.len()).rposition(|w| w == KEY) {
         let list = at + KEY.len() - 2;
-        body.splice(list..list + 2, names.as_json().bytes());
+        let json = names.as_json();
+        let mut whole = Vec::with_capacity(body.len() + json.len());
+        whole.extend_from_slice(&body[..list]);
+        whole.extend_from_slice(json.as_bytes());
+        whole.extend_from_slice(&body[list + 2..]);
+        body = whole;
     }
     (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -33,14 +33,15 @@ pub fn all(conn: &Connection) -> Result<HashMap<i64, Vec<StoredDownstream>>, Sto
 /// Replaces a zone's entries (an empty list removes them).
 pub fn set(conn: &mut Connection, zone_id: i64, entries: &[StoredDownstream]) -> Result<(), StoreError> {
     let tx = super::write_tx(conn)?;
-    tx.execute("DELETE FROM zone_downstreams WHERE zone_id = ?1", [zone_id])?;
+    tx.prepare_cached("DELETE FROM zone_downstreams WHERE zone_id = ?1")?.execute([zone_id])?;
     for (i, d) in entries.iter().enumerate() {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO zone_downstreams (zone_id, position, address, tsig_key, notify) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![zone_id, i as i64, d.address, d.tsig_key, d.notify],
-        )?;
+        )?
+        .execute(params![zone_id, i as i64, d.address, d.tsig_key, d.notify])?;
     }
-    tx.execute("UPDATE zones SET updated_at = ?2 WHERE id = ?1", params![zone_id, super::now_secs()])?;
+    tx.prepare_cached("UPDATE zones SET updated_at = ?2 WHERE id = ?1")?
+        .execute(params![zone_id, super::now_secs()])?;
     tx.commit()?;
     Ok(())
 }

@@ -144,19 +144,31 @@ pub fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// What every connection of ours, the tests' in-memory ones too, runs with.
+pub(crate) fn settle(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Plans fixed at prepare time (the query planner stability guarantee).
+    // Without it SQLite marks a statement whose plan could depend on a bound
+    // value (max() with a bound WHERE, ORDER BY over an equality, LIKE) and
+    // prepares it again each time that value changes: a link re-prepared two
+    // statements per request.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // Room for every statement the writer runs on the refresh path (the
+    // default of 16 would re-prepare some on each zone).
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(())
+}
+
 /// Opens a connection with the settings every connection of ours uses.
 pub fn connect(path: &Path) -> Result<Connection, StoreError> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
+    settle(&conn)?;
     // 32 MiB of page cache (SQLite's sorter for CREATE INDEX uses as much
     // before it spills to temporary files).
     conn.pragma_update(None, "cache_size", -32768)?;
-    // Room for every statement the writer runs on the refresh path (the
-    // default of 16 would re-prepare some on each zone).
-    conn.set_prepared_statement_cache_capacity(64);
     conn.progress_handler(
         PROGRESS_STEPS,
         Some(|| {

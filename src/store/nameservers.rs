@@ -184,9 +184,8 @@ fn set_not_found(id: &str) -> StoreError {
 
 fn set_name_taken(conn: &Connection, account: i64, name: &str, except: Option<i64>) -> Result<(), StoreError> {
     let other: Option<i64> = conn
-        .query_row("SELECT id FROM nameserver_sets WHERE account_id = ?1 AND name = ?2", params![account, name], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT id FROM nameserver_sets WHERE account_id = ?1 AND name = ?2")?
+        .query_row(params![account, name], |r| r.get(0))
         .optional()?;
     match other {
         Some(id) if Some(id) != except => Err(StoreError::Invalid {
@@ -201,10 +200,8 @@ pub fn create_set(conn: &mut Connection, account: i64, new: NewSet) -> Result<Na
     let tx = super::write_tx(conn)?;
     set_name_taken(&tx, account, &new.name, None)?;
     let now = now_secs();
-    tx.execute(
-        "INSERT INTO nameserver_sets (account_id, name, hostmaster, ns_ttl, ip_ttl, external_ref, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![account, new.name, new.hostmaster, new.ns_ttl, new.ip_ttl, new.external_ref, now],
+    tx.prepare_cached("INSERT INTO nameserver_sets (account_id, name, hostmaster, ns_ttl, ip_ttl, external_ref, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)")?.execute(params![account, new.name, new.hostmaster, new.ns_ttl, new.ip_ttl, new.external_ref, now],
     )?;
     let s = set_by_id(&tx, account, tx.last_insert_rowid())?;
     tx.commit()?;
@@ -291,11 +288,11 @@ pub fn update_set(
     if let Some(r) = change.external_ref {
         s.external_ref = r;
     }
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE nameserver_sets SET name = ?2, hostmaster = ?3, ns_ttl = ?4, ip_ttl = ?5, external_ref = ?6,
              updated_at = ?7 WHERE id = ?1",
-        params![s.id, s.name, s.hostmaster, s.ns_ttl, s.ip_ttl, s.external_ref, now_secs()],
-    )?;
+    )?
+    .execute(params![s.id, s.name, s.hostmaster, s.ns_ttl, s.ip_ttl, s.external_ref, now_secs()])?;
     let s = set_by_id(&tx, account, s.id)?;
     tx.commit()?;
     Ok(s)
@@ -335,7 +332,7 @@ pub fn delete_set(conn: &mut Connection, account: i64, key: &str) -> Result<Name
             ),
         });
     }
-    tx.execute("DELETE FROM nameserver_sets WHERE id = ?1", [s.id])?;
+    tx.prepare_cached("DELETE FROM nameserver_sets WHERE id = ?1")?.execute([s.id])?;
     tx.commit()?;
     Ok(s)
 }
@@ -373,11 +370,8 @@ fn ns_not_found(name: &str) -> StoreError {
 pub fn create_ns(conn: &mut Connection, account: i64, new: NewCustomNs) -> Result<CustomNs, StoreError> {
     let tx = super::write_tx(conn)?;
     let set_exists = tx
-        .query_row(
-            "SELECT 1 FROM nameserver_sets WHERE account_id = ?1 AND id = ?2",
-            params![account, new.set_id],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM nameserver_sets WHERE account_id = ?1 AND id = ?2")?
+        .query_row(params![account, new.set_id], |_| Ok(()))
         .optional()?
         .is_some();
     if !set_exists {
@@ -387,11 +381,8 @@ pub fn create_ns(conn: &mut Connection, account: i64, new: NewCustomNs) -> Resul
         });
     }
     let taken = tx
-        .query_row(
-            "SELECT 1 FROM nameservers WHERE account_id = ?1 AND ns_name = ?2",
-            params![account, new.ns_name],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM nameservers WHERE account_id = ?1 AND ns_name = ?2")?
+        .query_row(params![account, new.ns_name], |_| Ok(()))
         .optional()?
         .is_some();
     if taken {
@@ -404,10 +395,10 @@ pub fn create_ns(conn: &mut Connection, account: i64, new: NewCustomNs) -> Resul
         });
     }
     let now = now_secs();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO nameservers (account_id, set_id, ns_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![account, new.set_id, new.ns_name, now],
-    )?;
+    )?
+    .execute(params![account, new.set_id, new.ns_name, now])?;
     let id = tx.last_insert_rowid();
     {
         let mut stmt = tx.prepare_cached(
@@ -417,7 +408,7 @@ pub fn create_ns(conn: &mut Connection, account: i64, new: NewCustomNs) -> Resul
             stmt.execute(params![id, i as i64, a.rtype, a.value])?;
         }
     }
-    tx.execute("UPDATE nameserver_sets SET updated_at = ?2 WHERE id = ?1", params![new.set_id, now])?;
+    tx.prepare_cached("UPDATE nameserver_sets SET updated_at = ?2 WHERE id = ?1")?.execute(params![new.set_id, now])?;
     let n = get_ns(&tx, account, &new.ns_name)?;
     tx.commit()?;
     Ok(n)
@@ -461,7 +452,7 @@ pub fn list_ns(
 pub fn delete_ns(conn: &mut Connection, account: i64, ns_name: &str) -> Result<CustomNs, StoreError> {
     let tx = super::write_tx(conn)?;
     let n = get_ns(&tx, account, ns_name)?;
-    tx.execute("DELETE FROM nameservers WHERE id = ?1", [n.id])?;
+    tx.prepare_cached("DELETE FROM nameservers WHERE id = ?1")?.execute([n.id])?;
     let users: Vec<(i64, String)> = {
         let mut stmt = tx.prepare(
             "SELECT DISTINCT z.id, z.name FROM zone_ns_config c JOIN zones z ON z.id = c.zone_id
@@ -487,7 +478,8 @@ pub fn delete_ns(conn: &mut Connection, account: i64, ns_name: &str) -> Result<C
             ),
         });
     }
-    tx.execute("UPDATE nameserver_sets SET updated_at = ?2 WHERE id = ?1", params![n.set_id, now_secs()])?;
+    tx.prepare_cached("UPDATE nameserver_sets SET updated_at = ?2 WHERE id = ?1")?
+        .execute(params![n.set_id, now_secs()])?;
     tx.commit()?;
     Ok(n)
 }
@@ -521,7 +513,8 @@ pub fn zone_ns(conn: &Connection, zone_id: i64) -> Result<Option<ZoneNs>, StoreE
             (None, None) => {}
         }
     }
-    let account: i64 = conn.query_row("SELECT account_id FROM zones WHERE id = ?1", [zone_id], |r| r.get(0))?;
+    let account: i64 =
+        conn.prepare_cached("SELECT account_id FROM zones WHERE id = ?1")?.query_row([zone_id], |r| r.get(0))?;
     let wanted: HashSet<String> = ns.nameservers().iter().map(|n| n.to_ascii_lowercase()).collect();
     let mut stmt = conn.prepare_cached(
         "SELECT n.ns_name, s.ip_ttl, a.rtype, a.address FROM nameservers n
@@ -559,7 +552,7 @@ pub fn set_zone_ns(
     for id in set_ids {
         set_by_id(&tx, account, *id)?;
     }
-    tx.execute("DELETE FROM zone_ns_config WHERE zone_id = ?1", [z.id])?;
+    tx.prepare_cached("DELETE FROM zone_ns_config WHERE zone_id = ?1")?.execute([z.id])?;
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO zone_ns_config (zone_id, position, ns_name, set_id) VALUES (?1, ?2, ?3, ?4)",
@@ -585,7 +578,7 @@ pub fn set_zone_ns(
         };
         return Err(StoreError::Invalid { field, message });
     }
-    tx.execute("UPDATE zones SET updated_at = ?2 WHERE id = ?1", params![z.id, now_secs()])?;
+    tx.prepare_cached("UPDATE zones SET updated_at = ?2 WHERE id = ?1")?.execute(params![z.id, now_secs()])?;
     tx.commit()?;
     Ok((z, ns))
 }
@@ -594,9 +587,9 @@ pub fn set_zone_ns(
 pub fn clear_zone_ns(conn: &mut Connection, account: i64, zone: &str) -> Result<zones::Zone, StoreError> {
     let tx = super::write_tx(conn)?;
     let z = zones::get(&tx, account, zone)?;
-    let removed = tx.execute("DELETE FROM zone_ns_config WHERE zone_id = ?1", [z.id])?;
+    let removed = tx.prepare_cached("DELETE FROM zone_ns_config WHERE zone_id = ?1")?.execute([z.id])?;
     if removed > 0 {
-        tx.execute("UPDATE zones SET updated_at = ?2 WHERE id = ?1", params![z.id, now_secs()])?;
+        tx.prepare_cached("UPDATE zones SET updated_at = ?2 WHERE id = ?1")?.execute(params![z.id, now_secs()])?;
     }
     tx.commit()?;
     Ok(z)

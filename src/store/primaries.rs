@@ -59,10 +59,9 @@ fn not_found(id: &str) -> StoreError {
 
 pub fn create(conn: &mut Connection, account: i64, new: NewPrimary) -> Result<Primary, StoreError> {
     let tx = super::write_tx(conn)?;
-    let taken: bool =
-        tx.query_row("SELECT 1 FROM primaries WHERE account_id = ?1 AND name = ?2", params![account, new.name], |_| {
-            Ok(())
-        })
+    let taken: bool = tx
+        .prepare_cached("SELECT 1 FROM primaries WHERE account_id = ?1 AND name = ?2")?
+        .query_row(params![account, new.name], |_| Ok(()))
         .optional()?
         .is_some();
     if taken {
@@ -72,11 +71,11 @@ pub fn create(conn: &mut Connection, account: i64, new: NewPrimary) -> Result<Pr
         });
     }
     let now = now_secs();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO primaries (account_id, name, ip, port, tsig_key, notify_requires_tsig, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![account, new.name, new.ip, new.port, new.tsig_key, new.notify_requires_tsig, now],
-    )?;
+    )?
+    .execute(params![account, new.name, new.ip, new.port, new.tsig_key, new.notify_requires_tsig, now])?;
     let id = tx.last_insert_rowid();
     let p = get_by_id(&tx, account, id)?;
     tx.commit()?;
@@ -109,7 +108,9 @@ pub fn get(conn: &Connection, account: i64, key: &str) -> Result<Primary, StoreE
 }
 
 pub fn list(conn: &Connection, account: i64, sort: Sort, page: Page) -> Result<(Vec<Primary>, u64), StoreError> {
-    let total: i64 = conn.query_row("SELECT count(*) FROM primaries WHERE account_id = ?1", [account], |r| r.get(0))?;
+    let total: i64 = conn
+        .prepare_cached("SELECT count(*) FROM primaries WHERE account_id = ?1")?
+        .query_row([account], |r| r.get(0))?;
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM primaries WHERE account_id = ?1 ORDER BY {} LIMIT ?2 OFFSET ?3",
         sort.order_by()
@@ -124,14 +125,15 @@ pub fn list(conn: &Connection, account: i64, sort: Sort, page: Page) -> Result<(
 pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<Primary, StoreError> {
     let tx = super::write_tx(conn)?;
     let p = get(&tx, account, key)?;
-    tx.execute("DELETE FROM primaries WHERE id = ?1", [p.id])?;
+    tx.prepare_cached("DELETE FROM primaries WHERE id = ?1")?.execute([p.id])?;
     tx.commit()?;
     Ok(p)
 }
 
 fn zone_of_account(conn: &Connection, account: i64, zone: &str) -> Result<i64, StoreError> {
     let found: Option<(i64, i64)> = conn
-        .query_row("SELECT id, account_id FROM zones WHERE name = ?1", [zone], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT id, account_id FROM zones WHERE name = ?1")?
+        .query_row([zone], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match found {
         Some((id, owner)) if owner == account => Ok(id),
@@ -141,6 +143,10 @@ fn zone_of_account(conn: &Connection, account: i64, zone: &str) -> Result<i64, S
         }),
     }
 }
+
+/// The link, after the zone's other primaries.
+pub(super) const LINK_SQL: &str = "INSERT INTO zone_primaries (zone_id, primary_id, position, zone_name)
+     VALUES (?1, ?2, (SELECT coalesce(max(position), 0) + 1 FROM zone_primaries WHERE zone_id = ?1), ?3)";
 
 /// Links a zone to a primary, after the zone's existing primaries; returns
 /// the primary and the zone's id.
@@ -157,11 +163,7 @@ pub fn link(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Resul
             message: format!("`{zone}` is already linked to primary server `{}`", p.name),
         });
     }
-    tx.prepare_cached(
-        "INSERT INTO zone_primaries (zone_id, primary_id, position, zone_name)
-         VALUES (?1, ?2, (SELECT coalesce(max(position), 0) + 1 FROM zone_primaries WHERE zone_id = ?1), ?3)",
-    )?
-    .execute(params![zone_id, p.id, zone])?;
+    tx.prepare_cached(LINK_SQL)?.execute(params![zone_id, p.id, zone])?;
     tx.prepare_cached("UPDATE zones SET updated_at = ?2 WHERE id = ?1")?.execute(params![zone_id, now_secs()])?;
     tx.commit()?;
     Ok((with_links(conn, p)?, zone_id))

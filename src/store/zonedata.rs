@@ -166,7 +166,7 @@ fn tables_of(conn: &Connection, zone_id: Option<i64>) -> Result<Vec<(String, i64
 
 /// Drops every record of a zone (it is being deleted).
 pub fn drop_tables(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM zone_records WHERE zone_id = ?1", [zone_id])?;
+    conn.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
     for (name, _, _) in tables_of(conn, Some(zone_id))? {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {name}"))?;
     }
@@ -390,11 +390,11 @@ pub fn commit_full(
     let tx = super::write_tx(conn)?;
     check_linked(&tx, zone_id, c.primary_id)?;
     let old = current_version(&tx, zone_id)?;
-    tx.execute("UPDATE zones SET version = ?2 WHERE id = ?1", params![zone_id, version])?;
-    tx.execute("DELETE FROM zone_records WHERE zone_id = ?1", [zone_id])?;
+    tx.prepare_cached("UPDATE zones SET version = ?2 WHERE id = ?1")?.execute(params![zone_id, version])?;
+    tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
     commit_state(&tx, zone_id, c, records as i64)?;
     // An AXFR ends the IXFR history: the journal cannot bridge it.
-    tx.execute("DELETE FROM zone_journal WHERE zone_id = ?1", [zone_id])?;
+    tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
     tx.commit()?;
     Ok(old)
 }
@@ -480,7 +480,8 @@ pub fn apply_diffs(
     let tx = super::write_tx(conn)?;
     check_linked(&tx, zone_id, c.primary_id)?;
     let (version, count): (i64, i64) = tx
-        .query_row("SELECT version, record_count FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT version, record_count FROM zones WHERE id = ?1")?
+        .query_row([zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
     let t = table(zone_id, version);
@@ -689,20 +690,18 @@ pub fn record_up_to_date(
     primary_serial: u32,
 ) -> Result<(), StoreError> {
     let now = now_secs();
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE zones SET primary_serial = ?2, last_success_at = ?3, last_primary = ?4, last_error = NULL,
              last_error_primary = NULL, last_error_at = NULL, backoff = 0, expired = 0 WHERE id = ?1",
-        params![zone_id, primary_serial, now, primary],
-    )?;
+    )?
+    .execute(params![zone_id, primary_serial, now, primary])?;
     Ok(())
 }
 
 /// Records a failed refresh; the data and serial stay as they were.
 pub fn record_failure(conn: &Connection, zone_id: i64, primary: Option<&str>, message: &str) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE zones SET last_error = ?2, last_error_primary = ?3, last_error_at = ?4 WHERE id = ?1",
-        params![zone_id, message, primary, now_secs()],
-    )?;
+    conn.prepare_cached("UPDATE zones SET last_error = ?2, last_error_primary = ?3, last_error_at = ?4 WHERE id = ?1")?
+        .execute(params![zone_id, message, primary, now_secs()])?;
     Ok(())
 }
 
@@ -722,7 +721,7 @@ pub fn set_timers(
 /// Marks the zone expired (RFC 1034 §4.3.5): it keeps its data but is no
 /// longer served; refreshes go on.
 pub fn set_expired(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
-    conn.execute("UPDATE zones SET expired = 1 WHERE id = ?1", [zone_id])?;
+    conn.prepare_cached("UPDATE zones SET expired = 1 WHERE id = ?1")?.execute([zone_id])?;
     Ok(())
 }
 
@@ -743,7 +742,8 @@ pub fn records(
     offset: i64,
 ) -> Result<(Vec<StoredRecord>, u64), StoreError> {
     let (zone_name, version): (String, i64) = conn
-        .query_row("SELECT name, version FROM zones WHERE id = ?1", [zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT name, version FROM zones WHERE id = ?1")?
+        .query_row([zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
     let t = table(zone_id, version);
@@ -843,11 +843,13 @@ pub fn for_each_record(
 /// by a deleted zone). Run at start-up; returns how many were dropped.
 pub fn collect_garbage(conn: &mut Connection) -> Result<u64, StoreError> {
     let mut dropped = conn
-        .execute("DELETE FROM zone_records WHERE zone_id NOT IN (SELECT id FROM zones WHERE version = 0)", [])?
-        as u64;
+        .prepare_cached("DELETE FROM zone_records WHERE zone_id NOT IN (SELECT id FROM zones WHERE version = 0)")?
+        .execute([])? as u64;
     for (name, zone, version) in tables_of(conn, None)? {
-        let current: Option<i64> =
-            conn.query_row("SELECT version FROM zones WHERE id = ?1", [zone], |r| r.get(0)).optional()?;
+        let current: Option<i64> = conn
+            .prepare_cached("SELECT version FROM zones WHERE id = ?1")?
+            .query_row([zone], |r| r.get(0))
+            .optional()?;
         if current != Some(version) {
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {name}"))?;
             dropped += 1;

@@ -108,11 +108,12 @@ fn from_row(row: &Row) -> rusqlite::Result<Zone> {
     })
 }
 
+/// A zone's primaries, in order.
+pub(super) const LINKED_PRIMARIES_SQL: &str = "SELECT p.id, p.name, p.ip, p.port, p.tsig_key, p.notify_requires_tsig
+     FROM zone_primaries zp JOIN primaries p ON p.id = zp.primary_id WHERE zp.zone_id = ?1 ORDER BY zp.position";
+
 fn with_primaries(conn: &Connection, mut z: Zone) -> Result<Zone, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.id, p.name, p.ip, p.port, p.tsig_key, p.notify_requires_tsig FROM zone_primaries zp JOIN primaries p ON p.id = zp.primary_id
-         WHERE zp.zone_id = ?1 ORDER BY zp.position",
-    )?;
+    let mut stmt = conn.prepare_cached(LINKED_PRIMARIES_SQL)?;
     z.primaries = stmt
         .query_map([z.id], |r| {
             Ok(LinkedPrimary {
@@ -144,7 +145,8 @@ pub fn create_linked(
     primaries: &[String],
 ) -> Result<Zone, StoreError> {
     let tx = super::write_tx(conn)?;
-    let taken = tx.query_row("SELECT 1 FROM zones WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some();
+    let taken =
+        tx.prepare_cached("SELECT 1 FROM zones WHERE name = ?1")?.query_row([name], |_| Ok(())).optional()?.is_some();
     if taken {
         return Err(StoreError::Invalid {
             field: "name",
@@ -152,10 +154,10 @@ pub fn create_linked(
         });
     }
     let now = now_secs();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO zones (account_id, name, created_at, updated_at, is_catalog) VALUES (?1, ?2, ?3, ?3, ?4)",
-        params![account, name, now, is_catalog],
-    )?;
+    )?
+    .execute(params![account, name, now, is_catalog])?;
     let id = tx.last_insert_rowid();
     let mut linked = Vec::with_capacity(primaries.len());
     for key in primaries {
@@ -177,7 +179,7 @@ pub fn create_linked(
         )?
         .execute(params![id, p.id, linked.len() as i64, name])?;
     }
-    let z = tx.query_row(&format!("SELECT {COLUMNS} FROM zones WHERE id = ?1"), [id], from_row)?;
+    let z = tx.prepare_cached(&format!("SELECT {COLUMNS} FROM zones WHERE id = ?1"))?.query_row([id], from_row)?;
     let z = if primaries.is_empty() { z } else { with_primaries(&tx, z)? };
     tx.commit()?;
     Ok(z)
@@ -288,10 +290,10 @@ pub fn by_name(conn: &Connection, name: &str) -> Result<Option<Zone>, StoreError
 
 /// Records an accepted NOTIFY.
 pub fn record_notify(conn: &Connection, id: i64, from: &str, serial: Option<u32>) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE zones SET last_notify_from = ?2, last_notify_serial = ?3, last_notify_at = ?4 WHERE id = ?1",
-        params![id, from, serial, super::now_secs()],
-    )?;
+    )?
+    .execute(params![id, from, serial, super::now_secs()])?;
     Ok(())
 }
 
@@ -349,7 +351,7 @@ pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<(Zone, V
     let z = get(&tx, account, key)?;
     let members = members_of(&tx, z.id)?;
     for (id, _) in members.iter().map(|(id, n)| (*id, n)).chain(std::iter::once((z.id, &z.name))) {
-        tx.execute("DELETE FROM zones WHERE id = ?1", [id])?;
+        tx.prepare_cached("DELETE FROM zones WHERE id = ?1")?.execute([id])?;
         super::zonedata::drop_tables(&tx, id)?;
     }
     tx.commit()?;
@@ -389,32 +391,34 @@ pub fn reconcile_members(
     let now = now_secs();
     for (name, group) in members {
         if let Some((id, _)) = current.iter().find(|(_, n)| n == name) {
-            tx.execute("UPDATE zones SET catalog_group = ?2 WHERE id = ?1", params![id, group])?;
+            tx.prepare_cached("UPDATE zones SET catalog_group = ?2 WHERE id = ?1")?.execute(params![id, group])?;
             continue;
         }
-        let owner: Option<Option<i64>> =
-            tx.query_row("SELECT member_of FROM zones WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        let owner: Option<Option<i64>> = tx
+            .prepare_cached("SELECT member_of FROM zones WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?;
         if owner.is_some() {
             out.skipped.push((name.clone(), "a zone of this name exists already and is not this catalog's".into()));
             continue;
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO zones (account_id, name, created_at, updated_at, member_of, catalog_group)
              VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
-            params![cat.account_id, name, now, catalog, group],
-        )?;
+        )?
+        .execute(params![cat.account_id, name, now, catalog, group])?;
         let id = tx.last_insert_rowid();
         for (position, p) in cat.primaries.iter().enumerate() {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO zone_primaries (zone_id, primary_id, position, zone_name) VALUES (?1, ?2, ?3, ?4)",
-                params![id, p.id, position as i64 + 1, name],
-            )?;
+            )?
+            .execute(params![id, p.id, position as i64 + 1, name])?;
         }
         out.created.push((id, name.clone()));
     }
     for (id, name) in current {
         if !members.iter().any(|(m, _)| *m == name) {
-            tx.execute("DELETE FROM zones WHERE id = ?1", [id])?;
+            tx.prepare_cached("DELETE FROM zones WHERE id = ?1")?.execute([id])?;
             super::zonedata::drop_tables(&tx, id)?;
             out.deleted.push((id, name));
         }
