@@ -45,6 +45,15 @@ impl ZoneNames {
         serde_json::from_str(&self.0).unwrap_or_default()
     }
 
+    /// The JSON text, shared.
+    pub fn shared(&self) -> std::sync::Arc<str> {
+        if self.0.is_empty() {
+            std::sync::Arc::from("[]")
+        } else {
+            self.0.clone()
+        }
+    }
+
     pub fn as_json(&self) -> &str {
         if self.0.is_empty() {
             "[]"

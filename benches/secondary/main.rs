@@ -815,6 +815,11 @@ impl Bench {
             Unit::Time,
             Target::RatioAtMost(1.0, &[Kind::Knot]),
         );
+        let r_cpu = self.row(
+            format!("{label} small zones: CPU time the server used for the cold load (user + system)"),
+            Unit::Time,
+            Target::None,
+        );
         let r_rss = self.row(format!("{label} zones: peak RSS during the cold load"), Unit::Bytes, Target::None);
         let r_ready =
             self.row(format!("{label} zones: restart with all loaded → ready"), Unit::Time, Target::Below(2.0));
@@ -835,8 +840,13 @@ impl Bench {
                     Server::discard(old);
                 }
                 match self.many_cold(kind, &names).await {
-                    Ok((server, t, peak)) => {
-                        say!("  all loaded in {:.2} s, peak {:.0} MiB", t.as_secs_f64(), peak as f64 / MIB);
+                    Ok((server, t, peak, cpu)) => {
+                        say!(
+                            "  all loaded in {:.2} s, peak {:.0} MiB, {cpu:.2} CPU-seconds",
+                            t.as_secs_f64(),
+                            peak as f64 / MIB
+                        );
+                        self.rows[r_cpu].push(col, cpu);
                         if let Some(api) = server.api_time {
                             self.rows[r_api].push(col, api.as_secs_f64());
                         }
@@ -878,8 +888,8 @@ impl Bench {
             if kind == Kind::Secondaryd {
                 say!("{label} zones: cold load, one request per zone: secondaryd");
                 match self.many_cold_with(kind, &names, true).await {
-                    Ok((server, t, _)) => {
-                        say!("  all loaded in {:.2} s", t.as_secs_f64());
+                    Ok((server, t, _, cpu)) => {
+                        say!("  all loaded in {:.2} s, {cpu:.2} CPU-seconds", t.as_secs_f64());
                         if let Some(api) = server.api_time {
                             self.rows[r_api1].push(col, api.as_secs_f64());
                         }
@@ -980,13 +990,19 @@ impl Bench {
         ));
     }
 
-    async fn many_cold(&mut self, kind: Kind, names: &[String]) -> R<(Server, Duration, u64)> {
+    async fn many_cold(&mut self, kind: Kind, names: &[String]) -> R<(Server, Duration, u64, f64)> {
         self.many_cold_with(kind, names, false).await
     }
 
     /// [`Self::many_cold`]; with `one_request`, secondaryd gets each zone in
-    /// one request (`primaries` on zone create).
-    async fn many_cold_with(&mut self, kind: Kind, names: &[String], one_request: bool) -> R<(Server, Duration, u64)> {
+    /// one request (`primaries` on zone create). Also the CPU time the
+    /// server used until then.
+    async fn many_cold_with(
+        &mut self,
+        kind: Kind,
+        names: &[String],
+        one_request: bool,
+    ) -> R<(Server, Duration, u64, f64)> {
         let dir = self.server_dir(kind, "many");
         let mut s = Server::new(kind, &dir, self.primary.addr(), names.to_vec())?;
         s.one_request = one_request;
@@ -997,8 +1013,9 @@ impl Bench {
         }
         let sampler = mem::Sampler::start(s.pid().ok_or("no process")?, kind.multi_process());
         let loaded = wait_all(&mut s, names, t0, Duration::from_secs(1200)).await;
+        let cpu = mem::cpu_seconds(s.pid().ok_or("no process")?);
         let peak = sampler.finish();
-        Ok((s, loaded?, peak))
+        Ok((s, loaded?, peak, cpu))
     }
 
     async fn restart_once(&mut self, s: &mut Server, names: &[String]) -> R<(Duration, u64, u64)> {

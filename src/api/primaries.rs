@@ -118,7 +118,7 @@ pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Response, ApiError
 /// link and unlink answer with it).
 fn answer(status: StatusCode, mut p: PrimaryServer) -> Response {
     let names = std::mem::take(&mut p.linked_secondary_zones);
-    let mut body = match serde_json::to_vec(&Data { data: &p }) {
+    let body = match serde_json::to_vec(&Data { data: &p }) {
         Ok(b) => b,
         Err(e) => {
             return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write the answer: {e}"))
@@ -127,17 +127,57 @@ fn answer(status: StatusCode, mut p: PrimaryServer) -> Response {
     };
     // The key comes after every field a client chose (name, ip), and a
     // quote inside those is escaped, so the last match is the key itself.
+    // The list goes out as the link index's own bytes (at 10,000 zones it
+    // is 170 KB a request), between the object's two halves.
     const KEY: &[u8] = b"\"linked_secondary_zones\":[]";
-    if let Some(at) = body.windows(KEY.len()).rposition(|w| w == KEY) {
-        let list = at + KEY.len() - 2;
-        let json = names.as_json();
-        let mut whole = Vec::with_capacity(body.len() + json.len());
-        whole.extend_from_slice(&body[..list]);
-        whole.extend_from_slice(json.as_bytes());
-        whole.extend_from_slice(&body[list + 2..]);
-        body = whole;
+    let body = match body.windows(KEY.len()).rposition(|w| w == KEY) {
+        Some(at) => {
+            let mut before = Bytes::from(body);
+            let after = before.split_off(at + KEY.len() - 2).slice(2..);
+            Parts::new([before, Bytes::from_owner(SharedText(names.shared())), after])
+        }
+        None => Parts::new([Bytes::from(body)]),
+    };
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], axum::body::Body::new(body)).into_response()
+}
+
+/// Text shared with the link index, as the bytes of a body chunk.
+struct SharedText(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
-    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A body of a few chunks, its length known (a `Content-Length`, written
+/// with one vectored write).
+struct Parts(std::collections::VecDeque<Bytes>);
+
+impl Parts {
+    fn new<const N: usize>(chunks: [Bytes; N]) -> Parts {
+        Parts(chunks.into_iter().filter(|c| !c.is_empty()).collect())
+    }
+}
+
+impl hyper::body::Body for Parts {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|c| Ok(hyper::body::Frame::data(c))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
+    }
 }
 
 pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiError> {

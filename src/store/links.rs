@@ -12,16 +12,18 @@
 //!   zone or a primary;
 //! - a transaction's changes wait until its commit (commit hook), or are
 //!   dropped at its rollback (rollback hook);
-//! - `sd_linked_zones(primary_id)` answers the JSON array of the primary's
-//!   zone names, in name order (SQLite's BINARY collation, which is byte
-//!   order, as `ORDER BY name` gives), kept as text and changed in place by
-//!   each link. Inside a transaction it includes the transaction's own
+//! - [`linked_zones`] answers the JSON array of the primary's zone names, in
+//!   name order (SQLite's BINARY collation, which is byte order, as `ORDER
+//!   BY name` gives), kept as text and changed in place by each link, and
+//!   shared (the answer's bytes are the index's own, never copied per
+//!   request). Inside a transaction it includes the transaction's own
 //!   changes.
 //!
 //! Only the writer connection changes links; the index is installed there
-//! ([`install`]), and the other connections never read it.
+//! ([`install`]), on the thread that owns that connection, and is read only
+//! there.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::functions::FunctionFlags;
@@ -36,7 +38,9 @@ type Change = (i64, Arc<str>, bool);
 #[derive(Default)]
 struct Index {
     primaries: HashMap<i64, Entry>,
-    /// The changes of the open transaction.
+    /// The changes of the open transaction, already applied (the index is
+    /// read only by the connection that makes them, so it sees its own
+    /// transaction), in order: undone from the end at a rollback.
     pending: Vec<Change>,
 }
 
@@ -47,6 +51,8 @@ struct Index {
 struct Entry {
     zones: Vec<Arc<str>>,
     json: String,
+    /// `json` as handed out, until the next change.
+    shared: Option<Arc<str>>,
     /// Every name is written as it is between quotes (no JSON escapes), so
     /// a name's place in `json` follows from the lengths before it.
     plain: bool,
@@ -62,7 +68,7 @@ impl Entry {
         zones.sort();
         zones.dedup();
         let plain = zones.iter().all(|z| is_plain(z));
-        Entry { json: render(&zones), zones, plain }
+        Entry { json: render(&zones), zones, plain, shared: None }
     }
 
     /// Where the `i`th name's opening quote is in `json` (plain names only).
@@ -70,8 +76,10 @@ impl Entry {
         1 + self.zones[..i].iter().map(|z| z.len() + 3).sum::<usize>()
     }
 
-    fn add(&mut self, zone: Arc<str>) {
-        let Err(i) = self.zones.binary_search(&zone) else { return };
+    /// Adds `zone`; false when it was there already.
+    fn add(&mut self, zone: Arc<str>) -> bool {
+        let Err(i) = self.zones.binary_search(&zone) else { return false };
+        self.shared = None;
         if self.plain && is_plain(&zone) {
             let text = if self.zones.is_empty() {
                 format!("\"{zone}\"")
@@ -88,10 +96,13 @@ impl Entry {
             self.plain = self.zones.iter().all(|z| is_plain(z));
             self.json = render(&self.zones);
         }
+        true
     }
 
-    fn remove(&mut self, zone: &str) {
-        let Ok(i) = self.zones.binary_search_by(|z| (**z).cmp(zone)) else { return };
+    /// Removes `zone`; false when it was not there.
+    fn remove(&mut self, zone: &str) -> bool {
+        let Ok(i) = self.zones.binary_search_by(|z| (**z).cmp(zone)) else { return false };
+        self.shared = None;
         if self.plain {
             let len = zone.len() + 2;
             let (from, to) = if self.zones.len() == 1 {
@@ -111,39 +122,46 @@ impl Entry {
             self.plain = self.zones.iter().all(|z| is_plain(z));
             self.json = render(&self.zones);
         }
+        true
     }
 }
 
 impl Index {
-    fn apply(&mut self, (primary, zone, added): Change) {
-        if added {
-            self.primaries.entry(primary).or_insert_with(|| Entry::new(Vec::new())).add(zone);
-        } else if let Some(entry) = self.primaries.get_mut(&primary) {
-            entry.remove(&zone);
+    /// Applies a change; false when it changes nothing.
+    fn apply(&mut self, (primary, zone, added): &Change) -> bool {
+        if *added {
+            self.primaries.entry(*primary).or_insert_with(|| Entry::new(Vec::new())).add(zone.clone())
+        } else if let Some(entry) = self.primaries.get_mut(primary) {
+            let removed = entry.remove(zone);
             if entry.zones.is_empty() {
-                self.primaries.remove(&primary);
+                self.primaries.remove(primary);
+            }
+            removed
+        } else {
+            false
+        }
+    }
+
+    /// A change made by the open transaction.
+    fn change(&mut self, change: Change) {
+        if self.apply(&change) {
+            self.pending.push(change);
+        }
+    }
+
+    /// Undoes the open transaction's changes after the first `keep`.
+    fn undo_to(&mut self, keep: usize) {
+        while self.pending.len() > keep {
+            if let Some((primary, zone, added)) = self.pending.pop() {
+                self.apply(&(primary, zone, !added));
             }
         }
     }
 
-    fn json(&self, primary: i64) -> String {
-        if self.pending.iter().any(|(p, _, _)| *p == primary) {
-            // Inside a transaction that changed this primary's links: its
-            // list as the transaction sees it.
-            let mut zones: BTreeSet<Arc<str>> =
-                self.primaries.get(&primary).map(|e| e.zones.iter().cloned().collect()).unwrap_or_default();
-            for (_, zone, added) in self.pending.iter().filter(|(p, _, _)| *p == primary) {
-                if *added {
-                    zones.insert(zone.clone());
-                } else {
-                    zones.remove(zone);
-                }
-            }
-            return render(&zones.into_iter().collect::<Vec<_>>());
-        }
-        match self.primaries.get(&primary) {
-            None => "[]".to_string(),
-            Some(entry) => entry.json.clone(),
+    fn json(&mut self, primary: i64) -> Arc<str> {
+        match self.primaries.get_mut(&primary) {
+            None => Arc::from("[]"),
+            Some(entry) => entry.shared.get_or_insert_with(|| Arc::from(entry.json.as_str())).clone(),
         }
     }
 }
@@ -179,30 +197,21 @@ pub fn install(conn: &mut Connection) -> Result<Arc<super::notify_acl::NotifyAcl
         let primary: i64 = ctx.get(0)?;
         let zone: String = ctx.get(1)?;
         let added: i64 = ctx.get(2)?;
-        lock(&changed).pending.push((primary, Arc::from(zone), added > 0));
+        lock(&changed).change((primary, Arc::from(zone), added > 0));
         Ok(0i64)
     })?;
-    let read = index.clone();
-    conn.create_scalar_function("sd_linked_zones", 1, FunctionFlags::SQLITE_UTF8, move |ctx| {
-        let primary: i64 = ctx.get(0)?;
-        Ok(lock(&read).json(primary))
-    })?;
+    INSTALLED.with(|i| *i.borrow_mut() = Some((index.clone(), tracker.clone())));
     let committed = index.clone();
     let acl_tracker = tracker.clone();
     conn.commit_hook(Some(move || {
-        let mut idx = lock(&committed);
-        let pending = std::mem::take(&mut idx.pending);
-        for change in pending {
-            idx.apply(change);
-        }
-        drop(idx);
+        lock(&committed).pending.clear();
         tracker.commit();
         false // let the commit go on
     }))?;
     let rolled_back = index;
     let tracker = acl_tracker;
     conn.rollback_hook(Some(move || {
-        lock(&rolled_back).pending.clear();
+        lock(&rolled_back).undo_to(0);
         tracker.rollback();
     }))?;
     conn.execute_batch(
@@ -215,10 +224,48 @@ pub fn install(conn: &mut Connection) -> Result<Arc<super::notify_acl::NotifyAcl
 }
 
 /// The zones linked to `primary`, as a JSON array of names in name order.
-pub fn linked_zones(conn: &Connection, primary: i64) -> Result<ZoneNames, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT sd_linked_zones(?1)")?;
-    let json: String = stmt.query_row([primary], |r| r.get(0))?;
-    Ok(ZoneNames::from_json_text(Arc::from(json)))
+pub fn linked_zones(_conn: &Connection, primary: i64) -> Result<ZoneNames, StoreError> {
+    let index = INSTALLED.with(|i| i.borrow().as_ref().map(|(index, _)| index.clone())).ok_or_else(|| {
+        StoreError::Setup("the link index is read on the thread of the writer connection only".to_string())
+    })?;
+    let json = lock(&index).json(primary);
+    Ok(ZoneNames::from_json_text(json))
+}
+
+type Installed = (Arc<Mutex<Index>>, Arc<super::notify_acl::Tracker>);
+
+thread_local! {
+    /// The index and the NOTIFY ACL tracker of the writer connection owned
+    /// by this thread (set by [`install`], which runs on that thread).
+    static INSTALLED: std::cell::RefCell<Option<Installed>> = const { std::cell::RefCell::new(None) };
+}
+
+/// How far the changes waiting for the commit went, at a savepoint: what
+/// [`rolled_back_to`] keeps when the savepoint is rolled back (SQLite calls
+/// no hook for that, only for the whole transaction).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Mark {
+    links: usize,
+    acl: usize,
+}
+
+/// The mark of this thread's writer connection now (nothing pending when
+/// this thread has none).
+pub(crate) fn mark() -> Mark {
+    INSTALLED.with(|i| match &*i.borrow() {
+        Some((index, tracker)) => Mark { links: lock(index).pending.len(), acl: tracker.mark() },
+        None => Mark::default(),
+    })
+}
+
+/// Drops the pending changes made after `mark`.
+pub(crate) fn rolled_back_to(mark: Mark) {
+    INSTALLED.with(|i| {
+        if let Some((index, tracker)) = &*i.borrow() {
+            lock(index).undo_to(mark.links);
+            tracker.truncate(mark.acl);
+        }
+    })
 }
 
 #[cfg(test)]

@@ -83,7 +83,24 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A job for a store thread. It runs and says whether its changes stand
+/// (it returned Ok), and how to hand its result over once the writer's
+/// transaction is committed (given the commit's error, if it failed).
+type Job = Box<dyn FnOnce(&mut Connection) -> Ran + Send>;
+
+struct Ran {
+    kept: bool,
+    deliver: Deliver,
+}
+
+/// Hands a job's result over, given the error of its group's commit.
+type Deliver = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+
+/// The writer commits the jobs waiting for it together (group commit): one
+/// transaction for as many as came in while it worked, up to this many...
+const GROUP_MAX_JOBS: usize = 64;
+/// ... or until the group has run this long.
+const GROUP_MAX_TIME: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// SQLite calls the progress handler every this many virtual-machine steps.
 const PROGRESS_STEPS: i32 = 16;
@@ -206,9 +223,9 @@ impl Store {
         };
         let mut conn = bounded(connect(path)?)?;
         migrations::migrate(&mut conn)?;
-        let notify_acl = links::install(&mut conn)?;
-        let jobs = spawn_owner("store", conn)?;
-        let reads = spawn_owner("store-read", bounded(connect(path)?)?)?;
+        // The link index lives on the thread that owns the writer (see links).
+        let (jobs, notify_acl) = spawn_owner("store", true, conn, links::install)?;
+        let (reads, ()) = spawn_owner("store-read", false, bounded(connect(path)?)?, |_| Ok(()))?;
         Ok(Store { jobs, reads, notify_acl })
     }
 
@@ -237,13 +254,7 @@ where
     R: Send + 'static,
     F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
 {
-    let (tx, rx) = oneshot::channel();
-    let job: Job = Box::new(move |conn| {
-        let (steps, t0) = (STEPS.with(|s| s.get()), std::time::Instant::now());
-        let r = f(conn);
-        let cost = (STEPS.with(|s| s.get()) - steps, t0.elapsed().as_micros() as u64);
-        let _ = tx.send((r, cost));
-    });
+    let (job, rx) = job_of(f);
     jobs.send(job).map_err(|_| StoreError::Unavailable)?;
     let (r, (steps, micros)) = rx.await.map_err(|_| StoreError::Unavailable)?;
     let _ = TASK_COST.try_with(|c| {
@@ -253,27 +264,154 @@ where
     r
 }
 
-/// Begins a write transaction. IMMEDIATE takes the write lock up front, so a
-/// busy database makes it wait (busy_timeout) instead of failing half-way when
-/// a read turns into a write while the other connection writes (WAL's
-/// SQLITE_BUSY_SNAPSHOT).
-pub(crate) fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+/// What a job's caller receives: its result and its cost (steps, microseconds).
+type Answer<R> = (Result<R, StoreError>, (u64, u64));
+
+/// `f` as a job, and where its answer arrives.
+fn job_of<R, F>(f: F) -> (Job, oneshot::Receiver<Answer<R>>)
+where
+    R: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    let job: Job = Box::new(move |conn| {
+        let (steps, t0) = (STEPS.with(|s| s.get()), std::time::Instant::now());
+        let r = f(conn);
+        let cost = (STEPS.with(|s| s.get()) - steps, t0.elapsed().as_micros() as u64);
+        Ran {
+            kept: r.is_ok(),
+            deliver: Box::new(move |commit: Option<&rusqlite::Error>| {
+                let r = match (r, commit) {
+                    (Ok(_), Some(e)) => Err(StoreError::Db(copy_error(e))),
+                    (r, _) => r,
+                };
+                let _ = tx.send((r, cost));
+            }),
+        }
+    });
+    (job, rx)
 }
 
-/// Starts the thread that owns `conn` and runs the jobs sent to it.
-fn spawn_owner(name: &str, mut conn: Connection) -> Result<std::sync::mpsc::Sender<Job>, StoreError> {
+/// The same error again (a group's failed commit is every job's error).
+fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, message) => rusqlite::Error::SqliteFailure(*code, message.clone()),
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
+}
+
+/// Begins a job's changes, which stand together or not at all. On the
+/// writer it is a savepoint inside the group's transaction (see
+/// [`run_writer`]); elsewhere (tests) a transaction of its own.
+pub(crate) fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Savepoint<'_>> {
+    conn.savepoint()
+}
+
+/// The writer thread: runs the jobs sent to it in groups, each group one
+/// transaction (BEGIN IMMEDIATE: the write lock up front, so a busy database
+/// makes it wait in busy_timeout instead of failing half-way), each job in
+/// a savepoint of its own that is rolled back when the job fails. A job's
+/// result is handed over after the group's commit, so no caller hears of a
+/// change that is not committed; a failed commit is every job's error.
+fn run_writer(conn: &mut Connection, rx: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Not even a transaction: the job runs alone, in autocommit, and
+            // meets the same error at its first write.
+            tracing::warn!(error = %e, "the store cannot begin a transaction");
+            (first(conn).deliver)(None);
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let mut done: Vec<Deliver> = Vec::new();
+        let mut lost: Option<rusqlite::Error> = None;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            let mark = links::mark();
+            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+                lost = Some(e);
+                done.push(job(conn).deliver);
+                break;
+            }
+            let ran = job(conn);
+            done.push(ran.deliver);
+            if conn.is_autocommit() {
+                // SQLite rolled the whole group back after an error (a full
+                // disk can do that): no job of it stands.
+                lost = Some(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                    Some("the transaction was rolled back after an error".into()),
+                ));
+                break;
+            }
+            let end = if ran.kept { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+            if let Err(e) = conn.execute_batch(end) {
+                lost = Some(e);
+                break;
+            }
+            if !ran.kept {
+                links::rolled_back_to(mark);
+            }
+            if done.len() < GROUP_MAX_JOBS && started.elapsed() < GROUP_MAX_TIME {
+                next = rx.try_recv().ok();
+            }
+        }
+        let failed = match lost {
+            Some(e) => Some(e),
+            None => conn.execute_batch("COMMIT").err(),
+        };
+        if failed.is_some() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for deliver in done {
+            deliver(failed.as_ref());
+        }
+    }
+}
+
+/// Starts the thread that owns `conn`, runs `init` on it there, then the
+/// jobs sent to it (grouped in transactions on the `writer`); returns
+/// `init`'s answer with the way to send jobs.
+fn spawn_owner<T, I>(
+    name: &str,
+    writer: bool,
+    mut conn: Connection,
+    init: I,
+) -> Result<(std::sync::mpsc::Sender<Job>, T), StoreError>
+where
+    T: Send + 'static,
+    I: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+{
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+    let (ready, started) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
-            while let Ok(job) = rx.recv() {
-                job(&mut conn);
+            let ok = match init(&mut conn) {
+                Ok(t) => ready.send(Ok(t)).is_ok(),
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    false
+                }
+            };
+            if !ok {
+                return;
+            }
+            if writer {
+                run_writer(&mut conn, &rx);
+            } else {
+                while let Ok(job) = rx.recv() {
+                    (job(&mut conn).deliver)(None);
+                }
             }
             let _ = conn.execute_batch("PRAGMA optimize;");
         })
         .map_err(|e| StoreError::Setup(format!("cannot start the {name} thread: {e}")))?;
-    Ok(jobs)
+    let t = started.recv().map_err(|_| StoreError::Setup(format!("the {name} thread stopped at its start")))??;
+    Ok((jobs, t))
 }
 
 /// Sort order of a list: column and direction (DNSimple `sort=name:desc`).

@@ -147,6 +147,16 @@ impl Tracker {
     pub(super) fn rollback(&self) {
         self.pending().clear();
     }
+
+    /// How many changes are pending (see [`super::links::Mark`]).
+    pub(super) fn mark(&self) -> usize {
+        self.pending().len()
+    }
+
+    /// Forgets the changes after `mark` (their savepoint was rolled back).
+    pub(super) fn truncate(&self, mark: usize) {
+        self.pending().truncate(mark);
+    }
 }
 
 /// Loads the ACL from the store and installs the triggers that keep it, on the

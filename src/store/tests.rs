@@ -496,3 +496,46 @@ fn the_link_and_show_statements_are_prepared_once_whatever_the_zone() {
         assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0, "{sql} was prepared again");
     }
 }
+
+#[test]
+fn in_a_group_commit_a_failed_job_leaves_nothing_and_the_others_stand() {
+    let mut c = Connection::open_in_memory().expect("in-memory db");
+    settle(&c).expect("settings");
+    migrations::migrate(&mut c).expect("migrate");
+    let acl = links::install(&mut c).expect("links index");
+    let linked = |zone: &str| acl.load().zone(zone).map(|z| acl.load().primaries(z).count());
+    primaries::create(&mut c, 1, primary("p")).expect("p");
+    for z in ["a.example", "b.example"] {
+        zones::create(&mut c, 1, z, false).expect("zone");
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (a, a_done) = job_of(|c| primaries::link(c, 1, "p", "a.example"));
+    // Links b, then fails: its link must go, from the table, the link index
+    // and the NOTIFY ACL alike.
+    let (b, b_done) = job_of(|c| {
+        primaries::link(c, 1, "p", "b.example")?;
+        Err::<(), _>(StoreError::Invalid { field: "zone", message: "made to fail".into() })
+    });
+    let (seen, seen_done) = job_of(|c| primaries::get(c, 1, "p"));
+    for job in [a, b, seen] {
+        tx.send(job).expect("queued");
+    }
+    drop(tx);
+    run_writer(&mut c, &rx);
+    let (a, b, seen) = (a_done.blocking_recv(), b_done.blocking_recv(), seen_done.blocking_recv());
+    assert!(a.expect("a answered").0.is_ok());
+    assert!(matches!(b.expect("b answered").0, Err(StoreError::Invalid { .. })));
+    let seen = seen.expect("answered").0.expect("primary");
+    assert_eq!(seen.linked_zones.names(), vec!["a.example".to_string()], "the group sees a, not b");
+    let stored: Vec<String> = c
+        .prepare("SELECT zone_name FROM zone_primaries")
+        .expect("sql")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("names");
+    assert_eq!(stored, vec!["a.example".to_string()]);
+    assert_eq!(primaries::get(&c, 1, "p").expect("p").linked_zones.names(), vec!["a.example".to_string()]);
+    assert!(c.is_autocommit(), "the group's transaction ended");
+    assert_eq!((linked("a.example"), linked("b.example")), (Some(1), Some(0)), "NOTIFY ACL");
+}

@@ -22,6 +22,11 @@ use crate::wire::Name;
 /// view, go to a blocking thread.
 const INLINE_DIFF_RECORDS: usize = 2000;
 
+/// A zone of at most this many records is built into its view on the async
+/// runtime (a small zone takes microseconds, less than the hand-off to a
+/// blocking thread); larger ones go to a blocking thread.
+const INLINE_BUILD_RECORDS: usize = 500;
+
 /// What a NOTIFY of `view` announces: its apex SOA.
 fn announced(view: &ZoneView) -> Option<Announced> {
     let (ttl, soa) = view.apex_soa()?;
@@ -160,7 +165,12 @@ impl Engine {
     pub(super) async fn serve_full(&self, zone_id: i64, name: &str, builder: ViewBuilder) {
         let Some(slot) = self.zone_slot(zone_id, name) else { return };
         let started = Instant::now();
-        match tokio::task::spawn_blocking(move || builder.finish()).await {
+        let built = if builder.len() <= INLINE_BUILD_RECORDS {
+            Ok(builder.finish())
+        } else {
+            tokio::task::spawn_blocking(move || builder.finish()).await
+        };
+        match built {
             Ok(Ok(view)) => {
                 let serial = view.serial;
                 if let Err(e) = self.publish(&slot, view).await {
