@@ -331,6 +331,17 @@ pub async fn transfer(
     let deadline = started + opts.total_timeout;
     let mut result =
         timeout_at(deadline, run_transfer(primary, zone, request, key, opts, &tx, &mut stats, Edns::Expire)).await;
+    if let Ok(Err(XfrError::Closed { .. } | XfrError::Io { .. })) = &result {
+        if stats.reused && stats.messages == 0 {
+            // The primary closed the kept connection as we asked: once more
+            // on a new one.
+            debug!(%primary, zone = %zone, "the kept connection was closed; asking on a new one");
+            stats = Stats { fresh: true, ..Stats::default() };
+            result =
+                timeout_at(deadline, run_transfer(primary, zone, request, key, opts, &tx, &mut stats, Edns::Expire))
+                    .await;
+        }
+    }
     if let Ok(Err(e)) = &result {
         // Refused at the first message: nothing was handed over yet.
         if refuses_edns(e) {
@@ -361,6 +372,10 @@ struct Stats {
     bytes: u64,
     /// The first EDNS EXPIRE of the answer's messages.
     edns_expire: Option<u32>,
+    /// The connection was one kept from an earlier transfer (see [`super::pool`]).
+    reused: bool,
+    /// Take no kept connection.
+    fresh: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -375,11 +390,19 @@ async fn run_transfer(
     edns: Edns,
 ) -> Result<Outcome, XfrError> {
     let io = |error| XfrError::Io { primary, error };
-    let stream = timeout(opts.connect_timeout, TcpStream::connect(primary))
-        .await
-        .map_err(|_| XfrError::ConnectTimeout { primary, after: opts.connect_timeout })?
-        .map_err(|error| XfrError::Connect { primary, error })?;
-    stream.set_nodelay(true).map_err(io)?;
+    let kept = if stats.fresh { None } else { super::pool::take(primary) };
+    stats.reused = kept.is_some();
+    let stream = match kept {
+        Some(s) => s,
+        None => {
+            let s = timeout(opts.connect_timeout, TcpStream::connect(primary))
+                .await
+                .map_err(|_| XfrError::ConnectTimeout { primary, after: opts.connect_timeout })?
+                .map_err(|error| XfrError::Connect { primary, error })?;
+            s.set_nodelay(true).map_err(io)?;
+            s
+        }
+    };
     let id = random_id();
     let ixfr_serial = match request {
         Request::Ixfr { current_serial } => Some(current_serial),
@@ -448,6 +471,13 @@ async fn run_transfer(
                 }
                 if !pending.is_empty() {
                     tx.send(pending).await.map_err(|_| XfrError::ReceiverGone)?;
+                }
+                // The answer is complete: nothing of it is left to read, so
+                // the connection can carry the next transfer.
+                if rd.buffer().is_empty() {
+                    if let Ok(stream) = rd.into_inner().reunite(wr) {
+                        super::pool::put(primary, stream);
+                    }
                 }
                 return Ok(outcome);
             }

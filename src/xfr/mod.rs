@@ -14,6 +14,7 @@
 //! - [`interpret`]: sans-IO AXFR (RFC 5936) / IXFR (RFC 1995) state machine, unit-tested from
 //!   bytes; turns messages into `Update`s and an `Outcome`.
 //! - [`client`]: the thin tokio I/O loop with connect/idle/total timeouts and backpressure.
+//! - [`pool`]: connections kept a few seconds for the next transfer from the same primary.
 //! - [`error`]: `XfrError`, one sentence per failure, naming the primary and zone.
 //!
 //! The messages, names, TSIG and serial arithmetic come from [`crate::wire`], which also serves
@@ -22,6 +23,7 @@
 pub mod client;
 pub mod error;
 pub mod interpret;
+pub mod pool;
 
 pub use client::{query_soa, transfer, SoaAnswer, Summary, TransferOptions};
 pub use error::XfrError;
