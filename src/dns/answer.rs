@@ -544,9 +544,25 @@ enum Step<'v> {
     Negative,
 }
 
+/// The buffers an answer works in that borrow nothing from the view, kept
+/// per thread from one query to the next: they are cleared, not allocated,
+/// per query.
+#[derive(Default)]
+struct Buffers {
+    added: Vec<(u32, u32, u16, u16)>,
+    added_keys: Vec<u8>,
+    scratch: Vec<u8>,
+    key: Vec<u8>,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::Cell<Buffers> = std::cell::Cell::new(Buffers::default());
+}
+
 /// Answers `qname`/`qtype` (qname at or below the view's apex, lower case or
 /// not) from `view`.
 pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &Options) -> Answer<'v> {
+    let mut b = BUFFERS.take();
     let apex_node = view.names.get_first(view.apex_key.as_bytes());
     let secure = apex_node.is_some_and(|n| n.has(rtype::DNSKEY));
     let mut c = Ctx {
@@ -554,57 +570,72 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
         opts,
         out: Answer { aa: true, answer: Vec::with_capacity(4), ..Answer::default() },
         targets: Vec::new(),
-        added: Vec::with_capacity(8),
-        added_keys: Vec::with_capacity(128),
-        scratch: Vec::new(),
+        added: std::mem::take(&mut b.added),
+        added_keys: std::mem::take(&mut b.added_keys),
+        scratch: std::mem::take(&mut b.scratch),
         apex_node,
         secure,
         qtype,
     };
+    lookup(&mut c, qname_wire, qtype, &mut b.key);
+    let Ctx { out, mut added, mut added_keys, mut scratch, .. } = c;
+    added.clear();
+    added_keys.clear();
+    scratch.clear();
+    b.key.clear();
+    BUFFERS.set(Buffers { added, added_keys, scratch, key: b.key });
+    out
+}
+
+/// The chain of lookups of [`answer`], into `c.out`; `k` holds each name's key.
+fn lookup<'v>(c: &mut Ctx<'v, '_>, qname_wire: &'v [u8], qtype: u16, k: &mut Vec<u8>) {
+    let view = c.view;
+    let opts = c.opts;
     let mut name: Cow<'v, [u8]> = Cow::Borrowed(qname_wire);
     let mut seen: Vec<Vec<u8>> = Vec::new();
     let mut last = Step::Negative;
     for step in 0..=MAX_CHAIN {
-        let mut k = Vec::with_capacity(name.len() + 2);
-        crate::view::tree::encode_key(&name, &mut k);
-        if !crate::view::tree::key_is_below(&k, view.apex_key.as_bytes()) {
+        k.clear();
+        crate::view::tree::encode_key(&name, k);
+        let k: &[u8] = k;
+        if !crate::view::tree::key_is_below(k, view.apex_key.as_bytes()) {
             // Left the zone: we do not recurse; the chain stops with what we have.
             last = Step::Negative;
             break;
         }
-        if seen.contains(&k) {
+        if seen.iter().any(|s| s == k) {
             // A loop (BIND answers SERVFAIL, keeping the chain).
             c.out.rcode = rcode::SERVFAIL;
-            return c.out;
+            return;
         }
-        last = match find(view, &k, qtype) {
-            Found::Exact(node) => exact(&mut c, &k, name.clone(), node, None),
+        last = match find(view, k, qtype) {
+            Found::Exact(node) => exact(c, k, name.clone(), node, None),
             Found::Wildcard { wild, node, ce } => {
-                let step = exact(&mut c, &wild, name.clone(), node, Some(&k));
+                let step = exact(c, &wild, name.clone(), node, Some(k));
                 match step {
                     // RFC 4035 §3.1.3.3, RFC 5155 §7.2.6: the name itself does not exist.
                     Step::Answered | Step::Follow(_) if c.signed() => {
                         if c.nsec3() {
-                            c.nsec3_wildcard_answer(&k, key_ancestor(&k, ce));
+                            c.nsec3_wildcard_answer(k, key_ancestor(k, ce));
                         } else {
-                            c.nsec_covering(&k);
+                            c.nsec_covering(k);
                         }
                     }
                     // Wildcard NODATA (§3.1.3.4, RFC 5155 §7.2.5): plus qname's denial.
-                    Step::Negative => c.deny_name(&k, key_ancestor(&k, ce), false),
+                    Step::Negative => c.deny_name(k, key_ancestor(k, ce), false),
                     _ => {}
                 }
                 step
             }
             Found::Ent => {
                 c.soa_negative();
-                c.deny_type(&k);
+                c.deny_type(k);
                 Step::Negative
             }
             Found::NxDomain { ce } => {
                 c.out.rcode = rcode::NXDOMAIN;
                 c.soa_negative();
-                c.deny_name(&k, key_ancestor(&k, ce), true);
+                c.deny_name(k, key_ancestor(k, ce), true);
                 Step::Negative
             }
             Found::Delegation { cut, node } => {
@@ -613,7 +644,7 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
                 }
                 c.referral(&cut, node);
                 c.glue(&cut);
-                return c.out;
+                return;
             }
             Found::Dname { owner, node } => match node.get(rtype::DNAME) {
                 Some(dname) => {
@@ -623,7 +654,7 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
                     let target = dname.rdatas().next().unwrap_or_default();
                     let Some(new) = substitute(&name, owner_len, target) else {
                         c.out.rcode = 6; // YXDOMAIN (RFC 6672 §2.2)
-                        return c.out;
+                        return;
                     };
                     // The synthesised CNAME is unsigned (RFC 6672 §5.3.1).
                     c.out.answer.push(Item {
@@ -645,7 +676,7 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
             Step::Follow(next) => {
                 // A new name in the chain: the rcode is that of its last link (RFC 6604).
                 c.out.rcode = rcode::NOERROR;
-                seen.push(k);
+                seen.push(k.to_vec());
                 name = next.clone();
             }
             _ => break,
@@ -657,7 +688,6 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
             c.additional(false);
         }
     }
-    c.out
 }
 
 /// The answer at a node that exists (or a wildcard standing in for `qname`):

@@ -24,6 +24,10 @@ pub struct MessageWriter {
     limit: usize,
     /// Offsets in `buf` where a name (or a suffix of one) starts.
     names: [u16; MAX_TARGETS],
+    /// The uncompressed length of each of those names: only a name of the
+    /// same length can be the same name, so most are passed over without
+    /// walking them.
+    name_lens: [u8; MAX_TARGETS],
     n_names: usize,
     /// For large messages (transfers): every suffix written, by the hash of
     /// its lower-case form, instead of the bounded list above.
@@ -97,7 +101,14 @@ impl MessageWriter {
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
         buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
-        let mut w = MessageWriter { buf, limit: limit.max(12), names: [0; MAX_TARGETS], n_names: 0, index: None };
+        let mut w = MessageWriter {
+            buf,
+            limit: limit.max(12),
+            names: [0; MAX_TARGETS],
+            name_lens: [0; MAX_TARGETS],
+            n_names: 0,
+            index: None,
+        };
         w.write_question(question);
         w
     }
@@ -110,7 +121,14 @@ impl MessageWriter {
         buf.extend_from_slice(&flags.to_be_bytes());
         buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
         let index = Some(Box::new(SuffixIndex::with_capacity_and_hasher(4096, Default::default())));
-        let mut w = MessageWriter { buf, limit: limit.max(12), names: [0; MAX_TARGETS], n_names: 0, index };
+        let mut w = MessageWriter {
+            buf,
+            limit: limit.max(12),
+            names: [0; MAX_TARGETS],
+            name_lens: [0; MAX_TARGETS],
+            n_names: 0,
+            index,
+        };
         w.write_question(question);
         w
     }
@@ -175,18 +193,30 @@ impl MessageWriter {
         if compress && self.index.is_some() {
             return self.write_name_indexed(wire);
         }
+        // Where the name ends (its root label included), so that each
+        // suffix's length is known.
+        let mut end = 0usize;
+        while let Some(&len) = wire.get(end) {
+            end += 1 + usize::from(len);
+            if len == 0 {
+                break;
+            }
+        }
+        let end = end.min(wire.len());
         let mut pos = 0usize;
         while let Some(&len) = wire.get(pos) {
             if len == 0 {
                 self.buf.push(0);
                 break;
             }
+            let suffix_len = (end - pos).min(usize::from(u8::MAX)) as u8;
             if compress {
                 let suffix = &wire[pos..];
-                if let Some(&off) =
-                    self.names[..self.n_names].iter().find(|&&o| same_name(&self.buf, usize::from(o), suffix))
-                {
-                    let p = 0xc000 | off;
+                let found = (0..self.n_names).find(|&i| {
+                    self.name_lens[i] == suffix_len && same_name(&self.buf, usize::from(self.names[i]), suffix)
+                });
+                if let Some(i) = found {
+                    let p = 0xc000 | self.names[i];
                     self.buf.extend_from_slice(&p.to_be_bytes());
                     break;
                 }
@@ -194,6 +224,7 @@ impl MessageWriter {
             let at = self.buf.len();
             if at < 0x3fff && self.n_names < MAX_TARGETS {
                 self.names[self.n_names] = at as u16;
+                self.name_lens[self.n_names] = suffix_len;
                 self.n_names += 1;
             }
             let end = (pos + 1 + usize::from(len)).min(wire.len());
