@@ -101,8 +101,20 @@ pub fn decode_key(key: &[u8], out: &mut Vec<u8>) {
     while end > 0 {
         // key[end - 1] is the terminator of the label before it.
         let stop = end - 1;
-        let start = key[..stop].iter().rposition(|&b| b == 0).map_or(0, |p| p + 1);
+        // One backward walk finds the label's start and whether it has escapes.
+        let (mut start, mut escaped) = (stop, false);
+        while start > 0 && key[start - 1] != 0 {
+            escaped |= key[start - 1] == 1;
+            start -= 1;
+        }
         let label = &key[start..stop];
+        if !escaped {
+            // Nothing escaped (the usual label): copied whole.
+            out.push(label.len() as u8);
+            out.extend_from_slice(label);
+            end = start;
+            continue;
+        }
         let at = out.len();
         out.push(0);
         let mut j = 0;
