@@ -525,7 +525,8 @@ pub fn parse_message(buf: &[u8]) -> Result<Message, WireError> {
             out.push(rec);
         }
     }
-    let mut additional = Vec::with_capacity(cap(header.arcount));
+    // Not sized by ARCOUNT: a query's one additional record is its OPT, which goes in `opt`.
+    let mut additional = Vec::new();
     let mut opt = None;
     let mut tsig = None;
     for i in 0..header.arcount {
