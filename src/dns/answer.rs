@@ -124,14 +124,16 @@ enum Found<'v> {
     Exact(Node<'v>),
     /// An empty non-terminal.
     Ent,
-    /// Synthesised from the wildcard `wild` (its key); `ce` is the closest encloser.
+    /// Synthesised from the wildcard `wild` (its key); the closest encloser
+    /// is the qname's ancestor of `ce` labels.
     Wildcard {
         wild: Vec<u8>,
         node: Node<'v>,
-        ce: Vec<u8>,
+        ce: usize,
     },
+    /// The closest encloser is the qname's ancestor of `ce` labels.
     NxDomain {
-        ce: Vec<u8>,
+        ce: usize,
     },
     /// Below (or at) the zone cut `cut`.
     Delegation {
@@ -145,16 +147,24 @@ enum Found<'v> {
     },
 }
 
-/// Finds what the zone has for `key` (a name at or below the apex).
+/// Finds what the zone has for `key` (a name at or below the apex): one
+/// ordered search per label below the apex, each starting where its
+/// parent's ended, which also says whether a missing name has names below
+/// it (an empty non-terminal); then, for a name that does not exist, the
+/// wildcard of its closest encloser, searched from where the encloser is.
 fn find<'v>(view: &'v ZoneView, key: &[u8], qtype: u16) -> Found<'v> {
     let names = &view.names;
     let apex_labels = key_labels(view.apex_key.as_bytes());
     let labels = key_labels(key);
     let mut ce = apex_labels;
     let mut at_key = None;
+    // Base index where the search for the next ancestor may start, and the
+    // one for names below the closest encloser found so far.
+    let (mut from, mut below_ce) = (0, 0);
     for depth in apex_labels + 1..=labels {
         let anc = key_ancestor(key, depth);
-        match names.get(anc) {
+        let probe = names.probe(anc, from);
+        match probe.node {
             Some(node) => {
                 let at_qname = depth == labels;
                 // DS, and the NSEC of a signed parent, at a cut belong to the
@@ -169,25 +179,30 @@ fn find<'v>(view: &'v ZoneView, key: &[u8], qtype: u16) -> Found<'v> {
                 if at_qname {
                     at_key = Some(node);
                 }
-                ce = depth;
             }
-            None if names.has_descendants(anc) => ce = depth,
+            None if probe.exists => {}
             None => break,
         }
+        ce = depth;
+        from = probe.next;
+        below_ce = probe.next;
     }
     if ce == labels {
-        let node = if labels == apex_labels { names.get(key) } else { at_key };
+        let node = if labels == apex_labels { names.get_first(key) } else { at_key };
         return match node {
             Some(node) => Found::Exact(node),
             None => Found::Ent,
         };
     }
-    let ce_key = key_ancestor(key, ce).to_vec();
-    let mut wild = ce_key.clone();
-    wild.extend_from_slice(b"*\0");
-    match names.get(&wild) {
-        Some(node) => Found::Wildcard { wild, node, ce: ce_key },
-        None => Found::NxDomain { ce: ce_key },
+    let ce_key = key_ancestor(key, ce);
+    let mut buf = [0u8; 2 * MAX_NAME_LEN + 2];
+    let Some(wild) = buf.get_mut(..ce_key.len() + 2) else { return Found::NxDomain { ce } };
+    let n = ce_key.len();
+    wild[..n].copy_from_slice(ce_key);
+    wild[n..].copy_from_slice(b"*\0");
+    match names.get_near(wild, below_ce) {
+        Some(node) => Found::Wildcard { wild: wild.to_vec(), node, ce },
+        None => Found::NxDomain { ce },
     }
 }
 
@@ -529,67 +544,98 @@ enum Step<'v> {
     Negative,
 }
 
+/// The buffers an answer works in that borrow nothing from the view, kept
+/// per thread from one query to the next: they are cleared, not allocated,
+/// per query.
+#[derive(Default)]
+struct Buffers {
+    added: Vec<(u32, u32, u16, u16)>,
+    added_keys: Vec<u8>,
+    scratch: Vec<u8>,
+    key: Vec<u8>,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::Cell<Buffers> = std::cell::Cell::new(Buffers::default());
+}
+
 /// Answers `qname`/`qtype` (qname at or below the view's apex, lower case or
 /// not) from `view`.
 pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &Options) -> Answer<'v> {
-    let apex_node = view.names.get(view.apex_key.as_bytes());
+    let mut b = BUFFERS.take();
+    let apex_node = view.names.get_first(view.apex_key.as_bytes());
     let secure = apex_node.is_some_and(|n| n.has(rtype::DNSKEY));
     let mut c = Ctx {
         view,
         opts,
         out: Answer { aa: true, answer: Vec::with_capacity(4), ..Answer::default() },
         targets: Vec::new(),
-        added: Vec::with_capacity(8),
-        added_keys: Vec::with_capacity(128),
-        scratch: Vec::new(),
+        added: std::mem::take(&mut b.added),
+        added_keys: std::mem::take(&mut b.added_keys),
+        scratch: std::mem::take(&mut b.scratch),
         apex_node,
         secure,
         qtype,
     };
+    lookup(&mut c, qname_wire, qtype, &mut b.key);
+    let Ctx { out, mut added, mut added_keys, mut scratch, .. } = c;
+    added.clear();
+    added_keys.clear();
+    scratch.clear();
+    b.key.clear();
+    BUFFERS.set(Buffers { added, added_keys, scratch, key: b.key });
+    out
+}
+
+/// The chain of lookups of [`answer`], into `c.out`; `k` holds each name's key.
+fn lookup<'v>(c: &mut Ctx<'v, '_>, qname_wire: &'v [u8], qtype: u16, k: &mut Vec<u8>) {
+    let view = c.view;
+    let opts = c.opts;
     let mut name: Cow<'v, [u8]> = Cow::Borrowed(qname_wire);
     let mut seen: Vec<Vec<u8>> = Vec::new();
     let mut last = Step::Negative;
     for step in 0..=MAX_CHAIN {
-        let mut k = Vec::with_capacity(name.len() + 2);
-        crate::view::tree::encode_key(&name, &mut k);
-        if !crate::view::tree::key_is_below(&k, view.apex_key.as_bytes()) {
+        k.clear();
+        crate::view::tree::encode_key(&name, k);
+        let k: &[u8] = k;
+        if !crate::view::tree::key_is_below(k, view.apex_key.as_bytes()) {
             // Left the zone: we do not recurse; the chain stops with what we have.
             last = Step::Negative;
             break;
         }
-        if seen.contains(&k) {
+        if seen.iter().any(|s| s == k) {
             // A loop (BIND answers SERVFAIL, keeping the chain).
             c.out.rcode = rcode::SERVFAIL;
-            return c.out;
+            return;
         }
-        last = match find(view, &k, qtype) {
-            Found::Exact(node) => exact(&mut c, &k, name.clone(), node, None),
+        last = match find(view, k, qtype) {
+            Found::Exact(node) => exact(c, k, name.clone(), node, None),
             Found::Wildcard { wild, node, ce } => {
-                let step = exact(&mut c, &wild, name.clone(), node, Some(&k));
+                let step = exact(c, &wild, name.clone(), node, Some(k));
                 match step {
                     // RFC 4035 §3.1.3.3, RFC 5155 §7.2.6: the name itself does not exist.
                     Step::Answered | Step::Follow(_) if c.signed() => {
                         if c.nsec3() {
-                            c.nsec3_wildcard_answer(&k, &ce);
+                            c.nsec3_wildcard_answer(k, key_ancestor(k, ce));
                         } else {
-                            c.nsec_covering(&k);
+                            c.nsec_covering(k);
                         }
                     }
                     // Wildcard NODATA (§3.1.3.4, RFC 5155 §7.2.5): plus qname's denial.
-                    Step::Negative => c.deny_name(&k, &ce, false),
+                    Step::Negative => c.deny_name(k, key_ancestor(k, ce), false),
                     _ => {}
                 }
                 step
             }
             Found::Ent => {
                 c.soa_negative();
-                c.deny_type(&k);
+                c.deny_type(k);
                 Step::Negative
             }
             Found::NxDomain { ce } => {
                 c.out.rcode = rcode::NXDOMAIN;
                 c.soa_negative();
-                c.deny_name(&k, &ce, true);
+                c.deny_name(k, key_ancestor(k, ce), true);
                 Step::Negative
             }
             Found::Delegation { cut, node } => {
@@ -598,7 +644,7 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
                 }
                 c.referral(&cut, node);
                 c.glue(&cut);
-                return c.out;
+                return;
             }
             Found::Dname { owner, node } => match node.get(rtype::DNAME) {
                 Some(dname) => {
@@ -608,7 +654,7 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
                     let target = dname.rdatas().next().unwrap_or_default();
                     let Some(new) = substitute(&name, owner_len, target) else {
                         c.out.rcode = 6; // YXDOMAIN (RFC 6672 §2.2)
-                        return c.out;
+                        return;
                     };
                     // The synthesised CNAME is unsigned (RFC 6672 §5.3.1).
                     c.out.answer.push(Item {
@@ -630,7 +676,7 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
             Step::Follow(next) => {
                 // A new name in the chain: the rcode is that of its last link (RFC 6604).
                 c.out.rcode = rcode::NOERROR;
-                seen.push(k);
+                seen.push(k.to_vec());
                 name = next.clone();
             }
             _ => break,
@@ -642,7 +688,6 @@ pub fn answer<'v>(view: &'v ZoneView, qname_wire: &'v [u8], qtype: u16, opts: &O
             c.additional(false);
         }
     }
-    c.out
 }
 
 /// The answer at a node that exists (or a wildcard standing in for `qname`):

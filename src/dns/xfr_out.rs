@@ -53,7 +53,9 @@ const MESSAGE_FILL: usize = 16_384;
 /// The largest message (its TCP length prefix is 16 bits).
 const MESSAGE_LIMIT: usize = 65_535;
 /// Messages queued between the thread that writes them and the connection.
-const QUEUE: usize = 8;
+const QUEUE: usize = 16;
+/// Messages waiting in the queue are written together up to this many bytes.
+const COALESCE: usize = 64 * 1024;
 /// A downstream that reads nothing for this long is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -400,7 +402,15 @@ impl DnsServer {
         let request = Request::of(msg, edns);
         let producer = tokio::task::spawn_blocking(move || produce(&view, plan, &request, signer, &tx));
         let mut written = 0u64;
-        while let Some(frame) = rx.recv().await {
+        while let Some(mut frame) = rx.recv().await {
+            // Messages already made go out in the same write: fewer system
+            // calls, and fewer wake-ups of the thread making them.
+            while frame.len() < COALESCE {
+                match rx.try_recv() {
+                    Ok(more) => frame.extend_from_slice(&more),
+                    Err(_) => break,
+                }
+            }
             match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await {
                 Ok(Ok(())) => written += frame.len() as u64,
                 Ok(Err(e)) => return Err(format!("the client went away: {e}")),

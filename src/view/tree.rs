@@ -101,8 +101,20 @@ pub fn decode_key(key: &[u8], out: &mut Vec<u8>) {
     while end > 0 {
         // key[end - 1] is the terminator of the label before it.
         let stop = end - 1;
-        let start = key[..stop].iter().rposition(|&b| b == 0).map_or(0, |p| p + 1);
+        // One backward walk finds the label's start and whether it has escapes.
+        let (mut start, mut escaped) = (stop, false);
+        while start > 0 && key[start - 1] != 0 {
+            escaped |= key[start - 1] == 1;
+            start -= 1;
+        }
         let label = &key[start..stop];
+        if !escaped {
+            // Nothing escaped (the usual label): copied whole.
+            out.push(label.len() as u8);
+            out.extend_from_slice(label);
+            end = start;
+            continue;
+        }
         let at = out.len();
         out.push(0);
         let mut j = 0;
@@ -416,7 +428,11 @@ impl Base {
 
     /// `Ok(i)` where `key` is, or `Err(i)` where it would go.
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        let (mut lo, mut hi) = (0usize, self.len());
+        self.search_in(key, 0, self.len())
+    }
+
+    /// [`Base::search`] within `lo..hi`, where the caller knows `key` lies.
+    fn search_in(&self, key: &[u8], mut lo: usize, mut hi: usize) -> Result<usize, usize> {
         while lo < hi {
             let mid = (lo + hi) / 2;
             match self.key(mid).cmp(key) {
@@ -426,6 +442,26 @@ impl Base {
             }
         }
         Err(lo)
+    }
+
+    /// [`Base::search`] for a key known to sort at or after index `from`
+    /// and expected close to it: a galloping search (a wildcard right after
+    /// its encloser costs a comparison or two, not a descent of the zone).
+    fn search_near(&self, key: &[u8], from: usize) -> Result<usize, usize> {
+        let (mut lo, mut step) = (from, 1usize);
+        let mut hi = from;
+        while hi < self.len() {
+            match self.key(hi).cmp(key) {
+                Ordering::Less => {
+                    lo = hi + 1;
+                    hi = hi.saturating_add(step);
+                    step = step.saturating_mul(2);
+                }
+                Ordering::Equal => return Ok(hi),
+                Ordering::Greater => return self.search_in(key, lo, hi),
+            }
+        }
+        self.search_in(key, lo, self.len())
     }
 
     /// Bytes held, for the status and the memory benchmark.
@@ -649,6 +685,46 @@ impl Tree {
         self.base.search(key).ok().map(|i| Node(self.base.node(i)))
     }
 
+    /// [`Tree::get`] and [`Tree::exists`] in one ordered search,
+    /// for the descent of a lookup. Every base key before index `from` must
+    /// sort before `key` (0, or the [`Probe::next`] of an ancestor's probe).
+    pub fn probe(&self, key: &[u8], from: usize) -> Probe<'_> {
+        let len = self.base.len();
+        let found = self.base.search_in(key, from.min(len), len);
+        if !self.delta.is_empty() {
+            // The delta may shadow what the base says: the general way.
+            let node = match self.delta.get(key) {
+                Some(d) => d.as_deref().map(Node),
+                None => found.ok().map(|i| Node(self.base.node(i))),
+            };
+            let exists = node.is_some() || self.has_descendants(key);
+            return Probe { node, exists, next: 0 };
+        }
+        match found {
+            Ok(i) => Probe { node: Some(Node(self.base.node(i))), exists: true, next: i + 1 },
+            Err(i) => Probe { node: None, exists: i < len && key_is_below(self.base.key(i), key), next: i },
+        }
+    }
+
+    /// [`Tree::get`] for a key that sorts at or after base index `from`
+    /// (a [`Probe::next`]) and is likely close to it: a wildcard `*` below the
+    /// closest encloser sorts before most of its other children.
+    pub fn get_near(&self, key: &[u8], from: usize) -> Option<Node<'_>> {
+        if !self.delta.is_empty() {
+            return self.get(key);
+        }
+        self.base.search_near(key, from.min(self.base.len())).ok().map(|i| Node(self.base.node(i)))
+    }
+
+    /// [`Tree::get`] for the smallest key of the tree (a zone's apex, which
+    /// sorts before every name below it): no search when the base has it first.
+    pub fn get_first(&self, key: &[u8]) -> Option<Node<'_>> {
+        if self.delta.is_empty() && !self.base.is_empty() && self.base.key(0) == key {
+            return Some(Node(self.base.node(0)));
+        }
+        self.get(key)
+    }
+
     /// The first name at or after `key`.
     pub fn seek_ge(&self, key: &[u8]) -> Option<(&[u8], Node<'_>)> {
         let mut bi = match self.base.search(key) {
@@ -762,6 +838,18 @@ impl Tree {
     pub fn bytes(&self) -> usize {
         self.base.bytes() + self.delta.len() * 96
     }
+}
+
+/// What [`Tree::probe`] found.
+#[derive(Clone, Copy)]
+pub struct Probe<'a> {
+    /// The name's records, if it has any.
+    pub node: Option<Node<'a>>,
+    /// The name exists: it has records, or names below it (an empty non-terminal).
+    pub exists: bool,
+    /// Where a search for a name after this one (a descendant) may start
+    /// in the base (0 when the tree has a delta).
+    pub next: usize,
 }
 
 type DeltaIter<'a> = imbl::ordmap::Iter<'a, Key, Option<Arc<[u8]>>, imbl::shared_ptr::DefaultSharedPtr>;
@@ -901,6 +989,44 @@ mod tests {
         assert!(!t.exists(key("d.example.").as_bytes()));
         assert!(!t.exists(key("bc.example.").as_bytes()));
         assert!(!t.has_descendants(key("x.example.").as_bytes()));
+    }
+
+    #[test]
+    fn a_probe_says_what_get_and_exists_say_with_or_without_a_delta() {
+        let t = tree(&["example.", "a.example.", "b.c.example.", "*.d.example.", "x.d.example.", "z.example."]);
+        let mut added = NodeBuf::default();
+        added.add(rtype::TXT, 60, b"\x02hi");
+        let shadowed = t.with_changes(vec![(key("e.c.example."), Some(added)), (key("b.c.example."), None)]);
+        let probes = [
+            "example.",
+            "a.example.",
+            "c.example.",
+            "b.c.example.",
+            "e.c.example.",
+            "d.example.",
+            "*.d.example.",
+            "y.d.example.",
+            "q.example.",
+            "zz.example.",
+            "a.a.example.",
+        ];
+        for t in [&t, &shadowed] {
+            for n in probes {
+                let k = key(n);
+                for from in [0, 1] {
+                    let p = t.probe(k.as_bytes(), if n == "example." { 0 } else { from });
+                    assert_eq!(p.node.map(|n| n.0), t.get(k.as_bytes()).map(|n| n.0), "{n}");
+                    assert_eq!(p.exists, t.exists(k.as_bytes()), "{n}");
+                    assert_eq!(t.get_near(k.as_bytes(), 0).map(|n| n.0), t.get(k.as_bytes()).map(|n| n.0), "{n}");
+                }
+            }
+            assert!(t.get_first(key("example.").as_bytes()).is_some());
+        }
+        // A search from an ancestor's probe: the wildcard below `d`.
+        let d = t.probe(key("d.example.").as_bytes(), 0);
+        assert!(d.exists && d.node.is_none());
+        assert!(t.get_near(key("*.d.example.").as_bytes(), d.next).is_some());
+        assert!(t.get_near(key("*.example.").as_bytes(), 1).is_none());
     }
 
     #[test]

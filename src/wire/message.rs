@@ -401,6 +401,13 @@ impl<'a> Reader<'a> {
     }
 
     fn name(&mut self, section: Section) -> Result<Name, WireError> {
+        // A name without pointers (a query's question, an OPT's root) is
+        // copied as it stands, with no scratch buffer.
+        if let Some(end) = skip_uncompressed_name(self.buf, self.pos) {
+            let name = Name(Box::from(&self.buf[self.pos..end]));
+            self.pos = end;
+            return Ok(name);
+        }
         self.scratch.clear();
         self.pos = Self::name_into(self.buf, self.pos, &mut self.scratch, section)?;
         Ok(Name(Box::from(&self.scratch[..])))
@@ -486,7 +493,8 @@ impl<'a> Reader<'a> {
 /// OPT may appear (RFC 6891 §6.1.1).
 pub fn parse_message(buf: &[u8]) -> Result<Message, WireError> {
     let header = Header::read(buf)?;
-    let mut r = Reader { buf, pos: 12, scratch: Vec::with_capacity(MAX_NAME_LEN) };
+    // The scratch buffer grows only for compressed names.
+    let mut r = Reader { buf, pos: 12, scratch: Vec::new() };
     // A record takes at least 11 bytes, so never pre-allocate more than the message can hold.
     let cap = |n: u16| usize::from(n).min(buf.len() / 11);
     let mut questions = Vec::with_capacity(usize::from(header.qdcount).min(buf.len() / 5));
@@ -517,7 +525,8 @@ pub fn parse_message(buf: &[u8]) -> Result<Message, WireError> {
             out.push(rec);
         }
     }
-    let mut additional = Vec::with_capacity(cap(header.arcount));
+    // Not sized by ARCOUNT: a query's one additional record is its OPT, which goes in `opt`.
+    let mut additional = Vec::new();
     let mut opt = None;
     let mut tsig = None;
     for i in 0..header.arcount {

@@ -24,10 +24,22 @@ pub struct MessageWriter {
     limit: usize,
     /// Offsets in `buf` where a name (or a suffix of one) starts.
     names: [u16; MAX_TARGETS],
+    /// The uncompressed length of each of those names: only a name of the
+    /// same length can be the same name, so most are passed over without
+    /// walking them.
+    name_lens: [u8; MAX_TARGETS],
     n_names: usize,
     /// For large messages (transfers): every suffix written, by the hash of
     /// its lower-case form, instead of the bounded list above.
-    index: Option<Box<SuffixIndex>>,
+    index: Option<Box<Indexed>>,
+}
+
+/// The suffix index and the per-name work lists it is searched with (kept
+/// to be cleared, not allocated or zeroed, per name).
+struct Indexed {
+    map: SuffixIndex,
+    starts: Vec<usize>,
+    hashes: Vec<u64>,
 }
 
 /// Suffix hash → offset; the keys are hashes already.
@@ -50,14 +62,32 @@ impl std::hash::Hasher for Passthrough {
     }
 }
 
-/// FNV-1a over an uncompressed name suffix, lower-cased.
-fn suffix_hash(suffix: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for &b in suffix {
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+/// FNV-1a, lower-cased, of every suffix of an uncompressed name at once:
+/// `hashes[i]` is that of the suffix starting at `starts[i]`, the labels
+/// hashed from the root up (each suffix's hash continues its parent's), so
+/// a name of L labels costs one pass over its bytes, not L; the labels'
+/// starts go in `starts`.
+fn suffix_hashes(wire: &[u8], starts: &mut Vec<usize>, hashes: &mut Vec<u64>) {
+    starts.clear();
+    let mut pos = 0usize;
+    while let Some(&len) = wire.get(pos) {
+        if len == 0 {
+            break;
+        }
+        starts.push(pos);
+        pos += 1 + usize::from(len);
     }
-    h
+    hashes.clear();
+    hashes.resize(starts.len(), 0);
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for (&s, slot) in starts.iter().zip(hashes.iter_mut()).rev() {
+        let e = (s + 1 + usize::from(wire[s])).min(wire.len());
+        for &b in &wire[s..e] {
+            h ^= u64::from(b.to_ascii_lowercase());
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        *slot = h;
+    }
 }
 
 /// Whether the name at `off` in `buf` (pointers followed) equals the
@@ -79,7 +109,8 @@ fn same_name(buf: &[u8], mut off: usize, wire: &[u8]) -> bool {
             return true;
         }
         match (buf.get(off + 1..off + 1 + n), wire.get(pos + 1..pos + 1 + n)) {
-            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => {}
+            // Equal bytes first: names in a zone's data are mostly written alike.
+            (Some(a), Some(b)) if a == b || a.eq_ignore_ascii_case(b) => {}
             _ => return false,
         }
         off += 1 + n;
@@ -97,7 +128,14 @@ impl MessageWriter {
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
         buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
-        let mut w = MessageWriter { buf, limit: limit.max(12), names: [0; MAX_TARGETS], n_names: 0, index: None };
+        let mut w = MessageWriter {
+            buf,
+            limit: limit.max(12),
+            names: [0; MAX_TARGETS],
+            name_lens: [0; MAX_TARGETS],
+            n_names: 0,
+            index: None,
+        };
         w.write_question(question);
         w
     }
@@ -109,8 +147,19 @@ impl MessageWriter {
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
         buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
-        let index = Some(Box::new(SuffixIndex::with_capacity_and_hasher(4096, Default::default())));
-        let mut w = MessageWriter { buf, limit: limit.max(12), names: [0; MAX_TARGETS], n_names: 0, index };
+        let index = Some(Box::new(Indexed {
+            map: SuffixIndex::with_capacity_and_hasher(4096, Default::default()),
+            starts: Vec::with_capacity(16),
+            hashes: Vec::with_capacity(16),
+        }));
+        let mut w = MessageWriter {
+            buf,
+            limit: limit.max(12),
+            names: [0; MAX_TARGETS],
+            name_lens: [0; MAX_TARGETS],
+            n_names: 0,
+            index,
+        };
         w.write_question(question);
         w
     }
@@ -175,18 +224,30 @@ impl MessageWriter {
         if compress && self.index.is_some() {
             return self.write_name_indexed(wire);
         }
+        // Where the name ends (its root label included), so that each
+        // suffix's length is known.
+        let mut end = 0usize;
+        while let Some(&len) = wire.get(end) {
+            end += 1 + usize::from(len);
+            if len == 0 {
+                break;
+            }
+        }
+        let end = end.min(wire.len());
         let mut pos = 0usize;
         while let Some(&len) = wire.get(pos) {
             if len == 0 {
                 self.buf.push(0);
                 break;
             }
+            let suffix_len = (end - pos).min(usize::from(u8::MAX)) as u8;
             if compress {
                 let suffix = &wire[pos..];
-                if let Some(&off) =
-                    self.names[..self.n_names].iter().find(|&&o| same_name(&self.buf, usize::from(o), suffix))
-                {
-                    let p = 0xc000 | off;
+                let found = (0..self.n_names).find(|&i| {
+                    self.name_lens[i] == suffix_len && same_name(&self.buf, usize::from(self.names[i]), suffix)
+                });
+                if let Some(i) = found {
+                    let p = 0xc000 | self.names[i];
                     self.buf.extend_from_slice(&p.to_be_bytes());
                     break;
                 }
@@ -194,6 +255,7 @@ impl MessageWriter {
             let at = self.buf.len();
             if at < 0x3fff && self.n_names < MAX_TARGETS {
                 self.names[self.n_names] = at as u16;
+                self.name_lens[self.n_names] = suffix_len;
                 self.n_names += 1;
             }
             let end = (pos + 1 + usize::from(len)).min(wire.len());
@@ -206,16 +268,12 @@ impl MessageWriter {
     /// suffix already written becomes a pointer; each label written before it
     /// is registered.
     fn write_name_indexed(&mut self, wire: &[u8]) {
-        let Some(index) = self.index.as_mut() else { return };
-        let mut pos = 0usize;
-        while let Some(&len) = wire.get(pos) {
-            if len == 0 {
-                break;
-            }
-            let suffix = &wire[pos..];
-            let h = suffix_hash(suffix);
+        let Some(ix) = self.index.as_mut() else { return };
+        let Indexed { map: index, starts, hashes } = &mut **ix;
+        suffix_hashes(wire, starts, hashes);
+        for (&pos, &h) in starts.iter().zip(hashes.iter()) {
             if let Some(&off) = index.get(&h) {
-                if same_name(&self.buf, usize::from(off), suffix) {
+                if same_name(&self.buf, usize::from(off), &wire[pos..]) {
                     self.buf.extend_from_slice(&(0xc000 | off).to_be_bytes());
                     return;
                 }
@@ -224,9 +282,8 @@ impl MessageWriter {
             if at < 0x3fff {
                 index.entry(h).or_insert(at as u16);
             }
-            let end = (pos + 1 + usize::from(len)).min(wire.len());
+            let end = (pos + 1 + usize::from(wire[pos])).min(wire.len());
             self.buf.extend_from_slice(&wire[pos..end]);
-            pos = end;
         }
         self.buf.push(0);
     }
@@ -291,8 +348,8 @@ impl MessageWriter {
             if self.buf.len() > self.limit {
                 self.buf.truncate(mark.0);
                 self.n_names = mark.1;
-                if let Some(index) = self.index.as_mut() {
-                    index.retain(|_, off| usize::from(*off) < mark.0);
+                if let Some(ix) = self.index.as_mut() {
+                    ix.map.retain(|_, off| usize::from(*off) < mark.0);
                 }
                 return Err(Full);
             }
@@ -320,8 +377,8 @@ impl MessageWriter {
         self.buf.truncate(question_end);
         let kept = self.names[..self.n_names].iter().filter(|&&o| usize::from(o) < question_end).count();
         self.n_names = kept;
-        if let Some(index) = self.index.as_mut() {
-            index.retain(|_, off| usize::from(*off) < question_end);
+        if let Some(ix) = self.index.as_mut() {
+            ix.map.retain(|_, off| usize::from(*off) < question_end);
         }
         for at in [6, 8, 10] {
             self.buf[at..at + 2].copy_from_slice(&[0, 0]);
