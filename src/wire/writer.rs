@@ -124,34 +124,32 @@ impl MessageWriter {
     /// question, echoed as received (case included).
     pub fn new(id: u16, flags: u16, question: Option<(&Name, u16, u16)>, limit: usize) -> MessageWriter {
         // Most answers are small: start within the allocator's fast sizes.
-        let mut buf = Vec::with_capacity(limit.min(512));
-        buf.extend_from_slice(&id.to_be_bytes());
-        buf.extend_from_slice(&flags.to_be_bytes());
-        buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
-        let mut w = MessageWriter {
-            buf,
-            limit: limit.max(12),
-            names: [0; MAX_TARGETS],
-            name_lens: [0; MAX_TARGETS],
-            n_names: 0,
-            index: None,
-        };
-        w.write_question(question);
-        w
+        MessageWriter::with(id, flags, question, limit, limit.min(512), None)
     }
 
     /// A writer for large messages of many names (zone transfers): every name
     /// written is a compression target, found by hash.
     pub fn new_indexed(id: u16, flags: u16, question: Option<(&Name, u16, u16)>, limit: usize) -> MessageWriter {
-        let mut buf = Vec::with_capacity(limit);
-        buf.extend_from_slice(&id.to_be_bytes());
-        buf.extend_from_slice(&flags.to_be_bytes());
-        buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
         let index = Some(Box::new(Indexed {
             map: SuffixIndex::with_capacity_and_hasher(4096, Default::default()),
             starts: Vec::with_capacity(16),
             hashes: Vec::with_capacity(16),
         }));
+        MessageWriter::with(id, flags, question, limit, limit, index)
+    }
+
+    fn with(
+        id: u16,
+        flags: u16,
+        question: Option<(&Name, u16, u16)>,
+        limit: usize,
+        capacity: usize,
+        index: Option<Box<Indexed>>,
+    ) -> MessageWriter {
+        let mut buf = Vec::with_capacity(capacity);
+        buf.extend_from_slice(&id.to_be_bytes());
+        buf.extend_from_slice(&flags.to_be_bytes());
+        buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
         let mut w = MessageWriter {
             buf,
             limit: limit.max(12),
