@@ -10,8 +10,11 @@
 //!   deleted to the function `sd_link_changed`, whatever the path: link,
 //!   unlink, a catalog creating its members, and the cascades of deleting a
 //!   zone or a primary;
-//! - a transaction's changes wait until its commit (commit hook), or are
-//!   dropped at its rollback (rollback hook);
+//! - a transaction's changes are applied at once (only the writer's own
+//!   thread reads the index, so it sees its own transaction), kept in order
+//!   until the commit (commit hook), and undone at a rollback (rollback
+//!   hook) or at a rollback to a savepoint (the writer's `rolled_back_to`:
+//!   SQLite has no hook for that);
 //! - [`linked_zones`] answers the JSON array of the primary's zone names, in
 //!   name order (SQLite's BINARY collation, which is byte order, as `ORDER
 //!   BY name` gives), kept as text and changed in place by each link, and
@@ -224,7 +227,8 @@ pub fn install(conn: &mut Connection) -> Result<Arc<super::notify_acl::NotifyAcl
 }
 
 /// The zones linked to `primary`, as a JSON array of names in name order.
-pub fn linked_zones(_conn: &Connection, primary: i64) -> Result<ZoneNames, StoreError> {
+/// Read on the thread of the writer connection, which holds the index.
+pub fn linked_zones(primary: i64) -> Result<ZoneNames, StoreError> {
     let index = INSTALLED.with(|i| i.borrow().as_ref().map(|(index, _)| index.clone())).ok_or_else(|| {
         StoreError::Setup("the link index is read on the thread of the writer connection only".to_string())
     })?;

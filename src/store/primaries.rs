@@ -48,8 +48,8 @@ fn from_row(row: &Row) -> rusqlite::Result<Primary> {
     })
 }
 
-fn with_links(conn: &Connection, mut p: Primary) -> Result<Primary, StoreError> {
-    p.linked_zones = links::linked_zones(conn, p.id)?;
+fn with_links(mut p: Primary) -> Result<Primary, StoreError> {
+    p.linked_zones = links::linked_zones(p.id)?;
     Ok(p)
 }
 
@@ -99,12 +99,12 @@ pub(super) fn get_bare(conn: &Connection, account: i64, key: &str) -> Result<Pri
 }
 
 fn get_by_id(conn: &Connection, account: i64, id: i64) -> Result<Primary, StoreError> {
-    with_links(conn, get_bare(conn, account, &id.to_string())?)
+    with_links(get_bare(conn, account, &id.to_string())?)
 }
 
 /// Finds a primary by id or, when `key` is not a number, by name.
 pub fn get(conn: &Connection, account: i64, key: &str) -> Result<Primary, StoreError> {
-    with_links(conn, get_bare(conn, account, key)?)
+    with_links(get_bare(conn, account, key)?)
 }
 
 pub fn list(conn: &Connection, account: i64, sort: Sort, page: Page) -> Result<(Vec<Primary>, u64), StoreError> {
@@ -117,7 +117,7 @@ pub fn list(conn: &Connection, account: i64, sort: Sort, page: Page) -> Result<(
     ))?;
     let rows: Vec<Primary> =
         stmt.query_map(params![account, page.per_page, page.offset()], from_row)?.collect::<Result<_, _>>()?;
-    let items = rows.into_iter().map(|p| with_links(conn, p)).collect::<Result<_, _>>()?;
+    let items = rows.into_iter().map(with_links).collect::<Result<_, _>>()?;
     Ok((items, total as u64))
 }
 
@@ -166,7 +166,7 @@ pub fn link(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Resul
     tx.prepare_cached(LINK_SQL)?.execute(params![zone_id, p.id, zone])?;
     tx.prepare_cached("UPDATE zones SET updated_at = ?2 WHERE id = ?1")?.execute(params![zone_id, now_secs()])?;
     tx.commit()?;
-    Ok((with_links(conn, p)?, zone_id))
+    Ok((with_links(p)?, zone_id))
 }
 
 pub fn unlink(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Result<Primary, StoreError> {
@@ -184,5 +184,5 @@ pub fn unlink(conn: &mut Connection, account: i64, key: &str, zone: &str) -> Res
     }
     tx.prepare_cached("UPDATE zones SET updated_at = ?2 WHERE id = ?1")?.execute(params![zone_id, now_secs()])?;
     tx.commit()?;
-    with_links(conn, p)
+    with_links(p)
 }
