@@ -75,10 +75,8 @@ static LOG_FILTER: std::sync::OnceLock<
 > = std::sync::OnceLock::new();
 
 /// Logs go to stderr, one line per event, without colours (journald adds the
-/// time stamp), written by a thread of their own. The filter is `RUST_LOG`
-/// when set, else `level` (`log.level`). Keep the guard until the end: its
-/// drop writes out what is still queued.
-pub fn init_logging(level: &str) -> tracing_appender::non_blocking::WorkerGuard {
+/// time stamp). The filter is `RUST_LOG` when set, else `level` (`log.level`).
+pub fn init_logging(level: &str) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let from_env = std::env::var_os("RUST_LOG").is_some();
@@ -89,13 +87,10 @@ pub fn init_logging(level: &str) -> tracing_appender::non_blocking::WorkerGuard 
         }
     };
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
-    let (writer, guard) =
-        tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
-    let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false);
     if tracing_subscriber::registry().with(filter).with(fmt).try_init().is_ok() && !from_env {
         let _ = LOG_FILTER.set(handle);
     }
-    guard
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         println!("secondaryd: config {} is valid", config.source);
         return ExitCode::SUCCESS;
     }
-    let _log = secondaryd::daemon::init_logging(&config.log_level);
+    secondaryd::daemon::init_logging(&config.log_level);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = config.dns.workers {
         builder.worker_threads(n);
