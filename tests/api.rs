@@ -142,6 +142,15 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_changes() {
         assert_eq!(r.status, 400, "{raw}");
         assert!(names_field(&r, "body"), "{:?}", r.body);
     }
+    // A body over the limit is a JSON 413 naming the body and the limit, on
+    // every endpoint that reads one (axum's own answer is plain text).
+    let huge = format!("{{\"name\": \"x\", \"ip\": \"127.0.0.2\", \"pad\": \"{}\"}}", "x".repeat(3 << 20));
+    for (method, path) in [("POST", PRIMARIES), ("PUT", "/v2/1/zones/taken.example/ns_records")] {
+        let r = d.client().request_raw(method, path, Some(huge.clone())).await.expect("call");
+        assert_eq!(r.status, 413, "{method} {path}");
+        assert!(names_field(&r, "body"), "{:?}", r.body);
+        assert!(error(&r).message.contains("2097152 bytes"), "{:?}", r.body);
+    }
     assert_eq!(primary_count(&d).await, 1, "no bad request created a primary");
 
     // A key from the config is accepted, case-insensitively.

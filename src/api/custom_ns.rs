@@ -7,13 +7,12 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::input::{kind, list_params, pagination, Body};
+use super::input::{kind, list_params, pagination, Body, RawBody};
 use super::{data, listed, timestamp, App, Ctx, Many, One, QueryMap};
 use crate::model::{self, NsAddress};
 use crate::store::nameservers::{self, Address, CustomNs, NewCustomNs};
@@ -93,7 +92,7 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
 pub async fn create(
     State(app): State<App>,
     ctx: Ctx,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, One<model::CustomNs>), ApiError> {
     let mut b = Body::parse(&body)?;
     let ns_name = b.string("ns_name", true).and_then(|n| match normalize_host_name(n.trim()) {

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::input::Body;
+use super::input::{Body, RawBody};
 use super::zones::load;
 use super::{data, App, Ctx, One};
 use crate::config::DownstreamConfig;
@@ -90,7 +90,11 @@ pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<Vec<Downstream
 }
 
 /// `PUT /zones/{zone}/downstreams`: replaces the zone's own entries.
-pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<One<Vec<Downstream>>, ApiError> {
+pub async fn update(
+    State(app): State<App>,
+    ctx: Ctx,
+    RawBody(body): RawBody,
+) -> Result<One<Vec<Downstream>>, ApiError> {
     let z = load(&app, &ctx).await?;
     let entries = parse(&app, &ctx, &body)?;
     let stored: Vec<StoredDownstream> = entries.iter().map(|(s, _)| s.clone()).collect();

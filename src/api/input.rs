@@ -4,11 +4,39 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::model::Pagination;
 use crate::store::{Page, Sort, SortColumn};
+
+/// The largest request body the API reads (axum's default limit, named here so
+/// the error can say it). The largest real body, a zone's NS list or a
+/// nameserver set, is a few kilobytes.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// A request's body, read whole. Unlike axum's own `Bytes` extractor, a body
+/// that cannot be read (too large, or the connection broke) is a JSON error
+/// like every other answer of the API: 413 naming the limit, 400 otherwise.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(RawBody(bytes)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                let mut err = ApiError::invalid("body", format!("is larger than the limit of {MAX_BODY_BYTES} bytes"));
+                err.status = StatusCode::PAYLOAD_TOO_LARGE;
+                Err(err)
+            }
+            Err(e) => Err(ApiError::invalid("body", format!("could not be read: {}", e.body_text()))),
+        }
+    }
+}
 
 /// A JSON object body being validated. Take the known fields, then call
 /// [`Body::finish`]: unknown fields and every recorded problem become one 400.

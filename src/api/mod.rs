@@ -221,6 +221,7 @@ pub fn router(app: App) -> Router {
         .route("/v2/{account}/custom_ns/{ns_name}", get(custom_ns::show).delete(custom_ns::remove))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(input::MAX_BODY_BYTES))
         .with_state(app)
 }
 

@@ -3,12 +3,11 @@
 //! and the hostmaster published with them. `in_use` is computed; our
 //! extensions `nameservers` and `zones` say what uses the set.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::error::ApiError;
-use super::input::{list_params, pagination, Body};
+use super::input::{list_params, pagination, Body, RawBody};
 use super::{data, listed, timestamp, App, Ctx, Many, One, QueryMap};
 use crate::model;
 use crate::store::nameservers::{self, NameserverSet, NewSet, SetChange, DEFAULT_IP_TTL, DEFAULT_NS_TTL, MAX_TTL};
@@ -93,7 +92,7 @@ pub async fn list(
 pub async fn create(
     State(app): State<App>,
     ctx: Ctx,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, One<model::NameserverSet>), ApiError> {
     let mut b = Body::parse(&body)?;
     let name = b.string("name", true).and_then(|n| check_name(&mut b, n));
@@ -124,7 +123,11 @@ pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<model::Nameser
 
 /// `PUT …/nameserver_sets/{id}`: changes the fields given; `null` clears
 /// `hostmaster` and `external_ref`.
-pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<One<model::NameserverSet>, ApiError> {
+pub async fn update(
+    State(app): State<App>,
+    ctx: Ctx,
+    RawBody(body): RawBody,
+) -> Result<One<model::NameserverSet>, ApiError> {
     let mut b = Body::parse(&body)?;
     let name = match b.nullable_string("name") {
         None => None,

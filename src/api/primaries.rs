@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::input::{list_params, pagination, Body};
+use super::input::{list_params, pagination, Body, RawBody};
 use super::{listed, timestamp, App, Ctx, Many, QueryMap};
 use crate::model::{Data, PrimaryServer};
 use crate::store::notify_acl::canonical_ip;
@@ -42,7 +42,7 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
     Ok(listed(items.into_iter().map(to_model).collect(), pagination(page, total)))
 }
 
-pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
+pub async fn create(State(app): State<App>, ctx: Ctx, RawBody(body): RawBody) -> Result<Response, ApiError> {
     let mut b = Body::parse(&body)?;
     let name = b.string("name", true).map(|s| s.trim().to_string());
     if let Some(n) = &name {
@@ -202,7 +202,12 @@ fn zone_field(body: &Bytes, query: &HashMap<String, String>) -> Result<String, A
     zone.ok_or_else(|| ApiError::invalid("zone", "can't be blank"))
 }
 
-pub async fn link(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn link(
+    State(app): State<App>,
+    ctx: Ctx,
+    QueryMap(q): QueryMap,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
     let zone = zone_field(&body, &q)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());
     let z = zone.clone();
@@ -217,7 +222,7 @@ pub async fn unlink(
     State(app): State<App>,
     ctx: Ctx,
     QueryMap(q): QueryMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let zone = zone_field(&body, &q)?;
     let (account, id) = (ctx.account, ctx.param("id").to_string());

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::error::ApiError;
-use super::input::Body;
+use super::input::{Body, RawBody};
 use super::records::{apex, published, to_model};
 use super::zones::{load, path_zone};
 use super::{data, opt_timestamp, App, Ctx, One};
@@ -83,7 +83,7 @@ fn parse_settings(body: &Bytes) -> Result<(Vec<String>, Vec<i64>), ApiError> {
 }
 
 /// `PUT /zones/{zone}/ns_records`: 200 with the NS records the zone now publishes.
-pub async fn update(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<One<Vec<Record>>, ApiError> {
+pub async fn update(State(app): State<App>, ctx: Ctx, RawBody(body): RawBody) -> Result<One<Vec<Record>>, ApiError> {
     let (names, ids) = parse_settings(&body)?;
     let (account, zone) = (ctx.account, path_zone(&ctx));
     let (z, ns) = app.store.call(move |c| nameservers::set_zone_ns(c, account, &zone, &names, &ids)).await.map_err(

@@ -4,12 +4,11 @@
 //! Zone objects are DNSimple's plus our `primaries` (in the order they are
 //! tried) and `transfer`.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::error::ApiError;
-use super::input::{list_params, pagination, Body};
+use super::input::{list_params, pagination, Body, RawBody};
 use super::{data, listed, opt_timestamp, timestamp, App, Ctx, Many, One, QueryMap};
 use crate::model::{self, Distribution, LastError, LastNotify, NotifyOut, Scheduled, ZoneEvent, ZoneState};
 use crate::scheduler::ZoneSchedule;
@@ -132,7 +131,11 @@ pub(crate) async fn load(app: &App, ctx: &Ctx) -> Result<Zone, ApiError> {
     Ok(app.store.call(move |c| zones::get(c, account, &zone)).await?)
 }
 
-pub async fn create(State(app): State<App>, ctx: Ctx, body: Bytes) -> Result<(StatusCode, One<model::Zone>), ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    ctx: Ctx,
+    RawBody(body): RawBody,
+) -> Result<(StatusCode, One<model::Zone>), ApiError> {
     let mut b = Body::parse(&body)?;
     let name = b.string("name", true).and_then(|n| match normalize_zone_name(&n) {
         Ok(n) => Some(n),
