@@ -12,6 +12,11 @@
 //! - A node is a name's RRsets, encoded in one byte string (see [`Node`]).
 //! - [`Base`] holds every name of a version in four flat arrays (keys, nodes
 //!   and their end offsets): about the zone's wire size, no allocation per name.
+//!   A base of 32 names or more also has a hash index of its names and empty
+//!   non-terminals (4 bytes a slot, at most half full), so the lookup of a
+//!   name, or of a name that does not exist, costs a cache miss or two rather
+//!   than an ordered search's twenty at a million names. The ordered search
+//!   stays for what needs the order: NSEC predecessors, and names with a delta.
 //! - [`Tree`] is a base and an `imbl::OrdMap` of the names changed since it
 //!   was built (a node, or `None` for a deleted name). Cloning a tree and
 //!   changing a few names costs those names, not the zone; [`Tree::compact`]
@@ -19,6 +24,7 @@
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use imbl::OrdMap;
@@ -393,13 +399,41 @@ impl NodeBuf {
 // Base
 // ---------------------------------------------------------------------------------------------
 
-/// Every name of one version in canonical order, in flat arrays.
+/// Every name of one version in canonical order, in flat arrays, with a
+/// hash index of its names and empty non-terminals (see [`Base::seal`]).
 #[derive(Default)]
 pub struct Base {
     keys: Vec<u8>,
     key_ends: Vec<u32>,
     nodes: Vec<u8>,
     node_ends: Vec<u32>,
+    /// Open addressing (linear probing, at most half full): `i + 1` for the
+    /// name at index `i`, or for an empty non-terminal whose first
+    /// descendant is at `i`, in the low `index_bits` bits, and bits of the
+    /// key's hash above them (so a miss seldom reads a key); 0 for a free
+    /// slot. Empty below [`HASHED_MIN`] names.
+    slots: Vec<u32>,
+    index_bits: u32,
+    /// Keyed per base (SipHash), so names chosen by a primary cannot be made
+    /// to collide.
+    hasher: std::collections::hash_map::RandomState,
+}
+
+/// Bases with fewer names are searched in order only: a few comparisons in
+/// cache cost less than a hash. With more, an ordered search of a large zone
+/// is a cache miss per step (twenty at a million names), and a lookup in the
+/// index one or two; the index costs 8 bytes or so per name.
+const HASHED_MIN: usize = if cfg!(test) { 1 } else { 32 };
+
+/// What the hash index says of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hit {
+    /// The name at this base index.
+    Name(usize),
+    /// An empty non-terminal: no records, names below it from this index on.
+    Ent(usize),
+    /// No such name, and no names below it.
+    Absent,
 }
 
 impl Base {
@@ -466,7 +500,9 @@ impl Base {
 
     /// Bytes held, for the status and the memory benchmark.
     pub fn bytes(&self) -> usize {
-        self.keys.capacity() + self.nodes.capacity() + 4 * (self.key_ends.capacity() + self.node_ends.capacity())
+        self.keys.capacity()
+            + self.nodes.capacity()
+            + 4 * (self.key_ends.capacity() + self.node_ends.capacity() + self.slots.capacity())
     }
 
     fn push(&mut self, key: &[u8], node: &[u8]) -> Result<(), String> {
@@ -479,11 +515,108 @@ impl Base {
         Ok(())
     }
 
-    fn shrink(&mut self) {
+    /// Ends the building: the arrays trimmed to size, and the hash index of
+    /// every name and every empty non-terminal built. In canonical order a
+    /// name's subtree follows it, so an ancestor of the name at `i` is new at
+    /// `i` exactly when it is not an ancestor of (or) the name before: an
+    /// empty non-terminal, entered with its first descendant.
+    fn seal(&mut self) {
         self.keys.shrink_to_fit();
         self.nodes.shrink_to_fit();
         self.key_ends.shrink_to_fit();
         self.node_ends.shrink_to_fit();
+        self.slots = Vec::new();
+        // Room for at least 4 bits of hash beside the index (zones below 2^28 names).
+        let Some(index_bits) = u32::try_from(self.len()).ok().map(|n| u32::BITS - n.leading_zeros()) else { return };
+        if self.len() < HASHED_MIN || index_bits > 28 {
+            return;
+        }
+        self.index_bits = index_bits;
+        let entries: usize = (0..self.len()).map(|i| self.new_keys(i).count()).sum();
+        let mut slots = vec![0u32; (2 * entries).next_power_of_two()];
+        let mask = slots.len() - 1;
+        for i in 0..self.len() {
+            for k in self.new_keys(i) {
+                let (mut at, tag) = self.place(k, mask);
+                while slots[at] != 0 {
+                    at = (at + 1) & mask;
+                }
+                slots[at] = tag | (i as u32 + 1);
+            }
+        }
+        self.slots = slots;
+    }
+
+    /// The keys entered in the index for base index `i`: its name, then
+    /// those of its ancestors (nearest first) that the name before it is not
+    /// below.
+    fn new_keys(&self, i: usize) -> impl Iterator<Item = &[u8]> {
+        let key = self.key(i);
+        let before = if i == 0 { None } else { Some(self.key(i - 1)) };
+        let mut end = Some(key.len());
+        std::iter::from_fn(move || {
+            let e = end?;
+            let k = &key[..e];
+            if e < key.len() && before.is_some_and(|b| key_is_below(b, k)) {
+                end = None;
+                return None;
+            }
+            // The next ancestor: the key up to the end of its previous label
+            // (the root's key is empty).
+            end = if e == 0 { None } else { Some(key[..e - 1].iter().rposition(|&b| b == 0).map_or(0, |p| p + 1)) };
+            Some(k)
+        })
+    }
+
+    /// Whether base index `i` is what the index holds for `key`: the name
+    /// itself, or the first name below the empty non-terminal `key`.
+    fn verify(&self, key: &[u8], i: usize) -> Hit {
+        let at = self.key(i);
+        if at == key {
+            Hit::Name(i)
+        } else if key_is_below(at, key) && (i == 0 || !key_is_below(self.key(i - 1), key)) {
+            Hit::Ent(i)
+        } else {
+            Hit::Absent
+        }
+    }
+
+    /// The first slot of `key` (the hash's low bits) and its tag (high bits,
+    /// in place above the index).
+    fn place(&self, key: &[u8], mask: usize) -> (usize, u32) {
+        let h = self.hasher.hash_one(key);
+        ((h as usize) & mask, ((h >> 32) as u32) << self.index_bits)
+    }
+
+    fn lookup(&self, slots: &[u32], key: &[u8]) -> Hit {
+        let mask = slots.len() - 1;
+        let index_mask = (1u32 << self.index_bits) - 1;
+        let (mut at, tag) = self.place(key, mask);
+        while slots[at] != 0 {
+            let v = slots[at];
+            if v & !index_mask == tag {
+                match self.verify(key, ((v & index_mask) - 1) as usize) {
+                    Hit::Absent => {}
+                    hit => return hit,
+                }
+            }
+            at = (at + 1) & mask;
+        }
+        Hit::Absent
+    }
+
+    /// The hash index's answer for `key`; `None` for a base without one.
+    fn hashed(&self, key: &[u8]) -> Option<Hit> {
+        (!self.slots.is_empty()).then(|| self.lookup(&self.slots, key))
+    }
+
+    /// The index of the name `key`.
+    fn find(&self, key: &[u8]) -> Option<usize> {
+        match self.hashed(key) {
+            Some(Hit::Name(i)) => Some(i),
+            Some(_) => None,
+            None => self.search(key).ok(),
+        }
     }
 }
 
@@ -615,7 +748,7 @@ impl Builder {
         if !self.unsorted {
             self.flush_node()?;
             let mut base = self.base;
-            base.shrink();
+            base.seal();
             return Ok(base);
         }
         let Builder { arena, mut starts, .. } = self;
@@ -648,7 +781,7 @@ impl Builder {
             node.encode(&mut encoded);
             base.push(k, &encoded)?;
         }
-        base.shrink();
+        base.seal();
         Ok(base)
     }
 }
@@ -682,7 +815,7 @@ impl Tree {
         if let Some(d) = self.delta.get(key) {
             return d.as_deref().map(Node);
         }
-        self.base.search(key).ok().map(|i| Node(self.base.node(i)))
+        self.base.find(key).map(|i| Node(self.base.node(i)))
     }
 
     /// [`Tree::get`] and [`Tree::exists`] in one ordered search,
@@ -690,6 +823,15 @@ impl Tree {
     /// sort before `key` (0, or the [`Probe::next`] of an ancestor's probe).
     pub fn probe(&self, key: &[u8], from: usize) -> Probe<'_> {
         let len = self.base.len();
+        if self.delta.is_empty() {
+            match self.base.hashed(key) {
+                Some(Hit::Name(i)) => return Probe { node: Some(Node(self.base.node(i))), exists: true, next: i + 1 },
+                Some(Hit::Ent(i)) => return Probe { node: None, exists: true, next: i },
+                // Nothing searches below a name that does not exist.
+                Some(Hit::Absent) => return Probe { node: None, exists: false, next: from },
+                None => {}
+            }
+        }
         let found = self.base.search_in(key, from.min(len), len);
         if !self.delta.is_empty() {
             // The delta may shadow what the base says: the general way.
@@ -710,7 +852,7 @@ impl Tree {
     /// (a [`Probe::next`]) and is likely close to it: a wildcard `*` below the
     /// closest encloser sorts before most of its other children.
     pub fn get_near(&self, key: &[u8], from: usize) -> Option<Node<'_>> {
-        if !self.delta.is_empty() {
+        if !self.delta.is_empty() || !self.base.slots.is_empty() {
             return self.get(key);
         }
         self.base.search_near(key, from.min(self.base.len())).ok().map(|i| Node(self.base.node(i)))
@@ -830,7 +972,7 @@ impl Tree {
         for (k, n) in self.iter() {
             base.push(k, n.0)?;
         }
-        base.shrink();
+        base.seal();
         Ok(Tree::new(base))
     }
 
@@ -1027,6 +1169,74 @@ mod tests {
         assert!(d.exists && d.node.is_none());
         assert!(t.get_near(key("*.d.example.").as_bytes(), d.next).is_some());
         assert!(t.get_near(key("*.example.").as_bytes(), 1).is_none());
+    }
+
+    #[test]
+    fn the_hash_index_says_what_the_ordered_search_says_for_names_empty_non_terminals_and_misses() {
+        // Empty non-terminals at several depths, one above a name and one
+        // below another name, a wildcard, and names that sort between them.
+        let t = tree(&[
+            "example.",
+            "a.example.",
+            "x.y.z.a.example.",
+            "b.example.",
+            "c.d.e.b.example.",
+            "f.e.b.example.",
+            "*.w.example.",
+            "m.example.",
+            "n.m.example.",
+            "q.r.s.example.",
+        ]);
+        assert!(!t.base.slots.is_empty(), "indexed");
+        let mut plain = Base::default();
+        for i in 0..t.base.len() {
+            plain.push(t.base.key(i), t.base.node(i)).expect("push");
+        }
+        let plain = Tree::new(plain);
+        assert!(plain.base.slots.is_empty(), "not indexed");
+        let asked = [
+            "example.",
+            "a.example.",
+            "z.a.example.",
+            "y.z.a.example.",
+            "x.y.z.a.example.",
+            "q.x.y.z.a.example.",
+            "b.example.",
+            "e.b.example.",
+            "d.e.b.example.",
+            "c.d.e.b.example.",
+            "f.e.b.example.",
+            "g.e.b.example.",
+            "w.example.",
+            "*.w.example.",
+            "v.w.example.",
+            "m.example.",
+            "n.m.example.",
+            "o.m.example.",
+            "s.example.",
+            "r.s.example.",
+            "q.r.s.example.",
+            "zz.example.",
+            "aa.example.",
+            "com.",
+            ".",
+        ];
+        for n in asked {
+            let k = key(n);
+            let (h, p) = (t.probe(k.as_bytes(), 0), plain.probe(k.as_bytes(), 0));
+            assert_eq!(h.node.map(|n| n.0), p.node.map(|n| n.0), "{n}");
+            assert_eq!(h.exists, p.exists, "{n}");
+            if p.exists {
+                assert_eq!(h.next, p.next, "{n}: where names below it start");
+            }
+            assert_eq!(t.get(k.as_bytes()).map(|n| n.0), plain.get(k.as_bytes()).map(|n| n.0), "{n}");
+            assert_eq!(t.get_near(k.as_bytes(), 0).map(|n| n.0), plain.get(k.as_bytes()).map(|n| n.0), "{n}");
+            assert_eq!(t.exists(k.as_bytes()), plain.exists(k.as_bytes()), "{n}");
+        }
+        // Every name and every empty non-terminal below the apex is entered once.
+        let entered = t.base.slots.iter().filter(|&&v| v != 0).count();
+        // 10 names; e.b, d.e.b, z.a, y.z.a, w, r.s, s below the apex; the root above it.
+        assert_eq!(entered, 10 + 7 + 1);
     }
 
     #[test]
