@@ -305,6 +305,9 @@ impl ZoneSlot {
 
     /// Makes `view` current (atomically for readers).
     pub fn publish(&self, view: ZoneView) {
+        for names in [&view.names, &view.raw, &view.nsec3] {
+            names.index_later();
+        }
         self.view.store(Some(Arc::new(view)));
     }
 

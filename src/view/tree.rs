@@ -17,6 +17,9 @@
 //!   name, or of a name that does not exist, costs a cache miss or two rather
 //!   than an ordered search's twenty at a million names. The ordered search
 //!   stays for what needs the order: NSEC predecessors, and names with a delta.
+//!   A base of more than 20,000 names is served first and indexed after, on
+//!   a thread of its own, so that building the index (about 0.2 s a million
+//!   names) never delays an answer; until it is there, lookups search in order.
 //! - [`Tree`] is a base and an `imbl::OrdMap` of the names changed since it
 //!   was built (a node, or `None` for a deleted name). Cloning a tree and
 //!   changing a few names costs those names, not the zone; [`Tree::compact`]
@@ -25,7 +28,7 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use imbl::OrdMap;
 
@@ -407,13 +410,13 @@ pub struct Base {
     key_ends: Vec<u32>,
     nodes: Vec<u8>,
     node_ends: Vec<u32>,
-    /// Open addressing (linear probing, at most half full): `i + 1` for the
-    /// name at index `i`, or for an empty non-terminal whose first
-    /// descendant is at `i`, in the low `index_bits` bits, and bits of the
-    /// key's hash above them (so a miss seldom reads a key); 0 for a free
-    /// slot. Empty below [`HASHED_MIN`] names.
-    slots: Vec<u32>,
-    index_bits: u32,
+    /// The hash index, open addressing (linear probing, at most half full):
+    /// `i + 1` for the name at index `i`, or for an empty non-terminal whose
+    /// first descendant is at `i`, in the low [`Base::index_bits`] bits, and
+    /// bits of the key's hash above them (so a miss seldom reads a key); 0
+    /// for a free slot. Empty below [`HASHED_MIN`] names; not yet set while a
+    /// large base waits for [`index_later`].
+    slots: OnceLock<Vec<u32>>,
     /// Keyed per base (SipHash), so names chosen by a primary cannot be made
     /// to collide.
     hasher: std::collections::hash_map::RandomState,
@@ -424,6 +427,34 @@ pub struct Base {
 /// is a cache miss per step (twenty at a million names), and a lookup in the
 /// index one or two; the index costs 8 bytes or so per name.
 const HASHED_MIN: usize = if cfg!(test) { 1 } else { 32 };
+
+/// Bases of up to this many names are indexed as they are built (a few
+/// milliseconds); larger ones by [`index_later`], after they are served, so
+/// a restart or a full transfer answers as soon as its names are in order.
+const INLINE_INDEX_MAX: usize = if cfg!(test) { 8 } else { 20_000 };
+
+/// Indexes `base` on the view indexing thread (one for the process, so many
+/// large zones loading at once take their turns), or here if it cannot start.
+fn index_later(base: Arc<Base>) {
+    static QUEUE: OnceLock<Option<std::sync::mpsc::Sender<Arc<Base>>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Arc<Base>>();
+        let spawned = std::thread::Builder::new().name("view-index".into()).spawn(move || {
+            for base in rx {
+                base.index();
+            }
+        });
+        spawned.ok().map(|_| tx)
+    });
+    match queue {
+        Some(tx) => {
+            if let Err(unsent) = tx.send(base) {
+                unsent.0.index();
+            }
+        }
+        None => base.index(),
+    }
+}
 
 /// What the hash index says of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -502,7 +533,7 @@ impl Base {
     pub fn bytes(&self) -> usize {
         self.keys.capacity()
             + self.nodes.capacity()
-            + 4 * (self.key_ends.capacity() + self.node_ends.capacity() + self.slots.capacity())
+            + 4 * (self.key_ends.capacity() + self.node_ends.capacity() + self.slots.get().map_or(0, Vec::capacity))
     }
 
     fn push(&mut self, key: &[u8], node: &[u8]) -> Result<(), String> {
@@ -525,13 +556,32 @@ impl Base {
         self.nodes.shrink_to_fit();
         self.key_ends.shrink_to_fit();
         self.node_ends.shrink_to_fit();
-        self.slots = Vec::new();
-        // Room for at least 4 bits of hash beside the index (zones below 2^28 names).
-        let Some(index_bits) = u32::try_from(self.len()).ok().map(|n| u32::BITS - n.leading_zeros()) else { return };
-        if self.len() < HASHED_MIN || index_bits > 28 {
-            return;
+        self.slots = OnceLock::new();
+        if self.len() <= INLINE_INDEX_MAX {
+            let _ = self.slots.set(self.build_slots());
         }
-        self.index_bits = index_bits;
+    }
+
+    /// Builds the hash index now if it is not yet built (O(names)).
+    pub fn index(&self) {
+        self.slots.get_or_init(|| self.build_slots());
+    }
+
+    /// A large base whose index is still to be built.
+    fn wants_index(&self) -> bool {
+        self.len() >= HASHED_MIN && self.slots.get().is_none()
+    }
+
+    /// Bits of a slot that hold `index + 1`; the rest hold hash bits.
+    fn index_bits(&self) -> u32 {
+        u32::BITS - (self.len() as u32).leading_zeros()
+    }
+
+    fn build_slots(&self) -> Vec<u32> {
+        // Room for at least 4 bits of hash beside the index (zones below 2^28 names).
+        if self.len() < HASHED_MIN || self.len() >= 1 << 28 {
+            return Vec::new();
+        }
         let entries: usize = (0..self.len()).map(|i| self.new_keys(i).count()).sum();
         let mut slots = vec![0u32; (2 * entries).next_power_of_two()];
         let mask = slots.len() - 1;
@@ -544,7 +594,7 @@ impl Base {
                 slots[at] = tag | (i as u32 + 1);
             }
         }
-        self.slots = slots;
+        slots
     }
 
     /// The keys entered in the index for base index `i`: its name, then
@@ -585,12 +635,12 @@ impl Base {
     /// in place above the index).
     fn place(&self, key: &[u8], mask: usize) -> (usize, u32) {
         let h = self.hasher.hash_one(key);
-        ((h as usize) & mask, ((h >> 32) as u32) << self.index_bits)
+        ((h as usize) & mask, ((h >> 32) as u32) << self.index_bits())
     }
 
     fn lookup(&self, slots: &[u32], key: &[u8]) -> Hit {
         let mask = slots.len() - 1;
-        let index_mask = (1u32 << self.index_bits) - 1;
+        let index_mask = (1u32 << self.index_bits()) - 1;
         let (mut at, tag) = self.place(key, mask);
         while slots[at] != 0 {
             let v = slots[at];
@@ -607,7 +657,12 @@ impl Base {
 
     /// The hash index's answer for `key`; `None` for a base without one.
     fn hashed(&self, key: &[u8]) -> Option<Hit> {
-        (!self.slots.is_empty()).then(|| self.lookup(&self.slots, key))
+        let slots = self.slots.get().filter(|s| !s.is_empty())?;
+        Some(self.lookup(slots, key))
+    }
+
+    fn indexed(&self) -> bool {
+        self.slots.get().is_some_and(|s| !s.is_empty())
     }
 
     /// The index of the name `key`.
@@ -810,6 +865,14 @@ impl Tree {
         Tree { base: Arc::new(base), delta: OrdMap::new() }
     }
 
+    /// Has the base's hash index built on the indexing thread if it is
+    /// still to be built (see [`INLINE_INDEX_MAX`]).
+    pub fn index_later(&self) {
+        if self.base.wants_index() {
+            index_later(self.base.clone());
+        }
+    }
+
     /// The node of `key`, if the name has records.
     pub fn get(&self, key: &[u8]) -> Option<Node<'_>> {
         if let Some(d) = self.delta.get(key) {
@@ -852,7 +915,7 @@ impl Tree {
     /// (a [`Probe::next`]) and is likely close to it: a wildcard `*` below the
     /// closest encloser sorts before most of its other children.
     pub fn get_near(&self, key: &[u8], from: usize) -> Option<Node<'_>> {
-        if !self.delta.is_empty() || !self.base.slots.is_empty() {
+        if !self.delta.is_empty() || self.base.indexed() {
             return self.get(key);
         }
         self.base.search_near(key, from.min(self.base.len())).ok().map(|i| Node(self.base.node(i)))
@@ -1187,13 +1250,20 @@ mod tests {
             "n.m.example.",
             "q.r.s.example.",
         ]);
-        assert!(!t.base.slots.is_empty(), "indexed");
+        // Ten names: more than tests index inline, so the indexing thread does it.
+        assert!(!t.base.indexed(), "not indexed before it is served");
+        t.index_later();
+        let waited = std::time::Instant::now();
+        while !t.base.indexed() {
+            assert!(waited.elapsed() < std::time::Duration::from_secs(10), "the indexing thread built no index");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let mut plain = Base::default();
         for i in 0..t.base.len() {
             plain.push(t.base.key(i), t.base.node(i)).expect("push");
         }
         let plain = Tree::new(plain);
-        assert!(plain.base.slots.is_empty(), "not indexed");
+        assert!(!plain.base.indexed(), "not indexed");
         let asked = [
             "example.",
             "a.example.",
@@ -1234,7 +1304,7 @@ mod tests {
             assert_eq!(t.exists(k.as_bytes()), plain.exists(k.as_bytes()), "{n}");
         }
         // Every name and every empty non-terminal below the apex is entered once.
-        let entered = t.base.slots.iter().filter(|&&v| v != 0).count();
+        let entered = t.base.slots.get().expect("index").iter().filter(|&&v| v != 0).count();
         // 10 names; e.b, d.e.b, z.a, y.z.a, w, r.s, s below the apex; the root above it.
         assert_eq!(entered, 10 + 7 + 1);
     }
