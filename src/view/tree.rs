@@ -434,7 +434,9 @@ const HASHED_MIN: usize = if cfg!(test) { 1 } else { 32 };
 const INLINE_INDEX_MAX: usize = if cfg!(test) { 8 } else { 20_000 };
 
 /// Indexes `base` on the view indexing thread (one for the process, so many
-/// large zones loading at once take their turns), or here if it cannot start.
+/// large zones loading at once take their turns). Never on the caller's
+/// thread, which may be the async runtime's: if the thread cannot start, the
+/// base stays without an index and lookups search in order.
 fn index_later(base: Arc<Base>) {
     static QUEUE: OnceLock<Option<std::sync::mpsc::Sender<Arc<Base>>>> = OnceLock::new();
     let queue = QUEUE.get_or_init(|| {
@@ -446,13 +448,8 @@ fn index_later(base: Arc<Base>) {
         });
         spawned.ok().map(|_| tx)
     });
-    match queue {
-        Some(tx) => {
-            if let Err(unsent) = tx.send(base) {
-                unsent.0.index();
-            }
-        }
-        None => base.index(),
+    if let Some(tx) = queue {
+        let _ = tx.send(base);
     }
 }
 
@@ -546,11 +543,9 @@ impl Base {
         Ok(())
     }
 
-    /// Ends the building: the arrays trimmed to size, and the hash index of
-    /// every name and every empty non-terminal built. In canonical order a
-    /// name's subtree follows it, so an ancestor of the name at `i` is new at
-    /// `i` exactly when it is not an ancestor of (or) the name before: an
-    /// empty non-terminal, entered with its first descendant.
+    /// Ends the building: the arrays trimmed to size, and the hash index
+    /// built now for a base of up to [`INLINE_INDEX_MAX`] names (a larger one
+    /// waits for [`Tree::index_later`]).
     fn seal(&mut self) {
         self.keys.shrink_to_fit();
         self.nodes.shrink_to_fit();
@@ -577,6 +572,11 @@ impl Base {
         u32::BITS - (self.len() as u32).leading_zeros()
     }
 
+    /// The hash index of every name and every empty non-terminal. In
+    /// canonical order a name's subtree follows it, so an ancestor of the
+    /// name at `i` is new at `i` exactly when it is not an ancestor of (or)
+    /// the name before: an empty non-terminal, entered with its first
+    /// descendant.
     fn build_slots(&self) -> Vec<u32> {
         // Room for at least 4 bits of hash beside the index (zones below 2^28 names).
         if self.len() < HASHED_MIN || self.len() >= 1 << 28 {
