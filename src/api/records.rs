@@ -92,6 +92,11 @@ enum Read {
 
 async fn read(app: &App, z: &Zone, filter: RecordFilter, limit: i64, offset: i64) -> Result<Read, ApiError> {
     let id = z.id;
+    // An IXFR just committed may not be in the records table yet (it catches
+    // up right after the new version is served): bring it up first.
+    if app.store.read(move |c| zonedata::fold_pending(c, id)).await? {
+        app.store.call(move |c| zonedata::fold_journal(c, id, None)).await?;
+    }
     // On the reading connection: a 1M-record zone read on the writer's
     // thread would hold every other store job (and transfer) back.
     let read = app

@@ -187,6 +187,12 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX zone_primaries_primary;
     CREATE INDEX zone_primaries_by_primary ON zone_primaries (primary_id, zone_name);
     "#,
+    // 10: an IXFR the serving view checked commits to the journal only; the
+    // zone's records table catches up after the new version is served
+    // (store::zonedata::append_diffs). The first journal step it lacks.
+    r#"
+    ALTER TABLE zones ADD COLUMN fold_from INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -12,8 +12,15 @@
 //! own transaction (so the API keeps answering during a large transfer, and the
 //! inserts go without index maintenance), then [`commit_full`] makes it current
 //! in one small transaction, and [`finish_full`] indexes it in one sorted pass
-//! and drops the old table in bounded steps, other writes going between them. An incremental transfer (IXFR) is applied by [`apply_diffs`] to
-//! the current table in one transaction whose cost follows the diff. A transfer
+//! and drops the old table in bounded steps, other writes going between them.
+//!
+//! An incremental transfer (IXFR) that the serving view has checked and taken
+//! commits to the journal alone ([`append_diffs`]: a few pages, whatever the
+//! zone's size), and the table catches up once the new version is served
+//! ([`fold_journal`]; `zones.fold_from` marks a table behind its journal, and
+//! every reader of the table folds first). One the view could not check is
+//! applied to the table and journaled in one transaction ([`apply_diffs`]).
+//! Either way the cost follows the diff. A transfer
 //! that fails leaves the current version untouched; [`discard`] drops what it
 //! wrote. Records keep their wire-format RDATA: no text round trip, no loss.
 
@@ -252,7 +259,7 @@ pub fn replace_small(
     tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
     let records = without_duplicates(records);
     insert_rows(&tx, SHARED, zone_id, records.iter().copied())?;
-    tx.prepare_cached("UPDATE zones SET version = 0 WHERE id = ?1")?.execute([zone_id])?;
+    tx.prepare_cached("UPDATE zones SET version = 0, fold_from = NULL WHERE id = ?1")?.execute([zone_id])?;
     commit_state(&tx, zone_id, c, records.len() as i64)?;
     tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
     tx.commit()?;
@@ -390,7 +397,8 @@ pub fn commit_full(
     let tx = super::write_tx(conn)?;
     check_linked(&tx, zone_id, c.primary_id)?;
     let old = current_version(&tx, zone_id)?;
-    tx.prepare_cached("UPDATE zones SET version = ?2 WHERE id = ?1")?.execute(params![zone_id, version])?;
+    tx.prepare_cached("UPDATE zones SET version = ?2, fold_from = NULL WHERE id = ?1")?
+        .execute(params![zone_id, version])?;
     tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
     commit_state(&tx, zone_id, c, records as i64)?;
     // An AXFR ends the IXFR history: the journal cannot bridge it.
@@ -469,7 +477,10 @@ impl From<rusqlite::Error> for DiffError {
 
 /// Applies IXFR steps in one transaction and makes the result current; keeps
 /// each step in the journal (at most `journal_max` = (diffs, bytes) per zone,
-/// oldest dropped first). Any mismatch rolls everything back.
+/// oldest dropped first). Any mismatch rolls everything back. Steps the
+/// journal holds but the table does not yet ([`append_diffs`]) are folded in
+/// first. This is the path of an IXFR that the served view could not check;
+/// one it took goes through [`append_diffs`].
 pub fn apply_diffs(
     conn: &mut Connection,
     zone_id: i64,
@@ -479,98 +490,238 @@ pub fn apply_diffs(
 ) -> Result<u64, DiffError> {
     let tx = super::write_tx(conn)?;
     check_linked(&tx, zone_id, c.primary_id)?;
-    let (version, count): (i64, i64) = tx
-        .prepare_cached("SELECT version, record_count FROM zones WHERE id = ?1")?
-        .query_row([zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
+    fold_in(&tx, zone_id)?;
+    let (version, count) = version_and_count(&tx, zone_id)?;
     let t = table(zone_id, version);
-    if version > 0 {
-        // Normally built right after the load; this covers a crash in between.
-        ensure_index(&tx, &t)?;
-    }
     let mut count = count;
-    {
-        // The rows that may be `r`: its key (and the key it had before keys
-        // were canonical), type, class and owner; RDATA compared canonically.
-        let mut candidates = tx.prepare_cached(&format!(
-            "SELECT id, rdata FROM {t} WHERE zone_id = ?1 AND rkey IN (?2, ?3) AND rtype = ?4 AND class = ?5
-               AND lower(owner) = lower(?6) ORDER BY id"
-        ))?;
-        let mut find = |r: &Record| -> Result<Option<i64>, rusqlite::Error> {
-            let rows = candidates.query_map(
-                params![zone_id, record_key(r), legacy_key(r), r.rtype, r.class, r.owner.to_string()],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
-            )?;
-            for row in rows {
-                let (id, rdata) = row?;
-                if crate::wire::same_rdata(r.rtype, &rdata, &r.rdata) {
-                    return Ok(Some(id));
-                }
-            }
-            Ok(None)
-        };
-        let mut del = tx.prepare_cached(&format!("DELETE FROM {t} WHERE id = ?1"))?;
-        for d in diffs {
-            let deduped = d.deduped();
-            let d = deduped.as_ref().unwrap_or(d);
-            // The row of the SOA this step deletes, for the SOA it adds (the
-            // SOA stays first in stored order, as after a full transfer).
-            let mut soa_row = None;
-            for r in &d.deleted {
-                let Some(id) = find(r)? else {
-                    return Err(DiffError::Mismatch(format!(
-                        "the IXFR step {}→{} deletes `{} {}`, which our copy does not have",
-                        d.from,
-                        d.to,
-                        r.owner,
-                        crate::wire::text::type_name(r.rtype)
-                    )));
-                };
-                del.execute([id])?;
-                if r.rtype == crate::wire::rtype::SOA {
-                    soa_row = Some(id);
-                }
-                count -= 1;
-            }
-            // A record added that our copy already has is the same record
-            // (RFC 2181 §5): nothing changes, and the journal keeps the step
-            // as it took effect.
-            let mut added = Vec::with_capacity(d.added.len());
-            for r in &d.added {
-                if find(r)?.is_some() {
-                    continue;
-                }
-                let row = if r.rtype == crate::wire::rtype::SOA { soa_row.take() } else { None };
-                match row {
-                    Some(row) => insert_row_at(&tx, &t, zone_id, row, r)?,
-                    None => insert_rows(&tx, &t, zone_id, [r])?,
-                }
-                count += 1;
-                added.push(r);
-            }
-            let mut blob = Vec::new();
-            encode_diff(&mut blob, &d.deleted.iter().collect::<Vec<_>>(), &added);
-            tx.prepare_cached(
-                "INSERT INTO zone_journal (zone_id, serial_from, serial_to, deleted, added, diff, bytes, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                zone_id,
-                d.from,
-                d.to,
-                d.deleted.len() as i64,
-                added.len() as i64,
-                blob,
-                blob.len() as i64,
-                now_secs()
-            ])?;
-        }
+    for d in diffs {
+        let deduped = d.deduped();
+        let d = deduped.as_ref().unwrap_or(d);
+        let (added, change) = apply_step(&tx, &t, zone_id, d, true)?;
+        count += change;
+        journal_insert(&tx, zone_id, d.from, d.to, &d.deleted.iter().collect::<Vec<_>>(), &added)?;
     }
     commit_state(&tx, zone_id, c, count)?;
     trim_journal(&tx, zone_id, journal_max)?;
     tx.commit()?;
     Ok(count as u64)
+}
+
+/// Commits IXFR steps that the served view has already checked against the
+/// current version and applied (`diffs` as they took effect: no record added
+/// that was there already, nor deleted twice): the steps go to the journal and
+/// the zone's row takes the new serial, a few pages whatever the zone's size;
+/// the records table catches up in [`fold_journal`], after the new version is
+/// served. Until then `zones.fold_from` names the first step it lacks, and
+/// whatever reads the table folds first (the API's record list, a rebuild of
+/// the view, start-up), so no reader sees the table behind the serial.
+pub fn append_diffs(conn: &mut Connection, zone_id: i64, diffs: &[Diff], c: &Committed) -> Result<u64, StoreError> {
+    let tx = super::write_tx(conn)?;
+    check_linked(&tx, zone_id, c.primary_id)?;
+    let (_, mut count) = version_and_count(&tx, zone_id)?;
+    let mut first = None;
+    for d in diffs {
+        let id = journal_insert(
+            &tx,
+            zone_id,
+            d.from,
+            d.to,
+            &d.deleted.iter().collect::<Vec<_>>(),
+            &d.added.iter().collect::<Vec<_>>(),
+        )?;
+        first.get_or_insert(id);
+        count += d.added.len() as i64 - d.deleted.len() as i64;
+    }
+    if let Some(first) = first {
+        tx.prepare_cached("UPDATE zones SET fold_from = coalesce(fold_from, ?2) WHERE id = ?1")?
+            .execute(params![zone_id, first])?;
+    }
+    commit_state(&tx, zone_id, c, count)?;
+    tx.commit()?;
+    Ok(count as u64)
+}
+
+/// Whether the zone's records table lacks journal steps ([`append_diffs`]).
+pub fn fold_pending(conn: &Connection, zone_id: i64) -> Result<bool, StoreError> {
+    let from: Option<Option<i64>> = conn
+        .prepare_cached("SELECT fold_from FROM zones WHERE id = ?1")?
+        .query_row([zone_id], |r| r.get(0))
+        .optional()?;
+    Ok(matches!(from, Some(Some(_))))
+}
+
+/// Brings the zone's records table up to its serial with the journal steps it
+/// lacks ([`append_diffs`]), in one transaction, then keeps the journal within
+/// `trim` = (diffs, bytes) when given. Returns how many steps were folded.
+pub fn fold_journal(conn: &mut Connection, zone_id: i64, trim: Option<(u32, u64)>) -> Result<usize, StoreError> {
+    let tx = super::write_tx(conn)?;
+    let folded = fold_in(&tx, zone_id)?;
+    if let Some(max) = trim {
+        trim_journal(&tx, zone_id, max)?;
+    }
+    tx.commit()?;
+    Ok(folded)
+}
+
+/// Folds every zone's pending journal steps (at start-up, before the views
+/// are built from the tables); returns how many zones had some.
+pub fn fold_all(conn: &mut Connection) -> Result<usize, StoreError> {
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM zones WHERE fold_from IS NOT NULL")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for &id in &ids {
+        fold_journal(conn, id, None)?;
+    }
+    Ok(ids.len())
+}
+
+/// [`fold_journal`] inside the caller's transaction. The view took these
+/// steps, so they apply; should the table still disagree (a delete that finds
+/// nothing, an add already there), the table follows the steps as the view
+/// did and the disagreement is logged.
+fn fold_in(tx: &Connection, zone_id: i64) -> Result<usize, StoreError> {
+    let from: Option<i64> = tx
+        .prepare_cached("SELECT fold_from FROM zones WHERE id = ?1")?
+        .query_row([zone_id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let Some(from) = from else { return Ok(0) };
+    let (version, _) = version_and_count(tx, zone_id)?;
+    let t = table(zone_id, version);
+    let steps: Vec<(u32, u32, Vec<u8>)> = tx
+        .prepare_cached(
+            "SELECT serial_from, serial_to, diff FROM zone_journal WHERE zone_id = ?1 AND id >= ?2 ORDER BY id",
+        )?
+        .query_map(params![zone_id, from], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (from, to, blob) in &steps {
+        let (deleted, added) = decode_diff(blob)?;
+        let d = Diff { from: *from, to: *to, deleted, added };
+        match apply_step(tx, &t, zone_id, &d, false) {
+            Ok(_) => {}
+            Err(DiffError::Store(e)) => return Err(e),
+            Err(DiffError::Mismatch(why)) => tracing::error!(zone_id, why, "journal step folded with a mismatch"),
+        }
+    }
+    tx.prepare_cached("UPDATE zones SET fold_from = NULL WHERE id = ?1")?.execute([zone_id])?;
+    Ok(steps.len())
+}
+
+fn version_and_count(tx: &Connection, zone_id: i64) -> Result<(i64, i64), StoreError> {
+    tx.prepare_cached("SELECT version, record_count FROM zones WHERE id = ?1")?
+        .query_row([zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })
+}
+
+/// Applies one IXFR step to table `t`: returns the records it added as it
+/// took effect (one the table had already is the same record, RFC 2181 §5:
+/// nothing changes) and the change in the record count. `strict`: a deleted
+/// record the table lacks is a [`DiffError::Mismatch`]; otherwise it is
+/// logged once for the step and the rest applies.
+fn apply_step<'d>(
+    tx: &Connection,
+    t: &str,
+    zone_id: i64,
+    d: &'d Diff,
+    strict: bool,
+) -> Result<(Vec<&'d Record>, i64), DiffError> {
+    if t != SHARED {
+        // Normally built right after the load; this covers a crash in between.
+        ensure_index(tx, t)?;
+    }
+    // The rows that may be `r`: its key (and the key it had before keys were
+    // canonical), type, class and owner; RDATA compared canonically.
+    let mut candidates = tx.prepare_cached(&format!(
+        "SELECT id, rdata FROM {t} WHERE zone_id = ?1 AND rkey IN (?2, ?3) AND rtype = ?4 AND class = ?5
+           AND lower(owner) = lower(?6) ORDER BY id"
+    ))?;
+    let mut find = |r: &Record| -> Result<Option<i64>, rusqlite::Error> {
+        let rows = candidates.query_map(
+            params![zone_id, record_key(r), legacy_key(r), r.rtype, r.class, r.owner.to_string()],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+        )?;
+        for row in rows {
+            let (id, rdata) = row?;
+            if crate::wire::same_rdata(r.rtype, &rdata, &r.rdata) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    };
+    let mut del = tx.prepare_cached(&format!("DELETE FROM {t} WHERE id = ?1"))?;
+    let mut change = 0i64;
+    let mut missing = None;
+    // The row of the SOA this step deletes, for the SOA it adds (the SOA stays
+    // first in stored order, as after a full transfer).
+    let mut soa_row = None;
+    for r in &d.deleted {
+        let Some(id) = find(r)? else {
+            let why = format!(
+                "the IXFR step {}→{} deletes `{} {}`, which our copy does not have",
+                d.from,
+                d.to,
+                r.owner,
+                crate::wire::text::type_name(r.rtype)
+            );
+            if strict {
+                return Err(DiffError::Mismatch(why));
+            }
+            missing.get_or_insert(why);
+            continue;
+        };
+        del.execute([id])?;
+        if r.rtype == crate::wire::rtype::SOA {
+            soa_row = Some(id);
+        }
+        change -= 1;
+    }
+    let mut added = Vec::with_capacity(d.added.len());
+    for r in &d.added {
+        if find(r)?.is_some() {
+            continue;
+        }
+        let row = if r.rtype == crate::wire::rtype::SOA { soa_row.take() } else { None };
+        match row {
+            Some(row) => insert_row_at(tx, t, zone_id, row, r)?,
+            None => insert_rows(tx, t, zone_id, [r])?,
+        }
+        change += 1;
+        added.push(r);
+    }
+    match missing {
+        Some(why) => Err(DiffError::Mismatch(why)),
+        None => Ok((added, change)),
+    }
+}
+
+/// Keeps one step in the zone's journal; returns its id.
+fn journal_insert(
+    tx: &Connection,
+    zone_id: i64,
+    from: u32,
+    to: u32,
+    deleted: &[&Record],
+    added: &[&Record],
+) -> Result<i64, StoreError> {
+    let mut blob = Vec::new();
+    encode_diff(&mut blob, deleted, added);
+    tx.prepare_cached(
+        "INSERT INTO zone_journal (zone_id, serial_from, serial_to, deleted, added, diff, bytes, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        zone_id,
+        from,
+        to,
+        deleted.len() as i64,
+        added.len() as i64,
+        blob,
+        blob.len() as i64,
+        now_secs()
+    ])?;
+    Ok(tx.last_insert_rowid())
 }
 
 /// Keeps the newest steps of the zone's journal within both bounds of

@@ -189,23 +189,29 @@ impl ZoneView {
     /// The next version: these IXFR steps applied to the primary's data
     /// (RFC 1995 §4: each step deletes, then adds). The NS settings must be
     /// laid over again ([`ZoneView::with_overlay`]). Fails when a deletion
-    /// names a record we do not have (the store checks the same first).
+    /// names a record we do not have. Also returns the adds that changed
+    /// nothing (the record was there: RFC 2181 §5), as (step, index in its
+    /// `added`), so the store keeps the steps as they took effect.
     pub fn with_diffs<'a>(
         &self,
         steps: impl IntoIterator<Item = (&'a [Record], &'a [Record])>,
-    ) -> Result<ZoneView, String> {
+    ) -> Result<(ZoneView, Vec<(usize, usize)>), String> {
         let mut names: HashMap<Key, NodeBuf> = HashMap::new();
         let mut nsec3: HashMap<Key, NodeBuf> = HashMap::new();
-        for (deleted, added) in steps {
-            for (r, add) in deleted.iter().map(|r| (r, false)).chain(added.iter().map(|r| (r, true))) {
+        let mut unchanged = Vec::new();
+        for (step, (deleted, added)) in steps.into_iter().enumerate() {
+            let deleted = deleted.iter().map(|r| (r, None));
+            for (r, add) in deleted.chain(added.iter().enumerate().map(|(i, r)| (r, Some(i)))) {
                 let (tree, work) =
                     if is_nsec3(r.rtype, &r.rdata) { (&self.nsec3, &mut nsec3) } else { (&self.raw, &mut names) };
                 let key = Key::from_wire(r.owner.as_wire());
                 let node = work
                     .entry(key)
                     .or_insert_with_key(|k| tree.get(k.as_bytes()).map(NodeBuf::decode).unwrap_or_default());
-                if add {
-                    node.add(r.rtype, r.ttl, &r.rdata);
+                if let Some(i) = add {
+                    if !node.add(r.rtype, r.ttl, &r.rdata) {
+                        unchanged.push((step, i));
+                    }
                 } else if !node.remove(r.rtype, &r.rdata) {
                     return Err(format!(
                         "the view has no `{} {}` to delete",
@@ -217,7 +223,7 @@ impl ZoneView {
         }
         let raw = self.raw.with_changes(names.into_iter().map(|(k, n)| (k, Some(n))).collect());
         let nsec3 = self.nsec3.with_changes(nsec3.into_iter().map(|(k, n)| (k, Some(n))).collect());
-        Ok(ZoneView::from_trees(self.apex.clone(), raw, nsec3))
+        Ok((ZoneView::from_trees(self.apex.clone(), raw, nsec3), unchanged))
     }
 
     /// This version with the NS settings' replacement nodes laid over the
@@ -484,7 +490,8 @@ mod tests {
         assert_eq!(v1.serial, 1);
         let deleted = [rec("example.test", rtype::SOA, &soa(1)), rec("old.example.test", rtype::A, &[192, 0, 2, 2])];
         let added = [rec("example.test", rtype::SOA, &soa(2)), rec("new.example.test", rtype::A, &[192, 0, 2, 3])];
-        let v2 = v1.with_diffs([(&deleted[..], &added[..])]).expect("applies");
+        let (v2, unchanged) = v1.with_diffs([(&deleted[..], &added[..])]).expect("applies");
+        assert!(unchanged.is_empty());
         assert_eq!(v2.serial, 2);
         let has = |v: &ZoneView, n: &str| v.node(Key::from_wire(name(n).as_wire()).as_bytes()).is_some();
         assert!(has(&v1, "old.example.test") && !has(&v1, "new.example.test"));

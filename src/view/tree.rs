@@ -331,20 +331,22 @@ impl NodeBuf {
     /// Adds a record; a duplicate of one present (the same RDATA in canonical
     /// form, `wire::same_rdata`) is the same record (RFC 2181 §5) and changes
     /// nothing, its TTL included, as in the store. An RRset has one TTL (§5.2):
-    /// the lowest of its records'.
-    pub fn add(&mut self, rtype: u16, ttl: u32, rdata: &[u8]) {
+    /// the lowest of its records'. Whether it was added.
+    pub fn add(&mut self, rtype: u16, ttl: u32, rdata: &[u8]) -> bool {
         let covered = covered_type(rtype, rdata);
         let at = self.rrsets.binary_search_by(|r| (r.rtype, r.covered).cmp(&(rtype, covered)));
         match at {
             Ok(i) => {
                 let set = &mut self.rrsets[i];
-                if !set.rdatas.iter().any(|d| same_rdata(rtype, d, rdata)) {
-                    set.rdatas.push(rdata.to_vec());
-                    set.ttl = set.ttl.min(ttl);
+                if set.rdatas.iter().any(|d| same_rdata(rtype, d, rdata)) {
+                    return false;
                 }
+                set.rdatas.push(rdata.to_vec());
+                set.ttl = set.ttl.min(ttl);
             }
             Err(i) => self.rrsets.insert(i, OwnedRRset { rtype, covered, ttl, rdatas: vec![rdata.to_vec()] }),
         }
+        true
     }
 
     /// Removes a record; whether it was there.

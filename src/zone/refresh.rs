@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::serve::NextView;
 use super::stats::{TransferOutcome, TransferType};
 use super::{Engine, Notified};
 use crate::model::LastTransfer;
@@ -455,22 +456,46 @@ async fn transfer(
             }
         }
         Loaded::Diffs(diffs) => {
-            let diffs = Arc::new(diffs);
-            let to_store = diffs.clone();
-            // The store commits the diffs while the next view is built from
-            // the served one; it is served once the commit succeeded.
-            let commit =
-                engine.store.call(move |c| Ok(zonedata::apply_diffs(c, id, &to_store, &committed, journal_max)));
-            let (applied, next) = tokio::join!(commit, engine.next_view(id, &zone.name, diffs));
-            match applied {
-                Ok(Ok(_)) => {
+            let diffs: Arc<Vec<Diff>> = Arc::new(diffs.into_iter().map(|d| d.deduped().unwrap_or(d)).collect());
+            // The served view takes the diffs first (microseconds, and the
+            // check that they apply); the store then journals them, a commit
+            // of a few pages at any zone size, and the new view is served.
+            // The records table catches up after that (`fold_journal`).
+            let next = engine.next_view(id, &zone.name, diffs.clone()).await;
+            match &next {
+                NextView::Built(_, _, unchanged) => {
+                    let taken = Arc::new(as_taken(&diffs, unchanged));
+                    engine
+                        .store
+                        .call(move |c| zonedata::append_diffs(c, id, &taken, &committed))
+                        .await
+                        .map_err(|e| not_committed(engine, zone, p, to, e))?;
                     engine.serve_next(&zone.name, next).await;
                     commit_ms = commit_started.elapsed().as_millis() as u64;
+                    if let Err(e) = engine.store.call(move |c| zonedata::fold_journal(c, id, Some(journal_max))).await {
+                        tracing::warn!(zone = %zone.name, error = %e, "cannot bring the records table up to the journal (retried on the next IXFR or start-up)");
+                    }
                 }
-                Ok(Err(DiffError::Mismatch(why))) => {
-                    return Ok(TransferEnd::NeedAxfr(format!("the IXFR from {} does not apply: {why}", label(p))))
+                NextView::Gone | NextView::FromStore(_) => {
+                    // No view to check against: the store applies and checks.
+                    let applied = engine
+                        .store
+                        .call(move |c| Ok(zonedata::apply_diffs(c, id, &diffs, &committed, journal_max)))
+                        .await;
+                    match applied {
+                        Ok(Ok(_)) => {
+                            engine.serve_next(&zone.name, next).await;
+                            commit_ms = commit_started.elapsed().as_millis() as u64;
+                        }
+                        Ok(Err(DiffError::Mismatch(why))) => {
+                            return Ok(TransferEnd::NeedAxfr(format!(
+                                "the IXFR from {} does not apply: {why}",
+                                label(p)
+                            )))
+                        }
+                        Ok(Err(DiffError::Store(e))) | Err(e) => return Err(not_committed(engine, zone, p, to, e)),
+                    }
                 }
-                Ok(Err(DiffError::Store(e))) | Err(e) => return Err(not_committed(engine, zone, p, to, e)),
             }
         }
         Loaded::Nothing | Loaded::TooLarge => {
@@ -495,6 +520,27 @@ async fn transfer(
         "transfer finished"
     );
     Ok(TransferEnd::Done(Current { times: Some((commit_ms, total_ms)), edns_expire: summary.edns_expire }))
+}
+
+/// The steps as they took effect on the view: without the adds of records it
+/// had already (`unchanged`: step, index in its `added`).
+fn as_taken(diffs: &[Diff], unchanged: &[(usize, usize)]) -> Vec<Diff> {
+    diffs
+        .iter()
+        .enumerate()
+        .map(|(s, d)| Diff {
+            from: d.from,
+            to: d.to,
+            deleted: d.deleted.clone(),
+            added: d
+                .added
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !unchanged.contains(&(s, *i)))
+                .map(|(_, r)| r.clone())
+                .collect(),
+        })
+        .collect()
 }
 
 /// Why the commit of serial `to` from `p` did not happen.

@@ -39,7 +39,9 @@ pub(super) enum NextView {
     Gone,
     /// No view to build from (or it did not take the diffs): read the store.
     FromStore(Arc<ZoneSlot>),
-    Built(Arc<ZoneSlot>, ZoneView),
+    /// The view took the diffs; the adds that changed nothing (see
+    /// [`ZoneView::with_diffs`]).
+    Built(Arc<ZoneSlot>, ZoneView, Vec<(usize, usize)>),
 }
 
 impl Engine {
@@ -117,6 +119,12 @@ impl Engine {
         let loaded = self
             .store
             .call(|c| {
+                // The tables first catch up with the journal (a stop between
+                // an IXFR's commit and its fold).
+                let folded = zonedata::fold_all(c)?;
+                if folded > 0 {
+                    tracing::info!(zones = folded, "records tables brought up to their journals");
+                }
                 let names = crate::store::zones::all_names(c)?;
                 let mut out = Vec::new();
                 for (id, st) in crate::store::zones::all_status(c)? {
@@ -185,8 +193,9 @@ impl Engine {
     }
 
     /// Builds the view of a zone after `diffs` from the served one, without
-    /// publishing it: the caller builds it while the store commits the same
-    /// diffs, and publishes it ([`Engine::serve_next`]) once that succeeded.
+    /// publishing it: the view checks the diffs against the current version
+    /// (so the store need only journal them), and the caller publishes it
+    /// ([`Engine::serve_next`]) once the store committed them.
     pub(super) async fn next_view(&self, zone_id: i64, name: &str, diffs: Arc<Vec<Diff>>) -> NextView {
         let Some(slot) = self.zone_slot(zone_id, name) else { return NextView::Gone };
         let Some(current) = slot.view() else { return NextView::FromStore(slot) };
@@ -196,7 +205,7 @@ impl Engine {
         let applied =
             if changes <= INLINE_DIFF_RECORDS { Ok(apply()) } else { tokio::task::spawn_blocking(apply).await };
         match applied {
-            Ok(Ok(view)) => NextView::Built(slot, view),
+            Ok(Ok((view, unchanged))) => NextView::Built(slot, view, unchanged),
             Ok(Err(e)) => {
                 tracing::error!(zone = %name, error = %e, "the IXFR does not apply to the served view; rebuilding it from the store");
                 NextView::FromStore(slot)
@@ -213,7 +222,7 @@ impl Engine {
         let (slot, view) = match next {
             NextView::Gone => return,
             NextView::FromStore(slot) => return self.serve_from_store(&slot, name).await,
-            NextView::Built(slot, view) => (slot, view),
+            NextView::Built(slot, view, _) => (slot, view),
         };
         let compact = view.wants_compaction().then(|| view.clone());
         if let Err(e) = self.publish(&slot, view).await {
@@ -243,6 +252,7 @@ impl Engine {
         let built = self
             .store
             .call(move |c| {
+                zonedata::fold_journal(c, id, None)?;
                 let mut b = ViewBuilder::new(&apex);
                 zonedata::for_each_record(c, id, |o, t, ttl, rd| b.push_parts(o, t, ttl, rd))?;
                 Ok(b)
