@@ -307,11 +307,72 @@ fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
     }
 }
 
-/// Begins a job's changes, which stand together or not at all. On the
-/// writer it is a savepoint inside the group's transaction (see
-/// [`run_writer`]); elsewhere (tests) a transaction of its own.
-pub(crate) fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Savepoint<'_>> {
-    conn.savepoint()
+thread_local! {
+    /// Set while the writer runs a job inside its own savepoint ([`run_writer`]).
+    static IN_JOB: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A job's changes, which stand together or not at all ([`write_tx`]).
+pub(crate) enum WriteTx<'c> {
+    /// On the writer, inside the job's savepoint: a job that fails (returns
+    /// an error) is rolled back to it by [`run_writer`], so a second
+    /// savepoint would only cost two more statements per job.
+    InJob(&'c Connection),
+    /// Elsewhere (tests, tools): a transaction of its own.
+    Own(rusqlite::Savepoint<'c>),
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            WriteTx::InJob(c) => c,
+            WriteTx::Own(s) => s,
+        }
+    }
+}
+
+impl WriteTx<'_> {
+    /// Keeps the changes (on the writer: when the group commits). A job
+    /// that returns an error keeps none of them.
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            WriteTx::InJob(_) => Ok(()),
+            WriteTx::Own(s) => s.commit(),
+        }
+    }
+}
+
+/// Begins a job's changes, which stand together or not at all: on the writer
+/// the job's own savepoint inside the group's transaction (see
+/// [`run_writer`]; only an error undoes them there, so a job never returns
+/// `Ok` after changes it did not mean to keep); elsewhere (tests) a
+/// transaction of its own.
+pub(crate) fn write_tx(conn: &mut Connection) -> rusqlite::Result<WriteTx<'_>> {
+    if IN_JOB.with(|j| j.get()) {
+        Ok(WriteTx::InJob(conn))
+    } else {
+        conn.savepoint().map(WriteTx::Own)
+    }
+}
+
+/// Runs a statement of the writer's own (prepared once: `execute_batch`
+/// would parse it for every job).
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+/// Runs one job of a group in its savepoint. When the savepoint cannot be
+/// opened, the error, and the job run without it (its result is delivered
+/// with the error: the group is rolled back).
+fn run_job(conn: &mut Connection, job: Job) -> Result<Ran, (rusqlite::Error, Ran)> {
+    if let Err(e) = exec_cached(conn, "SAVEPOINT job") {
+        return Err((e, job(conn)));
+    }
+    IN_JOB.with(|j| j.set(true));
+    let ran = job(conn);
+    IN_JOB.with(|j| j.set(false));
+    Ok(ran)
 }
 
 /// The writer thread: runs the jobs sent to it in groups, each group one
@@ -322,7 +383,7 @@ pub(crate) fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Save
 /// change that is not committed; a failed commit is every job's error.
 fn run_writer(conn: &mut Connection, rx: &std::sync::mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
             // Not even a transaction: the job runs alone, in autocommit, and
             // meets the same error at its first write.
             tracing::warn!(error = %e, "the store cannot begin a transaction");
@@ -335,12 +396,14 @@ fn run_writer(conn: &mut Connection, rx: &std::sync::mpsc::Receiver<Job>) {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             let mark = links::mark();
-            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-                lost = Some(e);
-                done.push(job(conn).deliver);
-                break;
-            }
-            let ran = job(conn);
+            let ran = match run_job(conn, job) {
+                Ok(ran) => ran,
+                Err((e, ran)) => {
+                    lost = Some(e);
+                    done.push(ran.deliver);
+                    break;
+                }
+            };
             done.push(ran.deliver);
             if conn.is_autocommit() {
                 // SQLite rolled the whole group back after an error (a full
@@ -351,8 +414,12 @@ fn run_writer(conn: &mut Connection, rx: &std::sync::mpsc::Receiver<Job>) {
                 ));
                 break;
             }
-            let end = if ran.kept { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-            if let Err(e) = conn.execute_batch(end) {
+            let end = if ran.kept {
+                exec_cached(conn, "RELEASE job")
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            };
+            if let Err(e) = end {
                 lost = Some(e);
                 break;
             }
@@ -365,7 +432,7 @@ fn run_writer(conn: &mut Connection, rx: &std::sync::mpsc::Receiver<Job>) {
         }
         let failed = match lost {
             Some(e) => Some(e),
-            None => conn.execute_batch("COMMIT").err(),
+            None => exec_cached(conn, "COMMIT").err(),
         };
         if failed.is_some() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
