@@ -492,6 +492,12 @@ mod tests {
         let added = [rec("example.test", rtype::SOA, &soa(2)), rec("new.example.test", rtype::A, &[192, 0, 2, 3])];
         let (v2, unchanged) = v1.with_diffs([(&deleted[..], &added[..])]).expect("applies");
         assert!(unchanged.is_empty());
+        // An add of a record the view has (in any case) changes nothing, and
+        // says so: (step, index in its adds).
+        let again = [rec("example.test", rtype::SOA, &soa(3)), rec("WWW.example.test", rtype::A, &[192, 0, 2, 1])];
+        let (v3, unchanged) = v2.with_diffs([(&added[..1], &again[..])]).expect("applies");
+        assert_eq!(unchanged, vec![(0, 1)]);
+        assert_eq!((v3.serial, v3.record_count()), (3, 3));
         assert_eq!(v2.serial, 2);
         let has = |v: &ZoneView, n: &str| v.node(Key::from_wire(name(n).as_wire()).as_bytes()).is_some();
         assert!(has(&v1, "old.example.test") && !has(&v1, "new.example.test"));

@@ -464,7 +464,8 @@ async fn transfer(
             let next = engine.next_view(id, &zone.name, diffs.clone()).await;
             match &next {
                 NextView::Built(_, _, unchanged) => {
-                    let taken = Arc::new(as_taken(&diffs, unchanged));
+                    let taken =
+                        if unchanged.is_empty() { diffs.clone() } else { Arc::new(as_taken(&diffs, unchanged)) };
                     engine
                         .store
                         .call(move |c| zonedata::append_diffs(c, id, &taken, &committed))
@@ -525,6 +526,7 @@ async fn transfer(
 /// The steps as they took effect on the view: without the adds of records it
 /// had already (`unchanged`: step, index in its `added`).
 fn as_taken(diffs: &[Diff], unchanged: &[(usize, usize)]) -> Vec<Diff> {
+    let unchanged: std::collections::HashSet<&(usize, usize)> = unchanged.iter().collect();
     diffs
         .iter()
         .enumerate()

@@ -199,6 +199,12 @@ impl Engine {
     pub(super) async fn next_view(&self, zone_id: i64, name: &str, diffs: Arc<Vec<Diff>>) -> NextView {
         let Some(slot) = self.zone_slot(zone_id, name) else { return NextView::Gone };
         let Some(current) = slot.view() else { return NextView::FromStore(slot) };
+        // The view must be the version the diffs start from (it is, unless
+        // serving the last one failed): else the store checks them.
+        if diffs.first().is_some_and(|d| d.from != current.serial) {
+            tracing::warn!(zone = %name, served = current.serial, "the served view is not the stored version; the IXFR is checked by the store");
+            return NextView::FromStore(slot);
+        }
         let changes: usize = diffs.iter().map(|d| d.deleted.len() + d.added.len()).sum();
         let apply = move || current.with_diffs(diffs.iter().map(|d| (&d.deleted[..], &d.added[..])));
         // A few changes cost microseconds: no thread hand-off for them.
