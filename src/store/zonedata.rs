@@ -492,7 +492,7 @@ pub fn apply_diffs(
     check_linked(&tx, zone_id, c.primary_id)?;
     fold_in(&tx, zone_id)?;
     let (version, count) = version_and_count(&tx, zone_id)?;
-    let t = table(zone_id, version);
+    let t = indexed_table(&tx, zone_id, version)?;
     let mut count = count;
     for d in diffs {
         let deduped = d.deduped();
@@ -543,11 +543,16 @@ pub fn append_diffs(conn: &mut Connection, zone_id: i64, diffs: &[Diff], c: &Com
 
 /// Whether the zone's records table lacks journal steps ([`append_diffs`]).
 pub fn fold_pending(conn: &Connection, zone_id: i64) -> Result<bool, StoreError> {
-    let from: Option<Option<i64>> = conn
+    Ok(fold_from(conn, zone_id)?.is_some())
+}
+
+/// The id of the first journal step the zone's records table lacks.
+fn fold_from(conn: &Connection, zone_id: i64) -> Result<Option<i64>, StoreError> {
+    Ok(conn
         .prepare_cached("SELECT fold_from FROM zones WHERE id = ?1")?
         .query_row([zone_id], |r| r.get(0))
-        .optional()?;
-    Ok(matches!(from, Some(Some(_))))
+        .optional()?
+        .flatten())
 }
 
 /// Brings the zone's records table up to its serial with the journal steps it
@@ -581,14 +586,9 @@ pub fn fold_all(conn: &mut Connection) -> Result<usize, StoreError> {
 /// nothing, an add already there), the table follows the steps as the view
 /// did and the disagreement is logged.
 fn fold_in(tx: &Connection, zone_id: i64) -> Result<usize, StoreError> {
-    let from: Option<i64> = tx
-        .prepare_cached("SELECT fold_from FROM zones WHERE id = ?1")?
-        .query_row([zone_id], |r| r.get(0))
-        .optional()?
-        .flatten();
-    let Some(from) = from else { return Ok(0) };
+    let Some(from) = fold_from(tx, zone_id)? else { return Ok(0) };
     let (version, _) = version_and_count(tx, zone_id)?;
-    let t = table(zone_id, version);
+    let t = indexed_table(tx, zone_id, version)?;
     let steps: Vec<(u32, u32, Vec<u8>)> = tx
         .prepare_cached(
             "SELECT serial_from, serial_to, diff FROM zone_journal WHERE zone_id = ?1 AND id >= ?2 ORDER BY id",
@@ -608,6 +608,16 @@ fn fold_in(tx: &Connection, zone_id: i64) -> Result<usize, StoreError> {
     Ok(steps.len())
 }
 
+/// The table of a version, with the `rkey` index an IXFR's look-ups use
+/// (normally built right after the load; this covers a crash in between).
+fn indexed_table(tx: &Connection, zone_id: i64, version: i64) -> Result<String, StoreError> {
+    let t = table(zone_id, version);
+    if version > 0 {
+        ensure_index(tx, &t)?;
+    }
+    Ok(t)
+}
+
 fn version_and_count(tx: &Connection, zone_id: i64) -> Result<(i64, i64), StoreError> {
     tx.prepare_cached("SELECT version, record_count FROM zones WHERE id = ?1")?
         .query_row([zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -615,11 +625,11 @@ fn version_and_count(tx: &Connection, zone_id: i64) -> Result<(i64, i64), StoreE
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })
 }
 
-/// Applies one IXFR step to table `t`: returns the records it added as it
-/// took effect (one the table had already is the same record, RFC 2181 §5:
-/// nothing changes) and the change in the record count. `strict`: a deleted
-/// record the table lacks is a [`DiffError::Mismatch`]; otherwise it is
-/// logged once for the step and the rest applies.
+/// Applies one IXFR step to table `t` ([`indexed_table`]): returns the
+/// records it added as it took effect (one the table had already is the same
+/// record, RFC 2181 §5: nothing changes) and the change in the record count.
+/// `strict`: a deleted record the table lacks is a [`DiffError::Mismatch`];
+/// otherwise the step's first such record is reported and the rest applies.
 fn apply_step<'d>(
     tx: &Connection,
     t: &str,
@@ -627,10 +637,6 @@ fn apply_step<'d>(
     d: &'d Diff,
     strict: bool,
 ) -> Result<(Vec<&'d Record>, i64), DiffError> {
-    if t != SHARED {
-        // Normally built right after the load; this covers a crash in between.
-        ensure_index(tx, t)?;
-    }
     // The rows that may be `r`: its key (and the key it had before keys were
     // canonical), type, class and owner; RDATA compared canonically.
     let mut candidates = tx.prepare_cached(&format!(
