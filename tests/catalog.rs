@@ -1,7 +1,9 @@
 //! Consuming a primary's catalog zone (RFC 9432): a BIND primary serves a
-//! catalog of 100 zones as a plain zone; secondaryd, given only the catalog,
-//! creates the 100 member zones, loads them all, and deletes the one removed
-//! from the catalog, while a zone created by hand is never taken over.
+//! catalog of 600 zones as a plain zone; secondaryd, given only the catalog,
+//! creates the 600 member zones (a few hundred per store transaction), loads
+//! them all, completes at start-up a creation a stop cut short, and deletes
+//! the one removed from the catalog, while a zone created by hand is never
+//! taken over.
 
 mod common;
 
@@ -44,13 +46,14 @@ async fn zone_names(d: &Daemon) -> Vec<String> {
 
 #[tokio::test]
 async fn a_catalog_of_a_bind_primary_creates_loads_and_deletes_its_member_zones() {
-    let members: Vec<String> = (0..100).map(|i| format!("member{i}.test")).collect();
+    const N: usize = 600;
+    let members: Vec<String> = (0..N).map(|i| format!("member{i}.test")).collect();
     let mut zones = vec![bind::Zone { name: "catalog.test", text: catalog_text(1, &members, "2") }];
     for (i, m) in members.iter().enumerate() {
         zones.push(bind::Zone { name: m, text: small_zone(m, 100 + i as u32, 2, TIMERS) });
     }
     zones.push(bind::Zone { name: "byhand.test", text: small_zone("byhand.test", 1, 2, TIMERS) });
-    let d = Daemon::start("").await;
+    let mut d = Daemon::start("").await;
     let b = Bind::start(&zones, Access::Open, Some(d.dns_port)).await;
 
     // A zone created by hand that the catalog will list too.
@@ -71,9 +74,9 @@ async fn a_catalog_of_a_bind_primary_creates_loads_and_deletes_its_member_zones(
     let r = d.call("PUT", "/v2/1/secondary_dns/primaries/bind/link", Some(json!({ "zone": "catalog.test" }))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
-    // All 100 members become zones linked to the catalog's primary and load.
+    // All the members become zones linked to the catalog's primary and load.
     let started = Instant::now();
-    while zone_names(&d).await.len() < 102 {
+    while zone_names(&d).await.len() < N + 2 {
         assert!(started.elapsed() < Duration::from_secs(20), "the members were not created:\n{}", d.log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -86,6 +89,30 @@ async fn a_catalog_of_a_bind_primary_creates_loads_and_deletes_its_member_zones(
     let member = first.catalog_member.as_ref().expect("a catalog member");
     assert_eq!(member.group.as_deref(), Some("gold"), "{first:?}");
     assert!(member.catalog_id > 0, "{first:?}");
+    assert!(d.log().contains(&format!("created={N}")), "the catalog read says what it did:\n{}", d.log());
+
+    // A stop while the last members were being created: their transaction
+    // never committed (here: their rows are gone from the store). At the
+    // next start the served catalog completes them, without a new version
+    // of it.
+    d.stop();
+    {
+        let db = rusqlite::Connection::open(d.store_path()).expect("open the store");
+        db.pragma_update(None, "foreign_keys", "ON").expect("pragma");
+        let gone = db.execute("DELETE FROM zones WHERE name GLOB 'member5[0-9][0-9].test'", []).expect("delete");
+        assert_eq!(gone, 100);
+    }
+    d.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while zone_names(&d).await.len() < N + 2 {
+        assert!(Instant::now() < deadline, "the lost members were not created at start-up:\n{}", d.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (i, m) in members.iter().enumerate().skip(500) {
+        let z = d.wait_serial(m, 100 + i as u32).await;
+        assert_eq!(z.catalog_member.as_ref().map(|c| c.catalog_id), Some(member.catalog_id), "{z:?}");
+    }
+    assert!(d.log().contains("created=100"), "the start-up read of the catalog created the 100:\n{}", d.log());
 
     // member7 leaves the catalog, byhand.test joins it: member7 is deleted
     // with its data; byhand.test stays the hand-made zone it was.
@@ -98,7 +125,7 @@ async fn a_catalog_of_a_bind_primary_creates_loads_and_deletes_its_member_zones(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let names = zone_names(&d).await;
-    assert_eq!(names.len(), 99 + 2, "99 members, the catalog and byhand.test: {names:?}");
+    assert_eq!(names.len(), N - 1 + 2, "the other members, the catalog and byhand.test: {names:?}");
     let byhand = d.zone("byhand.test").await;
     assert!(byhand.catalog_member.is_none(), "not taken over: {byhand:?}");
     assert!(d.log().contains("catalog member not created"), "{}", d.log());
@@ -116,12 +143,12 @@ async fn a_catalog_of_a_bind_primary_creates_loads_and_deletes_its_member_zones(
     b.update_zone("catalog.test", &catalog_text(3, &next[..10], "3"), 3).await;
     d.wait_serial("catalog.test", 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(zone_names(&d).await.len(), 101, "a version 3 catalog is not read");
+    assert_eq!(zone_names(&d).await.len(), N + 1, "a version 3 catalog is not read");
     assert!(d.log().contains("is not supported (only version 2, RFC 9432)"), "{}", d.log());
 
     // Deleting the catalog deletes its members.
     let r = d.call("DELETE", "/v2/1/domains/catalog.test", None).await;
     assert!(r.status < 300, "{:?}", r.body);
     assert_eq!(zone_names(&d).await, ["byhand.test"]);
-    eprintln!("100 member zones created and loaded in {loaded:?}");
+    eprintln!("{N} member zones created and loaded in {loaded:?}");
 }

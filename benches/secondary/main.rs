@@ -978,12 +978,13 @@ impl Bench {
                 let t0 = Instant::now();
                 s.start().await?;
                 let t = wait_all(&mut s, names, t0, Duration::from_secs(1200)).await;
+                let cpu = s.pid().map(mem::cpu_seconds).unwrap_or(f64::NAN);
                 s.discard();
-                t
+                t.map(|t| (t, cpu))
             };
             match run.await {
-                Ok(t) => {
-                    say!("  all served in {:.2} s", t.as_secs_f64());
+                Ok((t, cpu)) => {
+                    say!("  all served in {:.2} s, {cpu:.2} CPU-seconds", t.as_secs_f64());
                     self.rows[r].push(Col::Server(kind), t.as_secs_f64());
                 }
                 Err(e) => {

@@ -26,7 +26,8 @@
 //! ([`install`]), on the thread that owns that connection, and is read only
 //! there.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::functions::FunctionFlags;
@@ -50,16 +51,25 @@ struct Index {
 /// One primary's zones, sorted, and their JSON array, kept up to date by
 /// splicing: a link changes the text where the name goes, instead of
 /// rendering every name again (at 10,000 zones, a render per link was a
-/// quarter of the writer's work while they were being added).
+/// quarter of the writer's work while they were being added). A run of
+/// changes with no read between (a catalog creating its 10,000 members in one
+/// transaction) drops the text instead, and the next read renders it once:
+/// splicing each of them would move the whole text each time.
 struct Entry {
-    zones: Vec<Arc<str>>,
-    json: String,
+    zones: BTreeSet<Arc<str>>,
+    /// The JSON array of `zones`, unless a run of changes dropped it.
+    json: Option<String>,
     /// `json` as handed out, until the next change.
     shared: Option<Arc<str>>,
     /// Every name is written as it is between quotes (no JSON escapes), so
     /// a name's place in `json` follows from the lengths before it.
     plain: bool,
+    /// Changes since the text was last read.
+    unread: usize,
 }
+
+/// Changes spliced into the text between two reads; more drop it.
+const SPLICED_UNREAD: usize = 8;
 
 /// A name that JSON writes as it is between quotes.
 fn is_plain(name: &str) -> bool {
@@ -67,65 +77,82 @@ fn is_plain(name: &str) -> bool {
 }
 
 impl Entry {
-    fn new(mut zones: Vec<Arc<str>>) -> Entry {
-        zones.sort();
-        zones.dedup();
+    fn new(zones: Vec<Arc<str>>) -> Entry {
+        let zones: BTreeSet<Arc<str>> = zones.into_iter().collect();
         let plain = zones.iter().all(|z| is_plain(z));
-        Entry { json: render(&zones), zones, plain, shared: None }
+        Entry { json: Some(render(&zones)), zones, plain, shared: None, unread: 0 }
     }
 
-    /// Where the `i`th name's opening quote is in `json` (plain names only).
-    fn offset(&self, i: usize) -> usize {
-        1 + self.zones[..i].iter().map(|z| z.len() + 3).sum::<usize>()
+    /// Where the opening quote of `zone` (plain names only) is, or goes, in
+    /// the text: after the names before it, each with its quotes and comma.
+    fn offset(&self, zone: &str) -> usize {
+        1 + self.zones.range::<str, _>((Bound::Unbounded, Bound::Excluded(zone))).map(|z| z.len() + 3).sum::<usize>()
+    }
+
+    /// The text to splice into, if this change may be spliced; else the text
+    /// is dropped until the next read.
+    fn splicing(&mut self, plain: bool) -> Option<String> {
+        self.shared = None;
+        self.unread += 1;
+        let json = self.json.take();
+        json.filter(|_| plain && self.unread <= SPLICED_UNREAD)
     }
 
     /// Adds `zone`; false when it was there already.
     fn add(&mut self, zone: Arc<str>) -> bool {
-        let Err(i) = self.zones.binary_search(&zone) else { return false };
-        self.shared = None;
-        if self.plain && is_plain(&zone) {
+        if self.zones.contains(&zone) {
+            return false;
+        }
+        self.plain = self.plain && is_plain(&zone);
+        if let Some(mut json) = self.splicing(self.plain) {
+            let at_end = self.zones.last().is_none_or(|last| *last < zone);
             let text = if self.zones.is_empty() {
                 format!("\"{zone}\"")
-            } else if i == self.zones.len() {
+            } else if at_end {
                 format!(",\"{zone}\"")
             } else {
                 format!("\"{zone}\",")
             };
-            let at = if i == self.zones.len() { self.json.len() - 1 } else { self.offset(i) };
-            self.json.insert_str(at, &text);
-            self.zones.insert(i, zone);
-        } else {
-            self.zones.insert(i, zone);
-            self.plain = self.zones.iter().all(|z| is_plain(z));
-            self.json = render(&self.zones);
+            let at = if at_end { json.len() - 1 } else { self.offset(&zone) };
+            json.insert_str(at, &text);
+            self.json = Some(json);
         }
+        self.zones.insert(zone);
         true
     }
 
     /// Removes `zone`; false when it was not there.
     fn remove(&mut self, zone: &str) -> bool {
-        let Ok(i) = self.zones.binary_search_by(|z| (**z).cmp(zone)) else { return false };
-        self.shared = None;
-        if self.plain {
+        if !self.zones.contains(zone) {
+            return false;
+        }
+        if let Some(mut json) = self.splicing(self.plain) {
             let len = zone.len() + 2;
             let (from, to) = if self.zones.len() == 1 {
                 (1, 1 + len)
-            } else if i == self.zones.len() - 1 {
+            } else if self.zones.last().is_some_and(|last| **last == *zone) {
                 // The last name goes with the comma before it.
-                let at = self.offset(i);
+                let at = self.offset(zone);
                 (at - 1, at + len)
             } else {
-                let at = self.offset(i);
+                let at = self.offset(zone);
                 (at, at + len + 1)
             };
-            self.json.replace_range(from..to, "");
-            self.zones.remove(i);
-        } else {
-            self.zones.remove(i);
+            json.replace_range(from..to, "");
+            self.json = Some(json);
+        }
+        self.zones.remove(zone);
+        if !self.plain {
             self.plain = self.zones.iter().all(|z| is_plain(z));
-            self.json = render(&self.zones);
         }
         true
+    }
+
+    /// The JSON array, shared until the next change.
+    fn read(&mut self) -> Arc<str> {
+        self.unread = 0;
+        let (json, zones) = (&mut self.json, &self.zones);
+        self.shared.get_or_insert_with(|| Arc::from(json.get_or_insert_with(|| render(zones)).as_str())).clone()
     }
 }
 
@@ -164,12 +191,12 @@ impl Index {
     fn json(&mut self, primary: i64) -> Arc<str> {
         match self.primaries.get_mut(&primary) {
             None => Arc::from("[]"),
-            Some(entry) => entry.shared.get_or_insert_with(|| Arc::from(entry.json.as_str())).clone(),
+            Some(entry) => entry.read(),
         }
     }
 }
 
-fn render(zones: &[Arc<str>]) -> String {
+fn render(zones: &BTreeSet<Arc<str>>) -> String {
     let names: Vec<&str> = zones.iter().map(|z| &**z).collect();
     // Serializing a list of strings cannot fail.
     serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_string())
@@ -307,16 +334,48 @@ mod tests {
                 names.retain(|n| *n != name);
             }
             names.sort();
-            assert_eq!(e.json, render(&names), "after {name} ({add})");
-            assert_eq!(e.zones, names);
+            assert_eq!(e.json.as_deref(), Some(text(&names).as_str()), "after {name} ({add})");
+            assert_eq!(&*e.read(), text(&names));
+            assert_eq!(e.zones.iter().cloned().collect::<Vec<_>>(), names);
         }
         // A name JSON must escape turns splicing off, and the text stays right.
         e.add(Arc::from("we\"ird.example"));
         names.push(Arc::from("we\"ird.example"));
         names.sort();
         assert!(!e.plain);
-        assert_eq!(e.json, render(&names));
-        let parsed: Vec<String> = serde_json::from_str(&e.json).expect("valid JSON");
+        assert_eq!(&*e.read(), text(&names));
+        let parsed: Vec<String> = serde_json::from_str(&e.read()).expect("valid JSON");
         assert_eq!(parsed.len(), names.len());
+        // Removing it turns splicing on again.
+        e.remove("we\"ird.example");
+        names.retain(|n| &**n != "we\"ird.example");
+        assert!(e.plain);
+        assert_eq!(&*e.read(), text(&names));
+    }
+
+    fn text(names: &[Arc<str>]) -> String {
+        serde_json::to_string(&names.iter().map(|n| &**n).collect::<Vec<_>>()).expect("a list of strings")
+    }
+
+    #[test]
+    fn a_run_of_changes_without_a_read_drops_the_text_and_the_next_read_renders_it() {
+        let mut e = Entry::new(vec![Arc::from("b.example")]);
+        let mut names: Vec<Arc<str>> = vec![Arc::from("b.example")];
+        // A catalog's members, in no particular order, with no read between.
+        for i in (0..200).rev().chain(200..400) {
+            let name: Arc<str> = Arc::from(format!("z{i}.example"));
+            assert!(e.add(name.clone()));
+            names.push(name);
+        }
+        assert!(e.json.is_none(), "200 changes without a read are not spliced in one by one");
+        assert!(e.remove("z7.example"));
+        names.retain(|n| &**n != "z7.example");
+        names.sort();
+        assert_eq!(&*e.read(), text(&names));
+        // After a read, single changes are spliced again.
+        assert!(e.add(Arc::from("a.example")));
+        names.insert(0, Arc::from("a.example"));
+        assert_eq!(e.json.as_deref(), Some(text(&names).as_str()));
+        assert!(!e.add(Arc::from("a.example")), "a name is listed once");
     }
 }

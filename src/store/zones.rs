@@ -343,14 +343,13 @@ pub fn list(
     Ok((items, total as u64))
 }
 
-/// Deletes a zone with its links (and, once transfers exist, its data).
 /// Deletes a zone with its data; a catalog zone takes its member zones with
 /// it (returned too, to be unserved).
 pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<(Zone, Vec<(i64, String)>), StoreError> {
     let tx = super::write_tx(conn)?;
     let z = get(&tx, account, key)?;
-    let members = members_of(&tx, z.id)?;
-    for (id, _) in members.iter().map(|(id, n)| (*id, n)).chain(std::iter::once((z.id, &z.name))) {
+    let members: Vec<(i64, String)> = members_of(&tx, z.id)?.into_iter().map(|(id, name, _)| (id, name)).collect();
+    for id in members.iter().map(|(id, _)| *id).chain(std::iter::once(z.id)) {
         tx.prepare_cached("DELETE FROM zones WHERE id = ?1")?.execute([id])?;
         super::zonedata::drop_tables(&tx, id)?;
     }
@@ -358,10 +357,10 @@ pub fn delete(conn: &mut Connection, account: i64, key: &str) -> Result<(Zone, V
     Ok((z, members))
 }
 
-/// The zones a catalog zone created: (id, name).
-fn members_of(conn: &Connection, catalog: i64) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, name FROM zones WHERE member_of = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([catalog], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+/// The member zones of `catalog`: (id, name, group), in id order.
+fn members_of(conn: &Connection, catalog: i64) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, name, catalog_group FROM zones WHERE member_of = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([catalog], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
@@ -372,34 +371,75 @@ pub struct MemberChanges {
     pub deleted: Vec<(i64, String)>,
     /// Members not created: (name, why).
     pub skipped: Vec<(String, String)>,
+    /// New members left for [`create_members`]: (name, group).
+    pub to_create: Vec<(String, Option<String>)>,
 }
 
 /// Makes the zones created by catalog zone `catalog` the `members` it lists
-/// now (normalized names, each with its `group`): new members become zones of
-/// the catalog's account linked to its primaries, members gone are deleted
-/// with their data, and a zone that exists already (created by hand or by
-/// another catalog) is never taken over. One transaction.
+/// now (normalized names, each with its `group`): members gone are deleted
+/// with their data, groups are updated, and the new members are returned in
+/// `to_create`, for [`create_members`] to create in transactions of a few
+/// hundred, so that the first of 10,000 new members is transferring while the
+/// rest are being created. One transaction.
 pub fn reconcile_members(
     conn: &mut Connection,
     catalog: i64,
     members: &[(String, Option<String>)],
 ) -> Result<MemberChanges, StoreError> {
     let tx = super::write_tx(conn)?;
-    let cat = by_id(&tx, catalog)?;
     let current = members_of(&tx, catalog)?;
+    // By name, so that a catalog of 10,000 members costs 10,000 lookups, not
+    // 10,000 scans.
+    let by_name: std::collections::HashMap<&str, (i64, Option<&str>)> =
+        current.iter().map(|(id, name, group)| (name.as_str(), (*id, group.as_deref()))).collect();
+    let listed: std::collections::HashSet<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+    let mut out = MemberChanges::default();
+    for (name, group) in members {
+        match by_name.get(name.as_str()) {
+            Some(&(id, stored)) => {
+                if stored != group.as_deref() {
+                    tx.prepare_cached("UPDATE zones SET catalog_group = ?2 WHERE id = ?1")?
+                        .execute(params![id, group])?;
+                }
+            }
+            None => out.to_create.push((name.clone(), group.clone())),
+        }
+    }
+    for (id, name, _) in &current {
+        if !listed.contains(name.as_str()) {
+            tx.prepare_cached("DELETE FROM zones WHERE id = ?1")?.execute([id])?;
+            super::zonedata::drop_tables(&tx, *id)?;
+            out.deleted.push((*id, name.clone()));
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Creates `members` of catalog zone `catalog` (from
+/// [`MemberChanges::to_create`]) as zones of the catalog's account, linked to
+/// its primaries in their order; a zone of the same name that exists already
+/// (created by hand or by another catalog) is never taken over, only listed
+/// in `skipped`. One transaction.
+pub fn create_members(
+    conn: &mut Connection,
+    catalog: i64,
+    members: &[(String, Option<String>)],
+) -> Result<MemberChanges, StoreError> {
+    let tx = super::write_tx(conn)?;
+    let cat = by_id(&tx, catalog)?;
     let mut out = MemberChanges::default();
     let now = now_secs();
     for (name, group) in members {
-        if let Some((id, _)) = current.iter().find(|(_, n)| n == name) {
-            tx.prepare_cached("UPDATE zones SET catalog_group = ?2 WHERE id = ?1")?.execute(params![id, group])?;
-            continue;
-        }
         let owner: Option<Option<i64>> = tx
             .prepare_cached("SELECT member_of FROM zones WHERE name = ?1")?
             .query_row([name], |r| r.get(0))
             .optional()?;
-        if owner.is_some() {
-            out.skipped.push((name.clone(), "a zone of this name exists already and is not this catalog's".into()));
+        if let Some(owner) = owner {
+            // Created by this catalog meanwhile (twice in the list is taken once).
+            if owner != Some(catalog) {
+                out.skipped.push((name.clone(), "a zone of this name exists already and is not this catalog's".into()));
+            }
             continue;
         }
         tx.prepare_cached(
@@ -416,20 +456,13 @@ pub fn reconcile_members(
         }
         out.created.push((id, name.clone()));
     }
-    for (id, name) in current {
-        if !members.iter().any(|(m, _)| *m == name) {
-            tx.prepare_cached("DELETE FROM zones WHERE id = ?1")?.execute([id])?;
-            super::zonedata::drop_tables(&tx, id)?;
-            out.deleted.push((id, name));
-        }
-    }
     tx.commit()?;
     Ok(out)
 }
 
-/// The ids of the catalog zones we consume.
-pub fn catalog_ids(conn: &Connection) -> Result<Vec<i64>, StoreError> {
-    let mut stmt = conn.prepare("SELECT id FROM zones WHERE is_catalog = 1")?;
-    let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+/// The catalog zones we consume: (id, name).
+pub fn catalog_ids(conn: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT id, name FROM zones WHERE is_catalog = 1")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     Ok(rows)
 }

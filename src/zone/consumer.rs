@@ -10,6 +10,7 @@
 //! version changes nothing and says so in the log.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::Engine;
 use crate::store::zones;
@@ -18,6 +19,9 @@ use crate::view::ZoneView;
 use crate::wire::{rtype, Name};
 
 type ZoneId = i64;
+
+/// New member zones created per store transaction.
+const CREATE_BATCH: usize = 250;
 
 /// A catalog's members: (normalized zone name, group), in the catalog's order.
 fn members(view: &ZoneView) -> Result<Vec<(String, Option<String>)>, String> {
@@ -59,9 +63,10 @@ fn members(view: &ZoneView) -> Result<Vec<(String, Option<String>)>, String> {
         None => return Err("no version.<catalog> TXT record: not a catalog zone (RFC 9432 §4.3)".into()),
     }
     let mut out: Vec<(String, Option<String>)> = Vec::with_capacity(found.len());
+    let mut seen = std::collections::HashSet::with_capacity(found.len());
     for (id, name) in found {
         // The same zone under two labels: the first one counts (RFC 9432 §5.1).
-        if !out.iter().any(|(n, _)| *n == name) {
+        if seen.insert(name.clone()) {
             out.push((name, groups.get(&id).cloned()));
         }
     }
@@ -81,13 +86,23 @@ fn txt_text(rdata: &[u8]) -> String {
 }
 
 impl Engine {
-    /// Reads which zones are catalogs we consume (start-up).
-    pub async fn load_consumed_catalogs(&self) -> Result<usize, crate::store::StoreError> {
-        let ids = self.store.call(|c| zones::catalog_ids(c)).await?;
-        let n = ids.len();
-        let mut set = self.consumed.lock().unwrap_or_else(|e| e.into_inner());
-        for id in ids {
-            set.insert(id, None);
+    /// Reads which zones are catalogs we consume (start-up, after the views
+    /// are loaded), and brings the members of each served one in line with
+    /// it: a stop while its new members were being created (they are created
+    /// a few hundred per transaction) is completed now, not at the catalog's
+    /// next refresh.
+    pub async fn load_consumed_catalogs(self: &Arc<Self>) -> Result<usize, crate::store::StoreError> {
+        let catalogs = self.store.call(|c| zones::catalog_ids(c)).await?;
+        let n = catalogs.len();
+        {
+            let mut set = self.consumed.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, _) in &catalogs {
+                set.insert(*id, None);
+            }
+        }
+        for (id, name) in catalogs {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.follow_catalog(id, &name).await });
         }
         Ok(n)
     }
@@ -134,27 +149,44 @@ impl Engine {
             let why = crate::zone::name::reserved_zone_name(zone).unwrap_or_default();
             tracing::warn!(catalog = %name, zone = %zone, reason = %format!("the name {why}"), "catalog member not created");
         }
-        let changes = match self.store.call(move |c| zones::reconcile_members(c, zone_id, &list)).await {
+        let mut changes = match self.store.call(move |c| zones::reconcile_members(c, zone_id, &list)).await {
             Ok(ch) => ch,
             Err(e) => {
                 tracing::error!(catalog = %name, error = %e, "cannot apply the catalog's members (retried at its next version)");
                 return;
             }
         };
-        for (id, zone) in &changes.created {
-            self.zone_created(*id, zone);
-            self.request_refresh(*id, false);
-            tracing::info!(catalog = %name, zone = %zone, id, "member zone created from the catalog");
-        }
         for (id, zone) in &changes.deleted {
             self.scheduler.remove(*id);
             self.zone_deleted(zone);
             tracing::info!(catalog = %name, zone = %zone, id, "member zone deleted: no longer in the catalog");
         }
-        for (zone, why) in &changes.skipped {
-            tracing::warn!(catalog = %name, zone = %zone, reason = %why, "catalog member not created");
+        // New members in transactions of a few hundred: each is refreshed as
+        // soon as its transaction commits.
+        let to_create = std::mem::take(&mut changes.to_create);
+        let mut created = 0;
+        for chunk in to_create.chunks(CREATE_BATCH) {
+            let chunk = chunk.to_vec();
+            let made = match self.store.call(move |c| zones::create_members(c, zone_id, &chunk)).await {
+                Ok(made) => made,
+                Err(e) => {
+                    // Not marked read: the next refresh of the catalog tries again.
+                    tracing::error!(catalog = %name, error = %e, "cannot create the catalog's new members (retried at its next refresh)");
+                    return;
+                }
+            };
+            for (id, zone) in &made.created {
+                self.zone_created(*id, zone);
+                self.request_refresh(*id, false);
+                tracing::info!(catalog = %name, zone = %zone, id, "member zone created from the catalog");
+            }
+            for (zone, why) in &made.skipped {
+                tracing::warn!(catalog = %name, zone = %zone, reason = %why, "catalog member not created");
+            }
+            created += made.created.len();
+            changes.skipped.extend(made.skipped);
         }
-        tracing::info!(catalog = %name, serial, members = n, created = changes.created.len(),
+        tracing::info!(catalog = %name, serial, members = n, created,
             deleted = changes.deleted.len(), skipped = changes.skipped.len(), "catalog read");
         if let Some(read) = self.consumed.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&zone_id) {
             *read = Some(serial);

@@ -98,6 +98,9 @@ pub struct Engine {
     /// drops an entry whenever the API changes settings), so publishing a new
     /// version does not wait for a store round trip.
     pub(super) ns_settings: Mutex<HashMap<ZoneId, Option<Arc<super::publish::Settings>>>>,
+    /// Bumped (under the `ns_settings` lock) whenever an entry is dropped, so
+    /// that a store read that began before cannot put back what was dropped.
+    pub(super) settings_epoch: std::sync::atomic::AtomicU64,
     /// Per zone, the serial it had when its NS settings last changed (see
     /// `Engine::settings_serial`).
     pub(super) settings_serial: Mutex<HashMap<ZoneId, u32>>,
@@ -132,6 +135,7 @@ impl Engine {
             api_soa_next: tokio::sync::Mutex::new(Instant::now()),
             notified: Mutex::new(HashMap::new()),
             ns_settings: Mutex::new(HashMap::new()),
+            settings_epoch: std::sync::atomic::AtomicU64::new(0),
             settings_serial: Mutex::new(HashMap::new()),
             consumed: Mutex::new(HashMap::new()),
             transfer_stats: super::stats::TransferStats::default(),

@@ -94,9 +94,27 @@ fn addr_text(p: &LinkedPrimary) -> String {
 pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool, notice: Option<Notified>) -> Refreshed {
     // On the reading connection: at 10,000 zones loading at once, the writer
     // has enough to do.
-    let loaded = engine.store.read(move |c| zones::by_id(c, zone_id)).await;
+    // A zone's first refresh also reads its NS settings there, for the
+    // publication of its first version (one round trip, not two).
+    let settings = engine.cached_settings(zone_id).is_none().then(|| engine.settings_epoch());
+    let loaded = engine
+        .store
+        .read(move |c| {
+            let zone = zones::by_id(c, zone_id)?;
+            let ns = match settings {
+                Some(_) => Some(crate::store::nameservers::zone_ns(c, zone_id)?),
+                None => None,
+            };
+            Ok((zone, ns))
+        })
+        .await;
     let zone = match loaded {
-        Ok(z) => z,
+        Ok((z, ns)) => {
+            if let (Some(epoch), Some(ns)) = (settings, ns) {
+                engine.cache_settings(zone_id, epoch, ns.as_ref());
+            }
+            z
+        }
         Err(StoreError::NotFound { .. }) => return Refreshed::Gone,
         Err(e) => {
             tracing::error!(zone_id, error = %e, "cannot read the zone from the store");

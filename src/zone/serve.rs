@@ -79,18 +79,46 @@ impl Engine {
 
     /// The zone's NS settings: cached, else read from the store.
     pub(crate) async fn settings(&self, zone_id: i64) -> Result<Option<Arc<Settings>>, StoreError> {
-        if let Some(s) = self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).get(&zone_id) {
-            return Ok(s.clone());
+        if let Some(s) = self.cached_settings(zone_id) {
+            return Ok(s);
         }
+        let epoch = self.settings_epoch();
         // On the reading connection, off the writer's queue.
         let ns = self.store.read(move |c| nameservers::zone_ns(c, zone_id)).await?;
-        let settings = ns.as_ref().map(Settings::from_store).map(Arc::new);
-        self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).insert(zone_id, settings.clone());
-        Ok(settings)
+        Ok(self.cache_settings(zone_id, epoch, ns.as_ref()))
+    }
+
+    /// The zone's NS settings if cached (`Some(None)`: cached, and it has none).
+    pub(super) fn cached_settings(&self, zone_id: i64) -> Option<Option<Arc<Settings>>> {
+        self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).get(&zone_id).cloned()
+    }
+
+    /// Taken before a read of NS settings from the store, for [`Self::cache_settings`].
+    pub(super) fn settings_epoch(&self) -> u64 {
+        self.settings_epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Caches NS settings read from the store after `epoch` was taken,
+    /// unless settings were dropped meanwhile (the read may predate the
+    /// change that dropped them), and returns them.
+    pub(super) fn cache_settings(
+        &self,
+        zone_id: i64,
+        epoch: u64,
+        ns: Option<&nameservers::ZoneNs>,
+    ) -> Option<Arc<Settings>> {
+        let settings = ns.map(Settings::from_store).map(Arc::new);
+        let mut cache = self.ns_settings.lock().unwrap_or_else(|e| e.into_inner());
+        if self.settings_epoch() == epoch {
+            cache.insert(zone_id, settings.clone());
+        }
+        settings
     }
 
     fn forget_settings(&self, zone_id: i64) {
-        self.ns_settings.lock().unwrap_or_else(|e| e.into_inner()).remove(&zone_id);
+        let mut cache = self.ns_settings.lock().unwrap_or_else(|e| e.into_inner());
+        cache.remove(&zone_id);
+        self.settings_epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     async fn publish(&self, slot: &ZoneSlot, view: ZoneView) -> Result<(), StoreError> {
