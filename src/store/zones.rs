@@ -364,15 +364,21 @@ fn members_of(conn: &Connection, catalog: i64) -> Result<Vec<(i64, String, Optio
     Ok(rows)
 }
 
-/// What bringing a catalog's member zones in line with its current version did.
+/// What [`reconcile_members`] did, and what it left to [`create_members`].
 #[derive(Debug, Default)]
-pub struct MemberChanges {
-    pub created: Vec<(i64, String)>,
+pub struct Reconciled {
+    /// Members no longer listed, deleted: (id, name).
     pub deleted: Vec<(i64, String)>,
+    /// New members: (name, group).
+    pub to_create: Vec<(String, Option<String>)>,
+}
+
+/// What [`create_members`] did.
+#[derive(Debug, Default)]
+pub struct Created {
+    pub created: Vec<(i64, String)>,
     /// Members not created: (name, why).
     pub skipped: Vec<(String, String)>,
-    /// New members left for [`create_members`]: (name, group).
-    pub to_create: Vec<(String, Option<String>)>,
 }
 
 /// Makes the zones created by catalog zone `catalog` the `members` it lists
@@ -385,7 +391,7 @@ pub fn reconcile_members(
     conn: &mut Connection,
     catalog: i64,
     members: &[(String, Option<String>)],
-) -> Result<MemberChanges, StoreError> {
+) -> Result<Reconciled, StoreError> {
     let tx = super::write_tx(conn)?;
     let current = members_of(&tx, catalog)?;
     // By name, so that a catalog of 10,000 members costs 10,000 lookups, not
@@ -393,7 +399,7 @@ pub fn reconcile_members(
     let by_name: std::collections::HashMap<&str, (i64, Option<&str>)> =
         current.iter().map(|(id, name, group)| (name.as_str(), (*id, group.as_deref()))).collect();
     let listed: std::collections::HashSet<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
-    let mut out = MemberChanges::default();
+    let mut out = Reconciled::default();
     for (name, group) in members {
         match by_name.get(name.as_str()) {
             Some(&(id, stored)) => {
@@ -417,7 +423,7 @@ pub fn reconcile_members(
 }
 
 /// Creates `members` of catalog zone `catalog` (from
-/// [`MemberChanges::to_create`]) as zones of the catalog's account, linked to
+/// [`Reconciled::to_create`]) as zones of the catalog's account, linked to
 /// its primaries in their order; a zone of the same name that exists already
 /// (created by hand or by another catalog) is never taken over, only listed
 /// in `skipped`. One transaction.
@@ -425,10 +431,10 @@ pub fn create_members(
     conn: &mut Connection,
     catalog: i64,
     members: &[(String, Option<String>)],
-) -> Result<MemberChanges, StoreError> {
+) -> Result<Created, StoreError> {
     let tx = super::write_tx(conn)?;
     let cat = by_id(&tx, catalog)?;
-    let mut out = MemberChanges::default();
+    let mut out = Created::default();
     let now = now_secs();
     for (name, group) in members {
         let owner: Option<Option<i64>> = tx
@@ -461,7 +467,7 @@ pub fn create_members(
 }
 
 /// The catalog zones we consume: (id, name).
-pub fn catalog_ids(conn: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
+pub fn consumed_catalogs(conn: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
     let mut stmt = conn.prepare("SELECT id, name FROM zones WHERE is_catalog = 1")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     Ok(rows)

@@ -92,7 +92,7 @@ impl Engine {
     /// a few hundred per transaction) is completed now, not at the catalog's
     /// next refresh.
     pub async fn load_consumed_catalogs(self: &Arc<Self>) -> Result<usize, crate::store::StoreError> {
-        let catalogs = self.store.call(|c| zones::catalog_ids(c)).await?;
+        let catalogs = self.store.call(|c| zones::consumed_catalogs(c)).await?;
         let n = catalogs.len();
         {
             let mut set = self.consumed.lock().unwrap_or_else(|e| e.into_inner());
@@ -149,7 +149,7 @@ impl Engine {
             let why = crate::zone::name::reserved_zone_name(zone).unwrap_or_default();
             tracing::warn!(catalog = %name, zone = %zone, reason = %format!("the name {why}"), "catalog member not created");
         }
-        let mut changes = match self.store.call(move |c| zones::reconcile_members(c, zone_id, &list)).await {
+        let changes = match self.store.call(move |c| zones::reconcile_members(c, zone_id, &list)).await {
             Ok(ch) => ch,
             Err(e) => {
                 tracing::error!(catalog = %name, error = %e, "cannot apply the catalog's members (retried at its next version)");
@@ -163,9 +163,8 @@ impl Engine {
         }
         // New members in transactions of a few hundred: each is refreshed as
         // soon as its transaction commits.
-        let to_create = std::mem::take(&mut changes.to_create);
-        let mut created = 0;
-        for chunk in to_create.chunks(CREATE_BATCH) {
+        let (mut created, mut skipped) = (0, 0);
+        for chunk in changes.to_create.chunks(CREATE_BATCH) {
             let chunk = chunk.to_vec();
             let made = match self.store.call(move |c| zones::create_members(c, zone_id, &chunk)).await {
                 Ok(made) => made,
@@ -184,10 +183,10 @@ impl Engine {
                 tracing::warn!(catalog = %name, zone = %zone, reason = %why, "catalog member not created");
             }
             created += made.created.len();
-            changes.skipped.extend(made.skipped);
+            skipped += made.skipped.len();
         }
         tracing::info!(catalog = %name, serial, members = n, created,
-            deleted = changes.deleted.len(), skipped = changes.skipped.len(), "catalog read");
+            deleted = changes.deleted.len(), skipped, "catalog read");
         if let Some(read) = self.consumed.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&zone_id) {
             *read = Some(serial);
         }
