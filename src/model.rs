@@ -23,65 +23,87 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// A list of zone names, kept as its JSON text: the daemon writes the text its
-/// index of links keeps into a response as it is (a primary with 10,000 zones
-/// costs no string per zone per request); clients read [`ZoneNames::names`].
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ZoneNames(std::sync::Arc<str>);
+/// A list of zone names, kept as JSON text in pieces: the daemon's index of
+/// links keeps a primary's names in chunks, each with its text, and a
+/// response writes those pieces as they are (a primary with 10,000 zones
+/// costs no string per zone per request, and a link re-renders one chunk,
+/// not the list); clients read [`ZoneNames::names`].
+///
+/// Each piece is names as JSON strings separated by commas (`"a","b"`), none
+/// empty; the array is `[`, the pieces joined by commas, `]`.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneNames(std::sync::Arc<[std::sync::Arc<str>]>);
 
 impl ZoneNames {
-    /// From the JSON text of an array of strings (as the daemon's index renders it).
-    pub fn from_json_text(text: std::sync::Arc<str>) -> ZoneNames {
-        ZoneNames(text)
+    /// From the pieces of the array's text, in order (as the daemon's index
+    /// renders them; see [`ZoneNames::piece`]).
+    pub fn from_pieces(pieces: Vec<std::sync::Arc<str>>) -> ZoneNames {
+        ZoneNames(pieces.into_iter().filter(|p| !p.is_empty()).collect())
     }
 
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> ZoneNames {
+        ZoneNames::from_pieces(vec![ZoneNames::piece(names).into()])
+    }
+
+    /// The text of `names` as one piece: JSON strings separated by commas.
+    pub fn piece<S: AsRef<str>>(names: &[S]) -> String {
         let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
-        // A list of strings always serializes.
-        ZoneNames(serde_json::to_string(&names).unwrap_or_else(|_| "[]".into()).into())
+        // A list of strings always serializes, to `[…]`.
+        let text = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
+        text.get(1..text.len() - 1).unwrap_or_default().to_string()
     }
 
     pub fn names(&self) -> Vec<String> {
-        serde_json::from_str(&self.0).unwrap_or_default()
+        serde_json::from_str(&self.as_json()).unwrap_or_default()
     }
 
-    /// The JSON text, shared.
-    pub fn shared(&self) -> std::sync::Arc<str> {
-        if self.0.is_empty() {
-            std::sync::Arc::from("[]")
-        } else {
-            self.0.clone()
-        }
+    /// The pieces of the text, shared (without the brackets and the commas
+    /// between pieces).
+    pub fn pieces(&self) -> &[std::sync::Arc<str>] {
+        &self.0
     }
 
-    pub fn as_json(&self) -> &str {
-        if self.0.is_empty() {
-            "[]"
-        } else {
-            &self.0
+    /// The JSON array.
+    pub fn as_json(&self) -> String {
+        let mut text = String::with_capacity(2 + self.0.iter().map(|p| p.len() + 1).sum::<usize>());
+        text.push('[');
+        for (i, piece) in self.0.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(piece);
         }
+        text.push(']');
+        text
     }
 }
+
+impl PartialEq for ZoneNames {
+    fn eq(&self, other: &ZoneNames) -> bool {
+        self.as_json() == other.as_json()
+    }
+}
+
+impl Eq for ZoneNames {}
 
 impl Serialize for ZoneNames {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let text = self.as_json();
-        // The common case, names without escapes (`["a.example","b.example"]`):
+        // The common case, names without escapes (`"a.example","b.example"`):
         // the names are the text between the quotes, written as they are,
         // without parsing (and checking) the whole list on every answer.
-        if !text.contains('\\') {
-            if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-                let mut seq = s.serialize_seq(None)?;
-                if let Some(names) = inner.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        if self.0.iter().all(|p| !p.contains('\\')) {
+            let mut seq = s.serialize_seq(None)?;
+            for piece in self.0.iter() {
+                if let Some(names) = piece.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
                     for name in names.split("\",\"") {
                         seq.serialize_element(name)?;
                     }
                 }
-                return seq.end();
             }
+            return seq.end();
         }
-        let raw = serde_json::value::RawValue::from_string(text.to_string()).map_err(serde::ser::Error::custom)?;
+        let raw = serde_json::value::RawValue::from_string(self.as_json()).map_err(serde::ser::Error::custom)?;
         raw.serialize(s)
     }
 }
@@ -314,10 +336,13 @@ pub struct LastTransfer {
     pub duration_ms: u64,
     /// Unix seconds.
     pub at: i64,
-    /// Committing it; written once the commit has finished.
+    /// Committing it, until the new version was served. A small zone's load
+    /// and an IXFR record it in their commit's own transaction, up to its
+    /// end (the view serves them microseconds after); a large load's, once
+    /// its commit and its view are done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_ms: Option<u64>,
-    /// From the start until the new version was served; written with `commit_ms`.
+    /// From the start until the new version was served (as `commit_ms`); written with `commit_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_ms: Option<u64>,
 }
@@ -723,5 +748,12 @@ mod zone_names_tests {
             assert_eq!(back.names(), names);
         }
         assert_eq!(serde_json::to_string(&ZoneNames::default()).expect("empty"), "[]");
+        // In pieces, as the link index hands them out.
+        let z = ZoneNames::from_pieces(vec![ZoneNames::piece(&["a", "b"]).into(), ZoneNames::piece(&["c"]).into()]);
+        assert_eq!(z.as_json(), r#"["a","b","c"]"#);
+        assert_eq!(serde_json::to_string(&z).expect("serialize"), r#"["a","b","c"]"#);
+        let z = ZoneNames::from_pieces(vec![ZoneNames::piece(&["a"]).into(), ZoneNames::piece(&["we\"ird"]).into()]);
+        assert_eq!(serde_json::to_string(&z).expect("serialize"), r#"["a","we\"ird"]"#);
+        assert_eq!(z.names(), ["a", "we\"ird"]);
     }
 }

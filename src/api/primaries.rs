@@ -127,57 +127,32 @@ fn answer(status: StatusCode, mut p: PrimaryServer) -> Response {
     };
     // The key comes after every field a client chose (name, ip), and a
     // quote inside those is escaped, so the last match is the key itself.
-    // The list goes out as the link index's own bytes (at 10,000 zones it
-    // is 170 KB a request), between the object's two halves.
+    // The list's pieces are copied in between the object's two halves, into
+    // one buffer: at 10,000 zones it is 170 KB in a few dozen pieces, and
+    // one write of it costs less than a write per few pieces (the HTTP
+    // writer's vectored writes take 16 buffers at a time) and as many
+    // wake-ups of the reader.
     const KEY: &[u8] = b"\"linked_secondary_zones\":[]";
     let body = match body.windows(KEY.len()).rposition(|w| w == KEY) {
         Some(at) => {
-            let mut before = Bytes::from(body);
-            let after = before.split_off(at + KEY.len() - 2).slice(2..);
-            Parts::new([before, Bytes::from_owner(SharedText(names.shared())), after])
+            let (before, after) = body.split_at(at + KEY.len() - 2);
+            let pieces = names.pieces();
+            let mut out = Vec::with_capacity(body.len() + pieces.len() + pieces.iter().map(|p| p.len()).sum::<usize>());
+            out.extend_from_slice(before);
+            out.push(b'[');
+            for (i, piece) in pieces.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(piece.as_bytes());
+            }
+            out.push(b']');
+            out.extend_from_slice(&after[2..]);
+            out
         }
-        None => Parts::new([Bytes::from(body)]),
+        None => body,
     };
-    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], axum::body::Body::new(body)).into_response()
-}
-
-/// Text shared with the link index, as the bytes of a body chunk.
-struct SharedText(std::sync::Arc<str>);
-
-impl AsRef<[u8]> for SharedText {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
-/// A body of a few chunks, its length known (a `Content-Length`, written
-/// with one vectored write).
-struct Parts(std::collections::VecDeque<Bytes>);
-
-impl Parts {
-    fn new<const N: usize>(chunks: [Bytes; N]) -> Parts {
-        Parts(chunks.into_iter().filter(|c| !c.is_empty()).collect())
-    }
-}
-
-impl hyper::body::Body for Parts {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        std::task::Poll::Ready(self.0.pop_front().map(|c| Ok(hyper::body::Frame::data(c))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
-    }
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn remove(State(app): State<App>, ctx: Ctx) -> Result<StatusCode, ApiError> {

@@ -15,18 +15,19 @@
 //!   until the commit (commit hook), and undone at a rollback (rollback
 //!   hook) or at a rollback to a savepoint (the writer's `rolled_back_to`:
 //!   SQLite has no hook for that);
-//! - [`linked_zones`] answers the JSON array of the primary's zone names, in
-//!   name order (SQLite's BINARY collation, which is byte order, as `ORDER
-//!   BY name` gives), kept as text and changed in place by each link, and
-//!   shared (the answer's bytes are the index's own, never copied per
-//!   request). Inside a transaction it includes the transaction's own
+//! - [`linked_zones`] answers the primary's zone names in name order
+//!   (SQLite's BINARY collation, which is byte order, as `ORDER BY name`
+//!   gives), kept in chunks of at most [`CHUNK`] names, each with its JSON
+//!   text: a link changes one chunk, whose text is rendered again at the
+//!   next read, and the answer is the chunks' texts, shared (never copied
+//!   per request). Inside a transaction it includes the transaction's own
 //!   changes.
 //!
 //! Only the writer connection changes links; the index is installed there
 //! ([`install`]), on the thread that owns that connection, and is read only
 //! there.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -48,111 +49,112 @@ struct Index {
     pending: Vec<Change>,
 }
 
-/// One primary's zones, sorted, and their JSON array, kept up to date by
-/// splicing: a link changes the text where the name goes, instead of
-/// rendering every name again (at 10,000 zones, a render per link was a
-/// quarter of the writer's work while they were being added). A run of
-/// changes with no read between (a catalog creating its 10,000 members in one
-/// transaction) drops the text instead, and the next read renders it once:
-/// splicing each of them would move the whole text each time.
+/// Names in a chunk, at most: one that grows past it is split in two.
+///
+/// A link re-renders its chunk's text (a few KB) instead of the list (at
+/// 10,000 zones, splicing a name into the whole text and copying it for the
+/// answer was a tenth of the writer's work while they were being added),
+/// and an answer is a few dozen shared pieces.
+const CHUNK: usize = 256;
+
+/// One primary's zones, sorted, in chunks keyed by their first name.
+#[derive(Default)]
 struct Entry {
-    zones: BTreeSet<Arc<str>>,
-    /// The JSON array of `zones`, unless a run of changes dropped it.
-    json: Option<String>,
-    /// `json` as handed out, until the next change.
-    shared: Option<Arc<str>>,
-    /// Every name is written as it is between quotes (no JSON escapes), so
-    /// a name's place in `json` follows from the lengths before it.
-    plain: bool,
-    /// Changes since the text was last read.
-    unread: usize,
+    chunks: BTreeMap<Arc<str>, Chunk>,
+    /// The list as handed out, until the next change.
+    shared: Option<ZoneNames>,
 }
 
-/// Changes spliced into the text between two reads; more drop it.
-const SPLICED_UNREAD: usize = 8;
-
-/// A name that JSON writes as it is between quotes.
-fn is_plain(name: &str) -> bool {
-    name.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+#[derive(Default)]
+struct Chunk {
+    names: Vec<Arc<str>>,
+    /// The names' JSON text, until the next change of this chunk.
+    text: Option<Arc<str>>,
 }
 
 impl Entry {
-    fn new(zones: Vec<Arc<str>>) -> Entry {
-        let zones: BTreeSet<Arc<str>> = zones.into_iter().collect();
-        let plain = zones.iter().all(|z| is_plain(z));
-        Entry { json: Some(render(&zones)), zones, plain, shared: None, unread: 0 }
+    fn new(mut zones: Vec<Arc<str>>) -> Entry {
+        zones.sort_unstable();
+        zones.dedup();
+        // Half full, so that the first links after a start split nothing.
+        let chunks = zones
+            .chunks(CHUNK / 2)
+            .map(|names| (names[0].clone(), Chunk { names: names.to_vec(), text: None }))
+            .collect();
+        Entry { chunks, shared: None }
     }
 
-    /// Where the opening quote of `zone` (plain names only) is, or goes, in
-    /// the text: after the names before it, each with its quotes and comma.
-    fn offset(&self, zone: &str) -> usize {
-        1 + self.zones.range::<str, _>((Bound::Unbounded, Bound::Excluded(zone))).map(|z| z.len() + 3).sum::<usize>()
+    /// The first name of the chunk `zone` is in, or goes in: the last chunk
+    /// starting at or before it, else the first.
+    fn home(&self, zone: &str) -> Option<Arc<str>> {
+        let before = self.chunks.range::<str, _>((Bound::Unbounded, Bound::Included(zone))).next_back();
+        before.or_else(|| self.chunks.iter().next()).map(|(k, _)| k.clone())
     }
 
-    /// The text to splice into, if this change may be spliced; else the text
-    /// is dropped until the next read.
-    fn splicing(&mut self, plain: bool) -> Option<String> {
-        self.shared = None;
-        self.unread += 1;
-        let json = self.json.take();
-        json.filter(|_| plain && self.unread <= SPLICED_UNREAD)
+    /// Puts back a chunk taken out to change its first name or its size.
+    fn put(&mut self, mut chunk: Chunk) {
+        if chunk.names.len() > CHUNK {
+            let tail = chunk.names.split_off(chunk.names.len() / 2);
+            self.chunks.insert(tail[0].clone(), Chunk { names: tail, text: None });
+        }
+        if let Some(first) = chunk.names.first() {
+            self.chunks.insert(first.clone(), chunk);
+        }
     }
 
     /// Adds `zone`; false when it was there already.
     fn add(&mut self, zone: Arc<str>) -> bool {
-        if self.zones.contains(&zone) {
-            return false;
+        let Some(key) = self.home(&zone) else {
+            self.shared = None;
+            self.chunks.insert(zone.clone(), Chunk { names: vec![zone], text: None });
+            return true;
+        };
+        let Some(chunk) = self.chunks.get_mut(&key) else { return false };
+        let Err(at) = chunk.names.binary_search(&zone) else { return false };
+        chunk.names.insert(at, zone);
+        chunk.text = None;
+        self.shared = None;
+        if at == 0 || chunk.names.len() > CHUNK {
+            if let Some(chunk) = self.chunks.remove(&key) {
+                self.put(chunk);
+            }
         }
-        self.plain = self.plain && is_plain(&zone);
-        if let Some(mut json) = self.splicing(self.plain) {
-            let at_end = self.zones.last().is_none_or(|last| *last < zone);
-            let text = if self.zones.is_empty() {
-                format!("\"{zone}\"")
-            } else if at_end {
-                format!(",\"{zone}\"")
-            } else {
-                format!("\"{zone}\",")
-            };
-            let at = if at_end { json.len() - 1 } else { self.offset(&zone) };
-            json.insert_str(at, &text);
-            self.json = Some(json);
-        }
-        self.zones.insert(zone);
         true
     }
 
     /// Removes `zone`; false when it was not there.
     fn remove(&mut self, zone: &str) -> bool {
-        if !self.zones.contains(zone) {
-            return false;
-        }
-        if let Some(mut json) = self.splicing(self.plain) {
-            let len = zone.len() + 2;
-            let (from, to) = if self.zones.len() == 1 {
-                (1, 1 + len)
-            } else if self.zones.last().is_some_and(|last| **last == *zone) {
-                // The last name goes with the comma before it.
-                let at = self.offset(zone);
-                (at - 1, at + len)
-            } else {
-                let at = self.offset(zone);
-                (at, at + len + 1)
-            };
-            json.replace_range(from..to, "");
-            self.json = Some(json);
-        }
-        self.zones.remove(zone);
-        if !self.plain {
-            self.plain = self.zones.iter().all(|z| is_plain(z));
+        let Some(key) = self.home(zone) else { return false };
+        let Some(chunk) = self.chunks.get_mut(&key) else { return false };
+        let Ok(at) = chunk.names.binary_search_by(|n| (**n).cmp(zone)) else { return false };
+        chunk.names.remove(at);
+        chunk.text = None;
+        self.shared = None;
+        if at == 0 {
+            if let Some(chunk) = self.chunks.remove(&key) {
+                self.put(chunk);
+            }
         }
         true
     }
 
-    /// The JSON array, shared until the next change.
-    fn read(&mut self) -> Arc<str> {
-        self.unread = 0;
-        let (json, zones) = (&mut self.json, &self.zones);
-        self.shared.get_or_insert_with(|| Arc::from(json.get_or_insert_with(|| render(zones)).as_str())).clone()
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// The names, shared until the next change.
+    fn read(&mut self) -> ZoneNames {
+        let chunks = &mut self.chunks;
+        self.shared
+            .get_or_insert_with(|| {
+                ZoneNames::from_pieces(
+                    chunks
+                        .values_mut()
+                        .map(|c| c.text.get_or_insert_with(|| Arc::from(ZoneNames::piece(&c.names))).clone())
+                        .collect(),
+                )
+            })
+            .clone()
     }
 }
 
@@ -163,7 +165,7 @@ impl Index {
             self.primaries.entry(*primary).or_insert_with(|| Entry::new(Vec::new())).add(zone.clone())
         } else if let Some(entry) = self.primaries.get_mut(primary) {
             let removed = entry.remove(zone);
-            if entry.zones.is_empty() {
+            if entry.is_empty() {
                 self.primaries.remove(primary);
             }
             removed
@@ -188,18 +190,9 @@ impl Index {
         }
     }
 
-    fn json(&mut self, primary: i64) -> Arc<str> {
-        match self.primaries.get_mut(&primary) {
-            None => Arc::from("[]"),
-            Some(entry) => entry.read(),
-        }
+    fn names(&mut self, primary: i64) -> ZoneNames {
+        self.primaries.get_mut(&primary).map(Entry::read).unwrap_or_default()
     }
-}
-
-fn render(zones: &BTreeSet<Arc<str>>) -> String {
-    let names: Vec<&str> = zones.iter().map(|z| &**z).collect();
-    // Serializing a list of strings cannot fail.
-    serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_string())
 }
 
 fn lock(index: &Mutex<Index>) -> MutexGuard<'_, Index> {
@@ -253,14 +246,14 @@ pub fn install(conn: &mut Connection) -> Result<Arc<super::notify_acl::NotifyAcl
     Ok(acl)
 }
 
-/// The zones linked to `primary`, as a JSON array of names in name order.
+/// The zones linked to `primary`, in name order.
 /// Read on the thread of the writer connection, which holds the index.
 pub fn linked_zones(primary: i64) -> Result<ZoneNames, StoreError> {
     let index = INSTALLED.with(|i| i.borrow().as_ref().map(|(index, _)| index.clone())).ok_or_else(|| {
         StoreError::Setup("the link index is read on the thread of the writer connection only".to_string())
     })?;
-    let json = lock(&index).json(primary);
-    Ok(ZoneNames::from_json_text(json))
+    let names = lock(&index).names(primary);
+    Ok(names)
 }
 
 type Installed = (Arc<Mutex<Index>>, Arc<super::notify_acl::Tracker>);
@@ -303,8 +296,23 @@ pub(crate) fn rolled_back_to(mark: Mark) {
 mod tests {
     use super::*;
 
+    fn text(names: &[Arc<str>]) -> String {
+        serde_json::to_string(&names.iter().map(|n| &**n).collect::<Vec<_>>()).expect("a list of strings")
+    }
+
+    /// Checks the entry against the names it should hold, and its chunks' shape.
+    fn check(e: &mut Entry, names: &[Arc<str>], what: &str) {
+        assert_eq!(e.read().as_json(), text(names), "{what}");
+        let held: Vec<Arc<str>> = e.chunks.values().flat_map(|c| c.names.iter().cloned()).collect();
+        assert_eq!(held, names, "{what}: the chunks in order");
+        for (first, c) in &e.chunks {
+            assert!(!c.names.is_empty() && c.names.len() <= CHUNK, "{what}: chunk of {}", c.names.len());
+            assert_eq!(first, &c.names[0], "{what}: a chunk is keyed by its first name");
+        }
+    }
+
     #[test]
-    fn splicing_a_name_in_and_out_gives_the_text_a_full_render_gives() {
+    fn adding_and_removing_names_gives_the_text_a_full_render_gives() {
         let mut e = Entry::new(Vec::new());
         let mut names: Vec<Arc<str>> = Vec::new();
         // Inserts at the start, the end and in between, removals of the first,
@@ -325,57 +333,72 @@ mod tests {
         for &(name, add) in steps {
             let name: Arc<str> = Arc::from(name);
             if add {
-                e.add(name.clone());
+                assert_eq!(e.add(name.clone()), !names.contains(&name));
                 if !names.contains(&name) {
                     names.push(name.clone());
                 }
             } else {
-                e.remove(&name);
+                assert!(e.remove(&name));
                 names.retain(|n| *n != name);
             }
             names.sort();
-            assert_eq!(e.json.as_deref(), Some(text(&names).as_str()), "after {name} ({add})");
-            assert_eq!(&*e.read(), text(&names));
-            assert_eq!(e.zones.iter().cloned().collect::<Vec<_>>(), names);
+            check(&mut e, &names, &format!("after {name} ({add})"));
         }
-        // A name JSON must escape turns splicing off, and the text stays right.
+        // A name JSON must escape.
         e.add(Arc::from("we\"ird.example"));
         names.push(Arc::from("we\"ird.example"));
         names.sort();
-        assert!(!e.plain);
-        assert_eq!(&*e.read(), text(&names));
-        let parsed: Vec<String> = serde_json::from_str(&e.read()).expect("valid JSON");
+        check(&mut e, &names, "an escaped name");
+        let parsed: Vec<String> = serde_json::from_str(&e.read().as_json()).expect("valid JSON");
         assert_eq!(parsed.len(), names.len());
-        // Removing it turns splicing on again.
-        e.remove("we\"ird.example");
+        assert!(e.remove("we\"ird.example"));
         names.retain(|n| &**n != "we\"ird.example");
-        assert!(e.plain);
-        assert_eq!(&*e.read(), text(&names));
-    }
-
-    fn text(names: &[Arc<str>]) -> String {
-        serde_json::to_string(&names.iter().map(|n| &**n).collect::<Vec<_>>()).expect("a list of strings")
+        check(&mut e, &names, "the escaped name removed");
+        assert!(!e.remove("absent.example"), "a name not there is not removed");
     }
 
     #[test]
-    fn a_run_of_changes_without_a_read_drops_the_text_and_the_next_read_renders_it() {
-        let mut e = Entry::new(vec![Arc::from("b.example")]);
-        let mut names: Vec<Arc<str>> = vec![Arc::from("b.example")];
-        // A catalog's members, in no particular order, with no read between.
-        for i in (0..200).rev().chain(200..400) {
+    fn thousands_of_names_in_any_order_split_into_chunks_that_read_as_one_list() {
+        let mut e = Entry::new((0..300).map(|i| Arc::from(format!("start{i}.example"))).collect());
+        let mut names: Vec<Arc<str>> = (0..300).map(|i| Arc::from(format!("start{i}.example"))).collect();
+        names.sort();
+        check(&mut e, &names, "built from the store");
+        // Out of order (byte order is not creation order: z10 before z9),
+        // with a read only now and then, as a catalog adds its members.
+        for i in (0..1500).rev().chain(1500..3000) {
             let name: Arc<str> = Arc::from(format!("z{i}.example"));
             assert!(e.add(name.clone()));
             names.push(name);
+            if i % 700 == 0 {
+                names.sort();
+                check(&mut e, &names, &format!("after z{i}"));
+            }
         }
-        assert!(e.json.is_none(), "200 changes without a read are not spliced in one by one");
-        assert!(e.remove("z7.example"));
-        names.retain(|n| &**n != "z7.example");
         names.sort();
-        assert_eq!(&*e.read(), text(&names));
-        // After a read, single changes are spliced again.
-        assert!(e.add(Arc::from("a.example")));
-        names.insert(0, Arc::from("a.example"));
-        assert_eq!(e.json.as_deref(), Some(text(&names).as_str()));
-        assert!(!e.add(Arc::from("a.example")), "a name is listed once");
+        check(&mut e, &names, "3,300 names");
+        assert!(e.chunks.len() > 3300 / CHUNK, "split into chunks: {}", e.chunks.len());
+        // Removing every other one, the first names of chunks among them.
+        let gone: Vec<Arc<str>> = names.iter().step_by(2).cloned().collect();
+        for n in &gone {
+            assert!(e.remove(n));
+        }
+        names.retain(|n| !gone.contains(n));
+        check(&mut e, &names, "half removed");
+        for n in names.clone() {
+            assert!(e.remove(&n));
+        }
+        assert!(e.is_empty());
+        assert_eq!(e.read().as_json(), "[]");
+    }
+
+    #[test]
+    fn a_read_shares_the_text_of_chunks_no_link_changed() {
+        let mut e = Entry::new((0..1000).map(|i| Arc::from(format!("z{i:04}.example"))).collect());
+        let before = e.read();
+        assert!(e.add(Arc::from("z0500a.example")));
+        let after = e.read();
+        let same = before.pieces().iter().zip(after.pieces()).filter(|(a, b)| Arc::ptr_eq(a, b)).count();
+        assert_eq!(same, before.pieces().len() - 1, "one chunk rendered again, the others shared");
+        assert!(Arc::ptr_eq(&after.pieces()[0], &e.read().pieces()[0]), "a read without a change renders nothing");
     }
 }

@@ -251,6 +251,19 @@ pub fn replace_small(
     records: &[Record],
     c: &Committed,
 ) -> Result<i64, StoreError> {
+    replace_small_then(conn, zone_id, records, c, |_| Ok(())).map(|(old, ())| old)
+}
+
+/// [`replace_small`], and `then` in the same transaction (the refresh writes
+/// its attempt and the zone's next timers with the commit: one store job per
+/// transfer, not two).
+pub fn replace_small_then<T>(
+    conn: &mut Connection,
+    zone_id: i64,
+    records: &[Record],
+    c: &Committed,
+    then: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<(i64, T), StoreError> {
     let tx = super::write_tx(conn)?;
     check_linked(&tx, zone_id, c.primary_id)?;
     let old = current_version(&tx, zone_id)?;
@@ -262,8 +275,9 @@ pub fn replace_small(
     tx.prepare_cached("UPDATE zones SET version = 0, fold_from = NULL WHERE id = ?1")?.execute([zone_id])?;
     commit_state(&tx, zone_id, c, records.len() as i64)?;
     tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
+    let then = then(&tx)?;
     tx.commit()?;
-    Ok(old)
+    Ok((old, then))
 }
 
 /// The [`record_key`]s that more than one of `keys` has (a sort; no I/O, so
@@ -516,6 +530,17 @@ pub fn apply_diffs(
 /// whatever reads the table folds first (the API's record list, a rebuild of
 /// the view, start-up), so no reader sees the table behind the serial.
 pub fn append_diffs(conn: &mut Connection, zone_id: i64, diffs: &[Diff], c: &Committed) -> Result<u64, StoreError> {
+    append_diffs_then(conn, zone_id, diffs, c, |_| Ok(())).map(|(count, ())| count)
+}
+
+/// [`append_diffs`], and `then` in the same transaction (as [`replace_small_then`]).
+pub fn append_diffs_then<T>(
+    conn: &mut Connection,
+    zone_id: i64,
+    diffs: &[Diff],
+    c: &Committed,
+    then: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<(u64, T), StoreError> {
     let tx = super::write_tx(conn)?;
     check_linked(&tx, zone_id, c.primary_id)?;
     let (_, mut count) = version_and_count(&tx, zone_id)?;
@@ -537,8 +562,9 @@ pub fn append_diffs(conn: &mut Connection, zone_id: i64, diffs: &[Diff], c: &Com
             .execute(params![zone_id, first])?;
     }
     commit_state(&tx, zone_id, c, count)?;
+    let then = then(&tx)?;
     tx.commit()?;
-    Ok(count as u64)
+    Ok((count as u64, then))
 }
 
 /// Whether the zone's records table lacks journal steps ([`append_diffs`]).

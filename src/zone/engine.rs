@@ -22,7 +22,7 @@ use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::refresh::{self, Refreshed};
+use super::refresh::{self, Current, Refreshed};
 use super::timers::{self, Clamps};
 use crate::config::Config;
 use crate::scheduler::{Event, Handler, Limit, Plan, Priority, Scheduler, ZoneId};
@@ -302,67 +302,45 @@ impl Engine {
     async fn handle(&self, zone: ZoneId, event: Event) -> Plan {
         match event {
             Event::Refresh { force_axfr } => {
-                let (started_at, notice) = (now_secs(), self.take_notified(zone));
-                let outcome = refresh::run(self, zone, force_axfr, notice).await;
-                self.after_refresh(zone, outcome, started_at, notice).await
+                let attempt = Attempt {
+                    started_at: now_secs(),
+                    notice: self.take_notified(zone),
+                    clamps: self.clamps(),
+                    jitter: rand::rng().random(),
+                    soa_expire: None,
+                };
+                let outcome = refresh::run(self, zone, force_axfr, &attempt).await;
+                self.after_refresh(zone, outcome, &attempt).await
             }
             Event::Expire => self.expire(zone).await,
         }
     }
 
-    /// Writes the attempt that began at `started_at` (asked for by `notice`)
-    /// and the zone's next timers, in one transaction.
-    async fn after_refresh(&self, zone: ZoneId, outcome: Refreshed, started_at: i64, notice: Option<Notified>) -> Plan {
-        if let Refreshed::Gone = outcome {
-            return Plan::default();
-        }
-        let clamps = self.clamps();
-        let jitter: f64 = rand::rng().random();
-        let (ok, current) = match outcome {
-            Refreshed::Ok(current) => (true, current),
-            _ => (false, Default::default()),
-        };
-        let times = current.times;
-        let planned = self
-            .store
-            .call(move |c| {
-                let tx = crate::store::write_tx(c)?;
-                if let Some(n) = notice {
-                    zones::record_notify(&tx, zone, &n.from.to_string(), n.serial)?;
-                }
-                zonedata::record_attempt(&tx, zone, started_at)?;
-                if let Some((commit_ms, total_ms)) = times {
-                    // The summary was written with the commit; add what the commit cost.
-                    tx.prepare_cached(
-                        "UPDATE zones SET last_xfr = json_set(last_xfr, '$.commit_ms', ?2, '$.total_ms', ?3) WHERE id = ?1",
-                    )?
-                    .execute(rusqlite::params![zone, commit_ms as i64, total_ms as i64])?;
-                }
-                let z = zones::by_id_without_primaries(&tx, zone)?;
-                let now = now_secs();
-                let st = &z.status;
-                let (next, expires, backoff) = if ok {
-                    let soa = st.soa_timers.unwrap_or([3600, 600, 604_800, 300]);
-                    let t = timers::after_success(now, soa, &clamps, jitter, current.edns_expire);
-                    // Found up to date, the copy keeps what it had when that
-                    // is later (a primary that is a secondary itself may be
-                    // closer to expiry than our data, which came from elsewhere).
-                    let kept = st.expires_at.filter(|_| times.is_none() && !st.expired);
-                    (t.next_refresh_at, t.expires_at.max(kept), 0)
-                } else {
-                    let backoff = st.backoff.saturating_add(1);
-                    let delay = timers::retry_delay(st.soa_timers, backoff, &clamps, jitter);
-                    (now + delay as i64, st.expires_at, backoff)
+    /// Writes the attempt and the zone's next timers, in one transaction
+    /// (unless the transfer's commit wrote them already), and puts the
+    /// outcome in force.
+    async fn after_refresh(&self, zone: ZoneId, outcome: Refreshed, attempt: &Attempt) -> Plan {
+        let (ok, planned) = match outcome {
+            Refreshed::Gone => return Plan::default(),
+            Refreshed::Ok(Current { recorded: Some(recorded), .. }) => (true, Ok(*recorded)),
+            outcome => {
+                let (attempt, current) = match outcome {
+                    Refreshed::Ok(current) => (*attempt, Some(current)),
+                    _ => (*attempt, None),
                 };
-                zonedata::set_timers(&tx, zone, Some(next), expires, backoff)?;
-                tx.commit()?;
-                let mut st = st.clone();
-                st.next_refresh_at = Some(next);
-                st.expires_at = expires;
-                st.backoff = backoff;
-                Ok((z.name, st))
-            })
-            .await;
+                let ok = current.is_some();
+                let planned = self
+                    .store
+                    .call(move |c| {
+                        let tx = crate::store::write_tx(c)?;
+                        let recorded = attempt.record(&tx, zone, current.as_ref())?;
+                        tx.commit()?;
+                        Ok(recorded)
+                    })
+                    .await;
+                (ok, planned)
+            }
+        };
         match planned {
             Ok((name, st)) => {
                 // The store writes again: what only memory held is on disk now
@@ -431,6 +409,71 @@ impl Engine {
             self.scheduler.plan(*id, plan);
         }
         Ok(all.len())
+    }
+}
+
+/// One refresh attempt, as the store records it when it ends: when it began,
+/// the NOTIFY that asked for it, and what its next timers are computed with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Attempt {
+    pub started_at: i64,
+    pub notice: Option<Notified>,
+    pub clamps: Clamps,
+    pub jitter: f64,
+    /// The primary's remaining expire time (RFC 7314) from its SOA answer,
+    /// for a transfer whose own messages carry none.
+    pub soa_expire: Option<u32>,
+}
+
+impl Attempt {
+    /// Writes the attempt (its NOTIFY, count and time, a transfer's commit
+    /// times) and the zone's next timers, in the caller's transaction:
+    /// `current` is the refresh that succeeded, `None` a failure. Returns
+    /// the zone's name and its status as written.
+    pub(super) fn record(
+        &self,
+        tx: &rusqlite::Connection,
+        zone: ZoneId,
+        current: Option<&Current>,
+    ) -> Result<(String, ZoneStatus), StoreError> {
+        if let Some(n) = self.notice {
+            zones::record_notify(tx, zone, &n.from.to_string(), n.serial)?;
+        }
+        zonedata::record_attempt(tx, zone, self.started_at)?;
+        let times = current.and_then(|c| c.times);
+        if let Some((commit_ms, total_ms)) = times {
+            // The summary was written with the commit; add what the commit cost.
+            tx.prepare_cached(
+                "UPDATE zones SET last_xfr = json_set(last_xfr, '$.commit_ms', ?2, '$.total_ms', ?3) WHERE id = ?1",
+            )?
+            .execute(rusqlite::params![zone, commit_ms as i64, total_ms as i64])?;
+        }
+        let z = zones::by_id_without_primaries(tx, zone)?;
+        let now = now_secs();
+        let st = &z.status;
+        let (next, expires, backoff) = match current {
+            Some(current) => {
+                let soa = st.soa_timers.unwrap_or([3600, 600, 604_800, 300]);
+                let edns_expire = current.edns_expire.or(self.soa_expire);
+                let t = timers::after_success(now, soa, &self.clamps, self.jitter, edns_expire);
+                // Found up to date, the copy keeps what it had when that
+                // is later (a primary that is a secondary itself may be
+                // closer to expiry than our data, which came from elsewhere).
+                let kept = st.expires_at.filter(|_| times.is_none() && !st.expired);
+                (t.next_refresh_at, t.expires_at.max(kept), 0)
+            }
+            None => {
+                let backoff = st.backoff.saturating_add(1);
+                let delay = timers::retry_delay(st.soa_timers, backoff, &self.clamps, self.jitter);
+                (now + delay as i64, st.expires_at, backoff)
+            }
+        };
+        zonedata::set_timers(tx, zone, Some(next), expires, backoff)?;
+        let mut st = z.status;
+        st.next_refresh_at = Some(next);
+        st.expires_at = expires;
+        st.backoff = backoff;
+        Ok((z.name, st))
     }
 }
 

@@ -9,12 +9,13 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::engine::Attempt;
 use super::serve::NextView;
 use super::stats::{TransferOutcome, TransferType};
-use super::{Engine, Notified};
+use super::Engine;
 use crate::model::LastTransfer;
 use crate::store::zonedata::{self, Committed, Diff, DiffError};
-use crate::store::zones::{self, LinkedPrimary, Zone};
+use crate::store::zones::{self, LinkedPrimary, Zone, ZoneStatus};
 use crate::store::{Store, StoreError};
 use crate::view::ViewBuilder;
 use crate::wire::serial::Serial;
@@ -37,12 +38,16 @@ pub(super) enum Refreshed {
 }
 
 /// A successful refresh.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Current {
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Current {
     /// A transfer's commit and total times (ms), for its summary.
     pub times: Option<(u64, u64)>,
     /// The primary's remaining expire time (RFC 7314), when it gave one.
     pub edns_expire: Option<u32>,
+    /// The zone's name and status as its transfer's commit recorded them,
+    /// with the attempt and the next timers ([`Attempt::record`]); `None`
+    /// when they are still to be written.
+    pub recorded: Option<Box<(String, ZoneStatus)>>,
 }
 
 /// Why one primary could not refresh the zone.
@@ -87,11 +92,13 @@ fn addr_text(p: &LinkedPrimary) -> String {
     }
 }
 
-/// One refresh attempt of `zone_id`; `notice` is the NOTIFY that asked for it.
-/// The attempt itself (count, time, the NOTIFY) is written with the timers
-/// after it ends (`Engine::after_refresh`), so that nothing but one read stands
-/// between a NOTIFY and the transfer.
-pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool, notice: Option<Notified>) -> Refreshed {
+/// One refresh attempt of `zone_id`; `attempt.notice` is the NOTIFY that
+/// asked for it. The attempt itself (count, time, the NOTIFY) is written with
+/// the timers when it ends: by the commit of a small zone's transfer, in its
+/// transaction, else by `Engine::after_refresh`; so that nothing but one read
+/// stands between a NOTIFY and the transfer.
+pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool, attempt: &Attempt) -> Refreshed {
+    let notice = attempt.notice;
     // On the reading connection: at 10,000 zones loading at once, the writer
     // has enough to do.
     // A zone's first refresh also reads its NS settings there, for the
@@ -145,7 +152,7 @@ pub(super) async fn run(engine: &Engine, zone_id: i64, force_axfr: bool, notice:
     let mut errors = Vec::new();
     for p in &order {
         let hint = announced.take().map(|(serial, _)| serial);
-        match refresh_from(engine, &zone, &origin, p, force_axfr, hint).await {
+        match refresh_from(engine, &zone, &origin, p, force_axfr, hint, attempt).await {
             Ok(current) => return Refreshed::Ok(current),
             Err(e) => {
                 tracing::warn!(zone = %zone.name, primary = %label(p), error = %e, "refresh from primary failed");
@@ -191,6 +198,7 @@ async fn refresh_from(
     p: &LinkedPrimary,
     force_axfr: bool,
     announced: Option<u32>,
+    attempt: &Attempt,
 ) -> Result<Current, Failure> {
     let addr = engine.primary_addr(p).map_err(Failure::Other)?;
     let key = match &p.tsig_key {
@@ -231,7 +239,7 @@ async fn refresh_from(
                 .await
                 .map_err(Failure::Store)?;
             tracing::info!(zone = %zone.name, primary = %label(p), serial, primary_serial = soa.serial, "zone is up to date");
-            return Ok(Current { times: None, edns_expire: soa.edns_expire });
+            return Ok(Current { edns_expire: soa.edns_expire, ..Current::default() });
         }
         if !newer {
             // Expired, and the primary went back in time: only a full copy will do.
@@ -245,12 +253,15 @@ async fn refresh_from(
     // Waiting for the primary's slot gives up the event's place under
     // transfer.concurrency, so a stalling primary holds only its own zones.
     let _slot = crate::scheduler::Scheduler::without_slot(engine.primary_slot(addr).acquire_owned()).await;
-    let first = transfer_once(engine, zone, origin, p, addr, key.as_ref(), request, false, any_serial).await;
+    let attempt = Attempt { soa_expire, ..*attempt };
+    let first = transfer_once(engine, zone, origin, p, addr, key.as_ref(), request, false, any_serial, &attempt).await;
     match first {
         Ok(TransferEnd::Done(current)) => Ok(Current { edns_expire: current.edns_expire.or(soa_expire), ..current }),
         Ok(TransferEnd::NeedAxfr(reason)) => {
             tracing::info!(zone = %zone.name, primary = %label(p), %reason, "falling back from IXFR to AXFR");
-            match transfer_once(engine, zone, origin, p, addr, key.as_ref(), Request::Axfr, true, any_serial).await? {
+            match transfer_once(engine, zone, origin, p, addr, key.as_ref(), Request::Axfr, true, any_serial, &attempt)
+                .await?
+            {
                 TransferEnd::Done(current) => {
                     Ok(Current { edns_expire: current.edns_expire.or(soa_expire), ..current })
                 }
@@ -301,6 +312,7 @@ async fn transfer_once(
     request: Request,
     fallback: bool,
     any_serial: bool,
+    attempt: &Attempt,
 ) -> Result<TransferEnd, Failure> {
     let r#type = match (request, fallback) {
         (Request::Axfr, false) => TransferType::Axfr,
@@ -308,7 +320,7 @@ async fn transfer_once(
         (Request::Ixfr { .. }, _) => TransferType::Ixfr,
     };
     let mut seen = Seen { r#type, committed: None };
-    let end = transfer(engine, zone, origin, p, addr, key, request, any_serial, &mut seen).await;
+    let end = transfer(engine, zone, origin, p, addr, key, request, any_serial, attempt, &mut seen).await;
     let outcome = match &end {
         Ok(TransferEnd::Done(Current { times: Some(_), .. })) => TransferOutcome::Ok,
         Ok(TransferEnd::Done(Current { times: None, .. })) => TransferOutcome::UpToDate,
@@ -330,6 +342,7 @@ async fn transfer(
     key: Option<&crate::wire::tsig::TsigKey>,
     request: Request,
     any_serial: bool,
+    attempt: &Attempt,
     seen: &mut Seen,
 ) -> Result<TransferEnd, Failure> {
     let kind = match seen.r#type {
@@ -386,7 +399,7 @@ async fn transfer(
             let (id, who, s) = (zone.id, label(p), *serial);
             engine.store.call(move |c| zonedata::record_up_to_date(c, id, &who, s)).await.map_err(Failure::Store)?;
             tracing::info!(zone = %zone.name, primary = %label(p), serial = s, "IXFR says the zone is up to date");
-            return Ok(TransferEnd::Done(Current { times: None, edns_expire: summary.edns_expire }));
+            return Ok(TransferEnd::Done(Current { edns_expire: summary.edns_expire, ..Current::default() }));
         }
         Outcome::NeedAxfr { reason } => {
             discard(&engine.store, zone.id, loaded).await;
@@ -434,19 +447,25 @@ async fn transfer(
     let id = zone.id;
     let commit_started = Instant::now();
     let commit_ms: u64;
+    let mut recorded = None;
     let config = engine.config();
     let journal_max = (config.transfer.journal_max_diffs, config.transfer.journal_max_bytes);
     match loaded {
         Loaded::Small(records) => {
-            let old = engine
+            // The attempt and the next timers go in the commit's transaction:
+            // its times are taken there (serving the small view after it takes
+            // microseconds).
+            let record = recording(*attempt, id, commit_started, elapsed, summary.edns_expire);
+            let (old, (ms, done)) = engine
                 .store
-                .call(move |c| zonedata::replace_small(c, id, &records, &committed))
+                .call(move |c| zonedata::replace_small_then(c, id, &records, &committed, record))
                 .await
                 .map_err(|e| not_committed(engine, zone, p, to, e))?;
+            recorded = Some(Box::new(done));
             if let Some(b) = builder {
                 engine.serve_full(id, &zone.name, b).await;
             }
-            commit_ms = commit_started.elapsed().as_millis() as u64;
+            commit_ms = ms;
             if old > 0 {
                 // The zone shrank below the large-zone size: drop its old table.
                 if let Err(e) = zonedata::finish_full(&engine.store, id, 0, old).await {
@@ -484,13 +503,16 @@ async fn transfer(
                 NextView::Built(_, _, unchanged) => {
                     let taken =
                         if unchanged.is_empty() { diffs.clone() } else { Arc::new(as_taken(&diffs, unchanged)) };
-                    engine
+                    // With the attempt and the next timers, as a small zone's load.
+                    let record = recording(*attempt, id, commit_started, elapsed, summary.edns_expire);
+                    let (_, (ms, done)) = engine
                         .store
-                        .call(move |c| zonedata::append_diffs(c, id, &taken, &committed))
+                        .call(move |c| zonedata::append_diffs_then(c, id, &taken, &committed, record))
                         .await
                         .map_err(|e| not_committed(engine, zone, p, to, e))?;
+                    recorded = Some(Box::new(done));
                     engine.serve_next(&zone.name, next).await;
-                    commit_ms = commit_started.elapsed().as_millis() as u64;
+                    commit_ms = ms;
                     if let Err(e) = engine.store.call(move |c| zonedata::fold_journal(c, id, Some(journal_max))).await {
                         tracing::warn!(zone = %zone.name, error = %e, "cannot bring the records table up to the journal (retried on the next IXFR or start-up)");
                     }
@@ -538,7 +560,25 @@ async fn transfer(
         total_ms,
         "transfer finished"
     );
-    Ok(TransferEnd::Done(Current { times: Some((commit_ms, total_ms)), edns_expire: summary.edns_expire }))
+    Ok(TransferEnd::Done(Current { times: Some((commit_ms, total_ms)), edns_expire: summary.edns_expire, recorded }))
+}
+
+/// What a transfer's commit runs in its transaction: the attempt and the
+/// zone's next timers ([`Attempt::record`]), with the commit's time so far
+/// (from `commit_started`; received in `received`). Gives the commit's
+/// milliseconds and what was recorded.
+fn recording(
+    attempt: Attempt,
+    zone_id: i64,
+    commit_started: Instant,
+    received: std::time::Duration,
+    edns_expire: Option<u32>,
+) -> impl FnOnce(&rusqlite::Connection) -> Result<(u64, (String, ZoneStatus)), StoreError> {
+    move |tx| {
+        let ms = commit_started.elapsed().as_millis() as u64;
+        let current = Current { times: Some((ms, received.as_millis() as u64 + ms)), edns_expire, recorded: None };
+        Ok((ms, attempt.record(tx, zone_id, Some(&current))?))
+    }
 }
 
 /// The steps as they took effect on the view: without the adds of records it
