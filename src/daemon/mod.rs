@@ -151,20 +151,6 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let app = App { store: store.clone(), engine: engine.clone(), dns: dns_stats.clone(), reload: reloader.clone() };
     let mut tasks = JoinSet::new();
     let scheduler_task = tokio::spawn(scheduler.clone().run(engine.handler(), shutdown_rx.clone()));
-    // The control API and the metrics endpoint run on a thread of their own:
-    // at 10,000 zones loading, their requests waited behind the transfers'
-    // tasks on the shared workers (the API calls that add the zones went 10%
-    // faster on a thread of their own). The listeners are polled there, and
-    // the connections they accept are driven there.
-    let mut api_runtime = ApiRuntime(Some(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("api")
-            .enable_all()
-            .build()
-            .map_err(|error| DaemonError::Bind { what: "the control API (its thread)", addr: String::new(), error })?,
-    ));
-    let api = api_runtime.handle();
 
     if let Some(addr) = config.metrics_listen {
         let tcp = TcpListener::bind(addr).await.map_err(|error| DaemonError::Bind {
@@ -174,7 +160,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         })?;
         let exporter = Arc::new(crate::metrics::Exporter::new(engine.clone(), dns_stats));
         let router = crate::metrics::router(exporter);
-        tasks.spawn_on(api::serve::serve(tcp, router, crate::metrics::CONNECTIONS, shutdown_rx.clone()), &api);
+        tasks.spawn(api::serve::serve(tcp, router, crate::metrics::CONNECTIONS, shutdown_rx.clone()));
         tracing::info!(%addr, "metrics listening (GET /metrics, Prometheus text and OpenMetrics)");
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "the metrics endpoint has no authentication and names every zone: keep it on \
@@ -193,11 +179,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     addr: addr.to_string(),
                     error,
                 })?;
-                tasks.spawn_on(api::serve::serve(tls, router, max, stop), &api);
+                tasks.spawn(api::serve::serve(tls, router, max, stop));
                 tracing::info!(%addr, "control API listening on TCP, HTTPS only (bearer tokens required)");
             }
             None => {
-                tasks.spawn_on(api::serve::serve(tcp, router, max, stop), &api);
+                tasks.spawn(api::serve::serve(tcp, router, max, stop));
                 tracing::info!(%addr, "control API listening on TCP, plain HTTP (bearer tokens required)");
                 if !addr.ip().is_loopback() {
                     tracing::warn!(
@@ -215,7 +201,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let unix = bind_control_socket(&config.control_socket).await?;
     let unix_inode = std::fs::metadata(&config.control_socket).map(|m| m.ino()).unwrap_or(0);
     let router = api::unix_router(app.clone());
-    tasks.spawn_on(api::serve::serve(unix, router, api::serve::UNIX_CONNECTIONS, shutdown_rx.clone()), &api);
+    tasks.spawn(api::serve::serve(unix, router, api::serve::UNIX_CONNECTIONS, shutdown_rx.clone()));
     tracing::info!(socket = %config.control_socket.display(), "control API listening on the Unix socket");
 
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
@@ -240,40 +226,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             tracing::warn!(socket = %config.control_socket.display(), error = %e, "could not remove the control socket");
         }
     }
-    // What API calls started there (a NOTIFY's retries) ends with it.
-    if let Some(rt) = api_runtime.0.take() {
-        let stopped = tokio::task::spawn_blocking(move || rt.shutdown_timeout(std::time::Duration::from_secs(5)));
-        if stopped.await.is_err() {
-            tracing::warn!("the control API's thread did not stop cleanly");
-        }
-    }
     drop(app);
     drop(engine);
     drop(store);
     tracing::info!("secondaryd stopped");
     Ok(())
-}
-
-/// The control API's runtime. Dropped on an early return (a listener that
-/// cannot bind), it stops without waiting: a runtime cannot block inside
-/// another.
-struct ApiRuntime(Option<tokio::runtime::Runtime>);
-
-impl ApiRuntime {
-    fn handle(&self) -> tokio::runtime::Handle {
-        match &self.0 {
-            Some(rt) => rt.handle().clone(),
-            None => tokio::runtime::Handle::current(),
-        }
-    }
-}
-
-impl Drop for ApiRuntime {
-    fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
 }
 
 impl api::Reload for Reloader {
