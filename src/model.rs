@@ -25,9 +25,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// A list of zone names, kept as JSON text in pieces: the daemon's index of
 /// links keeps a primary's names in chunks, each with its text, and a
-/// response writes those pieces as they are (a primary with 10,000 zones
-/// costs no string per zone per request, and a link re-renders one chunk,
-/// not the list); clients read [`ZoneNames::names`].
+/// response copies those pieces in as they are ([`ZoneNames::write_json`]: a
+/// primary with 10,000 zones costs no string per zone per request, and a
+/// link re-renders one chunk, not the list); clients read [`ZoneNames::names`].
 ///
 /// Each piece is names as JSON strings separated by commas (`"a","b"`), none
 /// empty; the array is `[`, the pieces joined by commas, `]`.
@@ -63,18 +63,25 @@ impl ZoneNames {
         &self.0
     }
 
-    /// The JSON array.
-    pub fn as_json(&self) -> String {
-        let mut text = String::with_capacity(2 + self.0.iter().map(|p| p.len() + 1).sum::<usize>());
-        text.push('[');
+    /// Appends the JSON array to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.reserve(2 + self.0.iter().map(|p| p.len() + 1).sum::<usize>());
+        out.push(b'[');
         for (i, piece) in self.0.iter().enumerate() {
             if i > 0 {
-                text.push(',');
+                out.push(b',');
             }
-            text.push_str(piece);
+            out.extend_from_slice(piece.as_bytes());
         }
-        text.push(']');
-        text
+        out.push(b']');
+    }
+
+    /// The JSON array.
+    pub fn as_json(&self) -> String {
+        let mut text = Vec::new();
+        self.write_json(&mut text);
+        // Pieces of `str` joined by ASCII are UTF-8.
+        String::from_utf8(text).unwrap_or_else(|_| "[]".to_string())
     }
 }
 

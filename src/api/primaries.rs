@@ -136,17 +136,9 @@ fn answer(status: StatusCode, mut p: PrimaryServer) -> Response {
     let body = match body.windows(KEY.len()).rposition(|w| w == KEY) {
         Some(at) => {
             let (before, after) = body.split_at(at + KEY.len() - 2);
-            let pieces = names.pieces();
-            let mut out = Vec::with_capacity(body.len() + pieces.len() + pieces.iter().map(|p| p.len()).sum::<usize>());
+            let mut out = Vec::with_capacity(body.len());
             out.extend_from_slice(before);
-            out.push(b'[');
-            for (i, piece) in pieces.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(piece.as_bytes());
-            }
-            out.push(b']');
+            names.write_json(&mut out);
             out.extend_from_slice(&after[2..]);
             out
         }

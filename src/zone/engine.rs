@@ -324,11 +324,11 @@ impl Engine {
             Refreshed::Gone => return Plan::default(),
             Refreshed::Ok(Current { recorded: Some(recorded), .. }) => (true, Ok(*recorded)),
             outcome => {
-                let (attempt, current) = match outcome {
-                    Refreshed::Ok(current) => (*attempt, Some(current)),
-                    _ => (*attempt, None),
+                let current = match outcome {
+                    Refreshed::Ok(current) => Some(current),
+                    _ => None,
                 };
-                let ok = current.is_some();
+                let (attempt, ok) = (*attempt, current.is_some());
                 let planned = self
                     .store
                     .call(move |c| {
@@ -421,7 +421,8 @@ pub(super) struct Attempt {
     pub clamps: Clamps,
     pub jitter: f64,
     /// The primary's remaining expire time (RFC 7314) from its SOA answer,
-    /// for a transfer whose own messages carry none.
+    /// for a transfer whose own messages carry none (set by the refresh once
+    /// it asked; the transfer's [`Current`] carries the one that counts).
     pub soa_expire: Option<u32>,
 }
 
@@ -454,8 +455,7 @@ impl Attempt {
         let (next, expires, backoff) = match current {
             Some(current) => {
                 let soa = st.soa_timers.unwrap_or([3600, 600, 604_800, 300]);
-                let edns_expire = current.edns_expire.or(self.soa_expire);
-                let t = timers::after_success(now, soa, &self.clamps, self.jitter, edns_expire);
+                let t = timers::after_success(now, soa, &self.clamps, self.jitter, current.edns_expire);
                 // Found up to date, the copy keeps what it had when that
                 // is later (a primary that is a secondary itself may be
                 // closer to expiry than our data, which came from elsewhere).

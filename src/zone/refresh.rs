@@ -256,15 +256,13 @@ async fn refresh_from(
     let attempt = Attempt { soa_expire, ..*attempt };
     let first = transfer_once(engine, zone, origin, p, addr, key.as_ref(), request, false, any_serial, &attempt).await;
     match first {
-        Ok(TransferEnd::Done(current)) => Ok(Current { edns_expire: current.edns_expire.or(soa_expire), ..current }),
+        Ok(TransferEnd::Done(current)) => Ok(current),
         Ok(TransferEnd::NeedAxfr(reason)) => {
             tracing::info!(zone = %zone.name, primary = %label(p), %reason, "falling back from IXFR to AXFR");
             match transfer_once(engine, zone, origin, p, addr, key.as_ref(), Request::Axfr, true, any_serial, &attempt)
                 .await?
             {
-                TransferEnd::Done(current) => {
-                    Ok(Current { edns_expire: current.edns_expire.or(soa_expire), ..current })
-                }
+                TransferEnd::Done(current) => Ok(current),
                 TransferEnd::NeedAxfr(reason) => Err(Failure::Other(reason)),
             }
         }
@@ -383,6 +381,9 @@ async fn transfer(
             return Err(Failure::Xfr(e));
         }
     };
+    // The primary's remaining expire time (RFC 7314): from the transfer, else
+    // from the SOA query before it.
+    let edns_expire = summary.edns_expire.or(attempt.soa_expire);
     let kind = match (&summary.outcome, request) {
         (Outcome::Full { .. }, Request::Ixfr { .. }) => {
             seen.r#type = TransferType::IxfrToAxfr;
@@ -399,7 +400,7 @@ async fn transfer(
             let (id, who, s) = (zone.id, label(p), *serial);
             engine.store.call(move |c| zonedata::record_up_to_date(c, id, &who, s)).await.map_err(Failure::Store)?;
             tracing::info!(zone = %zone.name, primary = %label(p), serial = s, "IXFR says the zone is up to date");
-            return Ok(TransferEnd::Done(Current { edns_expire: summary.edns_expire, ..Current::default() }));
+            return Ok(TransferEnd::Done(Current { edns_expire, ..Current::default() }));
         }
         Outcome::NeedAxfr { reason } => {
             discard(&engine.store, zone.id, loaded).await;
@@ -455,7 +456,7 @@ async fn transfer(
             // The attempt and the next timers go in the commit's transaction:
             // its times are taken there (serving the small view after it takes
             // microseconds).
-            let record = recording(*attempt, id, commit_started, elapsed, summary.edns_expire);
+            let record = recording(*attempt, id, commit_started, elapsed, edns_expire);
             let (old, (ms, done)) = engine
                 .store
                 .call(move |c| zonedata::replace_small_then(c, id, &records, &committed, record))
@@ -504,7 +505,7 @@ async fn transfer(
                     let taken =
                         if unchanged.is_empty() { diffs.clone() } else { Arc::new(as_taken(&diffs, unchanged)) };
                     // With the attempt and the next timers, as a small zone's load.
-                    let record = recording(*attempt, id, commit_started, elapsed, summary.edns_expire);
+                    let record = recording(*attempt, id, commit_started, elapsed, edns_expire);
                     let (_, (ms, done)) = engine
                         .store
                         .call(move |c| zonedata::append_diffs_then(c, id, &taken, &committed, record))
@@ -560,7 +561,7 @@ async fn transfer(
         total_ms,
         "transfer finished"
     );
-    Ok(TransferEnd::Done(Current { times: Some((commit_ms, total_ms)), edns_expire: summary.edns_expire, recorded }))
+    Ok(TransferEnd::Done(Current { times: Some((commit_ms, total_ms)), edns_expire, recorded }))
 }
 
 /// What a transfer's commit runs in its transaction: the attempt and the
