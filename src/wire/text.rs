@@ -866,7 +866,7 @@ fn salt_field(b: &[u8]) -> String {
 }
 
 /// The type bitmap of NSEC/NSEC3/CSYNC (RFC 4034 §4.1.2): window blocks in increasing order, each
-/// with 1–32 bitmap bytes. Appends ` TYPE` for every bit set.
+/// with 1–32 bitmap bytes, the last not zero. Appends ` TYPE` for every bit set.
 fn push_bitmap(s: &mut impl Out, mut d: &[u8]) -> R<()> {
     let mut last_window: Option<u8> = None;
     while !d.is_empty() {
@@ -878,6 +878,11 @@ fn push_bitmap(s: &mut impl Out, mut d: &[u8]) -> R<()> {
             return Err(bad(format!("window {window} of the type bitmap is empty, too long or out of order")));
         }
         let bits = rest.get(..len).ok_or_else(|| bad(format!("window {window} of the type bitmap is cut off")))?;
+        // "Trailing zero octets in the bitmap MUST be omitted" (RFC 4034 §4.1.2), and so a window
+        // with no types: its text would read back without it, another record. BIND refuses it too.
+        if bits.last() == Some(&0) {
+            return Err(bad(format!("window {window} of the type bitmap ends in a zero byte")));
+        }
         for (i, byte) in bits.iter().enumerate() {
             for bit in 0..8 {
                 if byte & (0x80 >> bit) != 0 {
@@ -1299,6 +1304,11 @@ mod tests {
         assert_eq!(why(rtype::EUI48, &[0; 5]).as_deref(), Some("RDLENGTH is 5, an EUI48 address is 6 bytes"));
         assert!(why(rtype::WKS, &[1, 2, 3, 4, 6, 0x40, 0]).is_some(), "a bitmap ending in a zero byte");
         assert!(why(rtype::IPSECKEY, &[10, 0, 2]).is_some(), "no public key");
+        // A CSYNC whose last window has no types (a fuzz finding: its text lost the window).
+        let csync = [0, 0, 0, 0xff, 0, 0x30, 8, 4, 0x60, 0x7f, 0x7f, 0x7f, 0xa4, 1, 0];
+        assert_eq!(why(62, &csync).as_deref(), Some("window 164 of the type bitmap ends in a zero byte"));
+        assert_eq!(check_rdata(62, &csync[..12]), Ok(()));
+        assert!(why(rtype::NSEC, &cat(&[&n("a.example"), &[0, 2, 0x40, 0]])).is_some(), "NSEC, a trailing zero byte");
         assert!(why(130, &[]).is_some(), "a meta-type");
         // Other LOC versions and APL families are opaque: kept, in the RFC 3597 form.
         assert_eq!(rdata_to_text(rtype::LOC, &[1, 2, 3]), "\\# 3 010203");
