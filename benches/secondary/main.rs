@@ -974,6 +974,13 @@ impl Bench {
             Unit::Time,
             Target::None,
         );
+        // The primary shares the machine's CPUs: what it spends serving the
+        // transfers bounds how fast any secondary can get them all.
+        let r_pcpu = self.row(
+            format!("{label} zones by catalog: CPU time the BIND primary used serving them (user + system)"),
+            Unit::Time,
+            Target::None,
+        );
         // The servers take turns, run after run: a machine that slows down
         // meanwhile weighs on every server alike.
         let kinds: Vec<Kind> = self.kinds.clone().into_iter().filter(|k| *k != Kind::Nsd).collect();
@@ -988,18 +995,22 @@ impl Bench {
                 let run = async {
                     let mut s = Server::new(kind, &dir, self.primary.addr(), vec![CATALOG.to_string()])?;
                     s.consume_catalog()?;
+                    let primary_cpu = || self.primary.pid().map(mem::cpu_seconds).unwrap_or(f64::NAN);
+                    let p0 = primary_cpu();
                     let t0 = Instant::now();
                     s.start().await?;
                     let t = wait_all(&mut s, names, t0, Duration::from_secs(1200)).await;
                     let cpu = s.pid().map(mem::cpu_seconds).unwrap_or(f64::NAN);
+                    let pcpu = primary_cpu() - p0;
                     s.discard();
-                    t.map(|t| (t, cpu))
+                    t.map(|t| (t, cpu, pcpu))
                 };
                 match run.await {
-                    Ok((t, cpu)) => {
-                        say!("  all served in {:.2} s, {cpu:.2} CPU-seconds", t.as_secs_f64());
+                    Ok((t, cpu, pcpu)) => {
+                        say!("  all served in {:.2} s, {cpu:.2} CPU-seconds, the primary {pcpu:.2}", t.as_secs_f64());
                         self.rows[r].push(Col::Server(kind), t.as_secs_f64());
                         self.rows[r_cpu].push(Col::Server(kind), cpu);
+                        self.rows[r_pcpu].push(Col::Server(kind), pcpu);
                     }
                     Err(e) => {
                         say!("  failed: {e}");

@@ -87,6 +87,11 @@ logging {{
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// The process id of `named`, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn log_tail(&self) -> String {
         let mut s = std::fs::read_to_string(self.dir.join("named.stderr")).unwrap_or_default();
         s.push_str(&std::fs::read_to_string(self.dir.join("named.log")).unwrap_or_default());

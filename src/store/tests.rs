@@ -121,6 +121,45 @@ mod zone_data {
     }
 
     #[test]
+    fn a_small_load_with_its_attempt_writes_the_zones_row_twice_and_keeps_every_field() {
+        let mut c = db();
+        let id = zone(&mut c);
+        let records = [soa(7), rec("a.z.test", 1), rec("b.z.test", 2)];
+        let end = zonedata::AttemptEnd {
+            started_at: 1_000,
+            notice: Some(("127.0.0.1:5300", Some(7), 1_001)),
+            times: Some((3, 9)),
+            next_refresh_at: 5_000,
+            expires_at: Some(90_000),
+            backoff: 0,
+        };
+        let before = c.total_changes();
+        let committed = Committed { summary_json: r#"{"records":3}"#.into(), ..committed(7) };
+        zonedata::replace_small_then(&mut c, id, &records, &committed, |tx| zonedata::record_attempt(tx, id, &end))
+            .expect("load");
+        // Three records, the zones row once for the version and once for the
+        // attempt (it was five times: a statement per field group).
+        assert_eq!(c.total_changes() - before, 3 + 2);
+        let st = zones::by_id(&c, id).expect("zone").status;
+        assert_eq!((st.serial, st.record_count, st.soa_timers), (Some(7), 3, Some([3600, 600, 86400, 300])));
+        assert_eq!((st.attempts, st.last_attempt_at), (1, Some(1_000)));
+        assert_eq!(st.last_notify, Some(("127.0.0.1:5300".to_string(), Some(7), 1_001)));
+        assert_eq!((st.next_refresh_at, st.expires_at, st.backoff), (Some(5_000), Some(90_000), 0));
+        let xfr: serde_json::Value = serde_json::from_str(st.last_xfr.as_deref().expect("summary")).expect("json");
+        assert_eq!(xfr, serde_json::json!({"records": 3, "commit_ms": 3, "total_ms": 9}));
+        assert_eq!(names(&c, id).len(), 3);
+
+        // An attempt without a NOTIFY or a transfer keeps what those left.
+        let failed = zonedata::AttemptEnd { notice: None, times: None, backoff: 1, ..end };
+        zonedata::record_attempt(&c, id, &failed).expect("attempt");
+        let st = zones::by_id(&c, id).expect("zone").status;
+        assert_eq!((st.attempts, st.backoff), (2, 1));
+        assert_eq!(st.last_notify, Some(("127.0.0.1:5300".to_string(), Some(7), 1_001)));
+        let xfr: serde_json::Value = serde_json::from_str(st.last_xfr.as_deref().expect("summary")).expect("json");
+        assert_eq!(xfr["commit_ms"], 3);
+    }
+
+    #[test]
     fn a_full_load_is_invisible_until_committed_and_replaces_the_old_version() {
         let mut c = db();
         let id = zone(&mut c);

@@ -61,7 +61,7 @@ pub struct Committed {
     /// Display name and address of the primary, for the status.
     pub primary: String,
     /// The primary the version came from: the commit happens only while it is
-    /// still linked to the zone ([`check_linked`]).
+    /// still linked to the zone ([`linked_version`]).
     pub primary_id: i64,
     /// The `last_transfer` object of the status, as JSON text.
     pub summary_json: String,
@@ -180,10 +180,54 @@ pub fn drop_tables(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Counts a refresh attempt that began at `started_at` (written when it ends).
-pub fn record_attempt(conn: &Connection, zone_id: i64, started_at: i64) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE zones SET attempts = attempts + 1, last_attempt_at = ?2 WHERE id = ?1")?
-        .execute(params![zone_id, started_at])?;
+/// How a refresh attempt ended, for [`record_attempt`].
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptEnd<'a> {
+    /// When it began.
+    pub started_at: i64,
+    /// The NOTIFY that asked for it: sender, serial, when it came.
+    pub notice: Option<(&'a str, Option<u32>, i64)>,
+    /// A transfer's commit and total milliseconds, added to the summary its
+    /// commit wrote (`last_xfr`).
+    pub times: Option<(u64, u64)>,
+    pub next_refresh_at: i64,
+    pub expires_at: Option<i64>,
+    pub backoff: u32,
+}
+
+/// Counts a refresh attempt and writes what it leaves: the NOTIFY that asked
+/// for it, the transfer's times and the zone's next timers; one statement.
+pub fn record_attempt(conn: &Connection, zone_id: i64, a: &AttemptEnd<'_>) -> Result<(), StoreError> {
+    let (from, serial, at) = match a.notice {
+        Some((from, serial, at)) => (Some(from), serial, Some(at)),
+        None => (None, None, None),
+    };
+    let (commit_ms, total_ms) = match a.times {
+        Some((c, t)) => (Some(c as i64), Some(t as i64)),
+        None => (None, None),
+    };
+    conn.prepare_cached(
+        "UPDATE zones SET attempts = attempts + 1, last_attempt_at = ?2,
+             last_notify_from = CASE WHEN ?3 IS NULL THEN last_notify_from ELSE ?3 END,
+             last_notify_serial = CASE WHEN ?3 IS NULL THEN last_notify_serial ELSE ?4 END,
+             last_notify_at = CASE WHEN ?3 IS NULL THEN last_notify_at ELSE ?5 END,
+             last_xfr = CASE WHEN ?6 IS NULL THEN last_xfr
+                             ELSE json_set(last_xfr, '$.commit_ms', ?6, '$.total_ms', ?7) END,
+             next_refresh_at = ?8, expires_at = ?9, backoff = ?10
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        zone_id,
+        a.started_at,
+        from,
+        serial,
+        at,
+        commit_ms,
+        total_ms,
+        a.next_refresh_at,
+        a.expires_at,
+        a.backoff
+    ])?;
     Ok(())
 }
 
@@ -221,17 +265,47 @@ fn insert_rows<'a>(
     zone_id: i64,
     records: impl IntoIterator<Item = &'a Record>,
 ) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO {table} (zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-    ))?;
-    let mut owner = String::new();
-    for r in records {
-        use std::fmt::Write;
-        owner.clear();
-        let _ = write!(owner, "{}", r.owner);
-        stmt.execute(params![zone_id, record_key(r), owner, r.rtype, r.class, r.ttl, r.rdata])?;
+    let mut owners: Vec<String> = Vec::new();
+    let mut chunk: Vec<&Record> = Vec::with_capacity(ROWS_PER_INSERT);
+    let mut records = records.into_iter().peekable();
+    while records.peek().is_some() {
+        chunk.clear();
+        chunk.extend(records.by_ref().take(ROWS_PER_INSERT));
+        owners.resize(chunk.len(), String::new());
+        let mut stmt = conn.prepare_cached(&insert_sql(table, chunk.len()))?;
+        for (i, (r, owner)) in chunk.iter().zip(owners.iter_mut()).enumerate() {
+            use std::fmt::Write;
+            owner.clear();
+            let _ = write!(owner, "{}", r.owner);
+            let at = i * 7;
+            stmt.raw_bind_parameter(at + 1, zone_id)?;
+            stmt.raw_bind_parameter(at + 2, record_key(r))?;
+            stmt.raw_bind_parameter(at + 3, owner.as_str())?;
+            stmt.raw_bind_parameter(at + 4, r.rtype)?;
+            stmt.raw_bind_parameter(at + 5, r.class)?;
+            stmt.raw_bind_parameter(at + 6, r.ttl)?;
+            stmt.raw_bind_parameter(at + 7, r.rdata.as_slice())?;
+        }
+        stmt.raw_execute()?;
     }
     Ok(())
+}
+
+/// Rows per INSERT statement: a small zone in one, a large load's batch in
+/// few (a statement per row was half of a small zone's commit).
+const ROWS_PER_INSERT: usize = 16;
+
+/// `INSERT INTO table … VALUES (…), (…)` for `rows` rows of 7 values each.
+fn insert_sql(table: &str, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} (zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES ");
+    for i in 0..rows {
+        use std::fmt::Write;
+        let a = i * 7;
+        let sep = if i == 0 { "" } else { ", " };
+        let _ =
+            write!(sql, "{sep}(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})", a + 1, a + 2, a + 3, a + 4, a + 5, a + 6, a + 7);
+    }
+    sql
 }
 
 /// Writes one batch of a large full load (invisible until [`commit_full`]).
@@ -265,15 +339,13 @@ pub fn replace_small_then<T>(
     then: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<(i64, T), StoreError> {
     let tx = super::write_tx(conn)?;
-    check_linked(&tx, zone_id, c.primary_id)?;
-    let old = current_version(&tx, zone_id)?;
+    let (old, _) = linked_version(&tx, zone_id, c.primary_id)?;
     // Cached statements: at 10,000 small zones loading, preparing each one
     // anew is a good part of the work.
     tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
     let records = without_duplicates(records);
     insert_rows(&tx, SHARED, zone_id, records.iter().copied())?;
-    tx.prepare_cached("UPDATE zones SET version = 0, fold_from = NULL WHERE id = ?1")?.execute([zone_id])?;
-    commit_state(&tx, zone_id, c, records.len() as i64)?;
+    commit_state(&tx, zone_id, c, records.len() as i64, Made::Version(0))?;
     tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
     let then = then(&tx)?;
     tx.commit()?;
@@ -363,24 +435,60 @@ pub fn discard(conn: &mut Connection, zone_id: i64, version: i64) -> Result<(), 
 /// Refuses a commit whose primary is no longer linked to the zone (unlinked or
 /// deleted while its transfer ran); called inside the commit's transaction, so
 /// no unlink can slip in between the check and the commit.
-fn check_linked(conn: &Connection, zone_id: i64, primary_id: i64) -> Result<(), StoreError> {
-    let linked = conn
-        .prepare_cached("SELECT 1 FROM zone_primaries WHERE zone_id = ?1 AND primary_id = ?2")?
-        .query_row(params![zone_id, primary_id], |_| Ok(()))
+/// The zone's version and record count, read only while `primary_id` is
+/// still linked to it (else [`StoreError::Unlinked`]): a commit's one read.
+fn linked_version(conn: &Connection, zone_id: i64, primary_id: i64) -> Result<(i64, i64), StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT version, record_count,
+                    EXISTS (SELECT 1 FROM zone_primaries WHERE zone_id = ?1 AND primary_id = ?2)
+             FROM zones WHERE id = ?1",
+        )?
+        .query_row(params![zone_id, primary_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, bool>(2)?)))
         .optional()?;
-    match linked {
-        Some(()) => Ok(()),
-        None => Err(StoreError::Unlinked { zone_id, primary_id }),
+    match row {
+        None => Err(StoreError::NotFound { kind: "Zone", id: zone_id.to_string() }),
+        Some((_, _, false)) => Err(StoreError::Unlinked { zone_id, primary_id }),
+        Some((version, count, true)) => Ok((version, count)),
     }
 }
 
-fn commit_state(conn: &Connection, zone_id: i64, c: &Committed, record_count: i64) -> Result<(), StoreError> {
+/// Which records a commit makes current ([`commit_state`]).
+#[derive(Clone, Copy)]
+enum Made {
+    /// A full load, the zone's records now in this version's table (0: the
+    /// shared `zone_records`), every journal step folded.
+    Version(i64),
+    /// IXFR steps journaled from this step id on, the records table still
+    /// without them ([`append_diffs`]).
+    Journaled(Option<i64>),
+    /// IXFR steps applied to the records table.
+    Applied,
+}
+
+/// The zone's row after a commit: the new serial and SOA timers, the
+/// transfer's summary, and which records are current (`made`); one statement
+/// (a commit writes the zone's row once).
+fn commit_state(
+    conn: &Connection,
+    zone_id: i64,
+    c: &Committed,
+    record_count: i64,
+    made: Made,
+) -> Result<(), StoreError> {
     let now = now_secs();
+    let (version, fold_from) = match made {
+        Made::Version(v) => (Some(v), None),
+        Made::Journaled(first) => (None, first),
+        Made::Applied => (None, None),
+    };
     conn.prepare_cached(
         "UPDATE zones SET serial = ?2, record_count = ?3, soa_refresh = ?4, soa_retry = ?5, soa_expire = ?6,
              soa_minimum = ?7, primary_serial = ?2, last_success_at = ?8, last_transferred_at = ?8,
              last_primary = ?9, last_xfr = ?10, last_error = NULL, last_error_primary = NULL, last_error_at = NULL,
-             backoff = 0, expired = 0, updated_at = ?8
+             backoff = 0, expired = 0, updated_at = ?8,
+             version = coalesce(?11, version),
+             fold_from = CASE WHEN ?11 IS NOT NULL THEN NULL ELSE coalesce(fold_from, ?12) END
          WHERE id = ?1",
     )?
     .execute(params![
@@ -393,7 +501,9 @@ fn commit_state(conn: &Connection, zone_id: i64, c: &Committed, record_count: i6
         c.soa[3],
         now,
         c.primary,
-        c.summary_json
+        c.summary_json,
+        version,
+        fold_from
     ])?;
     Ok(())
 }
@@ -409,12 +519,9 @@ pub fn commit_full(
     c: &Committed,
 ) -> Result<i64, StoreError> {
     let tx = super::write_tx(conn)?;
-    check_linked(&tx, zone_id, c.primary_id)?;
-    let old = current_version(&tx, zone_id)?;
-    tx.prepare_cached("UPDATE zones SET version = ?2, fold_from = NULL WHERE id = ?1")?
-        .execute(params![zone_id, version])?;
+    let (old, _) = linked_version(&tx, zone_id, c.primary_id)?;
     tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
-    commit_state(&tx, zone_id, c, records as i64)?;
+    commit_state(&tx, zone_id, c, records as i64, Made::Version(version))?;
     // An AXFR ends the IXFR history: the journal cannot bridge it.
     tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
     tx.commit()?;
@@ -503,7 +610,7 @@ pub fn apply_diffs(
     journal_max: (u32, u64),
 ) -> Result<u64, DiffError> {
     let tx = super::write_tx(conn)?;
-    check_linked(&tx, zone_id, c.primary_id)?;
+    linked_version(&tx, zone_id, c.primary_id)?;
     fold_in(&tx, zone_id)?;
     let (version, count) = version_and_count(&tx, zone_id)?;
     let t = indexed_table(&tx, zone_id, version)?;
@@ -515,7 +622,7 @@ pub fn apply_diffs(
         count += change;
         journal_insert(&tx, zone_id, d.from, d.to, &d.deleted.iter().collect::<Vec<_>>(), &added)?;
     }
-    commit_state(&tx, zone_id, c, count)?;
+    commit_state(&tx, zone_id, c, count, Made::Applied)?;
     trim_journal(&tx, zone_id, journal_max)?;
     tx.commit()?;
     Ok(count as u64)
@@ -542,8 +649,7 @@ pub fn append_diffs_then<T>(
     then: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<(u64, T), StoreError> {
     let tx = super::write_tx(conn)?;
-    check_linked(&tx, zone_id, c.primary_id)?;
-    let (_, mut count) = version_and_count(&tx, zone_id)?;
+    let (_, mut count) = linked_version(&tx, zone_id, c.primary_id)?;
     let mut first = None;
     for d in diffs {
         let id = journal_insert(
@@ -557,11 +663,7 @@ pub fn append_diffs_then<T>(
         first.get_or_insert(id);
         count += d.added.len() as i64 - d.deleted.len() as i64;
     }
-    if let Some(first) = first {
-        tx.prepare_cached("UPDATE zones SET fold_from = coalesce(fold_from, ?2) WHERE id = ?1")?
-            .execute(params![zone_id, first])?;
-    }
-    commit_state(&tx, zone_id, c, count)?;
+    commit_state(&tx, zone_id, c, count, Made::Journaled(first))?;
     let then = then(&tx)?;
     tx.commit()?;
     Ok((count as u64, then))
@@ -885,19 +987,6 @@ pub fn record_up_to_date(
 pub fn record_failure(conn: &Connection, zone_id: i64, primary: Option<&str>, message: &str) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE zones SET last_error = ?2, last_error_primary = ?3, last_error_at = ?4 WHERE id = ?1")?
         .execute(params![zone_id, message, primary, now_secs()])?;
-    Ok(())
-}
-
-/// Persists the zone's timers after an event (Unix seconds).
-pub fn set_timers(
-    conn: &Connection,
-    zone_id: i64,
-    next_refresh_at: Option<i64>,
-    expires_at: Option<i64>,
-    backoff: u32,
-) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE zones SET next_refresh_at = ?2, expires_at = ?3, backoff = ?4 WHERE id = ?1")?
-        .execute(params![zone_id, next_refresh_at, expires_at, backoff])?;
     Ok(())
 }
 

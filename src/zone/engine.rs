@@ -437,21 +437,11 @@ impl Attempt {
         zone: ZoneId,
         current: Option<&Current>,
     ) -> Result<(String, ZoneStatus), StoreError> {
-        if let Some(n) = self.notice {
-            zones::record_notify(tx, zone, &n.from.to_string(), n.serial)?;
-        }
-        zonedata::record_attempt(tx, zone, self.started_at)?;
-        let times = current.and_then(|c| c.times);
-        if let Some((commit_ms, total_ms)) = times {
-            // The summary was written with the commit; add what the commit cost.
-            tx.prepare_cached(
-                "UPDATE zones SET last_xfr = json_set(last_xfr, '$.commit_ms', ?2, '$.total_ms', ?3) WHERE id = ?1",
-            )?
-            .execute(rusqlite::params![zone, commit_ms as i64, total_ms as i64])?;
-        }
+        // The row is read first, for the timers; then written once.
         let z = zones::by_id_without_primaries(tx, zone)?;
         let now = now_secs();
         let st = &z.status;
+        let times = current.and_then(|c| c.times);
         let (next, expires, backoff) = match current {
             Some(current) => {
                 let soa = st.soa_timers.unwrap_or([3600, 600, 604_800, 300]);
@@ -468,8 +458,26 @@ impl Attempt {
                 (now + delay as i64, st.expires_at, backoff)
             }
         };
-        zonedata::set_timers(tx, zone, Some(next), expires, backoff)?;
+        let notice = self.notice.map(|n| (n.from.to_string(), n.serial));
+        zonedata::record_attempt(
+            tx,
+            zone,
+            &zonedata::AttemptEnd {
+                started_at: self.started_at,
+                notice: notice.as_ref().map(|(from, serial)| (from.as_str(), *serial, now)),
+                // The summary was written with the commit; add what the commit cost.
+                times,
+                next_refresh_at: next,
+                expires_at: expires,
+                backoff,
+            },
+        )?;
         let mut st = z.status;
+        st.attempts += 1;
+        st.last_attempt_at = Some(self.started_at);
+        if let Some((from, serial)) = notice {
+            st.last_notify = Some((from, serial, now));
+        }
         st.next_refresh_at = Some(next);
         st.expires_at = expires;
         st.backoff = backoff;
