@@ -265,47 +265,19 @@ fn insert_rows<'a>(
     zone_id: i64,
     records: impl IntoIterator<Item = &'a Record>,
 ) -> Result<(), StoreError> {
-    let mut owners: Vec<String> = Vec::new();
-    let mut chunk: Vec<&Record> = Vec::with_capacity(ROWS_PER_INSERT);
-    let mut records = records.into_iter().peekable();
-    while records.peek().is_some() {
-        chunk.clear();
-        chunk.extend(records.by_ref().take(ROWS_PER_INSERT));
-        owners.resize(chunk.len(), String::new());
-        let mut stmt = conn.prepare_cached(&insert_sql(table, chunk.len()))?;
-        for (i, (r, owner)) in chunk.iter().zip(owners.iter_mut()).enumerate() {
-            use std::fmt::Write;
-            owner.clear();
-            let _ = write!(owner, "{}", r.owner);
-            let at = i * 7;
-            stmt.raw_bind_parameter(at + 1, zone_id)?;
-            stmt.raw_bind_parameter(at + 2, record_key(r))?;
-            stmt.raw_bind_parameter(at + 3, owner.as_str())?;
-            stmt.raw_bind_parameter(at + 4, r.rtype)?;
-            stmt.raw_bind_parameter(at + 5, r.class)?;
-            stmt.raw_bind_parameter(at + 6, r.ttl)?;
-            stmt.raw_bind_parameter(at + 7, r.rdata.as_slice())?;
-        }
-        stmt.raw_execute()?;
+    // One prepared row at a time: an INSERT of several rows (VALUES (…),
+    // (…)) runs as a compound SELECT in SQLite, and cost more per row.
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO {table} (zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))?;
+    let mut owner = String::new();
+    for r in records {
+        use std::fmt::Write;
+        owner.clear();
+        let _ = write!(owner, "{}", r.owner);
+        stmt.execute(params![zone_id, record_key(r), owner, r.rtype, r.class, r.ttl, r.rdata])?;
     }
     Ok(())
-}
-
-/// Rows per INSERT statement: a small zone in one, a large load's batch in
-/// few (a statement per row was half of a small zone's commit).
-const ROWS_PER_INSERT: usize = 16;
-
-/// `INSERT INTO table … VALUES (…), (…)` for `rows` rows of 7 values each.
-fn insert_sql(table: &str, rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {table} (zone_id, rkey, owner, rtype, class, ttl, rdata) VALUES ");
-    for i in 0..rows {
-        use std::fmt::Write;
-        let a = i * 7;
-        let sep = if i == 0 { "" } else { ", " };
-        let _ =
-            write!(sql, "{sep}(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})", a + 1, a + 2, a + 3, a + 4, a + 5, a + 6, a + 7);
-    }
-    sql
 }
 
 /// Writes one batch of a large full load (invisible until [`commit_full`]).
