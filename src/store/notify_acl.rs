@@ -38,7 +38,9 @@ pub struct AclPrimary {
 #[derive(Debug, Clone, Default)]
 pub struct AclZone {
     pub id: i64,
-    primaries: Vec<i64>,
+    /// Shared, not a `Vec`: a change to the map copies the nodes on its path,
+    /// and with them every zone they hold (each `Vec` allocated again).
+    primaries: Arc<[i64]>,
 }
 
 /// One snapshot of the whole ACL.
@@ -62,7 +64,7 @@ impl Acl {
     fn apply(&mut self, change: Change) {
         match change {
             Change::Zone { id, name, added: true } => {
-                self.zones.insert(name, AclZone { id, primaries: Vec::new() });
+                self.zones.insert(name, AclZone { id, primaries: Arc::new([]) });
             }
             Change::Zone { name, added: false, .. } => {
                 self.zones.remove(&name);
@@ -74,14 +76,13 @@ impl Acl {
                 self.primaries.remove(&id);
             }
             Change::Link { zone_id, zone, primary, added: true } => {
-                let z = self.zones.entry(zone).or_insert_with(|| AclZone { id: zone_id, primaries: Vec::new() });
-                z.primaries.retain(|&p| p != primary);
-                z.primaries.push(primary);
+                let z = self.zones.entry(zone).or_insert_with(|| AclZone { id: zone_id, primaries: Arc::new([]) });
+                z.primaries = z.primaries.iter().copied().filter(|&p| p != primary).chain([primary]).collect();
             }
             // A cascade may remove the links after the zone itself: nothing to re-create.
             Change::Link { zone, primary, added: false, .. } => {
                 if let Some(z) = self.zones.get_mut(&zone) {
-                    z.primaries.retain(|&p| p != primary);
+                    z.primaries = z.primaries.iter().copied().filter(|&p| p != primary).collect();
                 }
             }
         }
