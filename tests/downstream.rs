@@ -190,7 +190,12 @@ async fn a_bind_secondary_follows_secondaryd_by_signed_transfers_and_our_notify(
     // notify the downstream, which has each within a second of our commit.
     for serial in 8..=10 {
         let lag = change_and_follow(&b, &d, &mut s, zone, serial).await;
-        assert!(lag < Duration::from_secs(1), "serial {serial} reached the downstream {lag:?} after our commit");
+        assert!(
+            lag < Duration::from_secs(1),
+            "serial {serial} reached the downstream {lag:?} after our commit; our log:\n{}\nits log:\n{}",
+            d.log(),
+            s.log()
+        );
         assert_eq!(bind::canonical(zone, &s.dig_axfr(zone)), bind::canonical(zone, &b.dig_axfr(zone)));
     }
     // The downstream asked IXFR each time and got the journal's diffs.
@@ -468,6 +473,48 @@ async fn an_unanswered_notify_is_resent_with_back_off_then_reported() {
 }
 
 #[tokio::test]
+async fn a_new_version_is_notified_at_once_while_an_older_one_waits_to_be_resent() {
+    // A downstream that came up after our first NOTIFY (or lost it) must not
+    // hear of the next version only when the first one's back-off ends.
+    let zone = "later.test";
+    let quiet = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let target = quiet.local_addr().expect("addr");
+    let d = Daemon::start(&format!("[[downstream]]\naddress = \"127.0.0.1\"\nnotify = \"{target}\"\n")).await;
+    let b =
+        Bind::start(&[bind::Zone { name: zone, text: small_zone(zone, 4, 3, TIMERS) }], Access::Open, Some(d.dns_port))
+            .await;
+    d.add_linked("bind", loopback(b.port), None, zone).await;
+    d.wait_serial(zone, 4).await;
+    let mut buf = vec![0u8; 4096];
+    let mut next = async || {
+        let n = tokio::time::timeout(Duration::from_secs(20), quiet.recv(&mut buf))
+            .await
+            .expect("a NOTIFY within 20 s")
+            .expect("recv");
+        let m = wire::parse_message(&buf[..n]).expect("parse NOTIFY");
+        m.answers.first().and_then(|r| r.soa_serial()).expect("the NOTIFY carries the SOA")
+    };
+    assert_eq!(next().await, 4);
+
+    // Serial 5 while serial 4 waits for its answer (resent after 1, 3, 7, 15 s).
+    b.update_zone(zone, &small_zone(zone, 5, 4, TIMERS), 5).await;
+    d.wait_serial(zone, 5).await;
+    let committed = std::time::Instant::now();
+    let mut old_resends = 0;
+    loop {
+        match next().await {
+            5 => break,
+            4 => old_resends += 1,
+            other => panic!("a NOTIFY for serial {other}"),
+        }
+    }
+    let lag = committed.elapsed();
+    // At most the resend that was already under way when 5 committed.
+    assert!(old_resends <= 1, "serial 4 was resent {old_resends} times after 5 committed");
+    assert!(lag < Duration::from_secs(6), "serial 5 was announced {lag:?} after its commit, behind 4's back-off");
+}
+
+#[tokio::test]
 async fn a_bind_catalog_consumer_adds_and_drops_the_zones_of_our_catalog() {
     let (one, two, catalog) = ("one.test", "two.test", "catalog.test");
     let consumer_port = common::free_port();
@@ -554,7 +601,12 @@ async fn a_knot_secondary_follows_secondaryd_too() {
     assert_eq!(bind::canonical(zone, &k.dig_axfr(zone)), bind::canonical(zone, &b.dig_axfr(zone)));
     for serial in 8..=9 {
         let lag = change_and_follow(&b, &d, &mut k, zone, serial).await;
-        assert!(lag < Duration::from_secs(1), "serial {serial} reached Knot {lag:?} after our commit");
+        assert!(
+            lag < Duration::from_secs(1),
+            "serial {serial} reached Knot {lag:?} after our commit; our log:\n{}\nits log:\n{}",
+            d.log(),
+            k.log()
+        );
         assert_eq!(bind::canonical(zone, &k.dig_axfr(zone)), bind::canonical(zone, &b.dig_axfr(zone)));
     }
     let log = d.log();

@@ -4,8 +4,10 @@
 //! refresh.
 //!
 //! - One job per zone and target. A change while a job runs is merged into
-//!   it: the next send carries the newest serial, and a NOTIFY acknowledged
-//!   for an older serial is sent again for the newer one.
+//!   it: the newest serial is sent at once, even while an older one waits for
+//!   its answer or its resend (which it replaces, with its tries counted
+//!   afresh), and a NOTIFY acknowledged for an older serial is sent again for
+//!   the newer one.
 //! - Each NOTIFY carries the zone's SOA in the answer section (RFC 1996 §3.7)
 //!   and is signed with the downstream's `tsig_key` when it has one (the
 //!   answer must then verify). Unanswered, it is sent again after 1, 2, 4, 8 …
@@ -62,7 +64,8 @@ pub struct Announced {
 pub const SENT_OUTCOMES: [&str; 3] = ["acknowledged", "refused", "unanswered"];
 
 struct Job {
-    latest: Announced,
+    /// The newest version; the job's task sees each new one as it arrives.
+    latest: tokio::sync::watch::Sender<Announced>,
     running: bool,
 }
 
@@ -132,19 +135,22 @@ impl Notifier {
         for (target, key) in self.targets(zone_id, zone) {
             let start = {
                 let mut jobs = lock(&self.jobs);
-                let job = jobs.entry((zone_id, target)).or_insert(Job { latest: announced.clone(), running: false });
-                job.latest = announced.clone();
-                !std::mem::replace(&mut job.running, true)
+                let job = jobs.entry((zone_id, target)).or_insert_with(|| Job {
+                    latest: tokio::sync::watch::Sender::new(announced.clone()),
+                    running: false,
+                });
+                job.latest.send_replace(announced.clone());
+                (!std::mem::replace(&mut job.running, true)).then(|| job.latest.subscribe())
             };
-            if start {
+            if let Some(latest) = start {
                 let me = self.clone();
                 let zone = zone.to_string();
-                tokio::spawn(async move { me.run(zone_id, zone, target, key).await });
+                tokio::spawn(async move { me.run(zone_id, zone, target, key, latest).await });
             }
         }
     }
 
-    /// The zone was deleted: forget its outcomes (running jobs end on their own).
+    /// The zone was deleted: forget its outcomes and end its jobs.
     pub fn forget(&self, zone_id: ZoneId) {
         lock(&self.outcomes).remove(&zone_id);
         lock(&self.jobs).retain(|(z, _), _| *z != zone_id);
@@ -176,13 +182,18 @@ impl Notifier {
         tokio::time::sleep_until(at.into()).await;
     }
 
-    async fn run(self: Arc<Self>, zone_id: ZoneId, zone: String, target: SocketAddr, key_name: Option<String>) {
+    async fn run(
+        self: Arc<Self>,
+        zone_id: ZoneId,
+        zone: String,
+        target: SocketAddr,
+        key_name: Option<String>,
+        mut latest: tokio::sync::watch::Receiver<Announced>,
+    ) {
         let key = key_name.as_ref().and_then(|k| self.settings.load().keys.get(k).cloned());
         let key = key.as_ref();
-        loop {
-            let Some(announced) = lock(&self.jobs).get(&(zone_id, target)).map(|j| j.latest.clone()) else {
-                return; // the zone was deleted
-            };
+        'serial: loop {
+            let announced = latest.borrow_and_update().clone();
             let mut outcome = NotifyOutcome {
                 target,
                 serial: announced.serial,
@@ -199,7 +210,16 @@ impl Notifier {
                 outcome.at = crate::store::now_secs();
                 self.record(zone_id, outcome.clone());
                 self.turn().await;
-                match send(target, &announced, key, wait).await {
+                let sent = tokio::select! {
+                    sent = send(target, &announced, key, wait) => sent,
+                    // A newer version replaces this one at once, rather than
+                    // after this one's answer or back-off.
+                    newer = latest.changed() => match newer {
+                        Ok(()) => continue 'serial,
+                        Err(_) => return, // the zone was deleted
+                    },
+                };
+                match sent {
                     Ok(()) => {
                         outcome.state = "acknowledged";
                         outcome.error = None;
@@ -231,15 +251,18 @@ impl Notifier {
                 }
             }
             self.record(zone_id, outcome);
-            // A newer version arrived meanwhile: announce it too.
+            // A newer version arrived meanwhile: announce it too. Checked
+            // under the jobs' lock, which `changed` holds to send one.
             let mut jobs = lock(&self.jobs);
-            match jobs.get_mut(&(zone_id, target)) {
-                Some(j) if j.latest.serial != announced.serial => continue,
-                Some(j) => {
-                    j.running = false;
+            match latest.has_changed() {
+                Ok(true) => continue,
+                Ok(false) => {
+                    if let Some(j) = jobs.get_mut(&(zone_id, target)) {
+                        j.running = false;
+                    }
                     return;
                 }
-                None => return,
+                Err(_) => return, // the zone was deleted
             }
         }
     }
