@@ -77,16 +77,22 @@ impl Acl {
             }
             Change::Link { zone_id, zone, primary, added: true } => {
                 let z = self.zones.entry(zone).or_insert_with(|| AclZone { id: zone_id, primaries: Arc::new([]) });
-                z.primaries = z.primaries.iter().copied().filter(|&p| p != primary).chain([primary]).collect();
+                z.primaries = without(&z.primaries, primary).chain([primary]).collect();
             }
             // A cascade may remove the links after the zone itself: nothing to re-create.
             Change::Link { zone, primary, added: false, .. } => {
                 if let Some(z) = self.zones.get_mut(&zone) {
-                    z.primaries = z.primaries.iter().copied().filter(|&p| p != primary).collect();
+                    z.primaries = without(&z.primaries, primary).collect();
                 }
             }
         }
     }
+}
+
+/// The ids of `primaries` but `primary`, in order (a zone's new list is
+/// built, not edited: it is shared between snapshots).
+fn without(primaries: &[i64], primary: i64) -> impl Iterator<Item = i64> + '_ {
+    primaries.iter().copied().filter(move |&p| p != primary)
 }
 
 /// The address in canonical form: IPv4-mapped IPv6 (`::ffff:192.0.2.1`) as IPv4.

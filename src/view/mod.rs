@@ -406,20 +406,21 @@ impl Views {
 
     /// The slot of a zone, created (without a copy) when absent.
     pub fn slot(&self, id: i64, name: &Name) -> Arc<ZoneSlot> {
-        let key: Arc<[u8]> = name.to_lowercase().as_wire().into();
-        if let Some(s) = self.zones.load().get(&key) {
+        let lower = name.to_lowercase();
+        if let Some(s) = self.zones.load().get(lower.as_wire()) {
             if s.id == id {
                 return s.clone();
             }
         }
         let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut map = ZoneMap::clone(&self.zones.load());
-        if let Some(s) = map.get(&key).filter(|s| s.id == id) {
+        if let Some(s) = map.get(lower.as_wire()).filter(|s| s.id == id) {
             return s.clone();
         }
+        let key: Arc<[u8]> = lower.as_wire().into();
         let slot = Arc::new(ZoneSlot {
             id,
-            name: name.to_lowercase(),
+            name: lower,
             view: ArcSwapOption::empty(),
             expired: AtomicBool::new(false),
             expires_at: AtomicI64::new(0),
@@ -431,16 +432,15 @@ impl Views {
 
     /// The slot of a zone we hold, without creating one.
     pub fn get(&self, id: i64, name: &Name) -> Option<Arc<ZoneSlot>> {
-        let key: Arc<[u8]> = name.to_lowercase().as_wire().into();
-        self.zones.load().get(&key).filter(|s| s.id == id).cloned()
+        self.zones.load().get(name.to_lowercase().as_wire()).filter(|s| s.id == id).cloned()
     }
 
     /// Stops serving a zone (it was deleted).
     pub fn remove(&self, name: &Name) {
-        let key: Arc<[u8]> = name.to_lowercase().as_wire().into();
+        let lower = name.to_lowercase();
         let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut map = ZoneMap::clone(&self.zones.load());
-        if map.remove(&key).is_some() {
+        if map.remove(lower.as_wire()).is_some() {
             self.zones.store(Arc::new(map));
         }
     }
