@@ -348,7 +348,8 @@ async fn transfer(
         TransferType::IxfrToAxfr => "IXFR→AXFR",
         TransferType::Ixfr => "IXFR",
     };
-    tracing::info!(zone = %zone.name, primary = %label(p), r#type = kind, serial = ?zone.status.serial, "transfer started");
+    let who = label(p);
+    tracing::info!(zone = %zone.name, primary = %who, r#type = kind, serial = ?zone.status.serial, "transfer started");
     let started = Instant::now();
     let (tx, rx) = mpsc::channel::<Vec<Update>>(4);
     let max_ixfr = engine.config().transfer.max_ixfr_records;
@@ -427,12 +428,12 @@ async fn transfer(
     let committed = Committed {
         serial: to,
         soa,
-        primary: label(p),
+        primary: who.clone(),
         primary_id: p.id,
         // The zone's `transfer.last_transfer` (the engine adds the commit times).
         summary_json: serde_json::to_string(&LastTransfer {
             kind: kind.to_string(),
-            primary: label(p),
+            primary: who.clone(),
             serial_from: from,
             serial_to: to,
             messages: summary.messages.into(),
@@ -549,7 +550,7 @@ async fn transfer(
     seen.committed = Some((elapsed.as_secs_f64() + commit_ms as f64 / 1000.0, summary.bytes, records));
     tracing::info!(
         zone = %zone.name,
-        primary = %label(p),
+        primary = %who,
         r#type = kind,
         serial_from = ?from,
         serial_to = to,
