@@ -916,32 +916,43 @@ impl Bench {
     }
 
     /// API latency of link and show, at 10 zones (a server of its own) and at
-    /// all the many zones (`loaded`, the server of the cold load).
+    /// all the many zones (`loaded`, the server of the cold load), in rounds
+    /// that take turns between the two servers: a slow spell of the machine
+    /// (a shared VM has them) weighs on both figures alike, not on one.
     async fn api_latency(&mut self, loaded: &mut Server, names: &[String]) {
         let few = 10.min(names.len());
         let dir = self.server_dir(Kind::Secondaryd, "api-few");
-        let small = async {
+        let sampled = async {
             let mut s = Server::new(Kind::Secondaryd, &dir, self.primary.addr(), names[..few].to_vec())?;
             s.start().await?;
             wait_all(&mut s, &names[..few], Instant::now(), Duration::from_secs(60)).await?;
-            let r = api_sample(&s, &names[..few]).await;
+            let mut on_few = api::ApiConn::unix(&s.socket()).await?;
+            let mut on_many = api::ApiConn::unix(&loaded.socket()).await?;
+            let (mut at_few, mut at_many) = (ApiTimes::default(), ApiTimes::default());
+            for round in 0..API_ROUNDS {
+                api_sample(&mut on_few, &names[..few], round, &mut at_few).await?;
+                api_sample(&mut on_many, names, round, &mut at_many).await?;
+            }
             s.discard();
-            r
+            Ok::<_, String>((at_few, at_many))
         };
-        let at_few = small.await;
-        let at_many = api_sample(loaded, names).await;
+        let sampled = sampled.await;
+        let (at_few, at_many) = match &sampled {
+            Ok((f, m)) => (Ok(f), Ok(m)),
+            Err(e) => (Err(e.clone()), Err(e.clone())),
+        };
         let (many_label, few_label) = (count_label(names.len()), count_label(few));
         for (what, i) in [("link", 0), ("show", 1)] {
             for (q, pct) in [("p50", 0.50), ("p99", 0.99)] {
-                let base = at_few.as_ref().ok().map(|v| quantile(&v[i], pct));
+                let base = at_few.as_ref().ok().map(|v| quantile(v.of(i), pct));
                 let r_few = self.row(format!("API {what} latency {q}, at {few_label} zones"), Unit::Time, Target::None);
                 let target = base.map(|b| Target::AtMost(1.5 * b)).unwrap_or(Target::None);
                 let r_many = self.row(format!("API {what} latency {q}, at {many_label} zones"), Unit::Time, target);
                 let col = Col::Server(Kind::Secondaryd);
                 match (&at_few, &at_many) {
                     (Ok(f), Ok(m)) => {
-                        self.rows[r_few].push(col, quantile(&f[i], pct));
-                        self.rows[r_many].push(col, quantile(&m[i], pct));
+                        self.rows[r_few].push(col, quantile(f.of(i), pct));
+                        self.rows[r_many].push(col, quantile(m.of(i), pct));
                     }
                     (Err(e), _) | (_, Err(e)) => {
                         self.rows[r_few].fail(col, e.clone());
@@ -951,11 +962,13 @@ impl Bench {
             }
         }
         self.notes.push(format!(
-            "API latency: {API_SAMPLES} links (a new zone, created first, linked to the primary that has all the \
-             zones, so the answer lists every one of them, as DNSimple's shape has it) and {API_SAMPLES} shows \
-             (`GET /zones/{{zone}}`) one after the other on one kept-alive connection of the control socket; \
-             the answer read whole, not parsed. At {few_label} zones on a server of its own; the target of the \
-             {many_label} rows is 1.5× the {few_label} figure."
+            "API latency: {} links (a new zone, created first, linked to the primary that has all the \
+             zones, so the answer lists every one of them, as DNSimple's shape has it, then deleted) and as many \
+             shows (`GET /zones/{{zone}}`) one after the other on one kept-alive connection of the control \
+             socket; the answer read whole, not parsed. At {few_label} zones on a server of its own, in {API_ROUNDS} \
+             rounds that take turns with the {many_label}; the target of the {many_label} rows is 1.5× the \
+             {few_label} figure.",
+            API_ROUNDS * API_PER_ROUND
         ));
     }
 
@@ -1128,27 +1141,43 @@ impl Bench {
     }
 }
 
-/// Calls of each kind in [`api_sample`].
-const API_SAMPLES: usize = 200;
+/// Rounds of [`api_sample`] per server, and calls of each kind per round.
+const API_ROUNDS: usize = 10;
+const API_PER_ROUND: usize = 100;
 
-/// Seconds of each link and each show on one kept-alive connection: new zones
-/// are created (not timed) and linked to the primary (timed), existing ones
-/// shown; the new zones are deleted afterwards.
-async fn api_sample(s: &Server, names: &[String]) -> R<[Vec<f64>; 2]> {
-    let mut conn = api::ApiConn::unix(&s.socket()).await?;
-    let (mut links, mut shows) = (Vec::new(), Vec::new());
-    for k in 0..API_SAMPLES {
+/// Seconds of each link and each show, in the order taken.
+#[derive(Default)]
+struct ApiTimes {
+    links: Vec<f64>,
+    shows: Vec<f64>,
+}
+
+impl ApiTimes {
+    /// The links (0) or the shows (1).
+    fn of(&self, kind: usize) -> &[f64] {
+        if kind == 0 {
+            &self.links
+        } else {
+            &self.shows
+        }
+    }
+}
+
+/// One round of [`API_PER_ROUND`] links and shows on a kept-alive
+/// connection: a new zone is created (not timed), linked to the primary
+/// (timed), an existing one shown (timed), and the new one deleted (not
+/// timed), so the server keeps the zones it had.
+async fn api_sample(conn: &mut api::ApiConn, names: &[String], round: usize, out: &mut ApiTimes) -> R<()> {
+    for k in round * API_PER_ROUND..(round + 1) * API_PER_ROUND {
         let zone = format!("lat{k}.api.bench");
         conn.ok("POST", "/v2/1/secondary_dns/zones", Some(&serde_json::json!({ "name": zone }))).await?;
         let link = serde_json::json!({ "zone": zone });
-        links.push(conn.ok("PUT", "/v2/1/secondary_dns/primaries/primary/link", Some(&link)).await?.as_secs_f64());
+        out.links.push(conn.ok("PUT", "/v2/1/secondary_dns/primaries/primary/link", Some(&link)).await?.as_secs_f64());
         let shown = &names[k % names.len()];
-        shows.push(conn.ok("GET", &format!("/v2/1/zones/{shown}"), None).await?.as_secs_f64());
+        out.shows.push(conn.ok("GET", &format!("/v2/1/zones/{shown}"), None).await?.as_secs_f64());
+        conn.ok("DELETE", &format!("/v2/1/domains/{zone}"), None).await?;
     }
-    for k in 0..API_SAMPLES {
-        conn.ok("DELETE", &format!("/v2/1/domains/lat{k}.api.bench"), None).await?;
-    }
-    Ok([links, shows])
+    Ok(())
 }
 
 /// The `q` quantile (nearest rank) of `v`.
