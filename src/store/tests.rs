@@ -621,3 +621,65 @@ fn in_a_group_commit_a_failed_job_leaves_nothing_and_the_others_stand() {
     assert!(c.is_autocommit(), "the group's transaction ended");
     assert_eq!((linked("a.example"), linked("b.example")), (Some(1), Some(0)), "NOTIFY ACL");
 }
+
+#[test]
+fn a_job_without_savepoint_that_fails_keeps_its_group_if_it_changed_nothing_and_rolls_it_back_if_it_did() {
+    let mut c = Connection::open_in_memory().expect("in-memory db");
+    settle(&c).expect("settings");
+    migrations::migrate(&mut c).expect("migrate");
+    let _acl = links::install(&mut c).expect("links index");
+    primaries::create(&mut c, 1, primary("p")).expect("p");
+    for z in ["a.example", "b.example", "c.example"] {
+        zones::create(&mut c, 1, z, false).expect("zone");
+    }
+    fn unguarded<R>((mut job, rx): (Job, R)) -> (Job, R) {
+        job.savepoint = false;
+        (job, rx)
+    }
+    let stored = |c: &Connection| -> Vec<String> {
+        c.prepare("SELECT zone_name FROM zone_primaries ORDER BY zone_name")
+            .expect("sql")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("names")
+    };
+
+    // Fails in a check, before any change: the group goes on and commits.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (a, a_done) = job_of(|c| primaries::link(c, 1, "p", "a.example"));
+    let (check, check_done) =
+        unguarded(job_of(|_| Err::<(), _>(StoreError::Invalid { field: "zone", message: "checked first".into() })));
+    let (b, b_done) = unguarded(job_of(|c| primaries::link(c, 1, "p", "b.example")));
+    for job in [a, check, b] {
+        tx.send(job).expect("queued");
+    }
+    drop(tx);
+    run_writer(&mut c, &rx);
+    assert!(a_done.blocking_recv().expect("a answered").0.is_ok());
+    assert!(matches!(check_done.blocking_recv().expect("answered").0, Err(StoreError::Invalid { .. })));
+    assert!(b_done.blocking_recv().expect("b answered").0.is_ok(), "a job without savepoint that succeeds stands");
+    assert_eq!(stored(&c), ["a.example", "b.example"]);
+
+    // Fails after a change: nothing of the group stands, and every job hears it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (a, a_done) = job_of(|c| primaries::unlink(c, 1, "p", "a.example"));
+    let (half, half_done) = unguarded(job_of(|c| {
+        primaries::link(c, 1, "p", "c.example")?;
+        Err::<(), _>(StoreError::Invalid { field: "zone", message: "made to fail".into() })
+    }));
+    for job in [a, half] {
+        tx.send(job).expect("queued");
+    }
+    drop(tx);
+    run_writer(&mut c, &rx);
+    let a = a_done.blocking_recv().expect("a answered").0;
+    assert!(
+        matches!(&a, Err(StoreError::Db(e)) if e.to_string().contains("rolled back")),
+        "the group's other job gets the rollback: {a:?}"
+    );
+    assert!(matches!(half_done.blocking_recv().expect("answered").0, Err(StoreError::Invalid { .. })), "its own error");
+    assert_eq!(stored(&c), ["a.example", "b.example"], "the unlink of a went with the group");
+    assert!(c.is_autocommit(), "the group's transaction ended");
+    assert_eq!(primaries::get(&c, 1, "p").expect("p").linked_zones.names(), ["a.example", "b.example"], "link index");
+}

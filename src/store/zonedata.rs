@@ -302,7 +302,9 @@ pub fn replace_small(
 
 /// [`replace_small`], and `then` in the same transaction (the refresh writes
 /// its attempt and the zone's next timers with the commit: one store job per
-/// transfer, not two).
+/// transfer, not two). Its only failure before its first change is the link
+/// check, and `then` must keep it so (the refresh runs it as
+/// [`super::Store::call_checked`]).
 pub fn replace_small_then<T>(
     conn: &mut Connection,
     zone_id: i64,

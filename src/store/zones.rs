@@ -426,7 +426,8 @@ pub fn reconcile_members(
 /// [`Reconciled::to_create`]) as zones of the catalog's account, linked to
 /// its primaries in their order; a zone of the same name that exists already
 /// (created by hand or by another catalog) is never taken over, only listed
-/// in `skipped`. One transaction.
+/// in `skipped`. One transaction; its only failure before its first change
+/// is the catalog's lookup (it runs as [`super::Store::call_checked`]).
 pub fn create_members(
     conn: &mut Connection,
     catalog: i64,

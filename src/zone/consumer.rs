@@ -166,7 +166,8 @@ impl Engine {
         let (mut created, mut skipped) = (0, 0);
         for chunk in changes.to_create.chunks(CREATE_BATCH) {
             let chunk = chunk.to_vec();
-            let made = match self.store.call(move |c| zones::create_members(c, zone_id, &chunk)).await {
+            // Its only failure before its first change is the catalog's lookup.
+            let made = match self.store.call_checked(move |c| zones::create_members(c, zone_id, &chunk)).await {
                 Ok(made) => made,
                 Err(e) => {
                     // Not marked read: the next refresh of the catalog tries again.

@@ -460,7 +460,8 @@ async fn transfer(
             let record = recording(*attempt, id, commit_started, elapsed, edns_expire);
             let (old, (ms, done)) = engine
                 .store
-                .call(move |c| zonedata::replace_small_then(c, id, &records, &committed, record))
+                // Its only failure before its first change is the link check.
+                .call_checked(move |c| zonedata::replace_small_then(c, id, &records, &committed, record))
                 .await
                 .map_err(|e| not_committed(engine, zone, p, to, e))?;
             recorded = Some(Box::new(done));
