@@ -579,17 +579,24 @@ fn the_link_and_show_statements_are_prepared_once_whatever_the_zone() {
     }
 }
 
-#[test]
-fn in_a_group_commit_a_failed_job_leaves_nothing_and_the_others_stand() {
+/// A writer's connection in memory with its link index, primary `p` and
+/// the zones `zones` of account 1.
+fn writer_with(zones: &[&str]) -> (Connection, std::sync::Arc<notify_acl::NotifyAcl>) {
     let mut c = Connection::open_in_memory().expect("in-memory db");
     settle(&c).expect("settings");
     migrations::migrate(&mut c).expect("migrate");
     let acl = links::install(&mut c).expect("links index");
-    let linked = |zone: &str| acl.load().zone(zone).map(|z| acl.load().primaries(z).count());
     primaries::create(&mut c, 1, primary("p")).expect("p");
-    for z in ["a.example", "b.example"] {
+    for z in zones {
         zones::create(&mut c, 1, z, false).expect("zone");
     }
+    (c, acl)
+}
+
+#[test]
+fn in_a_group_commit_a_failed_job_leaves_nothing_and_the_others_stand() {
+    let (mut c, acl) = writer_with(&["a.example", "b.example"]);
+    let linked = |zone: &str| acl.load().zone(zone).map(|z| acl.load().primaries(z).count());
     let (tx, rx) = std::sync::mpsc::channel();
     let (a, a_done) = job_of(|c| primaries::link(c, 1, "p", "a.example"));
     // Links b, then fails: its link must go, from the table, the link index
@@ -624,14 +631,7 @@ fn in_a_group_commit_a_failed_job_leaves_nothing_and_the_others_stand() {
 
 #[test]
 fn a_job_without_savepoint_that_fails_keeps_its_group_if_it_changed_nothing_and_rolls_it_back_if_it_did() {
-    let mut c = Connection::open_in_memory().expect("in-memory db");
-    settle(&c).expect("settings");
-    migrations::migrate(&mut c).expect("migrate");
-    let _acl = links::install(&mut c).expect("links index");
-    primaries::create(&mut c, 1, primary("p")).expect("p");
-    for z in ["a.example", "b.example", "c.example"] {
-        zones::create(&mut c, 1, z, false).expect("zone");
-    }
+    let (mut c, _acl) = writer_with(&["a.example", "b.example", "c.example"]);
     fn unguarded<R>((mut job, rx): (Job, R)) -> (Job, R) {
         job.savepoint = false;
         (job, rx)
