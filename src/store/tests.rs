@@ -593,6 +593,16 @@ fn writer_with(zones: &[&str]) -> (Connection, std::sync::Arc<notify_acl::Notify
     (c, acl)
 }
 
+/// The zones linked to any primary, as the table has them, in name order.
+fn stored_links(c: &Connection) -> Vec<String> {
+    c.prepare("SELECT zone_name FROM zone_primaries ORDER BY zone_name")
+        .expect("sql")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("names")
+}
+
 #[test]
 fn in_a_group_commit_a_failed_job_leaves_nothing_and_the_others_stand() {
     let (mut c, acl) = writer_with(&["a.example", "b.example"]);
@@ -616,14 +626,7 @@ fn in_a_group_commit_a_failed_job_leaves_nothing_and_the_others_stand() {
     assert!(matches!(b.expect("b answered").0, Err(StoreError::Invalid { .. })));
     let seen = seen.expect("answered").0.expect("primary");
     assert_eq!(seen.linked_zones.names(), vec!["a.example".to_string()], "the group sees a, not b");
-    let stored: Vec<String> = c
-        .prepare("SELECT zone_name FROM zone_primaries")
-        .expect("sql")
-        .query_map([], |r| r.get(0))
-        .expect("rows")
-        .collect::<Result<_, _>>()
-        .expect("names");
-    assert_eq!(stored, vec!["a.example".to_string()]);
+    assert_eq!(stored_links(&c), vec!["a.example".to_string()]);
     assert_eq!(primaries::get(&c, 1, "p").expect("p").linked_zones.names(), vec!["a.example".to_string()]);
     assert!(c.is_autocommit(), "the group's transaction ended");
     assert_eq!((linked("a.example"), linked("b.example")), (Some(1), Some(0)), "NOTIFY ACL");
@@ -636,14 +639,6 @@ fn a_job_without_savepoint_that_fails_keeps_its_group_if_it_changed_nothing_and_
         job.savepoint = false;
         (job, rx)
     }
-    let stored = |c: &Connection| -> Vec<String> {
-        c.prepare("SELECT zone_name FROM zone_primaries ORDER BY zone_name")
-            .expect("sql")
-            .query_map([], |r| r.get(0))
-            .expect("rows")
-            .collect::<Result<_, _>>()
-            .expect("names")
-    };
 
     // Fails in a check, before any change: the group goes on and commits.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -659,7 +654,7 @@ fn a_job_without_savepoint_that_fails_keeps_its_group_if_it_changed_nothing_and_
     assert!(a_done.blocking_recv().expect("a answered").0.is_ok());
     assert!(matches!(check_done.blocking_recv().expect("answered").0, Err(StoreError::Invalid { .. })));
     assert!(b_done.blocking_recv().expect("b answered").0.is_ok(), "a job without savepoint that succeeds stands");
-    assert_eq!(stored(&c), ["a.example", "b.example"]);
+    assert_eq!(stored_links(&c), ["a.example", "b.example"]);
 
     // Fails after a change: nothing of the group stands, and every job hears it.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -679,7 +674,7 @@ fn a_job_without_savepoint_that_fails_keeps_its_group_if_it_changed_nothing_and_
         "the group's other job gets the rollback: {a:?}"
     );
     assert!(matches!(half_done.blocking_recv().expect("answered").0, Err(StoreError::Invalid { .. })), "its own error");
-    assert_eq!(stored(&c), ["a.example", "b.example"], "the unlink of a went with the group");
+    assert_eq!(stored_links(&c), ["a.example", "b.example"], "the unlink of a went with the group");
     assert!(c.is_autocommit(), "the group's transaction ended");
     assert_eq!(primaries::get(&c, 1, "p").expect("p").linked_zones.names(), ["a.example", "b.example"], "link index");
 }

