@@ -19,7 +19,7 @@ use crate::store::zones::{self, LinkedPrimary, Zone, ZoneStatus};
 use crate::store::{Store, StoreError};
 use crate::view::ViewBuilder;
 use crate::wire::serial::Serial;
-use crate::wire::{rtype, Name, Record};
+use crate::wire::{rtype, Name};
 use crate::xfr::client::{self, Summary};
 use crate::xfr::interpret::{Outcome, Request, Update};
 use crate::xfr::XfrError;
@@ -279,7 +279,7 @@ enum TransferEnd {
 enum Loaded {
     Nothing,
     /// A full load small enough to hold in memory: replaced in one transaction.
-    Small(Vec<Record>),
+    Small(Vec<zonedata::Row>),
     /// A large full load, written as it arrives to a table of its own.
     Large {
         version: i64,
@@ -458,10 +458,11 @@ async fn transfer(
             // its times are taken there (serving the small view after it takes
             // microseconds).
             let record = recording(*attempt, id, commit_started, elapsed, edns_expire);
+            let rows = zonedata::Rows::unique(records);
             let (old, (ms, done)) = engine
                 .store
                 // Its only failure before its first change is the link check.
-                .call_checked(move |c| zonedata::replace_small_then(c, id, &records, &committed, record))
+                .call_checked(move |c| zonedata::replace_small_then(c, id, &rows, &committed, record))
                 .await
                 .map_err(|e| not_committed(engine, zone, p, to, e))?;
             recorded = Some(Box::new(done));
@@ -655,7 +656,7 @@ async fn consume(
     let mut loaded = Loaded::Nothing;
     let mut diff_records: u64 = 0;
     let mut builder: Option<ViewBuilder> = None;
-    let mut buf: Vec<Record> = Vec::new();
+    let mut buf: Vec<zonedata::Row> = Vec::new();
     // The record keys of a large load, to find its duplicates before the commit.
     let mut keys: Vec<i64> = Vec::new();
     let mut soa: Option<[u32; 4]> = None;
@@ -694,10 +695,11 @@ async fn consume(
                         }
                     }
                     match &mut loaded {
-                        Loaded::Small(records) => records.push(r),
+                        Loaded::Small(rows) => rows.push(zonedata::Row::new(r)),
                         Loaded::Large { .. } => {
-                            keys.push(zonedata::record_key(&r));
-                            buf.push(r);
+                            let row = zonedata::Row::new(r);
+                            keys.push(row.key);
+                            buf.push(row);
                         }
                         Loaded::Diffs(d) => {
                             if let Some(last) = d.last_mut() {
@@ -724,7 +726,7 @@ async fn consume(
                 Err(e) => return Err((e, loaded)),
             };
             loaded = Loaded::Large { version, records: 0 };
-            keys = first.iter().map(zonedata::record_key).collect();
+            keys = first.iter().map(|r| r.key).collect();
             buf = first;
         }
         if buf.len() >= STORE_BATCH {
@@ -766,7 +768,12 @@ async fn consume(
     Ok((loaded, soa, builder))
 }
 
-async fn flush(store: &Store, zone_id: i64, loaded: &mut Loaded, buf: &mut Vec<Record>) -> Result<(), StoreError> {
+async fn flush(
+    store: &Store,
+    zone_id: i64,
+    loaded: &mut Loaded,
+    buf: &mut Vec<zonedata::Row>,
+) -> Result<(), StoreError> {
     if let Loaded::Large { version, records } = loaded {
         if buf.is_empty() {
             return Ok(());
