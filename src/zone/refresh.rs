@@ -27,6 +27,11 @@ use crate::xfr::XfrError;
 /// Records per store transaction while loading a full zone.
 const STORE_BATCH: usize = 8192;
 
+/// A small load of at least this many records has its duplicates dropped on
+/// a blocking thread: a hash per record, a few milliseconds at tens of
+/// thousands, which a runtime thread that also answers queries must not spend.
+const DEDUPE_INLINE_MAX: usize = 2048;
+
 /// How a refresh ended, for the engine's timer planning.
 pub(super) enum Refreshed {
     /// The zone is current (transferred, or found up to date).
@@ -458,7 +463,13 @@ async fn transfer(
             // its times are taken there (serving the small view after it takes
             // microseconds).
             let record = recording(*attempt, id, commit_started, elapsed, edns_expire);
-            let rows = zonedata::Rows::unique(records);
+            let rows = if records.len() < DEDUPE_INLINE_MAX {
+                zonedata::Rows::unique(records)
+            } else {
+                tokio::task::spawn_blocking(move || zonedata::Rows::unique(records))
+                    .await
+                    .map_err(|e| Failure::Other(format!("the duplicate check of the load failed: {e}")))?
+            };
             let (old, (ms, done)) = engine
                 .store
                 // Its only failure before its first change is the link check.
