@@ -93,10 +93,6 @@ mod zone_data {
         }
     }
 
-    fn rows(records: &[Record]) -> Vec<zonedata::Row> {
-        records.iter().cloned().map(zonedata::Row::new).collect()
-    }
-
     fn committed(serial: u32) -> Committed {
         Committed {
             serial,
@@ -139,9 +135,13 @@ mod zone_data {
         };
         let before = c.total_changes();
         let committed = Committed { summary_json: r#"{"records":3}"#.into(), ..committed(7) };
-        zonedata::replace_small_then(&mut c, id, &zonedata::Rows::unique(rows(&records)), &committed, |tx| {
-            zonedata::record_attempt(tx, id, &end)
-        })
+        zonedata::replace_small_then(
+            &mut c,
+            id,
+            &zonedata::Rows::unique(zonedata::Row::all(&records)),
+            &committed,
+            |tx| zonedata::record_attempt(tx, id, &end),
+        )
         .expect("load");
         // Three records, the zones row once for the version and once for the
         // attempt (it was five times: a statement per field group).
@@ -170,13 +170,14 @@ mod zone_data {
         let mut c = db();
         let id = zone(&mut c);
         let v = zonedata::begin_full(&mut c, id).expect("begin");
-        zonedata::insert_batch(&mut c, id, v, &rows(&[rec("a.z.test", 1), rec("b.z.test", 2)])).expect("insert");
+        zonedata::insert_batch(&mut c, id, v, &zonedata::Row::all(&[rec("a.z.test", 1), rec("b.z.test", 2)]))
+            .expect("insert");
         assert!(names(&c, id).is_empty(), "nothing visible before the commit");
         zonedata::commit_full(&mut c, id, v, 2, &committed(1)).expect("commit");
         assert_eq!(names(&c, id).len(), 2);
 
         let v2 = zonedata::begin_full(&mut c, id).expect("begin");
-        zonedata::insert_batch(&mut c, id, v2, &rows(&[rec("c.z.test", 3)])).expect("insert");
+        zonedata::insert_batch(&mut c, id, v2, &zonedata::Row::all(&[rec("c.z.test", 3)])).expect("insert");
         assert_eq!(names(&c, id).len(), 2, "the old version serves during the load");
         zonedata::discard(&mut c, id, v2).expect("discard");
         assert_eq!(names(&c, id).len(), 2, "a discarded load changes nothing");
@@ -197,7 +198,7 @@ mod zone_data {
         let before = ids(&c, id);
         // Another order, one record gone, one new, a new serial: a full transfer.
         let v = zonedata::begin_full(&mut c, id).expect("begin");
-        zonedata::insert_batch(&mut c, id, v, &rows(&[soa(2), rec("c.z.test", 3), rec("b.z.test", 2)]))
+        zonedata::insert_batch(&mut c, id, v, &zonedata::Row::all(&[soa(2), rec("c.z.test", 3), rec("b.z.test", 2)]))
             .expect("insert");
         zonedata::commit_full(&mut c, id, v, 3, &committed(2)).expect("commit");
         let after = ids(&c, id);
@@ -264,7 +265,7 @@ mod zone_data {
         let mut c = db();
         let id = zone(&mut c);
         let v = zonedata::begin_full(&mut c, id).expect("begin");
-        zonedata::insert_batch(&mut c, id, v, &rows(&[soa(1), rec("a.z.test", 1), rec("b.z.test", 2)]))
+        zonedata::insert_batch(&mut c, id, v, &zonedata::Row::all(&[soa(1), rec("a.z.test", 1), rec("b.z.test", 2)]))
             .expect("insert");
         zonedata::commit_full(&mut c, id, v, 3, &committed(1)).expect("commit");
         let step = |from: u32, deleted: Vec<Record>, added: Vec<Record>| Diff { from, to: from + 1, deleted, added };
@@ -308,7 +309,8 @@ mod zone_data {
         let mut c = db();
         let id = zone(&mut c);
         let v = zonedata::begin_full(&mut c, id).expect("begin");
-        zonedata::insert_batch(&mut c, id, v, &rows(&[rec("a.z.test", 1), rec("b.z.test", 2)])).expect("insert");
+        zonedata::insert_batch(&mut c, id, v, &zonedata::Row::all(&[rec("a.z.test", 1), rec("b.z.test", 2)]))
+            .expect("insert");
         zonedata::commit_full(&mut c, id, v, 2, &committed(1)).expect("commit");
         for serial in 2..=6u32 {
             let d = Diff {
@@ -349,7 +351,7 @@ mod zone_data {
         let id = zone(&mut c);
         zonedata::replace_small(&mut c, id, &[soa(1), rec("a.z.test", 1)], &committed(1)).expect("load");
         let v = zonedata::begin_full(&mut c, id).expect("begin");
-        zonedata::insert_batch(&mut c, id, v, &rows(&[soa(2), rec("b.z.test", 2)])).expect("insert");
+        zonedata::insert_batch(&mut c, id, v, &zonedata::Row::all(&[soa(2), rec("b.z.test", 2)])).expect("insert");
         primaries::unlink(&mut c, 1, "p", "z.test").expect("unlink");
         let unlinked =
             |e: &StoreError| matches!(e, StoreError::Unlinked { zone_id, primary_id: PRIMARY } if *zone_id == id);
@@ -420,8 +422,8 @@ mod zone_data {
         duplicates_are_one_record_and_an_ixfr_deletes_them_for_good(|c, id, zone| {
             let v = zonedata::begin_full(c, id).expect("begin");
             // In two batches: the copies are in different transactions.
-            zonedata::insert_batch(c, id, v, &rows(&zone[..1])).expect("insert");
-            zonedata::insert_batch(c, id, v, &rows(&zone[1..])).expect("insert");
+            zonedata::insert_batch(c, id, v, &zonedata::Row::all(&zone[..1])).expect("insert");
+            zonedata::insert_batch(c, id, v, &zonedata::Row::all(&zone[1..])).expect("insert");
             let shared = zonedata::shared_keys(zone.iter().map(zonedata::record_key).collect());
             assert_eq!(shared.len(), 2, "the A and the NS records share their keys");
             let removed = zonedata::dedupe_full(c, id, v, &shared).expect("dedupe");

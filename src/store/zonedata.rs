@@ -138,25 +138,22 @@ impl Row {
     pub fn new(record: Record) -> Row {
         Row { key: record_key(&record), owner: record.owner.to_string(), record }
     }
+
+    /// Rows of copies of `records`.
+    pub fn all(records: &[Record]) -> Vec<Row> {
+        records.iter().cloned().map(Row::new).collect()
+    }
 }
 
 /// A full load's rows without duplicates (RFC 2181 §5, as
 /// [`without_duplicates`]), made ready off the writer thread.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct Rows(Vec<Row>);
 
 impl Rows {
     pub fn unique(rows: Vec<Row>) -> Rows {
         let keep = first_copies(&rows, |r| r.key, |r| &r.record);
         Rows(rows.into_iter().zip(keep).filter_map(|(r, keep)| keep.then_some(r)).collect())
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -341,7 +338,7 @@ pub fn replace_small(
     records: &[Record],
     c: &Committed,
 ) -> Result<i64, StoreError> {
-    let rows = Rows::unique(records.iter().cloned().map(Row::new).collect());
+    let rows = Rows::unique(Row::all(records));
     replace_small_then(conn, zone_id, &rows, c, |_| Ok(())).map(|(old, ())| old)
 }
 
@@ -363,7 +360,7 @@ pub fn replace_small_then<T>(
     // anew is a good part of the work.
     tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
     insert_rows(&tx, SHARED, zone_id, parts(&rows.0))?;
-    commit_state(&tx, zone_id, c, rows.len() as i64, Made::Version(0))?;
+    commit_state(&tx, zone_id, c, rows.0.len() as i64, Made::Version(0))?;
     tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
     let then = then(&tx)?;
     tx.commit()?;
