@@ -158,6 +158,30 @@ async fn a_thousand_zones_on_one_bind_all_load_within_the_transfer_limit() {
 }
 
 #[tokio::test]
+async fn a_primary_serves_at_most_per_primary_transfers_at_once_and_all_of_them_are_used() {
+    // Each transfer holds the stream 200 ms: 24 new zones overlap.
+    let p = common::fake::CountingPrimary::start(Duration::from_millis(200)).await;
+    let d = Daemon::start("[transfer]\nconcurrency = 50\nper_primary = 3\n").await;
+    let names: Vec<String> = (0..24).map(|i| format!("c{i}.count.test")).collect();
+    d.add_linked("counting", p.addr, None, &names[0]).await;
+    for n in &names[1..] {
+        let r = d
+            .call(
+                "POST",
+                "/v2/1/secondary_dns/zones",
+                Some(serde_json::json!({ "name": n, "primaries": ["counting"] })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    for n in &names {
+        d.wait_serial(n, 1).await;
+    }
+    let peak = p.peak.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(peak, 3, "transfers the primary served at once (transfer.per_primary = 3)\n{}", d.log());
+}
+
+#[tokio::test]
 async fn a_dead_primary_costs_one_timeout_and_the_live_one_is_tried_first_next_time() {
     let zone = "failover.test";
     let b = Bind::start(

@@ -255,9 +255,6 @@ async fn refresh_from(
     // Only a forced retransfer, an expired zone or a first copy may take a
     // version that does not move the serial forward (a rollback otherwise).
     let any_serial = force_axfr || expired || ours.is_none();
-    // Waiting for the primary's slot gives up the event's place under
-    // transfer.concurrency, so a stalling primary holds only its own zones.
-    let _slot = crate::scheduler::Scheduler::without_slot(engine.primary_slot(addr).acquire_owned()).await;
     let attempt = Attempt { soa_expire, ..*attempt };
     let first = transfer_once(engine, zone, origin, p, addr, key.as_ref(), request, false, any_serial, &attempt).await;
     match first {
@@ -354,6 +351,11 @@ async fn transfer(
         TransferType::Ixfr => "IXFR",
     };
     let who = label(p);
+    // The primary's slot (transfer.per_primary) is held while the primary
+    // streams, not while our writer commits: the next zone's transfer starts
+    // meanwhile. Waiting for it gives up the event's place under
+    // transfer.concurrency, so a stalling primary holds only its own zones.
+    let slot = crate::scheduler::Scheduler::without_slot(engine.primary_slot(addr).acquire_owned()).await;
     tracing::info!(zone = %zone.name, primary = %who, r#type = kind, serial = ?zone.status.serial, "transfer started");
     let started = Instant::now();
     let (tx, rx) = mpsc::channel::<Vec<Update>>(4);
@@ -361,6 +363,7 @@ async fn transfer(
     let consumer = tokio::spawn(consume(engine.store.clone(), zone.id, origin.clone(), rx, max_ixfr));
     let opts = engine.transfer_options();
     let result = client::transfer(addr, origin, request, key, &opts, tx).await;
+    drop(slot);
     let consumed = consumer.await.map_err(|e| Failure::Other(format!("the store task failed: {e}")));
     let (loaded, soa, builder) = match consumed {
         Ok(Ok(v)) => v,

@@ -287,3 +287,70 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
     }
     let _ = sock.shutdown().await;
 }
+
+/// A primary for any zone: it answers an AXFR with SOA, NS, SOA after holding
+/// the stream open for `hold`, and counts the transfers it serves at once.
+pub struct CountingPrimary {
+    pub addr: SocketAddr,
+    /// The most transfers it was serving at one moment.
+    pub peak: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CountingPrimary {
+    pub async fn start(hold: Duration) -> CountingPrimary {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind counting primary");
+        let addr = listener.local_addr().expect("addr");
+        let peak = Arc::new(AtomicUsize::new(0));
+        let active = Arc::new(AtomicUsize::new(0));
+        let p = peak.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (peak, active) = (p.clone(), active.clone());
+                tokio::spawn(async move {
+                    let mut len = [0u8; 2];
+                    if sock.read_exact(&mut len).await.is_err() {
+                        return;
+                    }
+                    let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                    if sock.read_exact(&mut q).await.is_err() {
+                        return;
+                    }
+                    let Some(zone) =
+                        wire::parse_message(&q).ok().and_then(|m| m.questions.first().map(|q| q.name.clone()))
+                    else {
+                        return;
+                    };
+                    let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(hold).await;
+                    let mut m = message(wire::message_id(&q).unwrap_or(0), &zone, wire::rtype::AXFR);
+                    let soa = soa_rdata(&zone, 1, [3600, 600, 604_800, 300]);
+                    add(&mut m, &zone, wire::rtype::SOA, &soa);
+                    add(
+                        &mut m,
+                        &zone,
+                        wire::rtype::NS,
+                        Name::from_ascii(&format!("ns1.{zone}")).expect("ns").as_wire(),
+                    );
+                    add(&mut m, &zone, wire::rtype::SOA, &soa);
+                    let mut framed = (m.len() as u16).to_be_bytes().to_vec();
+                    framed.extend_from_slice(&m);
+                    // The stream ends with the last message: the count drops
+                    // before the secondary can commit.
+                    active.fetch_sub(1, Ordering::SeqCst);
+                    let _ = sock.write_all(&framed).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        CountingPrimary { addr, peak, task }
+    }
+}
+
+impl Drop for CountingPrimary {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
