@@ -10,6 +10,11 @@ use clap::Parser;
 use cli::Args;
 use secondaryd::config::Config;
 
+/// jemalloc (Cargo.toml says why; .cargo/config.toml tunes it).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let config = match &args.config {
