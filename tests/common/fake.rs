@@ -177,15 +177,17 @@ fn add(m: &mut Vec<u8>, owner: &Name, rt: u16, rdata: &[u8]) {
     wire::append_record(m, Section::Answer, owner, rt, 1, 300, rdata).expect("append record");
 }
 
-async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
+/// One length-prefixed DNS message from a TCP stream (RFC 1035 §4.2.2).
+async fn read_framed(sock: &mut TcpStream) -> Option<Vec<u8>> {
     let mut len = [0u8; 2];
-    if sock.read_exact(&mut len).await.is_err() {
-        return;
-    }
+    sock.read_exact(&mut len).await.ok()?;
     let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    if sock.read_exact(&mut q).await.is_err() {
-        return;
-    }
+    sock.read_exact(&mut q).await.ok()?;
+    Some(q)
+}
+
+async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
+    let Some(q) = read_framed(&mut sock).await else { return };
     let id = wire::message_id(&q).unwrap_or(0);
     if let Some(answer) = soa_answer(&q, &zone, &b) {
         let mut f = (answer.len() as u16).to_be_bytes().to_vec();
@@ -309,14 +311,7 @@ impl CountingPrimary {
             while let Ok((mut sock, _)) = listener.accept().await {
                 let (peak, active) = (p.clone(), active.clone());
                 tokio::spawn(async move {
-                    let mut len = [0u8; 2];
-                    if sock.read_exact(&mut len).await.is_err() {
-                        return;
-                    }
-                    let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                    if sock.read_exact(&mut q).await.is_err() {
-                        return;
-                    }
+                    let Some(q) = read_framed(&mut sock).await else { return };
                     let Some(zone) =
                         wire::parse_message(&q).ok().and_then(|m| m.questions.first().map(|q| q.name.clone()))
                     else {
