@@ -51,6 +51,9 @@ pub enum Fault {
 /// daemons' 2 s idle timeout).
 pub const SLOW_END: Duration = Duration::from_millis(1500);
 
+/// REFRESH, RETRY, EXPIRE, MINIMUM of the fake primaries' SOA, unless set.
+const TIMERS: [u32; 4] = [3600, 600, 604_800, 300];
+
 #[derive(Debug, Clone, Copy)]
 pub struct Behaviour {
     pub serial: u32,
@@ -79,7 +82,7 @@ impl FakePrimary {
             }
         };
         let addr = listener.local_addr().expect("addr");
-        let timers = [3600, 600, 604_800, 300];
+        let timers = TIMERS;
         let behaviour =
             Arc::new(Mutex::new(Behaviour { serial, records, fault: Fault::None, timers, soa_serial: None }));
         let zone = Name::from_ascii(zone).expect("zone name");
@@ -177,6 +180,13 @@ fn add(m: &mut Vec<u8>, owner: &Name, rt: u16, rdata: &[u8]) {
     wire::append_record(m, Section::Answer, owner, rt, 1, 300, rdata).expect("append record");
 }
 
+/// A message with its 2-byte length before it, as TCP carries it (RFC 1035 §4.2.2).
+fn framed(m: &[u8]) -> Vec<u8> {
+    let mut f = (m.len() as u16).to_be_bytes().to_vec();
+    f.extend_from_slice(m);
+    f
+}
+
 /// One length-prefixed DNS message from a TCP stream (RFC 1035 §4.2.2).
 async fn read_framed(sock: &mut TcpStream) -> Option<Vec<u8>> {
     let mut len = [0u8; 2];
@@ -190,9 +200,7 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
     let Some(q) = read_framed(&mut sock).await else { return };
     let id = wire::message_id(&q).unwrap_or(0);
     if let Some(answer) = soa_answer(&q, &zone, &b) {
-        let mut f = (answer.len() as u16).to_be_bytes().to_vec();
-        f.extend_from_slice(&answer);
-        let _ = sock.write_all(&f).await;
+        let _ = sock.write_all(&framed(&answer)).await;
         return;
     }
     // AXFR, or IXFR answered with the whole zone (RFC 1995 §4 allows it).
@@ -212,9 +220,7 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
     if b.fault == Fault::UnsignedRefused {
         let mut m = message(id, &zone, qtype);
         m[3] = (m[3] & 0xf0) | 5; // RCODE REFUSED
-        let mut framed = (m.len() as u16).to_be_bytes().to_vec();
-        framed.extend_from_slice(&m);
-        let _ = sock.write_all(&framed).await;
+        let _ = sock.write_all(&framed(&m)).await;
         return;
     }
     let mut first = message(id, &zone, qtype);
@@ -255,17 +261,12 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
         &soa_rdata(&zone, final_serial, b.timers),
     );
 
-    let send = |m: Vec<u8>| {
-        let mut f = (m.len() as u16).to_be_bytes().to_vec();
-        f.extend_from_slice(&m);
-        f
-    };
     if let Some(mac) = &request_mac {
         first = tsig::sign_response(&test_key(), mac, &first, tsig::unix_now()).expect("sign the first message");
     } else if b.fault == Fault::SignUnasked {
         first = tsig::sign_response(&test_key(), &[], &first, tsig::unix_now()).expect("sign the first message");
     }
-    if sock.write_all(&send(first)).await.is_err() {
+    if sock.write_all(&framed(&first)).await.is_err() {
         return;
     }
     match b.fault {
@@ -276,14 +277,14 @@ async fn serve(mut sock: TcpStream, zone: Name, b: Behaviour) {
         }
         Fault::Garbage => {
             let junk: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
-            let _ = sock.write_all(&send(junk)).await;
+            let _ = sock.write_all(&framed(&junk)).await;
         }
         Fault::SlowEnd if split => {
             tokio::time::sleep(SLOW_END).await;
-            let _ = sock.write_all(&send(second)).await;
+            let _ = sock.write_all(&framed(&second)).await;
         }
         _ if split => {
-            let _ = sock.write_all(&send(second)).await;
+            let _ = sock.write_all(&framed(&second)).await;
         }
         _ => {}
     }
@@ -321,7 +322,7 @@ impl CountingPrimary {
                     peak.fetch_max(now, Ordering::SeqCst);
                     tokio::time::sleep(hold).await;
                     let mut m = message(wire::message_id(&q).unwrap_or(0), &zone, wire::rtype::AXFR);
-                    let soa = soa_rdata(&zone, 1, [3600, 600, 604_800, 300]);
+                    let soa = soa_rdata(&zone, 1, TIMERS);
                     add(&mut m, &zone, wire::rtype::SOA, &soa);
                     add(
                         &mut m,
@@ -330,12 +331,10 @@ impl CountingPrimary {
                         Name::from_ascii(&format!("ns1.{zone}")).expect("ns").as_wire(),
                     );
                     add(&mut m, &zone, wire::rtype::SOA, &soa);
-                    let mut framed = (m.len() as u16).to_be_bytes().to_vec();
-                    framed.extend_from_slice(&m);
                     // The stream ends with the last message: the count drops
                     // before the secondary can commit.
                     active.fetch_sub(1, Ordering::SeqCst);
-                    let _ = sock.write_all(&framed).await;
+                    let _ = sock.write_all(&framed(&m)).await;
                     let _ = sock.shutdown().await;
                 });
             }
