@@ -193,6 +193,16 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE zones ADD COLUMN fold_from INTEGER;
     "#,
+    // 11: a small zone's records in one row (store::zonedata::PACKED_ZONE):
+    // a full load of a few dozen records writes one row, not a row and an
+    // index entry per record. Zones loaded before stay in `zone_records`
+    // until their next full transfer.
+    r#"
+    CREATE TABLE zone_packed (
+        zone_id  INTEGER PRIMARY KEY,
+        records  BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -115,6 +115,33 @@ mod zone_data {
         id
     }
 
+    /// A small full load kept packed, in one row of `zone_packed`.
+    fn load_packed(c: &mut Connection, id: i64, records: &[Record], committed: &Committed) {
+        let load = zonedata::SmallLoad::new(zonedata::Row::all(records));
+        assert!(matches!(load, zonedata::SmallLoad::Packed { .. }));
+        zonedata::replace_small_then(c, id, &load, committed, |_| Ok(())).expect("packed load");
+    }
+
+    /// A small full load as rows of `zone_records` (what a load of more than
+    /// `PACKED_ZONE` records, or one stored before packing, is).
+    fn load_rows(c: &mut Connection, id: i64, records: &[Record], committed: &Committed) {
+        let load = zonedata::SmallLoad::Rows(zonedata::Rows::unique(zonedata::Row::all(records)));
+        zonedata::replace_small_then(c, id, &load, committed, |_| Ok(())).expect("rows load");
+    }
+
+    type Load = fn(&mut Connection, i64, &[Record], &Committed);
+
+    /// Both forms of a small zone, for the tests that must hold for each.
+    const SMALL_FORMS: [(&str, Load); 2] = [("packed", load_packed), ("rows", load_rows)];
+
+    /// Rows of the zone in `zone_records` and in `zone_packed`.
+    fn stored_in(c: &Connection, id: i64) -> (i64, i64) {
+        let n = |t: &str| -> i64 {
+            c.query_row(&format!("SELECT count(*) FROM {t} WHERE zone_id = ?1"), [id], |r| r.get(0)).expect("count")
+        };
+        (n("zone_records"), n("zone_packed"))
+    }
+
     fn names(c: &Connection, id: i64) -> Vec<(String, u8)> {
         let (rows, _) = zonedata::records(c, id, &RecordFilter::default(), -1, 0).expect("records");
         rows.into_iter().map(|r| (r.owner, r.rdata[3])).collect()
@@ -138,14 +165,16 @@ mod zone_data {
         zonedata::replace_small_then(
             &mut c,
             id,
-            &zonedata::Rows::unique(zonedata::Row::all(&records)),
+            &zonedata::SmallLoad::new(zonedata::Row::all(&records)),
             &committed,
             |tx| zonedata::record_attempt(tx, id, &end),
         )
         .expect("load");
-        // Three records, the zones row once for the version and once for the
-        // attempt (it was five times: a statement per field group).
-        assert_eq!(c.total_changes() - before, 3 + 2);
+        // The three records packed in one row, the zones row once for the
+        // version and once for the attempt (it was five times: a statement
+        // per field group).
+        assert_eq!(c.total_changes() - before, 1 + 2);
+        assert_eq!(stored_in(&c, id), (0, 1));
         let st = zones::by_id(&c, id).expect("zone").status;
         assert_eq!((st.serial, st.record_count, st.soa_timers), (Some(7), 3, Some([3600, 600, 86400, 300])));
         assert_eq!((st.attempts, st.last_attempt_at), (1, Some(1_000)));
@@ -214,18 +243,50 @@ mod zone_data {
 
     #[test]
     fn the_name_filter_finds_an_owner_whose_label_ends_in_an_escaped_dot() {
-        let mut c = db();
-        let id = zone(&mut c);
-        zonedata::replace_small(&mut c, id, &[soa(1), rec("dot\\..z.test", 1), rec("dot.z.test", 2)], &committed(1))
-            .expect("load");
-        let find = |name: &str| {
-            let filter = RecordFilter { name: Some(name.into()), rtype: None };
-            let (rows, _) = zonedata::records(&c, id, &filter, -1, 0).expect("records");
-            rows.into_iter().map(|r| r.owner).collect::<Vec<_>>()
+        for (form, load) in SMALL_FORMS {
+            let mut c = db();
+            let id = zone(&mut c);
+            load(&mut c, id, &[soa(1), rec("dot\\..z.test", 1), rec("dot.z.test", 2)], &committed(1));
+            let find = |name: &str| {
+                let filter = RecordFilter { name: Some(name.into()), rtype: None };
+                let (rows, _) = zonedata::records(&c, id, &filter, -1, 0).expect("records");
+                rows.into_iter().map(|r| r.owner).collect::<Vec<_>>()
+            };
+            assert_eq!(find("dot\\."), vec!["dot\\..z.test.".to_string()], "{form}");
+            assert_eq!(find("dot."), vec!["dot.z.test.".to_string()], "{form}: an unescaped final dot is dropped");
+            assert_eq!(find("DOT"), vec!["dot.z.test.".to_string()], "{form}");
+        }
+    }
+
+    #[test]
+    fn both_forms_of_a_small_zone_list_filter_and_page_its_records_alike() {
+        let records = [soa(1), rec("a.z.test", 1), ns("z.test", "ns1.z.test"), rec("B.z.test", 2), rec("c.z.test", 3)];
+        let listing = |load: Load| {
+            let mut c = db();
+            let id = zone(&mut c);
+            load(&mut c, id, &records, &committed(1));
+            let list = |filter: RecordFilter, limit: i64, offset: i64| {
+                let (rows, total) = zonedata::records(&c, id, &filter, limit, offset).expect("records");
+                (rows.into_iter().map(|r| (r.id, r.owner, r.rtype, r.ttl, r.rdata)).collect::<Vec<_>>(), total)
+            };
+            let all = RecordFilter::default();
+            [
+                list(all.clone(), -1, 0),
+                list(all.clone(), 2, 1),
+                list(all, 10, 9),
+                list(RecordFilter { name: None, rtype: Some(1) }, -1, 0),
+                list(RecordFilter { name: Some("b".into()), rtype: None }, -1, 0),
+                list(RecordFilter { name: Some("".into()), rtype: Some(2) }, 1, 0),
+            ]
         };
-        assert_eq!(find("dot\\."), vec!["dot\\..z.test.".to_string()]);
-        assert_eq!(find("dot."), vec!["dot.z.test.".to_string()], "an unescaped final dot is dropped");
-        assert_eq!(find("dot"), vec!["dot.z.test.".to_string()]);
+        let (packed, rows) = (listing(load_packed), listing(load_rows));
+        assert_eq!(packed, rows);
+        assert_eq!(packed[0].0.len(), 5);
+        assert_eq!(packed[1].0.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(), ["a.z.test.", "z.test."]);
+        assert_eq!((packed[2].0.len(), packed[2].1), (0, 5), "a page past the end is empty, the total stays");
+        assert_eq!(packed[3].1, 3);
+        assert_eq!(packed[4].0[0].1, "B.z.test.", "owners keep their case");
+        assert_eq!(packed[5].0[0].2, 2);
     }
 
     /// The apex SOA at `serial`, with a fixed MNAME and RNAME.
@@ -242,10 +303,16 @@ mod zone_data {
 
     #[test]
     fn after_an_ixfr_the_soa_is_still_the_first_record_in_stored_order() {
+        for (_, load) in SMALL_FORMS {
+            after_an_ixfr_the_soa_is_still_first(load);
+        }
+    }
+
+    fn after_an_ixfr_the_soa_is_still_first(load: Load) {
         let mut c = db();
         let id = zone(&mut c);
         let full = [soa(1), rec("a.z.test", 1), rec("b.z.test", 2)];
-        zonedata::replace_small(&mut c, id, &full, &committed(1)).expect("load");
+        load(&mut c, id, &full, &committed(1));
         // Two steps, each replacing the SOA; the second also adds a record after it.
         let steps = [
             Diff { from: 1, to: 2, deleted: vec![soa(1)], added: vec![soa(2)] },
@@ -412,9 +479,9 @@ mod zone_data {
 
     #[test]
     fn duplicates_in_a_small_full_load_are_stored_once() {
-        duplicates_are_one_record_and_an_ixfr_deletes_them_for_good(|c, id, zone| {
-            zonedata::replace_small(c, id, zone, &committed(1)).expect("load");
-        });
+        for (_, load) in SMALL_FORMS {
+            duplicates_are_one_record_and_an_ixfr_deletes_them_for_good(|c, id, zone| load(c, id, zone, &committed(1)));
+        }
     }
 
     #[test]
@@ -437,7 +504,7 @@ mod zone_data {
         let mut c = db();
         let id = zone(&mut c);
         let old = ns("z.test", "NS1.Z.TEST");
-        zonedata::replace_small(&mut c, id, std::slice::from_ref(&old), &committed(1)).expect("load");
+        load_rows(&mut c, id, std::slice::from_ref(&old), &committed(1));
         c.execute("UPDATE zone_records SET rkey = ?1", [zonedata::legacy_key(&old)]).expect("old key");
         let d = Diff { from: 1, to: 2, deleted: vec![old], added: vec![] };
         zonedata::apply_diffs(&mut c, id, &[d], &committed(2), (10, 1 << 20)).expect("apply");
@@ -446,10 +513,15 @@ mod zone_data {
 
     #[test]
     fn an_ixfr_adding_a_record_we_have_changes_nothing_and_journals_nothing() {
+        for (_, load) in SMALL_FORMS {
+            an_ixfr_adding_a_record_we_have_changes_nothing(load);
+        }
+    }
+
+    fn an_ixfr_adding_a_record_we_have_changes_nothing(load: Load) {
         let mut c = db();
         let id = zone(&mut c);
-        zonedata::replace_small(&mut c, id, &[rec("a.z.test", 1), ns("z.test", "ns1.z.test")], &committed(1))
-            .expect("load");
+        load(&mut c, id, &[rec("a.z.test", 1), ns("z.test", "ns1.z.test")], &committed(1));
         let d = Diff {
             from: 1,
             to: 2,
@@ -461,6 +533,112 @@ mod zone_data {
         assert_eq!(count(&c, id), 3);
         let chain = zonedata::journal_chain(&c, id, 1, 2).expect("journal").expect("a step 1→2");
         assert_eq!(chain[0].added, vec![rec("b.z.test", 2)], "the journal holds what took effect");
+    }
+
+    /// The zone's records as a rebuild of its view at start-up reads them.
+    fn as_read_at_start(c: &Connection, id: i64) -> Vec<(Vec<u8>, u16, u32, Vec<u8>)> {
+        let mut out = Vec::new();
+        zonedata::for_each_record(c, id, |o, t, ttl, rd| {
+            out.push((o.to_vec(), t, ttl, rd.to_vec()));
+            Ok(())
+        })
+        .expect("read");
+        out
+    }
+
+    #[test]
+    fn a_packed_zone_folds_its_journal_and_reads_back_as_rows_do() {
+        let full = [soa(1), rec("a.z.test", 1), rec("b.z.test", 2)];
+        let step = |from: u32, deleted: Vec<Record>, added: Vec<Record>| Diff { from, to: from + 1, deleted, added };
+        let steps = [
+            step(1, vec![soa(1), rec("a.z.test", 1)], vec![soa(2), rec("c.z.test", 3)]),
+            step(2, vec![soa(2)], vec![soa(3), rec("d.z.test", 4)]),
+        ];
+        let after = |load: Load| {
+            let mut c = db();
+            let id = zone(&mut c);
+            load(&mut c, id, &full, &committed(1));
+            assert_eq!(as_read_at_start(&c, id).len(), 3);
+            zonedata::append_diffs(&mut c, id, &steps, &committed(3)).expect("append");
+            assert_eq!(zonedata::fold_journal(&mut c, id, Some((100, 1 << 20))).expect("fold"), 2);
+            // The view sorts what it reads; rows come in the order of their index.
+            let mut read = as_read_at_start(&c, id);
+            read.sort();
+            (read, names(&c, id), count(&c, id), stored_in(&c, id))
+        };
+        let (packed, rows) = (after(load_packed), after(load_rows));
+        assert_eq!(packed.0, rows.0, "the view is built from the same records");
+        assert_eq!(packed.1, rows.1);
+        assert_eq!(
+            packed.1.iter().map(|(o, _)| o.as_str()).collect::<Vec<_>>(),
+            ["z.test.", "b.z.test.", "c.z.test.", "d.z.test."]
+        );
+
+        assert_eq!((packed.2, rows.2), (4, 4));
+        assert_eq!((packed.3, rows.3), ((0, 1), (4, 0)));
+    }
+
+    #[test]
+    fn a_zone_moves_between_its_forms_without_leaving_records_behind() {
+        let mut c = db();
+        let id = zone(&mut c);
+        let many: Vec<Record> = std::iter::once(soa(1))
+            .chain((0..zonedata::PACKED_ZONE).map(|i| rec(&format!("h{i}.z.test"), 7)))
+            .collect();
+        assert!(matches!(zonedata::SmallLoad::new(zonedata::Row::all(&many)), zonedata::SmallLoad::Rows(_)));
+        zonedata::replace_small(&mut c, id, &[soa(1), rec("a.z.test", 1)], &committed(1)).expect("packed");
+        assert_eq!(stored_in(&c, id), (0, 1));
+        zonedata::replace_small(&mut c, id, &many, &committed(2)).expect("rows");
+        assert_eq!(stored_in(&c, id), (many.len() as i64, 0), "a load past PACKED_ZONE is rows");
+        assert_eq!(as_read_at_start(&c, id).len(), many.len());
+        zonedata::replace_small(&mut c, id, &[soa(3), rec("b.z.test", 2)], &committed(3)).expect("packed again");
+        assert_eq!(stored_in(&c, id), (0, 1));
+        let owners: Vec<String> = names(&c, id).into_iter().map(|(o, _)| o).collect();
+        assert_eq!(owners, ["z.test.", "b.z.test."]);
+        // A large load replaces the packed row too.
+        let v = zonedata::begin_full(&mut c, id).expect("begin");
+        assert!(v > 0, "a large load's table is never the shared one");
+        zonedata::insert_batch(&mut c, id, v, &zonedata::Row::all(&[soa(4), rec("c.z.test", 3)])).expect("insert");
+        zonedata::commit_full(&mut c, id, v, 2, &committed(4)).expect("commit");
+        assert_eq!(stored_in(&c, id), (0, 0));
+        assert_eq!(names(&c, id).len(), 2);
+        // Deleting a packed zone deletes its row; an orphan row is garbage.
+        zonedata::replace_small(&mut c, id, &[soa(5)], &committed(5)).expect("packed");
+        assert_eq!(stored_in(&c, id), (0, 1));
+        c.execute("INSERT INTO zone_packed (zone_id, records) VALUES (999, x'00')", []).expect("orphan");
+        assert_eq!(zonedata::collect_garbage(&mut c).expect("gc"), 1 + 1, "the orphan row and the large load's table");
+        zones::delete(&mut c, 1, "z.test").expect("delete");
+        assert_eq!(stored_in(&c, id), (0, 0));
+    }
+
+    #[test]
+    fn a_packed_zone_grown_by_ixfrs_past_twice_the_bound_moves_to_rows() {
+        let mut c = db();
+        let id = zone(&mut c);
+        zonedata::replace_small(&mut c, id, &[soa(1)], &committed(1)).expect("load");
+        let added: Vec<Record> = (0..2 * zonedata::PACKED_ZONE).map(|i| rec(&format!("h{i}.z.test"), 1)).collect();
+        let d = Diff { from: 1, to: 2, deleted: vec![soa(1)], added: [vec![soa(2)], added.clone()].concat() };
+        zonedata::apply_diffs(&mut c, id, &[d], &committed(2), (10, 1 << 30)).expect("apply");
+        assert_eq!(stored_in(&c, id), (1 + added.len() as i64, 0));
+        let (rows, total) = zonedata::records(&c, id, &RecordFilter::default(), -1, 0).expect("records");
+        assert_eq!(total as usize, 1 + added.len());
+        assert_eq!(rows[0].rdata, soa(2).rdata);
+        // And IXFRs go on applying to its rows.
+        let d = Diff { from: 2, to: 3, deleted: vec![soa(2), added[5].clone()], added: vec![soa(3)] };
+        zonedata::apply_diffs(&mut c, id, &[d], &committed(3), (10, 1 << 30)).expect("apply");
+        assert_eq!(count(&c, id), added.len() as i64);
+    }
+
+    #[test]
+    fn packed_records_that_do_not_decode_are_an_error_not_a_zone() {
+        let mut c = db();
+        let id = zone(&mut c);
+        zonedata::replace_small(&mut c, id, &[soa(1), rec("a.z.test", 1)], &committed(1)).expect("load");
+        c.execute("UPDATE zone_packed SET records = substr(records, 1, length(records) - 2)", []).expect("cut");
+        let e = zonedata::for_each_record(&c, id, |_, _, _, _| Ok(())).expect_err("cut short");
+        assert!(e.to_string().contains("do not decode"), "{e}");
+        let e = zonedata::records(&c, id, &RecordFilter::default(), -1, 0).expect_err("listing");
+        assert!(e.to_string().contains("do not decode"), "{e}");
     }
 }
 

@@ -1,8 +1,11 @@
 //! Zone contents in versions, and the refresh state of each zone.
 //!
-//! Small zones (up to [`LARGE_ZONE`] records) live together in `zone_records`;
-//! a full transfer of one replaces its rows in one transaction
-//! ([`replace_small`]). Creating a table per small zone would not scale: every
+//! A zone of at most [`PACKED_ZONE`] records (most zones: a few dozen) is one
+//! row of `zone_packed`, its records in one blob: a full transfer of it writes
+//! one row, not a row and an index entry per record ([`replace_small`]).
+//! Other small zones (up to [`LARGE_ZONE`] records) live together in
+//! `zone_records`, a row per record; a full transfer of one replaces its rows
+//! in one transaction. Creating a table per small zone would not scale: every
 //! schema change makes SQLite re-read the whole schema, and with 10,000 zones
 //! that is most of the time spent.
 //!
@@ -20,7 +23,8 @@
 //! ([`fold_journal`]; `zones.fold_from` marks a table behind its journal, and
 //! every reader of the table folds first). One the view could not check is
 //! applied to the table and journaled in one transaction ([`apply_diffs`]).
-//! Either way the cost follows the diff. A transfer
+//! Either way the cost follows the diff (for a packed zone, its blob is
+//! rewritten: at most about 50 KB). A transfer
 //! that fails leaves the current version untouched; [`discard`] drops what it
 //! wrote. Records keep their wire-format RDATA: no text round trip, no loss.
 
@@ -157,6 +161,165 @@ impl Rows {
     }
 }
 
+/// A small full load made ready off the writer thread ([`replace_small`]):
+/// packed into one blob when it has at most [`PACKED_ZONE`] records, else
+/// rows of `zone_records`.
+#[derive(Debug)]
+pub enum SmallLoad {
+    Packed { blob: Vec<u8>, count: usize },
+    Rows(Rows),
+}
+
+impl SmallLoad {
+    /// `rows` without duplicates (as [`Rows::unique`]), in the form its size
+    /// calls for.
+    pub fn new(rows: Vec<Row>) -> SmallLoad {
+        let rows = Rows::unique(rows);
+        if rows.0.len() > PACKED_ZONE {
+            return SmallLoad::Rows(rows);
+        }
+        let mut blob = Vec::with_capacity(rows.0.iter().map(|r| 16 + r.record.rdata.len()).sum());
+        for r in &rows.0 {
+            encode_record(&mut blob, &r.record);
+        }
+        SmallLoad::Packed { blob, count: rows.0.len() }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            SmallLoad::Packed { count, .. } => *count,
+            SmallLoad::Rows(rows) => rows.0.len(),
+        }
+    }
+}
+
+/// The records of one version as an IXFR step changes them ([`apply_step`]):
+/// a table of the store, or a packed zone held in memory. A record's place
+/// is its row id in the table, its position in the packed zone.
+trait RecordSet {
+    /// The first place holding the same record as `r` (RFC 2181 §5).
+    fn find(&mut self, r: &Record) -> Result<Option<i64>, StoreError>;
+    fn delete(&mut self, at: i64) -> Result<(), StoreError>;
+    /// Adds `r`: at place `at` (a record deleted in the same step), or last.
+    fn insert(&mut self, at: Option<i64>, r: &Record) -> Result<(), StoreError>;
+}
+
+/// A records table of the store (`t`, from [`indexed_table`]).
+struct TableSet<'c> {
+    tx: &'c Connection,
+    t: String,
+    zone_id: i64,
+}
+
+impl RecordSet for TableSet<'_> {
+    fn find(&mut self, r: &Record) -> Result<Option<i64>, StoreError> {
+        // The rows that may be `r`: its key (and the key it had before keys
+        // were canonical), type, class and owner; RDATA compared canonically.
+        let mut candidates = self.tx.prepare_cached(&format!(
+            "SELECT id, rdata FROM {} WHERE zone_id = ?1 AND rkey IN (?2, ?3) AND rtype = ?4 AND class = ?5
+               AND lower(owner) = lower(?6) ORDER BY id",
+            self.t
+        ))?;
+        let rows = candidates.query_map(
+            params![self.zone_id, record_key(r), legacy_key(r), r.rtype, r.class, r.owner.to_string()],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+        )?;
+        for row in rows {
+            let (id, rdata) = row?;
+            if crate::wire::same_rdata(r.rtype, &rdata, &r.rdata) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    fn delete(&mut self, at: i64) -> Result<(), StoreError> {
+        self.tx.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", self.t))?.execute([at])?;
+        Ok(())
+    }
+
+    fn insert(&mut self, at: Option<i64>, r: &Record) -> Result<(), StoreError> {
+        match at {
+            Some(id) => insert_row_at(self.tx, &self.t, self.zone_id, id, r),
+            None => insert_rows(self.tx, &self.t, self.zone_id, [(record_key(r), r.owner.to_string().as_str(), r)]),
+        }
+    }
+}
+
+/// A packed zone decoded: its records in order (`None` where one was
+/// deleted), and where each record key is.
+#[derive(Debug, Default)]
+struct PackedSet {
+    records: Vec<Option<Record>>,
+    by_key: HashMap<i64, Vec<usize>>,
+}
+
+impl PackedSet {
+    fn decode(zone_id: i64, blob: &[u8]) -> Result<PackedSet, StoreError> {
+        let mut set = PackedSet::default();
+        let mut p = 0;
+        while p < blob.len() {
+            let r = decode_record(blob, &mut p)
+                .and_then(|raw| raw.to_record())
+                .ok_or_else(|| StoreError::Corrupt(format!("zone {zone_id}: its packed records do not decode")))?;
+            set.push(r);
+        }
+        Ok(set)
+    }
+
+    fn push(&mut self, r: Record) {
+        self.by_key.entry(record_key(&r)).or_default().push(self.records.len());
+        self.records.push(Some(r));
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Record> {
+        self.records.iter().flatten()
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut blob = Vec::new();
+        for r in self.live() {
+            encode_record(&mut blob, r);
+        }
+        blob
+    }
+}
+
+impl RecordSet for PackedSet {
+    fn find(&mut self, r: &Record) -> Result<Option<i64>, StoreError> {
+        let Some(places) = self.by_key.get(&record_key(r)) else { return Ok(None) };
+        Ok(places
+            .iter()
+            .filter(|&&i| self.records.get(i).and_then(Option::as_ref).is_some_and(|have| have.same_record(r)))
+            .min()
+            .map(|&i| i as i64))
+    }
+
+    fn delete(&mut self, at: i64) -> Result<(), StoreError> {
+        let at = usize::try_from(at).unwrap_or(usize::MAX);
+        if let Some(slot) = self.records.get_mut(at) {
+            if let Some(r) = slot.take() {
+                if let Some(places) = self.by_key.get_mut(&record_key(&r)) {
+                    places.retain(|&i| i != at);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, at: Option<i64>, r: &Record) -> Result<(), StoreError> {
+        let free = at.and_then(|a| usize::try_from(a).ok()).filter(|&a| matches!(self.records.get(a), Some(None)));
+        match free {
+            Some(a) => {
+                self.by_key.entry(record_key(r)).or_default().push(a);
+                self.records[a] = Some(r.clone());
+            }
+            None => self.push(r.clone()),
+        }
+        Ok(())
+    }
+}
+
 impl Diff {
     /// This step without a record deleted or added twice (it is one record),
     /// or `None` when it has no such duplicate.
@@ -176,6 +339,17 @@ impl Diff {
 
 /// A full transfer with more records than this gets a table of its own.
 pub const LARGE_ZONE: usize = 50_000;
+
+/// A full transfer with at most this many records is kept packed: one row of
+/// `zone_packed` holds them all, in [`encode_record`]'s form (most zones have
+/// a few dozen records, and one row costs a fraction of a row and an index
+/// entry per record). An IXFR rewrites the row ([`fold_journal`]), so the
+/// bound keeps that small (about 50 KB); a zone that IXFRs take past twice
+/// the bound moves to `zone_records`.
+pub const PACKED_ZONE: usize = 1_000;
+
+/// `zones.version` of a packed zone (0: `zone_records`, above: a table).
+const PACKED: i64 = -1;
 
 const SHARED: &str = "zone_records";
 
@@ -215,6 +389,7 @@ fn tables_of(conn: &Connection, zone_id: Option<i64>) -> Result<Vec<(String, i64
 /// Drops every record of a zone (it is being deleted).
 pub fn drop_tables(conn: &Connection, zone_id: i64) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
+    conn.prepare_cached("DELETE FROM zone_packed WHERE zone_id = ?1")?.execute([zone_id])?;
     for (name, _, _) in tables_of(conn, Some(zone_id))? {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {name}"))?;
     }
@@ -281,7 +456,7 @@ pub fn begin_full(conn: &mut Connection, zone_id: i64) -> Result<i64, StoreError
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {name}"))?;
         }
     }
-    let new = version + 1;
+    let new = version.max(0) + 1;
     conn.execute_batch(&format!(
         "CREATE TABLE {} (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL, rkey INTEGER NOT NULL, owner TEXT NOT NULL,
            rtype INTEGER NOT NULL, class INTEGER NOT NULL, ttl INTEGER NOT NULL, rdata BLOB NOT NULL)",
@@ -338,8 +513,8 @@ pub fn replace_small(
     records: &[Record],
     c: &Committed,
 ) -> Result<i64, StoreError> {
-    let rows = Rows::unique(Row::all(records));
-    replace_small_then(conn, zone_id, &rows, c, |_| Ok(())).map(|(old, ())| old)
+    let load = SmallLoad::new(Row::all(records));
+    replace_small_then(conn, zone_id, &load, c, |_| Ok(())).map(|(old, ())| old)
 }
 
 /// [`replace_small`], and `then` in the same transaction (the refresh writes
@@ -350,7 +525,7 @@ pub fn replace_small(
 pub fn replace_small_then<T>(
     conn: &mut Connection,
     zone_id: i64,
-    rows: &Rows,
+    load: &SmallLoad,
     c: &Committed,
     then: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<(i64, T), StoreError> {
@@ -359,8 +534,19 @@ pub fn replace_small_then<T>(
     // Cached statements: at 10,000 small zones loading, preparing each one
     // anew is a good part of the work.
     tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
-    insert_rows(&tx, SHARED, zone_id, parts(&rows.0))?;
-    commit_state(&tx, zone_id, c, rows.0.len() as i64, Made::Version(0))?;
+    let version = match load {
+        SmallLoad::Packed { blob, .. } => {
+            tx.prepare_cached("INSERT OR REPLACE INTO zone_packed (zone_id, records) VALUES (?1, ?2)")?
+                .execute(params![zone_id, blob])?;
+            PACKED
+        }
+        SmallLoad::Rows(rows) => {
+            tx.prepare_cached("DELETE FROM zone_packed WHERE zone_id = ?1")?.execute([zone_id])?;
+            insert_rows(&tx, SHARED, zone_id, parts(&rows.0))?;
+            0
+        }
+    };
+    commit_state(&tx, zone_id, c, load.len() as i64, Made::Version(version))?;
     tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
     let then = then(&tx)?;
     tx.commit()?;
@@ -536,6 +722,7 @@ pub fn commit_full(
     let tx = super::write_tx(conn)?;
     let (old, _) = linked_version(&tx, zone_id, c.primary_id)?;
     tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
+    tx.prepare_cached("DELETE FROM zone_packed WHERE zone_id = ?1")?.execute([zone_id])?;
     commit_state(&tx, zone_id, c, records as i64, Made::Version(version))?;
     // An AXFR ends the IXFR history: the journal cannot bridge it.
     tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
@@ -626,17 +813,18 @@ pub fn apply_diffs(
 ) -> Result<u64, DiffError> {
     let tx = super::write_tx(conn)?;
     linked_version(&tx, zone_id, c.primary_id)?;
-    fold_in(&tx, zone_id)?;
-    let (version, count) = version_and_count(&tx, zone_id)?;
-    let t = indexed_table(&tx, zone_id, version)?;
-    let mut count = count;
-    for d in diffs {
-        let deduped = d.deduped();
-        let d = deduped.as_ref().unwrap_or(d);
-        let (added, change) = apply_step(&tx, &t, zone_id, d, true)?;
-        count += change;
-        journal_insert(&tx, zone_id, d.from, d.to, &d.deleted.iter().collect::<Vec<_>>(), &added)?;
-    }
+    let (version, mut count) = version_and_count(&tx, zone_id)?;
+    change_records(&tx, zone_id, version, |set| {
+        fold_steps(&tx, zone_id, set)?;
+        for d in diffs {
+            let deduped = d.deduped();
+            let d = deduped.as_ref().unwrap_or(d);
+            let (added, change) = apply_step(set, d, true)?;
+            count += change;
+            journal_insert(&tx, zone_id, d.from, d.to, &d.deleted.iter().collect::<Vec<_>>(), &added)?;
+        }
+        Ok(())
+    })?;
     commit_state(&tx, zone_id, c, count, Made::Applied)?;
     trim_journal(&tx, zone_id, journal_max)?;
     tx.commit()?;
@@ -724,14 +912,24 @@ pub fn fold_all(conn: &mut Connection) -> Result<usize, StoreError> {
     Ok(ids.len())
 }
 
-/// [`fold_journal`] inside the caller's transaction. The view took these
-/// steps, so they apply; should the table still disagree (a delete that finds
-/// nothing, an add already there), the table follows the steps as the view
-/// did and the disagreement is logged.
+/// [`fold_journal`] inside the caller's transaction.
 fn fold_in(tx: &Connection, zone_id: i64) -> Result<usize, StoreError> {
-    let Some(from) = fold_from(tx, zone_id)? else { return Ok(0) };
+    if fold_from(tx, zone_id)?.is_none() {
+        return Ok(0);
+    }
     let (version, _) = version_and_count(tx, zone_id)?;
-    let t = indexed_table(tx, zone_id, version)?;
+    change_records(tx, zone_id, version, |set| Ok(fold_steps(tx, zone_id, set)?)).map_err(|e| match e {
+        DiffError::Store(e) => e,
+        DiffError::Mismatch(why) => StoreError::Corrupt(why),
+    })
+}
+
+/// Applies to `set` the journal steps its zone's records lack. The view
+/// took these steps, so they apply; should the records still disagree (a
+/// delete that finds nothing, an add already there), they follow the steps
+/// as the view did and the disagreement is logged.
+fn fold_steps(tx: &Connection, zone_id: i64, set: &mut dyn RecordSet) -> Result<usize, StoreError> {
+    let Some(from) = fold_from(tx, zone_id)? else { return Ok(0) };
     let steps: Vec<(u32, u32, Vec<u8>)> = tx
         .prepare_cached(
             "SELECT serial_from, serial_to, diff FROM zone_journal WHERE zone_id = ?1 AND id >= ?2 ORDER BY id",
@@ -741,7 +939,7 @@ fn fold_in(tx: &Connection, zone_id: i64) -> Result<usize, StoreError> {
     for (from, to, blob) in &steps {
         let (deleted, added) = decode_diff(blob)?;
         let d = Diff { from: *from, to: *to, deleted, added };
-        match apply_step(tx, &t, zone_id, &d, false) {
+        match apply_step(set, &d, false) {
             Ok(_) => {}
             Err(DiffError::Store(e)) => return Err(e),
             Err(DiffError::Mismatch(why)) => tracing::error!(zone_id, why, "journal step folded with a mismatch"),
@@ -749,6 +947,43 @@ fn fold_in(tx: &Connection, zone_id: i64) -> Result<usize, StoreError> {
     }
     tx.prepare_cached("UPDATE zones SET fold_from = NULL WHERE id = ?1")?.execute([zone_id])?;
     Ok(steps.len())
+}
+
+/// Runs `f` on the zone's current records inside the caller's transaction:
+/// on its table, or on its packed records read into memory and written back
+/// when `f` succeeds (into `zone_records`, should IXFRs have taken the zone
+/// past twice [`PACKED_ZONE`]).
+fn change_records<T>(
+    tx: &Connection,
+    zone_id: i64,
+    version: i64,
+    f: impl FnOnce(&mut dyn RecordSet) -> Result<T, DiffError>,
+) -> Result<T, DiffError> {
+    if version != PACKED {
+        let mut set = TableSet { tx, t: indexed_table(tx, zone_id, version)?, zone_id };
+        return f(&mut set);
+    }
+    let mut set = PackedSet::decode(zone_id, &packed_blob(tx, zone_id)?)?;
+    let out = f(&mut set)?;
+    if set.live().count() > 2 * PACKED_ZONE {
+        let rows: Vec<Row> = set.live().cloned().map(Row::new).collect();
+        tx.prepare_cached("DELETE FROM zone_packed WHERE zone_id = ?1")?.execute([zone_id])?;
+        tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
+        insert_rows(tx, SHARED, zone_id, parts(&rows))?;
+        tx.prepare_cached("UPDATE zones SET version = 0 WHERE id = ?1")?.execute([zone_id])?;
+    } else {
+        tx.prepare_cached("UPDATE zone_packed SET records = ?2 WHERE zone_id = ?1")?
+            .execute(params![zone_id, set.encode()])?;
+    }
+    Ok(out)
+}
+
+/// The packed records of a zone whose version is [`PACKED`].
+fn packed_blob(conn: &Connection, zone_id: i64) -> Result<Vec<u8>, StoreError> {
+    conn.prepare_cached("SELECT records FROM zone_packed WHERE zone_id = ?1")?
+        .query_row([zone_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt(format!("zone {zone_id} is packed but its records are missing")))
 }
 
 /// The table of a version, with the `rkey` index an IXFR's look-ups use
@@ -768,45 +1003,19 @@ fn version_and_count(tx: &Connection, zone_id: i64) -> Result<(i64, i64), StoreE
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })
 }
 
-/// Applies one IXFR step to table `t` ([`indexed_table`]): returns the
-/// records it added as it took effect (one the table had already is the same
-/// record, RFC 2181 §5: nothing changes) and the change in the record count.
-/// `strict`: a deleted record the table lacks is a [`DiffError::Mismatch`];
-/// otherwise the step's first such record is reported and the rest applies.
-fn apply_step<'d>(
-    tx: &Connection,
-    t: &str,
-    zone_id: i64,
-    d: &'d Diff,
-    strict: bool,
-) -> Result<(Vec<&'d Record>, i64), DiffError> {
-    // The rows that may be `r`: its key (and the key it had before keys were
-    // canonical), type, class and owner; RDATA compared canonically.
-    let mut candidates = tx.prepare_cached(&format!(
-        "SELECT id, rdata FROM {t} WHERE zone_id = ?1 AND rkey IN (?2, ?3) AND rtype = ?4 AND class = ?5
-           AND lower(owner) = lower(?6) ORDER BY id"
-    ))?;
-    let mut find = |r: &Record| -> Result<Option<i64>, rusqlite::Error> {
-        let rows = candidates.query_map(
-            params![zone_id, record_key(r), legacy_key(r), r.rtype, r.class, r.owner.to_string()],
-            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
-        )?;
-        for row in rows {
-            let (id, rdata) = row?;
-            if crate::wire::same_rdata(r.rtype, &rdata, &r.rdata) {
-                return Ok(Some(id));
-            }
-        }
-        Ok(None)
-    };
-    let mut del = tx.prepare_cached(&format!("DELETE FROM {t} WHERE id = ?1"))?;
+/// Applies one IXFR step to `set`: returns the records it added as it took
+/// effect (one the zone had already is the same record, RFC 2181 §5: nothing
+/// changes) and the change in the record count. `strict`: a deleted record
+/// the zone lacks is a [`DiffError::Mismatch`]; otherwise the step's first
+/// such record is reported and the rest applies.
+fn apply_step<'d>(set: &mut dyn RecordSet, d: &'d Diff, strict: bool) -> Result<(Vec<&'d Record>, i64), DiffError> {
     let mut change = 0i64;
     let mut missing = None;
-    // The row of the SOA this step deletes, for the SOA it adds (the SOA stays
-    // first in stored order, as after a full transfer).
-    let mut soa_row = None;
+    // The place of the SOA this step deletes, for the SOA it adds (the SOA
+    // stays first in stored order, as after a full transfer).
+    let mut soa_place = None;
     for r in &d.deleted {
-        let Some(id) = find(r)? else {
+        let Some(at) = set.find(r)? else {
             let why = format!(
                 "the IXFR step {}→{} deletes `{} {}`, which our copy does not have",
                 d.from,
@@ -820,22 +1029,19 @@ fn apply_step<'d>(
             missing.get_or_insert(why);
             continue;
         };
-        del.execute([id])?;
+        set.delete(at)?;
         if r.rtype == crate::wire::rtype::SOA {
-            soa_row = Some(id);
+            soa_place = Some(at);
         }
         change -= 1;
     }
     let mut added = Vec::with_capacity(d.added.len());
     for r in &d.added {
-        if find(r)?.is_some() {
+        if set.find(r)?.is_some() {
             continue;
         }
-        let row = if r.rtype == crate::wire::rtype::SOA { soa_row.take() } else { None };
-        match row {
-            Some(row) => insert_row_at(tx, t, zone_id, row, r)?,
-            None => insert_rows(tx, t, zone_id, [(record_key(r), r.owner.to_string().as_str(), r)])?,
-        }
+        let at = if r.rtype == crate::wire::rtype::SOA { soa_place.take() } else { None };
+        set.insert(at, r)?;
         change += 1;
         added.push(r);
     }
@@ -894,22 +1100,65 @@ fn trim_journal(conn: &Connection, zone_id: i64, journal_max: (u32, u64)) -> Res
     Ok(())
 }
 
-/// Journal encoding of one step: per record, 1 op byte (0 delete, 1 add), owner
-/// length + wire owner, type, class, TTL, RDATA length + RDATA (big-endian).
+/// Journal encoding of one step: per record, 1 op byte (0 delete, 1 add),
+/// then the record as [`encode_record`] writes it.
 fn encode_diff(out: &mut Vec<u8>, deleted: &[&Record], added: &[&Record]) {
     for (op, records) in [(0u8, deleted), (1u8, added)] {
         for r in records {
             out.push(op);
-            let owner = r.owner.as_wire();
-            out.push(owner.len() as u8);
-            out.extend_from_slice(owner);
-            out.extend_from_slice(&r.rtype.to_be_bytes());
-            out.extend_from_slice(&r.class.to_be_bytes());
-            out.extend_from_slice(&r.ttl.to_be_bytes());
-            out.extend_from_slice(&(r.rdata.len() as u16).to_be_bytes());
-            out.extend_from_slice(&r.rdata);
+            encode_record(out, r);
         }
     }
+}
+
+/// One record as the journal and a packed zone keep it: owner length + wire
+/// owner, type, class, TTL, RDATA length + RDATA (big-endian).
+fn encode_record(out: &mut Vec<u8>, r: &Record) {
+    let owner = r.owner.as_wire();
+    out.push(owner.len() as u8);
+    out.extend_from_slice(owner);
+    out.extend_from_slice(&r.rtype.to_be_bytes());
+    out.extend_from_slice(&r.class.to_be_bytes());
+    out.extend_from_slice(&r.ttl.to_be_bytes());
+    out.extend_from_slice(&(r.rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(&r.rdata);
+}
+
+/// A record of [`encode_record`]'s form, its parts borrowed from the bytes.
+struct RawRecord<'a> {
+    owner: &'a [u8],
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata: &'a [u8],
+}
+
+impl RawRecord<'_> {
+    fn to_record(&self) -> Option<Record> {
+        let owner = crate::wire::Name::from_wire(self.owner).ok()?;
+        Some(Record { owner, rtype: self.rtype, class: self.class, ttl: self.ttl, rdata: self.rdata.to_vec() })
+    }
+}
+
+/// Reads the record at `*p` (the inverse of [`encode_record`]) and moves past
+/// it; `None` when the bytes end inside it.
+fn decode_record<'a>(blob: &'a [u8], p: &mut usize) -> Option<RawRecord<'a>> {
+    let mut take = |n: usize| -> Option<&'a [u8]> {
+        let s = blob.get(*p..p.checked_add(n)?)?;
+        *p += n;
+        Some(s)
+    };
+    let owner_len = usize::from(*take(1)?.first()?);
+    let owner = take(owner_len)?;
+    let f = take(10)?;
+    let len = usize::from(u16::from_be_bytes([f[8], f[9]]));
+    Some(RawRecord {
+        owner,
+        rtype: u16::from_be_bytes([f[0], f[1]]),
+        class: u16::from_be_bytes([f[2], f[3]]),
+        ttl: u32::from_be_bytes([f[4], f[5], f[6], f[7]]),
+        rdata: take(len)?,
+    })
 }
 
 /// Reads one journal step back (the inverse of [`encode_diff`]).
@@ -917,22 +1166,9 @@ fn decode_diff(blob: &[u8]) -> Result<(Vec<Record>, Vec<Record>), StoreError> {
     let bad = || StoreError::Corrupt("a journal step does not decode".into());
     let (mut deleted, mut added) = (Vec::new(), Vec::new());
     let mut p = 0usize;
-    let take = |p: &mut usize, n: usize| -> Result<&[u8], StoreError> {
-        let s = blob.get(*p..*p + n).ok_or_else(bad)?;
-        *p += n;
-        Ok(s)
-    };
-    while p < blob.len() {
-        let op = take(&mut p, 1)?[0];
-        let owner_len = usize::from(take(&mut p, 1)?[0]);
-        let owner = crate::wire::Name::from_wire(take(&mut p, owner_len)?).map_err(|_| bad())?;
-        let f = take(&mut p, 10)?;
-        let rtype = u16::from_be_bytes([f[0], f[1]]);
-        let class = u16::from_be_bytes([f[2], f[3]]);
-        let ttl = u32::from_be_bytes([f[4], f[5], f[6], f[7]]);
-        let len = usize::from(u16::from_be_bytes([f[8], f[9]]));
-        let rdata = take(&mut p, len)?.to_vec();
-        let r = Record { owner, rtype, class, ttl, rdata };
+    while let Some(&op) = blob.get(p) {
+        p += 1;
+        let r = decode_record(blob, &mut p).and_then(|raw| raw.to_record()).ok_or_else(bad)?;
         match op {
             0 => deleted.push(r),
             1 => added.push(r),
@@ -1033,7 +1269,6 @@ pub fn records(
         .query_row([zone_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound { kind: "Zone", id: zone_id.to_string() })?;
-    let t = table(zone_id, version);
     let owner = filter.name.as_ref().map(|n| {
         let n = without_final_dot(n).to_ascii_lowercase();
         if n.is_empty() {
@@ -1042,6 +1277,10 @@ pub fn records(
             format!("{n}.{zone_name}.")
         }
     });
+    if version == PACKED {
+        return packed_records(conn, zone_id, owner.as_deref(), filter.rtype, limit, offset);
+    }
+    let t = table(zone_id, version);
     let filter_sql = "zone_id = ?5 AND (?1 IS NULL OR lower(owner) = ?1) AND (?2 IS NULL OR rtype = ?2)";
     let total: i64 = conn.query_row(
         &format!("SELECT count(*) FROM {t} WHERE {filter_sql}"),
@@ -1071,6 +1310,45 @@ pub fn records(
         })
         .collect();
     Ok((rows, total as u64))
+}
+
+/// [`records`] of a packed zone: the same filters (`owner` in lower case,
+/// absolute) and pages, applied in memory; a record's place is its position.
+fn packed_records(
+    conn: &Connection,
+    zone_id: i64,
+    owner: Option<&str>,
+    rtype: Option<u16>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StoredRecord>, u64), StoreError> {
+    let set = PackedSet::decode(zone_id, &packed_blob(conn, zone_id)?)?;
+    let matching: Vec<StoredRecord> = set
+        .live()
+        .enumerate()
+        .filter(|(_, r)| rtype.is_none_or(|t| r.rtype == t))
+        .map(|(i, r)| StoredRecord {
+            id: i as i64 + 1,
+            owner: r.owner.to_string(),
+            rtype: r.rtype,
+            class: r.class,
+            ttl: r.ttl,
+            rdata: r.rdata.clone(),
+        })
+        .filter(|r| owner.is_none_or(|o| r.owner.to_ascii_lowercase() == o))
+        .collect();
+    let total = matching.len() as u64;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let page = matching
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(0))
+        .take(limit)
+        .map(|mut r| {
+            r.id = api_id(&r);
+            r
+        })
+        .collect();
+    Ok((page, total))
 }
 
 /// The largest record id [`api_id`] gives (the ids the published overlay
@@ -1110,6 +1388,18 @@ pub fn for_each_record(
     mut push: impl FnMut(&[u8], u16, u32, &[u8]) -> Result<(), String>,
 ) -> Result<u64, StoreError> {
     let version = current_version(conn, zone_id)?;
+    if version == PACKED {
+        let blob = packed_blob(conn, zone_id)?;
+        let bad = || StoreError::Corrupt(format!("zone {zone_id}: its packed records do not decode"));
+        let (mut p, mut n) = (0, 0u64);
+        while p < blob.len() {
+            let r = decode_record(&blob, &mut p).ok_or_else(bad)?;
+            crate::wire::Name::from_wire(r.owner).map_err(|_| bad())?;
+            push(r.owner, r.rtype, r.ttl, r.rdata).map_err(|e| StoreError::Corrupt(format!("zone {zone_id}: {e}")))?;
+            n += 1;
+        }
+        return Ok(n);
+    }
     let t = table(zone_id, version);
     let mut stmt = conn.prepare_cached(&format!("SELECT owner, rtype, ttl, rdata FROM {t} WHERE zone_id = ?1"))?;
     let mut rows = stmt.query([zone_id])?;
@@ -1132,6 +1422,9 @@ pub fn collect_garbage(conn: &mut Connection) -> Result<u64, StoreError> {
     let mut dropped = conn
         .prepare_cached("DELETE FROM zone_records WHERE zone_id NOT IN (SELECT id FROM zones WHERE version = 0)")?
         .execute([])? as u64;
+    dropped += conn
+        .prepare_cached("DELETE FROM zone_packed WHERE zone_id NOT IN (SELECT id FROM zones WHERE version = ?1)")?
+        .execute([PACKED])? as u64;
     for (name, zone, version) in tables_of(conn, None)? {
         let current: Option<i64> = conn
             .prepare_cached("SELECT version FROM zones WHERE id = ?1")?

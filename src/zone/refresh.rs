@@ -466,17 +466,17 @@ async fn transfer(
             // its times are taken there (serving the small view after it takes
             // microseconds).
             let record = recording(*attempt, id, commit_started, elapsed, edns_expire);
-            let rows = if records.len() < DEDUPE_INLINE_MAX {
-                zonedata::Rows::unique(records)
+            let load = if records.len() < DEDUPE_INLINE_MAX {
+                zonedata::SmallLoad::new(records)
             } else {
-                tokio::task::spawn_blocking(move || zonedata::Rows::unique(records))
+                tokio::task::spawn_blocking(move || zonedata::SmallLoad::new(records))
                     .await
                     .map_err(|e| Failure::Other(format!("the duplicate check of the load failed: {e}")))?
             };
             let (old, (ms, done)) = engine
                 .store
                 // Its only failure before its first change is the link check.
-                .call_checked(move |c| zonedata::replace_small_then(c, id, &rows, &committed, record))
+                .call_checked(move |c| zonedata::replace_small_then(c, id, &load, &committed, record))
                 .await
                 .map_err(|e| not_committed(engine, zone, p, to, e))?;
             recorded = Some(Box::new(done));
