@@ -143,6 +143,21 @@ impl Row {
         Row { key: record_key(&record), owner: record.owner.to_string(), record }
     }
 
+    /// A row of a small load, keyed but without its owner text: a packed
+    /// zone needs none, and [`SmallLoad::new`] writes it for rows (as
+    /// [`Row::with_owner`] does).
+    pub fn keyed(record: Record) -> Row {
+        Row { key: record_key(&record), owner: String::new(), record }
+    }
+
+    /// The row with its owner text (a name's text is never empty).
+    pub fn with_owner(mut self) -> Row {
+        if self.owner.is_empty() {
+            self.owner = self.record.owner.to_string();
+        }
+        self
+    }
+
     /// Rows of copies of `records`.
     pub fn all(records: &[Record]) -> Vec<Row> {
         records.iter().cloned().map(Row::new).collect()
@@ -176,7 +191,7 @@ impl SmallLoad {
     pub fn new(rows: Vec<Row>) -> SmallLoad {
         let rows = Rows::unique(rows);
         if rows.0.len() > PACKED_ZONE {
-            return SmallLoad::Rows(rows);
+            return SmallLoad::Rows(Rows(rows.0.into_iter().map(Row::with_owner).collect()));
         }
         let mut blob = Vec::with_capacity(rows.0.iter().map(|r| 16 + r.record.rdata.len()).sum());
         for r in &rows.0 {

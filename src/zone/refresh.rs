@@ -709,6 +709,12 @@ async fn consume(
                         }
                     }
                     match &mut loaded {
+                        // A load that will be packed needs no owner text;
+                        // past the packed size, each row gets it here, as
+                        // it arrives (the first ones when the load is stored).
+                        Loaded::Small(rows) if rows.len() < zonedata::PACKED_ZONE => {
+                            rows.push(zonedata::Row::keyed(r))
+                        }
                         Loaded::Small(rows) => rows.push(zonedata::Row::new(r)),
                         Loaded::Large { .. } => {
                             let row = zonedata::Row::new(r);
@@ -741,7 +747,7 @@ async fn consume(
             };
             loaded = Loaded::Large { version, records: 0 };
             keys = first.iter().map(|r| r.key).collect();
-            buf = first;
+            buf = first.into_iter().map(zonedata::Row::with_owner).collect();
         }
         if buf.len() >= STORE_BATCH {
             if let Err(e) = flush(&store, zone_id, &mut loaded, &mut buf).await {
