@@ -712,9 +712,7 @@ async fn consume(
                         // A load that will be packed needs no owner text;
                         // past the packed size, each row gets it here, as
                         // it arrives (the first ones when the load is stored).
-                        Loaded::Small(rows) if rows.len() < zonedata::PACKED_ZONE => {
-                            rows.push(zonedata::Row::keyed(r))
-                        }
+                        Loaded::Small(rows) if rows.len() < zonedata::PACKED_ZONE => rows.push(zonedata::Row::keyed(r)),
                         Loaded::Small(rows) => rows.push(zonedata::Row::new(r)),
                         Loaded::Large { .. } => {
                             let row = zonedata::Row::new(r);
