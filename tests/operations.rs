@@ -1,5 +1,6 @@
 //! Day-two operations: reloading the config without a restart (SIGHUP,
-//! `POST /v2/reload`, `secondaryctl reload`), against a real BIND primary.
+//! `POST /v2/reload`, `secondaryctl reload`), against a real BIND primary;
+//! log lines as the systemd journal reads them.
 
 mod common;
 
@@ -212,4 +213,57 @@ async fn a_copy_of_a_copy_expires_when_the_original_does_by_edns_expire() {
     .expect("an AXFR from secondaryd");
     let in_axfr = summary.edns_expire.expect("EDNS EXPIRE in our AXFR");
     assert!(in_axfr <= ours && in_axfr + 2 >= ours, "{in_axfr} vs {ours}");
+}
+
+/// Under systemd, stderr is the journal's stream (`JOURNAL_STREAM` names its
+/// device and inode): each line then starts with its syslog priority, which
+/// `journalctl -p` filters on, and has no time stamp of its own. Anywhere
+/// else (the variable absent, or naming another file, as a child whose
+/// stderr was redirected inherits it) a line starts with its time.
+#[test]
+fn log_lines_carry_their_syslog_priority_only_when_stderr_is_the_journal() {
+    use std::os::unix::fs::MetadataExt;
+    for journal in [true, false] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("stderr.log");
+        let file = std::fs::File::create(&log).expect("create the log");
+        let meta = file.metadata().expect("stat the log");
+        let stream = format!("{}:{}", meta.dev(), if journal { meta.ino() } else { meta.ino() + 1 });
+        // A store under a plain file cannot open: the daemon logs that it
+        // starts (info), then why it failed (error), and exits.
+        let config = dir.path().join("secondaryd.toml");
+        let port = common::free_port();
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\npath = \"stderr.log/secondaryd.db\"\n[control]\nsocket = \"control.sock\"\n\
+                 [dns]\nlisten = [\"127.0.0.1:{port}\"]\n"
+            ),
+        )
+        .expect("write the config");
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_secondaryd"))
+            .arg("--config")
+            .arg(&config)
+            .env("JOURNAL_STREAM", &stream)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .status()
+            .expect("run secondaryd");
+        assert_eq!(status.code(), Some(1), "the store cannot open");
+        let text = std::fs::read_to_string(&log).expect("read the log");
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("secondaryd: ")).collect();
+        let starting = lines.iter().find(|l| l.contains("secondaryd starting")).expect("the start line");
+        let failed = lines.iter().find(|l| l.contains("secondaryd failed")).expect("the failure line");
+        if journal {
+            assert!(starting.starts_with("<6> INFO "), "{text}");
+            assert!(failed.starts_with("<3>ERROR "), "{text}");
+        } else {
+            for line in [starting, failed] {
+                assert!(line.starts_with(char::is_numeric) && line[..20].contains('T'), "a time first: {text}");
+                assert!(!line.starts_with('<'), "{text}");
+            }
+        }
+    }
 }

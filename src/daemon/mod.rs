@@ -74,8 +74,13 @@ static LOG_FILTER: std::sync::OnceLock<
     tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
 > = std::sync::OnceLock::new();
 
-/// Logs go to stderr, one line per event, without colours (journald adds the
-/// time stamp). The filter is `RUST_LOG` when set, else `level` (`log.level`).
+/// Logs go to stderr, one line per event, without colours. When stderr is
+/// the systemd journal ([`stderr_is_journal`]), each line starts with its
+/// syslog priority (`<3>` error, `<4>` warning, `<6>` info, `<7>` debug and
+/// trace; sd-daemon(3)), so `journalctl -p warning` filters by level, and
+/// carries no time stamp (the journal keeps its own); elsewhere a line starts
+/// with its UTC time. The filter is `RUST_LOG` when set, else `level`
+/// (`log.level`).
 pub fn init_logging(level: &str) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -87,9 +92,52 @@ pub fn init_logging(level: &str) {
         }
     };
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false);
-    if tracing_subscriber::registry().with(filter).with(fmt).try_init().is_ok() && !from_env {
+    let journal = stderr_is_journal();
+    let to_journal = journal.then(|| {
+        let format = Prioritized(tracing_subscriber::fmt::format().without_time());
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).event_format(format)
+    });
+    let plain = (!journal).then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false));
+    if tracing_subscriber::registry().with(filter).with(to_journal).with(plain).try_init().is_ok() && !from_env {
         let _ = LOG_FILTER.set(handle);
+    }
+}
+
+/// Whether stderr is the stream of the systemd journal: `JOURNAL_STREAM`
+/// (systemd.exec(5)) names its device and inode, and they are stderr's
+/// (a child whose stderr was redirected elsewhere inherits the variable).
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else { return false };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else { return false };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else { return false };
+    std::fs::metadata("/proc/self/fd/2").is_ok_and(|m| m.dev() == dev && m.ino() == ino)
+}
+
+/// A line format with the event's syslog priority in front, as the journal
+/// reads it on a service's stderr (`SyslogLevelPrefix=`, on by default).
+struct Prioritized<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for Prioritized<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let priority = match *event.metadata().level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 6,
+            _ => 7,
+        };
+        write!(writer, "<{priority}>")?;
+        self.0.format_event(ctx, writer, event)
     }
 }
 
