@@ -256,6 +256,7 @@ fn log_lines_carry_their_syslog_priority_only_when_stderr_is_the_journal() {
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("secondaryd: ")).collect();
         let starting = lines.iter().find(|l| l.contains("secondaryd starting")).expect("the start line");
         let failed = lines.iter().find(|l| l.contains("secondaryd failed")).expect("the failure line");
+        assert!(failed.contains("stderr.log is not a directory"), "the reason: {text}");
         if journal {
             assert!(starting.starts_with("<6> INFO "), "{text}");
             assert!(failed.starts_with("<3>ERROR "), "{text}");

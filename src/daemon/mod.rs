@@ -343,7 +343,14 @@ fn lock_store(store: &Path) -> Result<std::fs::File, DaemonError> {
     };
     if let Some(dir) = lock.parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(err)?;
+            std::fs::create_dir_all(dir).map_err(|error| DaemonError::Store {
+                path: store.to_path_buf(),
+                error: StoreError::Setup(if dir.exists() && !dir.is_dir() {
+                    format!("{} is not a directory", dir.display())
+                } else {
+                    format!("cannot create the directory {}: {error}", dir.display())
+                }),
+            })?;
         }
     }
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock).map_err(err)?;
