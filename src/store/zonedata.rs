@@ -219,22 +219,33 @@ trait RecordSet {
     fn insert(&mut self, at: Option<i64>, r: &Record) -> Result<(), StoreError>;
 }
 
-/// A records table of the store (`t`, from [`indexed_table`]).
+/// A records table of the store (`t`, from [`indexed_table`]), with the
+/// text of its look-up and delete (written once per step, not per record).
 struct TableSet<'c> {
     tx: &'c Connection,
     t: String,
     zone_id: i64,
+    find_sql: String,
+    delete_sql: String,
+}
+
+impl<'c> TableSet<'c> {
+    fn new(tx: &'c Connection, t: String, zone_id: i64) -> TableSet<'c> {
+        // The rows that may be a record: its key (and the key it had before
+        // keys were canonical), type, class and owner; RDATA is compared
+        // canonically after.
+        let find_sql = format!(
+            "SELECT id, rdata FROM {t} WHERE zone_id = ?1 AND rkey IN (?2, ?3) AND rtype = ?4 AND class = ?5
+               AND lower(owner) = lower(?6) ORDER BY id"
+        );
+        let delete_sql = format!("DELETE FROM {t} WHERE id = ?1");
+        TableSet { tx, t, zone_id, find_sql, delete_sql }
+    }
 }
 
 impl RecordSet for TableSet<'_> {
     fn find(&mut self, r: &Record) -> Result<Option<i64>, StoreError> {
-        // The rows that may be `r`: its key (and the key it had before keys
-        // were canonical), type, class and owner; RDATA compared canonically.
-        let mut candidates = self.tx.prepare_cached(&format!(
-            "SELECT id, rdata FROM {} WHERE zone_id = ?1 AND rkey IN (?2, ?3) AND rtype = ?4 AND class = ?5
-               AND lower(owner) = lower(?6) ORDER BY id",
-            self.t
-        ))?;
+        let mut candidates = self.tx.prepare_cached(&self.find_sql)?;
         let rows = candidates.query_map(
             params![self.zone_id, record_key(r), legacy_key(r), r.rtype, r.class, r.owner.to_string()],
             |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
@@ -249,7 +260,7 @@ impl RecordSet for TableSet<'_> {
     }
 
     fn delete(&mut self, at: i64) -> Result<(), StoreError> {
-        self.tx.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", self.t))?.execute([at])?;
+        self.tx.prepare_cached(&self.delete_sql)?.execute([at])?;
         Ok(())
     }
 
@@ -269,14 +280,38 @@ struct PackedSet {
     by_key: HashMap<i64, Vec<usize>>,
 }
 
+/// Calls `each` with every record of a packed zone's blob, in order, its
+/// owner checked to be a name; a blob that does not decode is an error.
+fn each_packed<'a>(
+    zone_id: i64,
+    blob: &'a [u8],
+    mut each: impl FnMut(RawRecord<'a>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let bad = || StoreError::Corrupt(format!("zone {zone_id}: its packed records do not decode"));
+    let mut p = 0;
+    while p < blob.len() {
+        let r = decode_record(blob, &mut p).ok_or_else(bad)?;
+        crate::wire::Name::from_wire(r.owner).map_err(|_| bad())?;
+        each(r)?;
+    }
+    Ok(())
+}
+
+/// The records of a packed zone's blob, in order.
+fn unpack(zone_id: i64, blob: &[u8]) -> Result<Vec<Record>, StoreError> {
+    let mut out = Vec::new();
+    each_packed(zone_id, blob, |raw| {
+        let r = raw.to_record().ok_or_else(|| StoreError::Corrupt(format!("zone {zone_id}: a packed owner")))?;
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 impl PackedSet {
     fn decode(zone_id: i64, blob: &[u8]) -> Result<PackedSet, StoreError> {
         let mut set = PackedSet::default();
-        let mut p = 0;
-        while p < blob.len() {
-            let r = decode_record(blob, &mut p)
-                .and_then(|raw| raw.to_record())
-                .ok_or_else(|| StoreError::Corrupt(format!("zone {zone_id}: its packed records do not decode")))?;
+        for r in unpack(zone_id, blob)? {
             set.push(r);
         }
         Ok(set)
@@ -975,7 +1010,7 @@ fn change_records<T>(
     f: impl FnOnce(&mut dyn RecordSet) -> Result<T, DiffError>,
 ) -> Result<T, DiffError> {
     if version != PACKED {
-        let mut set = TableSet { tx, t: indexed_table(tx, zone_id, version)?, zone_id };
+        let mut set = TableSet::new(tx, indexed_table(tx, zone_id, version)?, zone_id);
         return f(&mut set);
     }
     let mut set = PackedSet::decode(zone_id, &packed_blob(tx, zone_id)?)?;
@@ -1337,9 +1372,8 @@ fn packed_records(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<StoredRecord>, u64), StoreError> {
-    let set = PackedSet::decode(zone_id, &packed_blob(conn, zone_id)?)?;
-    let matching: Vec<StoredRecord> = set
-        .live()
+    let matching: Vec<StoredRecord> = unpack(zone_id, &packed_blob(conn, zone_id)?)?
+        .iter()
         .enumerate()
         .filter(|(_, r)| rtype.is_none_or(|t| r.rtype == t))
         .map(|(i, r)| StoredRecord {
@@ -1404,15 +1438,11 @@ pub fn for_each_record(
 ) -> Result<u64, StoreError> {
     let version = current_version(conn, zone_id)?;
     if version == PACKED {
-        let blob = packed_blob(conn, zone_id)?;
-        let bad = || StoreError::Corrupt(format!("zone {zone_id}: its packed records do not decode"));
-        let (mut p, mut n) = (0, 0u64);
-        while p < blob.len() {
-            let r = decode_record(&blob, &mut p).ok_or_else(bad)?;
-            crate::wire::Name::from_wire(r.owner).map_err(|_| bad())?;
-            push(r.owner, r.rtype, r.ttl, r.rdata).map_err(|e| StoreError::Corrupt(format!("zone {zone_id}: {e}")))?;
+        let mut n = 0u64;
+        each_packed(zone_id, &packed_blob(conn, zone_id)?, |r| {
             n += 1;
-        }
+            push(r.owner, r.rtype, r.ttl, r.rdata).map_err(|e| StoreError::Corrupt(format!("zone {zone_id}: {e}")))
+        })?;
         return Ok(n);
     }
     let t = table(zone_id, version);
