@@ -191,9 +191,15 @@ pub fn connect(path: &Path) -> Result<Connection, StoreError> {
     // time, and at the default the writer synced every hundred commits.
     conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
     settle(&conn)?;
-    // 32 MiB of page cache (SQLite's sorter for CREATE INDEX uses as much
-    // before it spills to temporary files).
-    conn.pragma_update(None, "cache_size", -32768)?;
+    // 8 MiB of page cache per connection. The data that is read again and
+    // again (zones, links, small zones' rows) fits many times over; a large
+    // load writes its table once, in order, and needs no more. SQLite's
+    // sorter for the large tables' CREATE INDEX keeps as much in memory
+    // before it merges runs from a temporary file. Measured against 32 MiB:
+    // a 1M-record AXFR's peak RSS 132–139 → 105 MiB, the index after it
+    // 0.70 → 0.47 s (smaller sorted runs stay in the CPU's caches), the
+    // 10,000-zone loads the same.
+    conn.pragma_update(None, "cache_size", -8192)?;
     conn.progress_handler(
         PROGRESS_STEPS,
         Some(|| {
