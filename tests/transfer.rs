@@ -191,6 +191,8 @@ async fn a_large_zone_moves_between_storage_forms_without_losing_a_record() {
     let z = d.wait_serial(zone, 1).await;
     assert_eq!(z.transfer.records, 60_003);
     assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
+    // The table is indexed for IXFR after the transfer is reported, not before.
+    wait_tables(&d, &[&format!("records_{}_1", z.id), &format!("records_{}_1_rkey", z.id)]).await;
 
     let changed = small_zone(zone, 2, 60_000, timers).replace("h5 IN A 10.0.0.6\n", "") + "extra IN TXT \"added\"\n";
     b.update_zone(zone, &changed, 2).await;
@@ -215,6 +217,29 @@ async fn a_large_zone_moves_between_storage_forms_without_losing_a_record() {
     assert_eq!(bind::canonical(zone, &d.export(zone).await), bind::canonical(zone, &b.dig_axfr(zone)));
     let r = d.call("GET", &format!("/v2/1/zones/{zone}/records?per_page=1"), None).await;
     assert_eq!(r.body["pagination"]["total_entries"], 103);
+    // The large copy's table goes, after the transfer.
+    wait_tables(&d, &[]).await;
+}
+
+/// Waits (at most 30 s) until the zones' own record tables and their indexes
+/// in the daemon's store are exactly `want` (housekeeping after a full
+/// transfer runs in the background).
+async fn wait_tables(d: &Daemon, want: &[&str]) {
+    let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let db = rusqlite::Connection::open(d.store_path()).expect("open the store");
+        let mut stmt =
+            db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'records_*' ORDER BY name").expect("prepare");
+        let have: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("names");
+        if have == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the store's record tables are {have:?}, not {want:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
