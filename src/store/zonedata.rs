@@ -769,6 +769,18 @@ pub fn commit_full(
     records: u64,
     c: &Committed,
 ) -> Result<i64, StoreError> {
+    commit_full_then(conn, zone_id, version, records, c, |_| Ok(())).map(|(old, ())| old)
+}
+
+/// [`commit_full`], and `then` in the same transaction (as [`replace_small_then`]).
+pub fn commit_full_then<T>(
+    conn: &mut Connection,
+    zone_id: i64,
+    version: i64,
+    records: u64,
+    c: &Committed,
+    then: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<(i64, T), StoreError> {
     let tx = super::write_tx(conn)?;
     let (old, _) = linked_version(&tx, zone_id, c.primary_id)?;
     tx.prepare_cached("DELETE FROM zone_records WHERE zone_id = ?1")?.execute([zone_id])?;
@@ -776,8 +788,9 @@ pub fn commit_full(
     commit_state(&tx, zone_id, c, records as i64, Made::Version(version))?;
     // An AXFR ends the IXFR history: the journal cannot bridge it.
     tx.prepare_cached("DELETE FROM zone_journal WHERE zone_id = ?1")?.execute([zone_id])?;
+    let then = then(&tx)?;
     tx.commit()?;
-    Ok(old)
+    Ok((old, then))
 }
 
 /// Rows of a superseded version deleted per writer job (about 10 ms of work).

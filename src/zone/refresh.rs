@@ -490,19 +490,25 @@ async fn transfer(
             }
         }
         Loaded::Large { version, records: written } => {
-            let committed =
-                engine.store.call(move |c| zonedata::commit_full(c, id, version, written, &committed)).await;
-            let old = match committed {
-                Ok(old) => old,
+            // The attempt and the next timers in the commit's transaction, as
+            // a small zone's: the housekeeping after it must not delay them.
+            let record = recording(*attempt, id, commit_started, elapsed, edns_expire);
+            let committed = engine
+                .store
+                .call(move |c| zonedata::commit_full_then(c, id, version, written, &committed, record))
+                .await;
+            let (old, (ms, done)) = match committed {
+                Ok(v) => v,
                 Err(e) => {
                     discard(&engine.store, id, Loaded::Large { version, records: written }).await;
                     return Err(not_committed(engine, zone, p, to, e));
                 }
             };
+            recorded = Some(Box::new(done));
             if let Some(b) = builder {
                 engine.serve_full(id, &zone.name, b).await;
             }
-            commit_ms = commit_started.elapsed().as_millis() as u64;
+            commit_ms = ms;
             // Served from now on; index it and drop the old copy, in steps.
             tidy_after_full(engine, &zone.name, id, version, old);
         }
