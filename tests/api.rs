@@ -773,3 +773,34 @@ async fn secondaryctl_status_check_speaks_the_monitoring_plugin_convention() {
     let (code, _, err) = d.ctl(&["status", "--check"]);
     assert_eq!(code, 3, "unreachable is UNKNOWN: {err}");
 }
+
+#[tokio::test]
+async fn zone_reads_are_answered_while_a_write_waits_for_the_database() {
+    // Zone and nameserver reads run on the store's reading connection (WAL:
+    // a reader never waits for a writer), so a long write (a large zone's
+    // index, another process holding the write lock) does not hold them.
+    let d = Daemon::start("").await;
+    add_zone(&d, 1, "held.test").await;
+    let db = rusqlite::Connection::open(d.store_path()).expect("open the store");
+    db.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+    let client = d.client();
+    let write = tokio::spawn(async move {
+        client.request("POST", "/v2/1/secondary_dns/zones", Some(&json!({ "name": "waits.test" }))).await
+    });
+    let within = std::time::Duration::from_secs(10);
+    let show = tokio::time::timeout(within, d.call("GET", "/v2/1/zones/held.test", None)).await;
+    let show = show.expect("a zone's show waits behind the held write lock");
+    assert_eq!(show.status, 200, "{:?}", show.body);
+    assert_eq!(data::<Zone>(&show).name, "held.test");
+    let list = tokio::time::timeout(within, d.call("GET", "/v2/1/zones", None)).await;
+    let list = list.expect("the zone list waits behind the held write lock");
+    assert_eq!(page::<Zone>(&list).pagination.total_entries, 1, "the waiting create is not visible yet");
+    let sets = tokio::time::timeout(within, d.call("GET", "/v2/1/nameserver_sets", None)).await;
+    assert_eq!(sets.expect("the nameserver sets wait behind the held write lock").status, 200);
+    assert!(!write.is_finished(), "the create went through while another process held the write lock");
+    // Released, the waiting write goes through: nothing is lost.
+    db.execute_batch("ROLLBACK").expect("release the write lock");
+    let created = write.await.expect("join").expect("the create's answer");
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(d.zone("waits.test").await.name, "waits.test");
+}

@@ -85,7 +85,7 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
         ),
     };
     let account = ctx.account;
-    let (items, total) = app.store.call(move |c| nameservers::list_ns(c, account, set_id, sort, page)).await?;
+    let (items, total) = app.store.read(move |c| nameservers::list_ns(c, account, set_id, sort, page)).await?;
     Ok(listed(items.into_iter().map(to_model).collect(), pagination(page, total)))
 }
 
@@ -141,7 +141,7 @@ fn path_ns(ctx: &Ctx) -> String {
 
 pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<model::CustomNs>, ApiError> {
     let (account, name) = (ctx.account, path_ns(&ctx));
-    let n = app.store.call(move |c| nameservers::get_ns(c, account, &name)).await?;
+    let n = app.store.read(move |c| nameservers::get_ns(c, account, &name)).await?;
     Ok(data(to_model(n)))
 }
 

@@ -84,7 +84,7 @@ fn parse(app: &App, ctx: &Ctx, body: &Bytes) -> Result<Vec<(StoredDownstream, Do
 pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<Vec<Downstream>>, ApiError> {
     let z = load(&app, &ctx).await?;
     let id = z.id;
-    let stored = app.store.call(move |c| downstreams::all(c).map(|mut m| m.remove(&id).unwrap_or_default())).await?;
+    let stored = app.store.read(move |c| downstreams::all(c).map(|mut m| m.remove(&id).unwrap_or_default())).await?;
     let effective = app.engine.downstreams.own(z.id);
     Ok(data(stored.iter().enumerate().map(|(i, d)| to_model(d, effective.get(i))).collect()))
 }

@@ -85,7 +85,7 @@ pub async fn list(
     let external_ref = q.get("external_ref").cloned();
     let account = ctx.account;
     let (items, total) =
-        app.store.call(move |c| nameservers::list_sets(c, account, external_ref.as_deref(), sort, page)).await?;
+        app.store.read(move |c| nameservers::list_sets(c, account, external_ref.as_deref(), sort, page)).await?;
     Ok(listed(items.into_iter().map(to_model).collect(), pagination(page, total)))
 }
 
@@ -117,7 +117,7 @@ pub async fn create(
 
 pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<One<model::NameserverSet>, ApiError> {
     let (account, id) = (ctx.account, ctx.param("id").to_string());
-    let s = app.store.call(move |c| nameservers::get_set(c, account, &id)).await?;
+    let s = app.store.read(move |c| nameservers::get_set(c, account, &id)).await?;
     Ok(data(to_model(s)))
 }
 

@@ -109,7 +109,7 @@ pub async fn update(State(app): State<App>, ctx: Ctx, RawBody(body): RawBody) ->
 pub async fn show(State(app): State<App>, ctx: Ctx) -> Result<Json<NsRecords>, ApiError> {
     let z = load(&app, &ctx).await?;
     let id = z.id;
-    let ns = app.store.call(move |c| nameservers::zone_ns(c, id)).await?;
+    let ns = app.store.read(move |c| nameservers::zone_ns(c, id)).await?;
     Ok(Json(NsRecords { data: ns_records(&app, &z).await?, settings: ns.as_ref().map(settings) }))
 }
 

@@ -128,7 +128,7 @@ pub(crate) fn path_zone(ctx: &Ctx) -> String {
 
 pub(crate) async fn load(app: &App, ctx: &Ctx) -> Result<Zone, ApiError> {
     let (account, zone) = (ctx.account, path_zone(ctx));
-    Ok(app.store.call(move |c| zones::get(c, account, &zone)).await?)
+    Ok(app.store.read(move |c| zones::get(c, account, &zone)).await?)
 }
 
 pub async fn create(
@@ -211,7 +211,7 @@ pub async fn list(State(app): State<App>, ctx: Ctx, QueryMap(q): QueryMap) -> Re
     };
     let account = ctx.account;
     let (items, total) =
-        app.store.call(move |c| zones::list(c, account, name_like.as_deref(), state, sort, page)).await?;
+        app.store.read(move |c| zones::list(c, account, name_like.as_deref(), state, sort, page)).await?;
     Ok(listed(items.iter().map(|z| to_model(&app, z)).collect(), pagination(page, total)))
 }
 

@@ -140,8 +140,9 @@ pub struct Store {
     /// for it in the busy handler, with no order between them.
     jobs: std::sync::mpsc::Sender<Job>,
     /// A second connection for reads that must never wait behind a write
-    /// (API reads of zone data, the journal for IXFR out; WAL: readers do not
-    /// block).
+    /// (the API's reads of zones, their data and NS settings, nameserver
+    /// sets; the journal for IXFR out; WAL: readers do not block). Primaries
+    /// are read on the writer, whose thread holds the links index.
     reads: std::sync::mpsc::Sender<Job>,
     /// What the NOTIFY check needs, kept in memory by the writer (see [`notify_acl`]).
     pub notify_acl: std::sync::Arc<notify_acl::NotifyAcl>,
