@@ -805,7 +805,13 @@ const DROP_STEP: i64 = 20_000;
 /// zone's commit, the API) wait for one step at most, never for the whole.
 pub async fn finish_full(store: &super::Store, zone_id: i64, version: i64, old: i64) -> Result<(), StoreError> {
     if version > 0 {
-        store.call(move |c| ensure_index(c, &table(zone_id, version))).await?;
+        store
+            .call(move |c| match c.execute_batch(&index_sql(&table(zone_id, version))) {
+                // The zone was deleted meanwhile, and its tables with it.
+                Err(e) if is_gone(&e) => Ok(()),
+                done => Ok(done?),
+            })
+            .await?;
     }
     if old > 0 && old != version {
         let t = table(zone_id, old);
@@ -821,8 +827,8 @@ pub async fn finish_full(store: &super::Store, zone_id: i64, version: i64, old: 
                     let sql = format!("DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} LIMIT {DROP_STEP})");
                     match c.execute(&sql, []) {
                         Ok(n) => Ok(n),
-                        // Gone already (a restart's garbage collection).
-                        Err(e) if e.to_string().contains("no such table") => Ok(0),
+                        // Gone already (a restart's garbage collection, the zone deleted).
+                        Err(e) if is_gone(&e) => Ok(0),
                         Err(e) => Err(e.into()),
                     }
                 })
@@ -837,8 +843,19 @@ pub async fn finish_full(store: &super::Store, zone_id: i64, version: i64, old: 
 }
 
 fn ensure_index(conn: &Connection, t: &str) -> Result<(), StoreError> {
-    conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {t}_rkey ON {t} (rkey)"))?;
+    conn.execute_batch(&index_sql(t))?;
     Ok(())
+}
+
+/// The `rkey` index of a version's table, an IXFR's look-ups use.
+fn index_sql(t: &str) -> String {
+    format!("CREATE INDEX IF NOT EXISTS {t}_rkey ON {t} (rkey)")
+}
+
+/// A statement met a version's table that is no longer there (SQLite has no
+/// code of its own for it, only the message).
+fn is_gone(e: &rusqlite::Error) -> bool {
+    e.to_string().contains("no such table")
 }
 
 /// Why a diff could not be applied: the primary's IXFR does not match our copy.

@@ -594,12 +594,9 @@ async fn transfer(
 fn tidy_after_full(engine: &Engine, zone: &str, id: i64, version: i64, old: i64) {
     let (store, zone) = (engine.store.clone(), zone.to_string());
     tokio::spawn(async move {
-        match zonedata::finish_full(&store, id, version, old).await {
-            Ok(()) => {}
-            // The zone was deleted meanwhile, and its tables with it.
-            Err(e) if e.to_string().contains("no such table") => {}
-            Err(e) => tracing::warn!(zone = %zone, error = %e,
-                "cannot index the new version or drop the old one (retried on the next IXFR or start-up)"),
+        if let Err(e) = zonedata::finish_full(&store, id, version, old).await {
+            tracing::warn!(zone = %zone, error = %e,
+                "cannot index the new version or drop the old one (retried on the next IXFR or start-up)");
         }
     });
 }
